@@ -1,0 +1,26 @@
+# One entry point for humans. Each target is a short recipe over scripts/.
+.PHONY: run test bench generate dev-up dev-down dev-status images kind-up kind-down help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+run: ## run examples/quickstart.yaml locally (starts the dev services when needed)
+	scripts/run.sh
+
+test: ## fmt, clippy, dev services, every test
+	scripts/test.sh
+
+bench: ## benchmarks against the dev services, with ratios to raw ceilings
+	scripts/bench.sh
+
+generate: ## regenerate the CRD YAML (crds/ and the chart's copy)
+	scripts/generate.sh
+
+dev-up: ## start the dev services and print their addresses
+	scripts/dev-services.sh start
+
+dev-down: ## stop the dev services
+	scripts/dev-services.sh stop
+
+dev-status: ## state of the dev services
+	scripts/dev-services.sh status

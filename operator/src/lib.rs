@@ -1,0 +1,7 @@
+//! eventflow operator: turns an `EventPipeline` custom resource into a Kafka topic, a producer
+//! Deployment and a lag-scaled consumer Deployment.
+
+pub mod cli;
+pub mod error;
+
+pub use error::{Error, Result};

@@ -1,0 +1,54 @@
+//! The configuration contract between the operator and the workloads.
+//!
+//! The operator configures every workload only through these environment variables (and the
+//! files of mounted Secrets they point at). The workloads' clap definitions read the same
+//! constants, so the two sides cannot drift; a test in the operator feeds its generated env
+//! to [`crate::cli::Cli`] to prove it.
+
+/// Kafka bootstrap servers, comma separated (`host:port,...`).
+pub const KAFKA_BOOTSTRAP: &str = "EVENTFLOW_KAFKA_BOOTSTRAP";
+/// Path of a file of extra librdkafka properties (`key=value` per line; from `kafka.secretRef`).
+pub const KAFKA_PROPERTIES_FILE: &str = "EVENTFLOW_KAFKA_PROPERTIES_FILE";
+/// The pipeline's Kafka topic.
+pub const TOPIC: &str = "EVENTFLOW_TOPIC";
+/// The consumer group id of the pipeline's consumers.
+pub const GROUP_ID: &str = "EVENTFLOW_GROUP_ID";
+/// Where a consumer group without committed offsets starts: `earliest` or `latest`.
+pub const AUTO_OFFSET_RESET: &str = "EVENTFLOW_AUTO_OFFSET_RESET";
+
+/// MongoDB connection string (from `sink.mongodb.uriSecretRef`).
+pub const MONGODB_URI: &str = "EVENTFLOW_MONGODB_URI";
+/// MongoDB database of the read model.
+pub const MONGODB_DATABASE: &str = "EVENTFLOW_MONGODB_DATABASE";
+/// MongoDB collection of the read model.
+pub const MONGODB_COLLECTION: &str = "EVENTFLOW_MONGODB_COLLECTION";
+
+/// Path of a JSON Schema file that event `data` must satisfy.
+pub const SCHEMA_FILE: &str = "EVENTFLOW_SCHEMA_FILE";
+/// The event field that keys Kafka messages, e.g. `subject` or `data.userId`.
+pub const PARTITION_KEY: &str = "EVENTFLOW_PARTITION_KEY";
+/// Comma-separated list of allowed event types (empty: any type).
+pub const ALLOWED_TYPES: &str = "EVENTFLOW_ALLOWED_TYPES";
+/// Path of a file of bearer tokens, one per line (from `producer.auth.secretRef`).
+pub const AUTH_TOKENS_FILE: &str = "EVENTFLOW_AUTH_TOKENS_FILE";
+
+/// Events per consumer batch.
+pub const BATCH_SIZE: &str = "EVENTFLOW_BATCH_SIZE";
+/// Longest wait since a batch's first event before it is written (e.g. `5s`, `500ms`).
+pub const BATCH_TIMEOUT: &str = "EVENTFLOW_BATCH_TIMEOUT";
+
+/// Port of the producer's API (`/v1/...`).
+pub const HTTP_PORT: &str = "EVENTFLOW_HTTP_PORT";
+/// Port of the admin server (`/healthz`, `/readyz`, `/metrics`).
+pub const ADMIN_PORT: &str = "EVENTFLOW_ADMIN_PORT";
+/// Address the servers bind to.
+pub const BIND_ADDRESS: &str = "EVENTFLOW_BIND_ADDRESS";
+/// Log format: `plain` or `json`.
+pub const LOG_FORMAT: &str = "EVENTFLOW_LOG_FORMAT";
+/// Name of the pipeline, attached to logs and metrics.
+pub const PIPELINE: &str = "EVENTFLOW_PIPELINE";
+
+/// Default port of the producer's API.
+pub const DEFAULT_HTTP_PORT: u16 = 8080;
+/// Default port of the admin server.
+pub const DEFAULT_ADMIN_PORT: u16 = 9090;

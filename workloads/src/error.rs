@@ -1,0 +1,32 @@
+//! The workloads' error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in a workload process.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configured file could not be read.
+    #[error("cannot read {path}: {source}")]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A configuration value is unusable.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// Kafka refused or failed an operation.
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    /// MongoDB refused or failed an operation.
+    #[error("mongodb: {0}")]
+    Mongo(#[from] mongodb::error::Error),
+    /// A socket or file operation failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// A metric could not be registered.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// `Result` with the workloads' [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,44 @@
+//! Helpers for tests that run against the dev services (`scripts/dev-services.sh`).
+//!
+//! The test command exports the services' addresses and `EVENTFLOW_REQUIRE_DEV_SERVICES=1`;
+//! tests take them from here and fail, never skip, when they are missing.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Addresses of the running dev services.
+#[derive(Debug, Clone)]
+pub struct DevServices {
+    /// Kafka bootstrap servers.
+    pub kafka_bootstrap: String,
+    /// MongoDB connection string.
+    pub mongodb_uri: String,
+}
+
+impl DevServices {
+    /// The addresses from the environment, or an error that says how to get them.
+    pub fn from_env() -> Result<Self, String> {
+        let read = |name: &str| {
+            std::env::var(name).map_err(|_| {
+                format!(
+                    "{name} is not set: integration tests need the dev services; \
+                     run them through `make test` (or `eval \"$(scripts/dev-services.sh start)\"`)"
+                )
+            })
+        };
+        Ok(Self {
+            kafka_bootstrap: read(crate::contract::KAFKA_BOOTSTRAP)?,
+            mongodb_uri: read(crate::contract::MONGODB_URI)?,
+        })
+    }
+}
+
+/// A name unique to this process and call, for topics, groups and collections of one test.
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{}-{nanos:x}-{n}", std::process::id())
+}
