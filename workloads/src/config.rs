@@ -1,6 +1,10 @@
 //! Argument groups shared by the subcommands, flattened into each of them.
 
-use std::{net::IpAddr, path::PathBuf, time::Duration};
+use std::{
+    net::IpAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use clap::Args;
 use rdkafka::ClientConfig;
@@ -13,7 +17,8 @@ pub struct KafkaArgs {
     /// Kafka bootstrap servers, comma separated.
     #[arg(long = "kafka-bootstrap", env = contract::KAFKA_BOOTSTRAP, value_name = "HOST:PORT,...")]
     pub bootstrap: String,
-    /// File of extra librdkafka properties, one `key=value` per line (security.protocol, sasl.*, ssl.*).
+    /// Extra librdkafka properties (security.protocol, sasl.*, ssl.*): a file of `key=value`
+    /// lines, or a directory with one file per property (a mounted Secret).
     #[arg(long = "kafka-properties-file", env = contract::KAFKA_PROPERTIES_FILE, value_name = "PATH")]
     pub properties_file: Option<PathBuf>,
 }
@@ -24,16 +29,42 @@ impl KafkaArgs {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.bootstrap);
         if let Some(path) = &self.properties_file {
-            let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
-                path: path.clone(),
-                source,
-            })?;
-            for (key, value) in parse_properties(&text) {
+            for (key, value) in read_properties(path)? {
                 config.set(key, value);
             }
         }
         Ok(config)
     }
+}
+
+/// Reads librdkafka properties from a `key=value` file or a directory of one file per key
+/// (hidden entries such as a mounted Secret's `..data` are skipped).
+pub fn read_properties(path: &Path) -> Result<Vec<(String, String)>> {
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
+            path: path.to_owned(),
+            source,
+        })
+    };
+    if !path.is_dir() {
+        let text = read(path)?;
+        return Ok(parse_properties(&text)
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect());
+    }
+    let mut properties = Vec::new();
+    for entry in std::fs::read_dir(path)? {
+        let entry_path = entry?.path();
+        let Some(key) = entry_path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if key.starts_with('.') || entry_path.is_dir() {
+            continue;
+        }
+        properties.push((key.to_owned(), read(&entry_path)?.trim().to_owned()));
+    }
+    properties.sort();
+    Ok(properties)
 }
 
 /// Parses `key=value` lines; blank lines and `#` comments are skipped.
@@ -121,6 +152,23 @@ mod tests {
         assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn properties_come_from_a_directory_of_files() {
+        let dir = std::env::temp_dir().join(crate::testkit::unique_name("props"));
+        std::fs::create_dir_all(dir.join("..data")).unwrap();
+        std::fs::write(dir.join("sasl.mechanism"), "PLAIN\n").unwrap();
+        std::fs::write(dir.join("security.protocol"), "SASL_SSL").unwrap();
+        let properties = read_properties(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            properties,
+            vec![
+                ("sasl.mechanism".to_owned(), "PLAIN".to_owned()),
+                ("security.protocol".to_owned(), "SASL_SSL".to_owned())
+            ]
+        );
     }
 
     #[test]
