@@ -62,10 +62,10 @@ launch() {
   case $service in
     kafka)
       mkdir -p "$RUN_DIR/kafka-data"
-      nohup "$TANSU_BIN" broker \
+      # tansu resolves the sqlite:// path against its working directory (a leading / is lost).
+      (cd "$RUN_DIR" && NO_COLOR=1 exec "$TANSU_BIN" broker \
         --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
-        --storage-engine "sqlite://$RUN_DIR/kafka-data/tansu.db" \
-        >"$RUN_DIR/kafka.log" 2>&1 </dev/null &
+        --storage-engine "sqlite://kafka-data/tansu.db") >"$RUN_DIR/kafka.log" 2>&1 </dev/null &
       ;;
     mongodb)
       nohup "$NX_BIN" --db memory --host 127.0.0.1 -p "$port" \
