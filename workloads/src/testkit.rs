@@ -40,5 +40,6 @@ pub fn unique_name(prefix: &str) -> String {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix}-{}-{nanos:x}-{n}", std::process::id())
+    // Underscores only: the MongoDB stand-in accepts collection names of `[A-Za-z0-9_]` only.
+    format!("{prefix}_{}_{nanos:x}_{n}", std::process::id()).replace('-', "_")
 }
