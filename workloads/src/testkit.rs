@@ -1,6 +1,6 @@
 //! Helpers for tests that run against the dev services (`scripts/dev-services.sh`).
 //!
-//! The test command exports the services' addresses and `EVENTFLOW_REQUIRE_DEV_SERVICES=1`;
+//! The test command exports the services' addresses;
 //! tests take them from here and fail, never skip, when they are missing.
 
 use std::time::{SystemTime, UNIX_EPOCH};
