@@ -3,5 +3,6 @@
 
 pub mod cli;
 pub mod error;
+pub mod local;
 
 pub use error::{Error, Result};

@@ -1,0 +1,3 @@
+//! The local runtime: runs an `EventPipeline` as local processes, without Kubernetes.
+
+pub mod supervisor;
