@@ -77,15 +77,14 @@ pub struct Scan {
 
 /// Scans the sources; `Err` lists the `Api` kinds the scan cannot map.
 pub fn api_calls(files: &[(String, String)]) -> Result<Scan, Vec<String>> {
-    let files: Vec<(String, String)> = files
+    let files: Vec<(&str, String)> = files
         .iter()
-        .map(|(name, text)| (name.clone(), without_comments(text)))
+        .map(|(name, text)| (name.as_str(), without_comments(text)))
         .collect();
-    let mut unknown = Vec::new();
-    let mut scan = Scan::default();
-    let grants = &mut scan.calls;
     let all: Vec<Vec<Binding>> = files.iter().map(|(_, text)| bindings(text)).collect();
     let names: BTreeSet<String> = all.iter().flatten().map(|b| b.name.clone()).collect();
+    let mut scan = Scan::default();
+    let mut unknown = Vec::new();
     for ((file, text), local) in files.iter().zip(&all) {
         for (at, kind) in kind_mentions(text) {
             match resource(&kind) {
@@ -96,36 +95,57 @@ pub fn api_calls(files: &[(String, String)]) -> Result<Scan, Vec<String>> {
                 None => unknown.push(format!("{file}: Api<{kind}> at byte {at}")),
             }
         }
-        let resolve = |name: &str, at: usize, field: bool| -> Vec<String> {
-            let nearest = local.iter().rfind(|b| b.name == name && b.at <= at);
-            match nearest {
-                Some(binding) if !field => vec![binding.kind.clone()],
-                _ => all
-                    .iter()
-                    .flatten()
-                    .filter(|b| b.name == name)
-                    .map(|b| b.kind.clone())
-                    .collect(),
-            }
-        };
-        for (kind, method) in method_calls(text, &names, &resolve) {
-            grant_method(grants, &kind, &method);
-        }
-        for (kind, verbs) in api_taker_calls(text, &resolve) {
-            for verb in verbs {
-                grant(grants, &kind, "", verb);
-            }
-        }
-        if text.contains("Recorder") {
-            for verb in ["create", "patch"] {
-                grant(grants, "Event", "", verb);
-            }
-        }
+        let resolver = Resolver { local, all: &all };
+        scan_calls(text, &names, &resolver, &mut scan.calls);
     }
     if unknown.is_empty() {
         Ok(scan)
     } else {
         Err(unknown)
+    }
+}
+
+/// The permissions the calls in one file need.
+fn scan_calls(
+    text: &str,
+    names: &BTreeSet<String>,
+    resolver: &Resolver,
+    grants: &mut BTreeSet<Grant>,
+) {
+    for (kind, method) in method_calls(text, names, resolver) {
+        grant_method(grants, &kind, &method);
+    }
+    for (kind, verbs) in api_taker_calls(text, resolver) {
+        for verb in verbs {
+            grant(grants, &kind, "", verb);
+        }
+    }
+    if text.contains("Recorder") {
+        for verb in ["create", "patch"] {
+            grant(grants, "Event", "", verb);
+        }
+    }
+}
+
+/// Finds the kinds a name may be bound to: the nearest binding above in the same file, else
+/// (and always for a field, `x.name`) every binding of that name in the crate.
+struct Resolver<'a> {
+    local: &'a [Binding],
+    all: &'a [Vec<Binding>],
+}
+
+impl Resolver<'_> {
+    fn kinds(&self, name: &str, at: usize, field: bool) -> Vec<String> {
+        match self.local.iter().rfind(|b| b.name == name && b.at <= at) {
+            Some(binding) if !field => vec![binding.kind.clone()],
+            _ => self
+                .all
+                .iter()
+                .flatten()
+                .filter(|b| b.name == name)
+                .map(|b| b.kind.clone())
+                .collect(),
+        }
     }
 }
 
@@ -249,11 +269,12 @@ fn method_after(text: &str, end: usize) -> Option<&str> {
     rest[length..].starts_with('(').then(|| &rest[..length])
 }
 
-/// Resolves a bound name at an offset (`field`: reached as `x.name`) to the kinds it may have.
-type Resolve<'a> = dyn Fn(&str, usize, bool) -> Vec<String> + 'a;
-
 /// `(kind, method)` of calls on bound names and on chained `Api::<K>::..(..)`.
-fn method_calls(text: &str, names: &BTreeSet<String>, resolve: &Resolve) -> Vec<(String, String)> {
+fn method_calls(
+    text: &str,
+    names: &BTreeSet<String>,
+    resolver: &Resolver,
+) -> Vec<(String, String)> {
     let mut calls = Vec::new();
     for name in names {
         for (at, _) in text.match_indices(name.as_str()) {
@@ -262,7 +283,7 @@ fn method_calls(text: &str, names: &BTreeSet<String>, resolve: &Resolve) -> Vec<
             }
             let before = text[..at].trim_end();
             if let Some(method) = method_after(text, at + name.len()) {
-                for kind in resolve(name, at, before.ends_with('.')) {
+                for kind in resolver.kinds(name, at, before.ends_with('.')) {
                     calls.push((kind, method.to_owned()));
                 }
             }
@@ -281,7 +302,7 @@ fn method_calls(text: &str, names: &BTreeSet<String>, resolve: &Resolve) -> Vec<
 }
 
 /// `(kind, verbs)` of calls that take an `Api` (watches and the finalizer helper).
-fn api_taker_calls(text: &str, resolve: &Resolve) -> Vec<(String, &'static [&'static str])> {
+fn api_taker_calls(text: &str, resolver: &Resolver) -> Vec<(String, &'static [&'static str])> {
     let mut calls = Vec::new();
     for (pattern, verbs) in API_TAKERS {
         for (at, _) in text.match_indices(pattern) {
@@ -292,7 +313,7 @@ fn api_taker_calls(text: &str, resolve: &Resolve) -> Vec<(String, &'static [&'st
             let args = &text[open..closing_paren(text, open).unwrap_or(text.len())];
             let mut kinds: Vec<String> = kind_mentions(args).into_iter().map(|(_, k)| k).collect();
             for token in args.split(|c: char| !is_ident(c)).filter(|t| !t.is_empty()) {
-                kinds.extend(resolve(token, at, false));
+                kinds.extend(resolver.kinds(token, at, false));
             }
             calls.extend(kinds.into_iter().map(|kind| (kind, *verbs)));
         }
