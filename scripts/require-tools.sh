@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the container and kind scripts: `require_tools docker kind ...` stops with one clear
 # message naming every missing tool.
 require_tools() {
