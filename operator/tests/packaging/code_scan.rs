@@ -289,12 +289,13 @@ fn method_calls(
             }
         }
     }
-    for (at, kind) in kind_mentions(text) {
-        let open = text[at..].find('(').map(|i| at + i);
-        let method = open
-            .and_then(|open| closing_paren(text, open))
+    let turbofish = |(at, _): &(usize, String)| text[*at..].starts_with("Api::<");
+    for (at, kind) in kind_mentions(text).into_iter().filter(turbofish) {
+        let method = text[at..]
+            .find('(')
+            .and_then(|open| closing_paren(text, at + open))
             .and_then(|end| method_after(text, end));
-        if let (Some(method), true) = (method, text[at..].starts_with("Api::<")) {
+        if let Some(method) = method {
             calls.push((kind, method.to_owned()));
         }
     }
@@ -367,6 +368,18 @@ mod tests {
         assert!(has(&grants, "eventflow.dev", "eventpipelines", "patch"));
         assert!(has(&grants, "", "configmaps", "list"));
         assert!(!has(&grants, "", "configmaps", "patch"));
+    }
+
+    #[test]
+    fn scan_attributes_a_reused_name_to_its_nearest_binding() {
+        let grants = scan(
+            "async fn a(api: &Api<Secret>) { api.get(\"x\").await; }\n\
+             async fn b(api: &Api<EventPipeline>) { api.patch(\"x\", &p, &q).await; }",
+        );
+        assert!(has(&grants, "", "secrets", "get"));
+        assert!(!has(&grants, "", "secrets", "patch"));
+        assert!(has(&grants, "eventflow.dev", "eventpipelines", "patch"));
+        assert!(!has(&grants, "eventflow.dev", "eventpipelines", "get"));
     }
 
     #[test]
