@@ -7,7 +7,8 @@ source scripts/require-tools.sh
 require_tools docker kind helm kubectl
 
 CLUSTER=eventflow   # the name in kind-config.yaml
-TAG=${TAG:-dev}
+# A new tag per run, so that a rebuilt image rolls the operator and, through it, the workloads.
+TAG=${TAG:-dev-$(date +%Y%m%d-%H%M%S)}
 PRODUCER=quickstart-producer   # the Deployment the operator makes for the quickstart pipeline
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -41,9 +42,9 @@ kubectl expose deployment "$PRODUCER" --name "$PRODUCER-nodeport" --type NodePor
     --dry-run=client -o yaml | kubectl apply -f -
 kubectl get eventpipelines
 
+echo; echo "Ready (images tagged $TAG)."
 cat <<'DONE'
-
-Ready. Try:
+Try:
   curl -X POST http://127.0.0.1:30080/v1/events -H 'content-type: application/json' \
     -d '{"type":"demo","source":"/cli","subject":"k1","data":{"hello":"kind"}}'
   curl 'http://127.0.0.1:30080/v1/events?key=k1'
