@@ -24,3 +24,12 @@ dev-down: ## stop the dev services
 
 dev-status: ## state of the dev services
 	scripts/dev-services.sh status
+
+images: ## build the eventflow-operator and eventflow container images (needs Docker)
+	scripts/images.sh
+
+kind-up: ## kind cluster + Kafka + MongoDB + chart + quickstart pipeline (needs docker, kind, helm, kubectl)
+	scripts/kind-up.sh
+
+kind-down: ## delete the kind cluster
+	scripts/kind-down.sh
