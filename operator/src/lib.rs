@@ -3,5 +3,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod kafka;
+pub mod scaling;
 
 pub use error::{Error, Result};
