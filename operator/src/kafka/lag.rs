@@ -39,6 +39,7 @@ use rdkafka::{
     ClientConfig, Offset, TopicPartitionList,
     consumer::{BaseConsumer, Consumer},
     error::KafkaError,
+    metadata::MetadataPartition,
 };
 
 /// Default bound of each broker round trip of one measurement.
@@ -377,7 +378,11 @@ fn partitions_of(
     if let Some(error) = found.error() {
         return Err(missing(format!("{error:?}")));
     }
-    let mut partitions: Vec<i32> = found.partitions().iter().map(|p| p.id()).collect();
+    let mut partitions: Vec<i32> = found
+        .partitions()
+        .iter()
+        .map(MetadataPartition::id)
+        .collect();
     if partitions.is_empty() {
         return Err(missing("no partitions".to_owned()));
     }
@@ -410,13 +415,17 @@ fn committed_offsets(
             group: group.to_owned(),
             source,
         })?;
-    offsets_in_order(&answer, topic, partitions, "committed offset", |offset| {
-        match offset {
+    offsets_in_order(
+        &answer,
+        topic,
+        partitions,
+        "committed offset",
+        |offset| match offset {
             Offset::Offset(n) => Some(Some(n)),
             Offset::Invalid | Offset::Beginning | Offset::End | Offset::Stored => Some(None),
             Offset::OffsetTail(_) => None,
-        }
-    })
+        },
+    )
 }
 
 /// The earliest (`Offset::Beginning`) or latest (`Offset::End`) offset of each partition, in the

@@ -77,7 +77,11 @@ impl History {
         }
     }
 
-    pub(super) fn record_recommendation(&mut self, policy: &Policy, recommendation: Recommendation) {
+    pub(super) fn record_recommendation(
+        &mut self,
+        policy: &Policy,
+        recommendation: Recommendation,
+    ) {
         self.recommendations.push_back(recommendation);
         let oldest = cutoff(recommendation.at, policy.longest_window());
         self.recommendations.retain(|r| r.at >= oldest);

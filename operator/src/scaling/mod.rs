@@ -89,7 +89,9 @@ pub fn decide(policy: &Policy, input: &Input<'_>, history: &mut History) -> Deci
     let notes = [
         bounded.map(|rule| bound_note(rule, bounds, policy)),
         held.map(|(_, note)| note),
-        rebounded.map(|rule| bound_note(rule, bounds, policy)),
+        rebounded
+            .filter(|rule| Some(*rule) != bounded)
+            .map(|rule| bound_note(rule, bounds, policy)),
         excluded_note(input.sample, &excluded),
     ];
     Decision {
@@ -184,8 +186,12 @@ fn stabilize(
             .range_after(cutoff(now, window))
             .unwrap_or((recommended, recommended))
     };
-    let lowest_up = window_range(policy.scale_up_stabilization).0.min(recommended);
-    let highest_down = window_range(policy.scale_down_stabilization).1.max(recommended);
+    let lowest_up = window_range(policy.scale_up_stabilization)
+        .0
+        .min(recommended);
+    let highest_down = window_range(policy.scale_down_stabilization)
+        .1
+        .max(recommended);
     let stabilized = current.clamp(lowest_up, highest_down);
     let held = |rule, name, window: std::time::Duration, which| {
         let note = format!(
