@@ -9,7 +9,10 @@
 //! Prints per-measurement latency (p50/p95/max) for the cold round (handles created, group
 //! coordinators looked up), for warm rounds with every pipeline polled at once and for a warm
 //! sequential round; the time of one decision; and the process's RSS and thread count before,
-//! after the cold round and at the end. No assertions: the figures are for reading.
+//! after the cold round and at the end; then the reaction time of the poll loop (see
+//! `reaction.rs`). No assertions: the figures are for reading.
+
+mod reaction;
 
 use std::time::{Duration, Instant};
 
@@ -41,6 +44,12 @@ struct Args {
     /// Records produced per topic before measuring.
     #[arg(long, default_value_t = 10)]
     records: usize,
+    /// Reaction-time runs (0: skip).
+    #[arg(long, default_value_t = 10)]
+    reaction_runs: u32,
+    /// Poll interval of the reaction-time runs, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    poll_interval_ms: u64,
 }
 
 #[tokio::main]
@@ -82,7 +91,8 @@ async fn main() -> anyhow::Result<()> {
     decision_time(&reader, &targets[0]).await?;
     println!("cached handles: {}", reader.cached_handles());
     println!("{}", memory("end"));
-    Ok(())
+    let interval = Duration::from_millis(args.poll_interval_ms);
+    reaction::reaction(&reader, &bootstrap, args.reaction_runs, interval).await
 }
 
 /// Creates the topics and fills them; returns one target per pipeline.
