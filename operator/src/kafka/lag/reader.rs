@@ -94,8 +94,14 @@ impl LagReader {
 
     /// Drops the handle of `target`'s key (call it when a pipeline is deleted or its Kafka
     /// settings change); the next measurement of that key creates a new one.
+    ///
+    /// Closing a librdkafka handle blocks until its threads end, so inside a tokio runtime the
+    /// handle is dropped on the blocking pool.
     pub fn forget(&self, target: &LagTarget) {
-        self.lock().remove(&HandleKey::from(target));
+        let removed = self.lock().remove(&HandleKey::from(target));
+        if let (Some(consumer), Ok(runtime)) = (removed, tokio::runtime::Handle::try_current()) {
+            runtime.spawn_blocking(move || drop(consumer));
+        }
     }
 
     /// How many consumer handles are cached.
