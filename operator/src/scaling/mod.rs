@@ -4,17 +4,18 @@
 //!
 //! One decision, in order:
 //! 1. **Persistent lag** (`excludePersistentLag`): partitions whose committed offset stood still
-//!    while they had lag for `persistent_lag_polls` polls are left out and named
-//!    ([`persistent`](self) rules: never while no consumer ran, never when every lagging
-//!    partition is stuck).
+//!    while they had lag for `persistent_lag_polls` polls are left out and named — but never
+//!    while no consumer ran, and never when every lagging partition is stuck (a stalled group,
+//!    not a poisoned partition; see `persistent.rs`).
 //! 2. **Sizing**: lag at or below `activationLag` → idle → `minReplicas` (0 allowed: scale to
 //!    zero; from 0 the pipeline wakes as soon as lag exceeds it). Otherwise
 //!    `ceil(lag / lagThreshold)` in integer arithmetic, so there is no off-by-one at the cap
 //!    (KEDA #4483: P=5, T=5, lag 29 gives 5, never 6). With `targetDrainSeconds`, the larger of
 //!    that and the replicas that drain the lag in time at the observed per-replica rate while
-//!    producers keep writing ([`drain`](self)).
+//!    producers keep writing (see `drain.rs`).
 //! 3. **Bounds**: clamp to `[minReplicas, min(maxReplicas, partitions)]`; when `minReplicas`
-//!    exceeds the partitions, the partitions win (see `Bounds`).
+//!    exceeds the partitions, the partitions win: consumers beyond the partition count would
+//!    idle, so the decision caps at the partitions and says so (see `policy.rs`).
 //! 4. **Stabilization**, as the Kubernetes HPA does it: the result is the current replicas
 //!    clamped to `[lowest recommendation within scaleUpStabilization, highest recommendation
 //!    within scaleDownStabilization]`. So a scale-up goes only as high as every recommendation of
