@@ -3,6 +3,8 @@
 
 pub mod cli;
 pub mod error;
+pub mod kafka;
 pub mod local;
+pub mod scaling;
 
 pub use error::{Error, Result};
