@@ -30,6 +30,7 @@
 mod decision;
 mod drain;
 mod history;
+mod metrics;
 mod persistent;
 mod policy;
 #[cfg(test)]
@@ -39,6 +40,7 @@ use chrono::{DateTime, Utc};
 
 pub use decision::{Decision, Direction, Rule};
 pub use history::{History, Observation, Recommendation};
+pub use metrics::ScalingMetrics;
 pub use policy::{DEFAULT_PERSISTENT_LAG_POLLS, DEFAULT_SCALE_DOWN_STABILIZATION, Policy};
 
 use crate::kafka::lag::LagSample;

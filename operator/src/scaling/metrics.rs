@@ -1,0 +1,160 @@
+//! Prometheus figures of the scaler, per pipeline: lag, current and desired consumers, and scale
+//! events by direction. The controller and the local runtime register the same set.
+
+use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
+
+use super::Decision;
+use crate::kafka::lag::LagSample;
+
+/// The scaler's metrics, labelled by `pipeline` (`namespace/name`).
+#[derive(Debug, Clone)]
+pub struct ScalingMetrics {
+    lag: IntGaugeVec,
+    partitions_with_lag: IntGaugeVec,
+    replicas: IntGaugeVec,
+    desired_replicas: IntGaugeVec,
+    scale_events: IntCounterVec,
+    measurement_errors: IntCounterVec,
+}
+
+impl ScalingMetrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let gauge = |name: &str, help: &str| {
+            IntGaugeVec::new(Opts::new(name, help).namespace("eventflow"), &["pipeline"])
+        };
+        let metrics = Self {
+            lag: gauge("consumer_lag", "Total consumer-group lag (records).")?,
+            partitions_with_lag: gauge("partitions_with_lag", "Partitions whose lag is above 0.")?,
+            replicas: gauge("consumer_replicas", "Consumer replicas running now.")?,
+            desired_replicas: gauge(
+                "consumer_desired_replicas",
+                "Consumer replicas the scaler wants.",
+            )?,
+            scale_events: IntCounterVec::new(
+                Opts::new("scale_events_total", "Consumer scale events by direction.")
+                    .namespace("eventflow"),
+                &["pipeline", "direction"],
+            )?,
+            measurement_errors: IntCounterVec::new(
+                Opts::new(
+                    "lag_measurement_errors_total",
+                    "Lag measurements that failed.",
+                )
+                .namespace("eventflow"),
+                &["pipeline"],
+            )?,
+        };
+        registry.register(Box::new(metrics.lag.clone()))?;
+        registry.register(Box::new(metrics.partitions_with_lag.clone()))?;
+        registry.register(Box::new(metrics.replicas.clone()))?;
+        registry.register(Box::new(metrics.desired_replicas.clone()))?;
+        registry.register(Box::new(metrics.scale_events.clone()))?;
+        registry.register(Box::new(metrics.measurement_errors.clone()))?;
+        Ok(metrics)
+    }
+
+    /// Records one measurement and the decision taken on it.
+    pub fn observe(&self, pipeline: &str, sample: &LagSample, decision: &Decision) {
+        self.lag
+            .with_label_values(&[pipeline])
+            .set(i64::try_from(sample.total).unwrap_or(i64::MAX));
+        self.partitions_with_lag
+            .with_label_values(&[pipeline])
+            .set(i64::from(sample.partitions_with_lag));
+        self.record(pipeline, decision);
+    }
+
+    /// Records a failed measurement and the hold decision.
+    pub fn observe_failure(&self, pipeline: &str, decision: &Decision) {
+        self.measurement_errors.with_label_values(&[pipeline]).inc();
+        self.record(pipeline, decision);
+    }
+
+    /// Sets the running replicas (after a scale took effect).
+    pub fn set_replicas(&self, pipeline: &str, replicas: u32) {
+        self.replicas
+            .with_label_values(&[pipeline])
+            .set(i64::from(replicas));
+    }
+
+    /// Drops every series of a pipeline that is gone.
+    pub fn forget(&self, pipeline: &str) {
+        for gauge in [
+            &self.lag,
+            &self.partitions_with_lag,
+            &self.replicas,
+            &self.desired_replicas,
+        ] {
+            let _ = gauge.remove_label_values(&[pipeline]);
+        }
+        let _ = self.measurement_errors.remove_label_values(&[pipeline]);
+        for direction in ["up", "down"] {
+            let _ = self
+                .scale_events
+                .remove_label_values(&[pipeline, direction]);
+        }
+    }
+
+    fn record(&self, pipeline: &str, decision: &Decision) {
+        self.replicas
+            .with_label_values(&[pipeline])
+            .set(i64::from(decision.current));
+        self.desired_replicas
+            .with_label_values(&[pipeline])
+            .set(i64::from(decision.desired));
+        if let Some(direction) = decision.direction() {
+            self.scale_events
+                .with_label_values(&[pipeline, direction.as_str()])
+                .inc();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use prometheus::{Encoder, TextEncoder};
+
+    use super::*;
+    use crate::scaling::{History, Input, Policy, decide, hold};
+
+    fn exposition(registry: &Registry) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&registry.gather(), &mut out)
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_scale_up_is_counted_and_gauges_follow_the_decision() {
+        let registry = Registry::new();
+        let metrics = ScalingMetrics::register(&registry).unwrap();
+        let sample = LagSample {
+            per_partition: Vec::new(),
+            total: 5400,
+            partitions_with_lag: 6,
+            measured_at: Utc::now(),
+        };
+        let input = Input {
+            sample: &sample,
+            partitions: 6,
+            current_replicas: 2,
+        };
+        let decision = decide(&Policy::new(1, 10, 1000), &input, &mut History::default());
+        metrics.observe("default/orders", &sample, &decision);
+        metrics.observe_failure("default/orders", &hold(6, &"broker down"));
+        let text = exposition(&registry);
+        for line in [
+            "eventflow_consumer_lag{pipeline=\"default/orders\"} 5400",
+            "eventflow_consumer_desired_replicas{pipeline=\"default/orders\"} 6",
+            "eventflow_scale_events_total{direction=\"up\",pipeline=\"default/orders\"} 1",
+            "eventflow_lag_measurement_errors_total{pipeline=\"default/orders\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} missing in\n{text}");
+        }
+        metrics.forget("default/orders");
+        assert!(!exposition(&registry).contains("default/orders"));
+    }
+}
