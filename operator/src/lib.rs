@@ -2,6 +2,12 @@
 //! Deployment and a lag-scaled consumer Deployment.
 
 pub mod cli;
+pub mod controller;
+pub mod crd;
 pub mod error;
+pub mod kafka;
+pub mod leader;
+pub mod metrics;
+pub mod resources;
 
 pub use error::{Error, Result};

@@ -1,0 +1,6 @@
+//! placeholder
+pub mod run {
+    pub async fn run(_args: crate::cli::RunArgs) -> crate::Result<()> {
+        Err(crate::Error::NotYet("the controller"))
+    }
+}

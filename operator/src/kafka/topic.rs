@@ -1,0 +1,361 @@
+//! The pipeline's topic on the broker: create, adopt, reconfigure, grow, delete.
+//!
+//! A change the topic cannot take (fewer partitions, another replication factor) is refused
+//! before anything is touched; a broker that cannot add partitions (the dev stand-in tansu has no
+//! CreatePartitions) is reported as a refusal too, so the condition says what is wrong.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use rdkafka::{
+    admin::{AlterConfig, ConfigSource, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication},
+    types::RDKafkaErrorCode,
+};
+
+use super::KafkaAdmin;
+use crate::{Error, Result, crd::EventPipeline};
+
+/// The topic as the pipeline wants it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredTopic {
+    /// Topic name.
+    pub name: String,
+    /// Partition count.
+    pub partitions: u32,
+    /// Replication factor.
+    pub replication_factor: u16,
+    /// Topic config overrides; the full set (other overrides are removed).
+    pub config: BTreeMap<String, String>,
+}
+
+impl DesiredTopic {
+    /// The topic of a pipeline's spec.
+    pub fn of(pipeline: &EventPipeline) -> Self {
+        let topic = &pipeline.spec.topic;
+        Self {
+            name: pipeline.topic_name(),
+            partitions: topic.partitions,
+            replication_factor: topic.replication_factor,
+            config: topic.config.clone(),
+        }
+    }
+}
+
+/// The topic as the broker has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObservedTopic {
+    /// Partition count.
+    pub partitions: u32,
+    /// Replicas of the first partition.
+    pub replication_factor: u16,
+}
+
+/// What `ensure` changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicChange {
+    /// The topic did not exist and was created.
+    Created,
+    /// Config overrides were set to the spec's (the keys that differed).
+    ConfigUpdated(Vec<String>),
+    /// Partitions were added.
+    PartitionsGrown {
+        /// Count before.
+        from: u32,
+        /// Count after.
+        to: u32,
+    },
+}
+
+/// A spec the topic cannot follow; nothing was changed because of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicRefusal {
+    /// Kafka cannot remove partitions.
+    PartitionDecrease {
+        /// Count on the broker.
+        current: u32,
+        /// Count in the spec.
+        desired: u32,
+    },
+    /// The replication factor of an existing topic is not changed by the operator.
+    ReplicationFactorChange {
+        /// Factor on the broker.
+        current: u16,
+        /// Factor in the spec.
+        desired: u16,
+    },
+    /// The broker refused to add partitions (e.g. it lacks CreatePartitions).
+    PartitionGrowthUnsupported {
+        /// Count on the broker.
+        current: u32,
+        /// Count in the spec.
+        desired: u32,
+        /// What the broker answered.
+        message: String,
+    },
+}
+
+impl TopicRefusal {
+    /// The condition reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::PartitionDecrease { .. } => "PartitionDecreaseRefused",
+            Self::ReplicationFactorChange { .. } => "ReplicationFactorChangeRefused",
+            Self::PartitionGrowthUnsupported { .. } => "PartitionGrowthUnsupported",
+        }
+    }
+
+    /// The condition message.
+    pub fn message(&self, topic: &str) -> String {
+        match self {
+            Self::PartitionDecrease { current, desired } => format!(
+                "topic {topic} has {current} partitions; Kafka cannot shrink it to {desired} (nothing changed)"
+            ),
+            Self::ReplicationFactorChange { current, desired } => format!(
+                "topic {topic} has replication factor {current}; changing it to {desired} needs a partition reassignment, which the operator does not do (nothing changed)"
+            ),
+            Self::PartitionGrowthUnsupported {
+                current,
+                desired,
+                message,
+            } => format!(
+                "the broker cannot grow topic {topic} from {current} to {desired} partitions: {message}"
+            ),
+        }
+    }
+}
+
+/// The outcome of [`ensure`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicReport {
+    /// Topic name.
+    pub name: String,
+    /// Whether the topic was already on the broker (adopted when the pipeline is new).
+    pub existed: bool,
+    /// Partition count on the broker afterwards.
+    pub partitions: u32,
+    /// What was changed.
+    pub changes: Vec<TopicChange>,
+    /// What was refused, if anything.
+    pub refusal: Option<TopicRefusal>,
+}
+
+/// Makes the broker's topic match the desired one as far as Kafka allows.
+pub async fn ensure(admin: &Arc<KafkaAdmin>, desired: &DesiredTopic) -> Result<TopicReport> {
+    let Some(observed) = describe(admin, &desired.name).await? else {
+        create(admin, desired).await?;
+        return Ok(report(desired, false, desired.partitions, vec![TopicChange::Created]));
+    };
+    if let Some(refusal) = refusal(observed, desired) {
+        let mut report = report(desired, true, observed.partitions, Vec::new());
+        report.refusal = Some(refusal);
+        return Ok(report);
+    }
+    let mut changes = Vec::new();
+    let differing = config_differences(admin, desired).await?;
+    if !differing.is_empty() {
+        alter_config(admin, desired).await?;
+        changes.push(TopicChange::ConfigUpdated(differing));
+    }
+    let mut report = report(desired, true, observed.partitions, changes);
+    if desired.partitions > observed.partitions {
+        grow(admin, desired, observed, &mut report).await?;
+    }
+    Ok(report)
+}
+
+fn report(desired: &DesiredTopic, existed: bool, partitions: u32, changes: Vec<TopicChange>) -> TopicReport {
+    TopicReport {
+        name: desired.name.clone(),
+        existed,
+        partitions,
+        changes,
+        refusal: None,
+    }
+}
+
+/// A change of the spec that the existing topic cannot take.
+pub fn refusal(observed: ObservedTopic, desired: &DesiredTopic) -> Option<TopicRefusal> {
+    if observed.replication_factor != desired.replication_factor {
+        return Some(TopicRefusal::ReplicationFactorChange {
+            current: observed.replication_factor,
+            desired: desired.replication_factor,
+        });
+    }
+    (desired.partitions < observed.partitions).then_some(TopicRefusal::PartitionDecrease {
+        current: observed.partitions,
+        desired: desired.partitions,
+    })
+}
+
+/// The topic's partition count and replication factor, `None` when it does not exist.
+pub async fn describe(admin: &Arc<KafkaAdmin>, name: &str) -> Result<Option<ObservedTopic>> {
+    let admin = Arc::clone(admin);
+    let topic = name.to_owned();
+    let metadata = tokio::task::spawn_blocking(move || {
+        admin.client().inner().fetch_metadata(Some(&topic), admin.timeout())
+    })
+    .await
+    .map_err(|e| Error::KafkaResource {
+        operation: "describe",
+        resource: name.to_owned(),
+        message: e.to_string(),
+    })??;
+    let Some(topic) = metadata.topics().iter().find(|t| t.name() == name) else {
+        return Ok(None);
+    };
+    match topic.error().map(RDKafkaErrorCode::from) {
+        None => {}
+        Some(RDKafkaErrorCode::UnknownTopicOrPartition) => return Ok(None),
+        Some(code) => return Err(resource_error("describe", name, code)),
+    }
+    if topic.partitions().is_empty() {
+        return Ok(None);
+    }
+    let replicas = topic.partitions().first().map_or(0, |p| p.replicas().len());
+    Ok(Some(ObservedTopic {
+        partitions: u32::try_from(topic.partitions().len()).unwrap_or(u32::MAX),
+        replication_factor: u16::try_from(replicas).unwrap_or(u16::MAX),
+    }))
+}
+
+async fn create(admin: &KafkaAdmin, desired: &DesiredTopic) -> Result<()> {
+    let partitions = i32::try_from(desired.partitions).unwrap_or(i32::MAX);
+    let replication = TopicReplication::Fixed(i32::from(desired.replication_factor));
+    let mut topic = NewTopic::new(&desired.name, partitions, replication);
+    for (key, value) in &desired.config {
+        topic = topic.set(key, value);
+    }
+    let results = admin.client().create_topics([&topic], &admin.options()).await?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => return Err(resource_error("create", &name, code)),
+        }
+    }
+    Ok(())
+}
+
+/// Keys whose value on the broker differs from the spec, plus overrides the spec no longer has.
+async fn config_differences(admin: &KafkaAdmin, desired: &DesiredTopic) -> Result<Vec<String>> {
+    let specifier = ResourceSpecifier::Topic(&desired.name);
+    let results = admin.client().describe_configs([&specifier], &admin.options()).await?;
+    let mut differing = Vec::new();
+    for result in results {
+        let resource = result.map_err(|code| resource_error("describe configs", &desired.name, code))?;
+        for (key, value) in &desired.config {
+            let current = resource.get(key).and_then(|entry| entry.value.as_deref());
+            if current != Some(value.as_str()) {
+                differing.push(key.clone());
+            }
+        }
+        let stale = resource.entries.iter().filter(|entry| {
+            entry.source == ConfigSource::DynamicTopic && !desired.config.contains_key(&entry.name)
+        });
+        differing.extend(stale.map(|entry| entry.name.clone()));
+    }
+    Ok(differing)
+}
+
+async fn alter_config(admin: &KafkaAdmin, desired: &DesiredTopic) -> Result<()> {
+    let mut alter = AlterConfig::new(ResourceSpecifier::Topic(&desired.name));
+    for (key, value) in &desired.config {
+        alter = alter.set(key, value);
+    }
+    let results = admin.client().alter_configs([&alter], &admin.options()).await?;
+    for result in results {
+        result.map_err(|(_, code)| resource_error("alter configs", &desired.name, code))?;
+    }
+    Ok(())
+}
+
+async fn grow(
+    admin: &KafkaAdmin,
+    desired: &DesiredTopic,
+    observed: ObservedTopic,
+    report: &mut TopicReport,
+) -> Result<()> {
+    let count = usize::try_from(desired.partitions).unwrap_or(usize::MAX);
+    let partitions = NewPartitions::new(&desired.name, count);
+    let outcome = match admin.client().create_partitions([&partitions], &admin.options()).await {
+        Ok(results) => results.into_iter().find_map(Result::err).map(|(_, code)| code),
+        Err(error) => Some(error.rdkafka_error_code().ok_or(error)?),
+    };
+    match outcome {
+        None => {
+            report.partitions = desired.partitions;
+            report.changes.push(TopicChange::PartitionsGrown {
+                from: observed.partitions,
+                to: desired.partitions,
+            });
+            Ok(())
+        }
+        Some(code) if growth_unsupported(code) => {
+            report.refusal = Some(TopicRefusal::PartitionGrowthUnsupported {
+                current: observed.partitions,
+                desired: desired.partitions,
+                message: code.to_string(),
+            });
+            Ok(())
+        }
+        Some(code) => Err(resource_error("create partitions", &desired.name, code)),
+    }
+}
+
+/// Answers meaning "this broker cannot add partitions", not "try again".
+fn growth_unsupported(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::UnsupportedFeature
+            | RDKafkaErrorCode::UnsupportedVersion
+            | RDKafkaErrorCode::InvalidRequest
+            | RDKafkaErrorCode::InvalidPartitions
+            | RDKafkaErrorCode::PolicyViolation
+    )
+}
+
+/// Deletes the topic; `false` when it did not exist.
+pub async fn delete(admin: &KafkaAdmin, name: &str) -> Result<bool> {
+    let results = admin.client().delete_topics(&[name], &admin.options()).await?;
+    for result in results {
+        match result {
+            Ok(_) => {}
+            Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => return Ok(false),
+            Err((topic, code)) => return Err(resource_error("delete", &topic, code)),
+        }
+    }
+    Ok(true)
+}
+
+/// What happened to a consumer group's offsets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupDeletion {
+    /// The group and its offsets are gone.
+    Deleted,
+    /// There was no such group.
+    NotFound,
+    /// The broker could not delete it; the message says why.
+    NotDeleted(String),
+}
+
+/// Deletes a consumer group (and so its committed offsets) where the broker supports it.
+pub async fn delete_group(admin: &KafkaAdmin, group: &str) -> Result<GroupDeletion> {
+    let results = match admin.client().delete_groups(&[group], &admin.options()).await {
+        Ok(results) => results,
+        Err(error) => match error.rdkafka_error_code() {
+            Some(code) => return Ok(GroupDeletion::NotDeleted(code.to_string())),
+            None => return Err(error.into()),
+        },
+    };
+    Ok(match results.into_iter().find_map(Result::err) {
+        None => GroupDeletion::Deleted,
+        Some((_, RDKafkaErrorCode::GroupIdNotFound)) => GroupDeletion::NotFound,
+        Some((_, code)) => GroupDeletion::NotDeleted(code.to_string()),
+    })
+}
+
+fn resource_error(operation: &'static str, resource: &str, code: RDKafkaErrorCode) -> Error {
+    Error::KafkaResource {
+        operation,
+        resource: resource.to_owned(),
+        message: code.to_string(),
+    }
+}
