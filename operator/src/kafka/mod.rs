@@ -65,6 +65,14 @@ impl KafkaConnection {
     }
 }
 
+/// The broker's or librdkafka's error code of a failed call, admin operations included.
+pub fn error_code(error: &rdkafka::error::KafkaError) -> Option<rdkafka::types::RDKafkaErrorCode> {
+    match error {
+        rdkafka::error::KafkaError::AdminOp(code) => Some(*code),
+        other => other.rdkafka_error_code(),
+    }
+}
+
 /// Every key of a Secret as a UTF-8 string.
 pub async fn read_secret(
     client: &Client,

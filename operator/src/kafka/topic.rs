@@ -82,6 +82,13 @@ pub enum TopicRefusal {
         /// Factor in the spec.
         desired: u16,
     },
+    /// The broker cannot change topic configs (e.g. it lacks the AlterConfigs request).
+    ConfigUpdateUnsupported {
+        /// Keys that differ from the spec.
+        keys: Vec<String>,
+        /// What the broker answered.
+        message: String,
+    },
     /// The broker refused to add partitions (e.g. it lacks CreatePartitions).
     PartitionGrowthUnsupported {
         /// Count on the broker.
@@ -99,6 +106,7 @@ impl TopicRefusal {
         match self {
             Self::PartitionDecrease { .. } => "PartitionDecreaseRefused",
             Self::ReplicationFactorChange { .. } => "ReplicationFactorChangeRefused",
+            Self::ConfigUpdateUnsupported { .. } => "ConfigUpdateUnsupported",
             Self::PartitionGrowthUnsupported { .. } => "PartitionGrowthUnsupported",
         }
     }
@@ -111,6 +119,10 @@ impl TopicRefusal {
             ),
             Self::ReplicationFactorChange { current, desired } => format!(
                 "topic {topic} has replication factor {current}; changing it to {desired} needs a partition reassignment, which the operator does not do (nothing changed)"
+            ),
+            Self::ConfigUpdateUnsupported { keys, message } => format!(
+                "the broker cannot change the config of topic {topic} ({}): {message}",
+                keys.join(", ")
             ),
             Self::PartitionGrowthUnsupported {
                 current,
@@ -140,9 +152,17 @@ pub struct TopicReport {
 
 /// Makes the broker's topic match the desired one as far as Kafka allows.
 pub async fn ensure(admin: &Arc<KafkaAdmin>, desired: &DesiredTopic) -> Result<TopicReport> {
-    let Some(observed) = describe(admin, &desired.name).await? else {
-        create(admin, desired).await?;
-        return Ok(report(desired, false, desired.partitions, vec![TopicChange::Created]));
+    let observed = match describe(admin, &desired.name).await? {
+        Some(observed) => observed,
+        None if create(admin, desired).await? => {
+            return Ok(report(desired, false, desired.partitions, vec![TopicChange::Created]));
+        }
+        // Created meanwhile, or not yet in the metadata we were given: look again.
+        None => describe(admin, &desired.name).await?.ok_or_else(|| Error::KafkaResource {
+            operation: "describe",
+            resource: desired.name.clone(),
+            message: "the broker says the topic exists but returns no metadata for it".to_owned(),
+        })?,
     };
     if let Some(refusal) = refusal(observed, desired) {
         let mut report = report(desired, true, observed.partitions, Vec::new());
@@ -151,11 +171,17 @@ pub async fn ensure(admin: &Arc<KafkaAdmin>, desired: &DesiredTopic) -> Result<T
     }
     let mut changes = Vec::new();
     let differing = config_differences(admin, desired).await?;
+    let mut unsupported = None;
     if !differing.is_empty() {
-        alter_config(admin, desired).await?;
-        changes.push(TopicChange::ConfigUpdated(differing));
+        match alter_config(admin, desired).await? {
+            None => changes.push(TopicChange::ConfigUpdated(differing)),
+            Some(message) => {
+                unsupported = Some(TopicRefusal::ConfigUpdateUnsupported { keys: differing, message });
+            }
+        }
     }
     let mut report = report(desired, true, observed.partitions, changes);
+    report.refusal = unsupported;
     if desired.partitions > observed.partitions {
         grow(admin, desired, observed, &mut report).await?;
     }
@@ -217,7 +243,8 @@ pub async fn describe(admin: &Arc<KafkaAdmin>, name: &str) -> Result<Option<Obse
     }))
 }
 
-async fn create(admin: &KafkaAdmin, desired: &DesiredTopic) -> Result<()> {
+/// Creates the topic; `false` when it already existed.
+async fn create(admin: &KafkaAdmin, desired: &DesiredTopic) -> Result<bool> {
     let partitions = i32::try_from(desired.partitions).unwrap_or(i32::MAX);
     let replication = TopicReplication::Fixed(i32::from(desired.replication_factor));
     let mut topic = NewTopic::new(&desired.name, partitions, replication);
@@ -225,13 +252,11 @@ async fn create(admin: &KafkaAdmin, desired: &DesiredTopic) -> Result<()> {
         topic = topic.set(key, value);
     }
     let results = admin.client().create_topics([&topic], &admin.options()).await?;
-    for result in results {
-        match result {
-            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((name, code)) => return Err(resource_error("create", &name, code)),
-        }
+    match results.into_iter().find_map(Result::err) {
+        None => Ok(true),
+        Some((_, RDKafkaErrorCode::TopicAlreadyExists)) => Ok(false),
+        Some((name, code)) => Err(resource_error("create", &name, code)),
     }
-    Ok(())
 }
 
 /// Keys whose value on the broker differs from the spec, plus overrides the spec no longer has.
@@ -255,16 +280,21 @@ async fn config_differences(admin: &KafkaAdmin, desired: &DesiredTopic) -> Resul
     Ok(differing)
 }
 
-async fn alter_config(admin: &KafkaAdmin, desired: &DesiredTopic) -> Result<()> {
+/// Sets the topic's overrides to the spec's; `Some(answer)` when the broker cannot.
+async fn alter_config(admin: &KafkaAdmin, desired: &DesiredTopic) -> Result<Option<String>> {
     let mut alter = AlterConfig::new(ResourceSpecifier::Topic(&desired.name));
     for (key, value) in &desired.config {
         alter = alter.set(key, value);
     }
-    let results = admin.client().alter_configs([&alter], &admin.options()).await?;
-    for result in results {
-        result.map_err(|(_, code)| resource_error("alter configs", &desired.name, code))?;
+    let code = match admin.client().alter_configs([&alter], &admin.options()).await {
+        Ok(results) => results.into_iter().find_map(Result::err).map(|(_, code)| code),
+        Err(error) => Some(super::error_code(&error).ok_or(error)?),
+    };
+    match code {
+        None => Ok(None),
+        Some(code) if unsupported(code) => Ok(Some(code.to_string())),
+        Some(code) => Err(resource_error("alter configs", &desired.name, code)),
     }
-    Ok(())
 }
 
 async fn grow(
@@ -277,7 +307,7 @@ async fn grow(
     let partitions = NewPartitions::new(&desired.name, count);
     let outcome = match admin.client().create_partitions([&partitions], &admin.options()).await {
         Ok(results) => results.into_iter().find_map(Result::err).map(|(_, code)| code),
-        Err(error) => Some(error.rdkafka_error_code().ok_or(error)?),
+        Err(error) => Some(super::error_code(&error).ok_or(error)?),
     };
     match outcome {
         None => {
@@ -288,7 +318,7 @@ async fn grow(
             });
             Ok(())
         }
-        Some(code) if growth_unsupported(code) => {
+        Some(code) if unsupported(code) || invalid_growth(code) => {
             report.refusal = Some(TopicRefusal::PartitionGrowthUnsupported {
                 current: observed.partitions,
                 desired: desired.partitions,
@@ -300,15 +330,22 @@ async fn grow(
     }
 }
 
-/// Answers meaning "this broker cannot add partitions", not "try again".
-fn growth_unsupported(code: RDKafkaErrorCode) -> bool {
+/// Answers meaning "this broker cannot do that request", not "try again".
+fn unsupported(code: RDKafkaErrorCode) -> bool {
     matches!(
         code,
         RDKafkaErrorCode::UnsupportedFeature
             | RDKafkaErrorCode::UnsupportedVersion
             | RDKafkaErrorCode::InvalidRequest
-            | RDKafkaErrorCode::InvalidPartitions
             | RDKafkaErrorCode::PolicyViolation
+    )
+}
+
+/// Answers meaning "this broker will not add these partitions".
+fn invalid_growth(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::InvalidPartitions | RDKafkaErrorCode::InvalidReplicationFactor
     )
 }
 
@@ -340,7 +377,7 @@ pub enum GroupDeletion {
 pub async fn delete_group(admin: &KafkaAdmin, group: &str) -> Result<GroupDeletion> {
     let results = match admin.client().delete_groups(&[group], &admin.options()).await {
         Ok(results) => results,
-        Err(error) => match error.rdkafka_error_code() {
+        Err(error) => match super::error_code(&error) {
             Some(code) => return Ok(GroupDeletion::NotDeleted(code.to_string())),
             None => return Err(error.into()),
         },
