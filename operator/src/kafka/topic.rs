@@ -213,7 +213,20 @@ pub fn refusal(observed: ObservedTopic, desired: &DesiredTopic) -> Option<TopicR
 }
 
 /// The topic's partition count and replication factor, `None` when it does not exist.
+///
+/// Metadata is eventually consistent (a broker may not know a topic created a moment ago on
+/// another one, and tansu answers concurrent requests unevenly), so "missing" is asked twice more.
 pub async fn describe(admin: &Arc<KafkaAdmin>, name: &str) -> Result<Option<ObservedTopic>> {
+    for _ in 0..2 {
+        if let Some(observed) = describe_once(admin, name).await? {
+            return Ok(Some(observed));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    describe_once(admin, name).await
+}
+
+async fn describe_once(admin: &Arc<KafkaAdmin>, name: &str) -> Result<Option<ObservedTopic>> {
     let admin = Arc::clone(admin);
     let topic = name.to_owned();
     let metadata = tokio::task::spawn_blocking(move || {
