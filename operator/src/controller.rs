@@ -161,7 +161,8 @@ pub fn error_policy(pipeline: Arc<EventPipeline>, error: &Error, ctx: Arc<Contex
 }
 
 async fn reconcile_spec(api: &Api<EventPipeline>, pipeline: &EventPipeline, ctx: &Context) -> Result<Action> {
-    finalizer::ensure(api, pipeline).await?;
+    let stored = finalizer::ensure(api, pipeline).await?;
+    let pipeline = stored.as_ref().unwrap_or(pipeline);
     if let Err(problem) = validate(pipeline, &ctx.build) {
         return refuse_invalid(api, pipeline, ctx, problem).await;
     }

@@ -24,10 +24,11 @@ pub const FINALIZER: &str = "eventflow.dev/cleanup";
 /// Failed cleanup attempts so far.
 pub const CLEANUP_ATTEMPTS_ANNOTATION: &str = "eventflow.dev/cleanup-attempts";
 
-/// Adds the finalizer when it is missing (before anything is created).
-pub async fn ensure(api: &Api<EventPipeline>, pipeline: &EventPipeline) -> Result<()> {
+/// Adds the finalizer when it is missing (before anything is created); returns the pipeline as
+/// stored afterwards, when it changed.
+pub async fn ensure(api: &Api<EventPipeline>, pipeline: &EventPipeline) -> Result<Option<EventPipeline>> {
     if pipeline.finalizers().iter().any(|f| f == FINALIZER) {
-        return Ok(());
+        return Ok(None);
     }
     let ops = if pipeline.finalizers().is_empty() {
         json!([{ "op": "add", "path": "/metadata/finalizers", "value": [FINALIZER] }])
@@ -37,7 +38,7 @@ pub async fn ensure(api: &Api<EventPipeline>, pipeline: &EventPipeline) -> Resul
             { "op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER },
         ])
     };
-    json_patch(api, pipeline, ops).await
+    json_patch(api, pipeline, ops).await.map(Some)
 }
 
 /// Removes the finalizer (failing, to retry, if someone else changed the list meanwhile).
@@ -50,13 +51,12 @@ pub async fn remove(api: &Api<EventPipeline>, pipeline: &EventPipeline) -> Resul
         { "op": "test", "path": path, "value": FINALIZER },
         { "op": "remove", "path": path },
     ]);
-    json_patch(api, pipeline, ops).await
+    json_patch(api, pipeline, ops).await.map(drop)
 }
 
-async fn json_patch(api: &Api<EventPipeline>, pipeline: &EventPipeline, ops: serde_json::Value) -> Result<()> {
+async fn json_patch(api: &Api<EventPipeline>, pipeline: &EventPipeline, ops: serde_json::Value) -> Result<EventPipeline> {
     let patch = Patch::Json::<()>(serde_json::from_value(ops)?);
-    api.patch(&pipeline.name_any(), &PatchParams::default(), &patch).await?;
-    Ok(())
+    Ok(api.patch(&pipeline.name_any(), &PatchParams::default(), &patch).await?)
 }
 
 /// Cleans up after a deleted pipeline, then lets it go.
