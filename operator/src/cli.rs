@@ -44,7 +44,11 @@ pub struct RunArgs {
     #[arg(long, env = "EVENTFLOW_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_election: bool,
     /// Name of the leader-election Lease.
-    #[arg(long, env = "EVENTFLOW_LEASE_NAME", default_value = "eventflow-operator")]
+    #[arg(
+        long,
+        env = "EVENTFLOW_LEASE_NAME",
+        default_value = "eventflow-operator"
+    )]
     pub lease_name: String,
     /// Namespace of the leader-election Lease (in a pod: its own namespace).
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
@@ -53,7 +57,11 @@ pub struct RunArgs {
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
     /// Watch pipelines in this namespace only.
-    #[arg(long, env = "EVENTFLOW_WATCH_NAMESPACE", conflicts_with = "all_namespaces")]
+    #[arg(
+        long,
+        env = "EVENTFLOW_WATCH_NAMESPACE",
+        conflicts_with = "all_namespaces"
+    )]
     pub namespace: Option<String>,
     /// Watch pipelines in every namespace (the default when `--namespace` is not given).
     #[arg(long, short = 'A')]

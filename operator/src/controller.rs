@@ -108,7 +108,10 @@ impl Context {
         let count = failures.entry(object_key(pipeline)).or_insert(0);
         *count = count.saturating_add(1);
         let factor = 2_u32.saturating_pow(count.saturating_sub(1).min(16));
-        self.settings.backoff_base.saturating_mul(factor).min(self.settings.backoff_max)
+        self.settings
+            .backoff_base
+            .saturating_mul(factor)
+            .min(self.settings.backoff_max)
     }
 
     fn reset_backoff(&self, pipeline: &EventPipeline) {
@@ -127,18 +130,25 @@ impl std::fmt::Debug for Context {
 }
 
 fn object_key(pipeline: &EventPipeline) -> String {
-    format!("{}/{}", pipeline.namespace().unwrap_or_default(), pipeline.name_any())
+    format!(
+        "{}/{}",
+        pipeline.namespace().unwrap_or_default(),
+        pipeline.name_any()
+    )
 }
 
 /// Reconciles one pipeline (the controller's reconcile function).
 #[instrument(skip_all, fields(pipeline = %pipeline.name_any(), namespace = pipeline.namespace().unwrap_or_default()))]
 pub async fn reconcile(pipeline: Arc<EventPipeline>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
-    let api = Api::<EventPipeline>::namespaced(ctx.client.clone(), &pipeline.namespace().unwrap_or_default());
+    let api = Api::<EventPipeline>::namespaced(
+        ctx.client.clone(),
+        &pipeline.namespace().unwrap_or_default(),
+    );
     let result = if pipeline.meta().deletion_timestamp.is_some() {
         finalizer::cleanup(&api, &pipeline, &ctx).await
     } else {
-        reconcile_spec(&api, &pipeline, &ctx).await
+        Box::pin(reconcile_spec(&api, &pipeline, &ctx)).await
     };
     let label = if result.is_ok() { "success" } else { "error" };
     ctx.metrics.reconciled(label, started.elapsed());
@@ -149,6 +159,10 @@ pub async fn reconcile(pipeline: Arc<EventPipeline>, ctx: Arc<Context>) -> Resul
 }
 
 /// What to do after a failed reconcile: wait for a change when retrying cannot help, else back off.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the signature kube's Controller::run requires"
+)]
 pub fn error_policy(pipeline: Arc<EventPipeline>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.error(error.kind());
     if error.is_permanent() {
@@ -160,7 +174,11 @@ pub fn error_policy(pipeline: Arc<EventPipeline>, error: &Error, ctx: Arc<Contex
     Action::requeue(delay)
 }
 
-async fn reconcile_spec(api: &Api<EventPipeline>, pipeline: &EventPipeline, ctx: &Context) -> Result<Action> {
+async fn reconcile_spec(
+    api: &Api<EventPipeline>,
+    pipeline: &EventPipeline,
+    ctx: &Context,
+) -> Result<Action> {
     let stored = finalizer::ensure(api, pipeline).await?;
     let pipeline = stored.as_ref().unwrap_or(pipeline);
     if let Err(problem) = validate(pipeline, &ctx.build) {
@@ -178,7 +196,12 @@ async fn reconcile_spec(api: &Api<EventPipeline>, pipeline: &EventPipeline, ctx:
 }
 
 /// An invalid spec: `Ready=False` with the reason, and wait for the next change.
-async fn refuse_invalid(api: &Api<EventPipeline>, pipeline: &EventPipeline, ctx: &Context, problem: String) -> Result<Action> {
+async fn refuse_invalid(
+    api: &Api<EventPipeline>,
+    pipeline: &EventPipeline,
+    ctx: &Context,
+    problem: String,
+) -> Result<Action> {
     let verdict = Verdict::not_ok(status::READY, "InvalidSpec", problem.clone());
     let desired = status::desired_status(pipeline, &[verdict], None, None);
     if status::write(api, pipeline, &desired).await? {
@@ -215,8 +238,18 @@ async fn write_status(
         name: report.name.clone(),
         partitions: report.partitions,
     });
-    let consumers = applied.consumer.status.as_ref().and_then(|s| s.replicas).unwrap_or(0);
-    let desired = status::desired_status(pipeline, verdicts, topic_status, Some(u32::try_from(consumers).unwrap_or(0)));
+    let consumers = applied
+        .consumer
+        .status
+        .as_ref()
+        .and_then(|s| s.replicas)
+        .unwrap_or(0);
+    let desired = status::desired_status(
+        pipeline,
+        verdicts,
+        topic_status,
+        Some(u32::try_from(consumers).unwrap_or(0)),
+    );
     status::write(api, pipeline, &desired).await?;
     ctx.metrics.record_conditions(pipeline, &desired.conditions);
     Ok(())
@@ -224,23 +257,49 @@ async fn write_status(
 
 /// Events for what this reconcile created, changed or refused.
 async fn announce(pipeline: &EventPipeline, ctx: &Context, topic: &Result<TopicReport>) {
-    let first_time = pipeline.status.as_ref().is_none_or(|s| s.observed_generation.is_none());
-    let spec_changed = pipeline.status.as_ref().and_then(|s| s.observed_generation) != pipeline.meta().generation;
+    let first_time = pipeline
+        .status
+        .as_ref()
+        .is_none_or(|s| s.observed_generation.is_none());
+    let spec_changed =
+        pipeline.status.as_ref().and_then(|s| s.observed_generation) != pipeline.meta().generation;
     if let Ok(report) = topic {
         if report.existed && first_time {
-            events::normal(&ctx.recorder, pipeline, "TopicAdopted", format!("adopted existing topic {} ({} partitions)", report.name, report.partitions)).await;
+            events::normal(
+                &ctx.recorder,
+                pipeline,
+                "TopicAdopted",
+                format!(
+                    "adopted existing topic {} ({} partitions)",
+                    report.name, report.partitions
+                ),
+            )
+            .await;
         }
         for change in &report.changes {
             let (reason, note) = describe_change(&report.name, change);
             events::normal(&ctx.recorder, pipeline, reason, note).await;
         }
         if let (Some(refusal), true) = (&report.refusal, spec_changed) {
-            events::warning(&ctx.recorder, pipeline, refusal.reason(), refusal.message(&report.name)).await;
+            events::warning(
+                &ctx.recorder,
+                pipeline,
+                refusal.reason(),
+                refusal.message(&report.name),
+            )
+            .await;
         }
     }
     if spec_changed {
-        let (reason, verb) = if first_time { ("Created", "created") } else { ("Updated", "updated") };
-        let note = format!("producer and consumer Deployments, Service and schema {verb} for generation {}", pipeline.meta().generation.unwrap_or(0));
+        let (reason, verb) = if first_time {
+            ("Created", "created")
+        } else {
+            ("Updated", "updated")
+        };
+        let note = format!(
+            "producer and consumer Deployments, Service and schema {verb} for generation {}",
+            pipeline.meta().generation.unwrap_or(0)
+        );
         events::normal(&ctx.recorder, pipeline, reason, note).await;
     }
 }
@@ -248,15 +307,26 @@ async fn announce(pipeline: &EventPipeline, ctx: &Context, topic: &Result<TopicR
 fn describe_change(topic: &str, change: &TopicChange) -> (&'static str, String) {
     match change {
         TopicChange::Created => ("TopicCreated", format!("created topic {topic}")),
-        TopicChange::ConfigUpdated(keys) => ("TopicConfigUpdated", format!("topic {topic}: set {}", keys.join(", "))),
-        TopicChange::PartitionsGrown { from, to } => ("PartitionsIncreased", format!("topic {topic}: partitions {from} -> {to}")),
+        TopicChange::ConfigUpdated(keys) => (
+            "TopicConfigUpdated",
+            format!("topic {topic}: set {}", keys.join(", ")),
+        ),
+        TopicChange::PartitionsGrown { from, to } => (
+            "PartitionsIncreased",
+            format!("topic {topic}: partitions {from} -> {to}"),
+        ),
     }
 }
 
 fn requeue(pipeline: &EventPipeline, ctx: &Context, ready: bool) -> Action {
-    let mut after = if ready { ctx.settings.resync } else { ctx.settings.progress_check };
+    let mut after = if ready {
+        ctx.settings.resync
+    } else {
+        ctx.settings.progress_check
+    };
     if pipeline.spec.autoscaling.enabled {
-        let poll = eventflow_workloads::config::parse_duration(&pipeline.spec.autoscaling.poll_interval);
+        let poll =
+            eventflow_workloads::config::parse_duration(&pipeline.spec.autoscaling.poll_interval);
         after = after.min(poll.unwrap_or(after).max(Duration::from_secs(1)));
     }
     Action::requeue(after)

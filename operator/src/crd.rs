@@ -36,15 +36,11 @@ pub const DURATION_PATTERN: &str = r"^[0-9]+(ms|s|m)$";
         spec_replicas_path = ".spec.consumer.replicas",
         status_replicas_path = ".status.consumer.replicas"
     ),
-    printcolumn(name = "Partitions", type_ = "integer", json_path = ".status.topic.partitions"),
-    printcolumn(name = "Consumers", type_ = "integer", json_path = ".status.consumer.replicas"),
-    printcolumn(name = "Lag", type_ = "integer", json_path = ".status.lag.total"),
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn = r#"{"name":"Partitions","type":"integer","description":"Partitions of the topic","jsonPath":".status.topic.partitions"}"#,
+    printcolumn = r#"{"name":"Consumers","type":"integer","description":"Consumer pods","jsonPath":".status.consumer.replicas"}"#,
+    printcolumn = r#"{"name":"Lag","type":"integer","description":"Consumer-group lag in events","jsonPath":".status.lag.total"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","description":"Whether the pipeline runs","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct EventPipelineSpec {

@@ -41,7 +41,13 @@ impl std::fmt::Debug for LeaderElector {
 
 impl LeaderElector {
     /// An elector for the Lease `namespace/name`, competing as `identity`.
-    pub fn new(client: Client, namespace: &str, name: &str, identity: &str, lease_duration: Duration) -> Self {
+    pub fn new(
+        client: Client,
+        namespace: &str,
+        name: &str,
+        identity: &str,
+        lease_duration: Duration,
+    ) -> Self {
         Self {
             api: Api::namespaced(client, namespace),
             name: name.to_owned(),
@@ -62,7 +68,11 @@ impl LeaderElector {
             return Ok(false);
         }
         let mut next = lease;
-        next.spec = Some(if ours { self.renewed(spec, now) } else { self.taken_over(spec, now) });
+        next.spec = Some(if ours {
+            self.renewed(spec, now)
+        } else {
+            self.taken_over(spec, now)
+        });
         self.replace(&next).await
     }
 
@@ -122,7 +132,9 @@ impl LeaderElector {
     }
 
     fn duration_seconds(&self) -> i32 {
-        i32::try_from(self.lease_duration.as_secs()).unwrap_or(i32::MAX).max(1)
+        i32::try_from(self.lease_duration.as_secs())
+            .unwrap_or(i32::MAX)
+            .max(1)
     }
 
     fn renewed(&self, mut spec: LeaseSpec, now: Timestamp) -> LeaseSpec {
@@ -161,7 +173,11 @@ impl LeaderElector {
     }
 
     async fn replace(&self, lease: &Lease) -> Result<bool> {
-        match self.api.replace(&self.name, &PostParams::default(), lease).await {
+        match self
+            .api
+            .replace(&self.name, &PostParams::default(), lease)
+            .await
+        {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
             Err(error) => Err(Error::Kube(error)),
@@ -175,5 +191,8 @@ fn expired(spec: &LeaseSpec, now: Timestamp) -> bool {
         return true;
     };
     let duration = SignedDuration::from_secs(i64::from(spec.lease_duration_seconds.unwrap_or(15)));
-    renewed.0.checked_add(duration).is_ok_and(|deadline| deadline < now)
+    renewed
+        .0
+        .checked_add(duration)
+        .is_ok_and(|deadline| deadline < now)
 }

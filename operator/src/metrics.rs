@@ -28,20 +28,32 @@ impl Metrics {
     pub fn new() -> Result<Self> {
         let registry = Registry::new();
         let reconciles = IntCounterVec::new(
-            Opts::new("eventflow_operator_reconciles_total", "Reconciles by result"),
+            Opts::new(
+                "eventflow_operator_reconciles_total",
+                "Reconciles by result",
+            ),
             &["result"],
         )?;
         let duration = HistogramVec::new(
-            HistogramOpts::new("eventflow_operator_reconcile_duration_seconds", "Reconcile duration")
-                .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            HistogramOpts::new(
+                "eventflow_operator_reconcile_duration_seconds",
+                "Reconcile duration",
+            )
+            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
             &["result"],
         )?;
         let errors = IntCounterVec::new(
-            Opts::new("eventflow_operator_errors_total", "Reconcile errors by kind"),
+            Opts::new(
+                "eventflow_operator_errors_total",
+                "Reconcile errors by kind",
+            ),
             &["kind"],
         )?;
         let pipelines = IntGaugeVec::new(
-            Opts::new("eventflow_operator_pipelines", "Pipelines by condition and status"),
+            Opts::new(
+                "eventflow_operator_pipelines",
+                "Pipelines by condition and status",
+            ),
             &["condition", "status"],
         )?;
         registry.register(Box::new(reconciles.clone()))?;
@@ -82,7 +94,10 @@ impl Metrics {
             .iter()
             .map(|c| (c.type_.clone(), c.status.clone()))
             .collect();
-        let mut tracked = self.conditions.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut tracked = self
+            .conditions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(previous) = tracked.insert(key(pipeline), current) {
             self.adjust(&previous, -1);
         }
@@ -93,7 +108,10 @@ impl Metrics {
 
     /// Drops a deleted pipeline from the per-condition gauge.
     pub fn forget(&self, pipeline: &EventPipeline) {
-        let mut tracked = self.conditions.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut tracked = self
+            .conditions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(previous) = tracked.remove(&key(pipeline)) {
             self.adjust(&previous, -1);
         }
@@ -109,7 +127,11 @@ impl Metrics {
 }
 
 fn key(pipeline: &EventPipeline) -> String {
-    format!("{}/{}", pipeline.namespace().unwrap_or_default(), pipeline.name_any())
+    format!(
+        "{}/{}",
+        pipeline.namespace().unwrap_or_default(),
+        pipeline.name_any()
+    )
 }
 
 #[cfg(test)]
@@ -120,12 +142,20 @@ mod tests {
         Condition {
             type_: type_.to_owned(),
             status: status.to_owned(),
-            ..Condition::default()
+            reason: "Test".to_owned(),
+            message: String::new(),
+            observed_generation: None,
+            last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::now(),
+            ),
         }
     }
 
     fn gauge(metrics: &Metrics, condition: &str, status: &str) -> i64 {
-        metrics.pipelines.with_label_values(&[condition, status]).get()
+        metrics
+            .pipelines
+            .with_label_values(&[condition, status])
+            .get()
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! The generated CRD: committed copies match `crdgen`, the schema carries the promised rules,
 //! and every example pipeline in the repository validates against it.
-#![expect(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers fail the test on any error")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers fail the test on any error"
+)]
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +12,10 @@ use eventflow_operator::crd::{EventPipeline, crd_yaml};
 use serde_json::Value;
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn crd() -> Value {
@@ -21,23 +28,37 @@ fn schema() -> Value {
 
 /// The `x-kubernetes-validations` rules at a JSON pointer of the schema.
 fn rules(pointer: &str) -> Vec<String> {
-    let node = schema().pointer(pointer).cloned().unwrap_or_else(|| panic!("no schema at {pointer}"));
+    let node = schema()
+        .pointer(pointer)
+        .cloned()
+        .unwrap_or_else(|| panic!("no schema at {pointer}"));
     node["x-kubernetes-validations"]
         .as_array()
-        .map(|rules| rules.iter().map(|r| r["rule"].as_str().unwrap().to_owned()).collect())
+        .map(|rules| {
+            rules
+                .iter()
+                .map(|r| r["rule"].as_str().unwrap().to_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 #[test]
 fn committed_crd_matches_crdgen() {
     let generated = crd_yaml().unwrap();
-    for copy in ["crds/eventpipeline.yaml", "charts/eventflow/crds/eventpipeline.yaml"] {
+    for copy in [
+        "crds/eventpipeline.yaml",
+        "charts/eventflow/crds/eventpipeline.yaml",
+    ] {
         let path = repo_root().join(copy);
         if copy.starts_with("charts") && !path.parent().unwrap().exists() {
             continue; // the chart copy is checked once the chart exists
         }
         let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{copy}: {e}"));
-        assert!(committed == generated, "{copy} is stale: run `make generate`");
+        assert!(
+            committed == generated,
+            "{copy} is stale: run `make generate`"
+        );
     }
 }
 
@@ -52,8 +73,14 @@ fn names_scope_and_subresources_are_as_agreed() {
     let version = &spec["versions"][0];
     assert_eq!(version["name"], "v1alpha1");
     assert_eq!(version["subresources"]["status"], serde_json::json!({}));
-    assert_eq!(version["subresources"]["scale"]["specReplicasPath"], ".spec.consumer.replicas");
-    assert_eq!(version["subresources"]["scale"]["statusReplicasPath"], ".status.consumer.replicas");
+    assert_eq!(
+        version["subresources"]["scale"]["specReplicasPath"],
+        ".spec.consumer.replicas"
+    );
+    assert_eq!(
+        version["subresources"]["scale"]["statusReplicasPath"],
+        ".status.consumer.replicas"
+    );
     let columns: Vec<&str> = version["additionalPrinterColumns"]
         .as_array()
         .unwrap()
@@ -66,18 +93,40 @@ fn names_scope_and_subresources_are_as_agreed() {
 #[test]
 fn cel_rules_guard_bounds_and_transitions() {
     let spec = "/properties/spec/properties";
-    assert_eq!(rules(&format!("{spec}/autoscaling")), ["self.minReplicas <= self.maxReplicas"]);
-    assert_eq!(rules(&format!("{spec}/topic/properties/partitions")), ["self >= oldSelf"]);
-    assert_eq!(rules(&format!("{spec}/topic/properties/replicationFactor")), ["self == oldSelf"]);
-    assert!(rules(&format!("{spec}/consumer/properties/batchTimeout"))[0].contains("duration('5m')"));
+    assert_eq!(
+        rules(&format!("{spec}/autoscaling")),
+        ["self.minReplicas <= self.maxReplicas"]
+    );
+    assert_eq!(
+        rules(&format!("{spec}/topic/properties/partitions")),
+        ["self >= oldSelf"]
+    );
+    assert_eq!(
+        rules(&format!("{spec}/topic/properties/replicationFactor")),
+        ["self == oldSelf"]
+    );
+    assert!(
+        rules(&format!("{spec}/consumer/properties/batchTimeout"))[0].contains("duration('5m')")
+    );
     let s = schema();
-    let batch = s.pointer(&format!("{spec}/consumer/properties/batchSize")).unwrap();
-    assert_eq!((batch["minimum"].as_f64(), batch["maximum"].as_f64()), (Some(1.0), Some(10_000.0)));
-    let partitions = s.pointer(&format!("{spec}/topic/properties/partitions")).unwrap();
+    let batch = s
+        .pointer(&format!("{spec}/consumer/properties/batchSize"))
+        .unwrap();
+    assert_eq!(
+        (batch["minimum"].as_f64(), batch["maximum"].as_f64()),
+        (Some(1.0), Some(10_000.0))
+    );
+    let partitions = s
+        .pointer(&format!("{spec}/topic/properties/partitions"))
+        .unwrap();
     assert_eq!(partitions["minimum"].as_f64(), Some(1.0));
-    let policy = s.pointer(&format!("{spec}/topic/properties/deletionPolicy")).unwrap();
+    let policy = s
+        .pointer(&format!("{spec}/topic/properties/deletionPolicy"))
+        .unwrap();
     assert_eq!(policy["enum"], serde_json::json!(["Retain", "Delete"]));
-    let poll = s.pointer(&format!("{spec}/autoscaling/properties/pollInterval")).unwrap();
+    let poll = s
+        .pointer(&format!("{spec}/autoscaling/properties/pollInterval"))
+        .unwrap();
     assert_eq!(poll["pattern"], "^[0-9]+(ms|s|m)$");
 }
 
@@ -99,7 +148,10 @@ fn every_spec_and_status_field_is_documented() {
     let s = schema();
     walk("spec", &s["properties"]["spec"], &mut missing);
     walk("status", &s["properties"]["status"], &mut missing);
-    assert!(missing.is_empty(), "fields without a description: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "fields without a description: {missing:?}"
+    );
 }
 
 #[test]
@@ -108,9 +160,13 @@ fn example_pipelines_validate_against_the_generated_schema() {
     let documents = example_pipelines();
     assert!(documents.len() >= 3, "found only {documents:?}");
     for (path, document) in documents {
-        let errors: Vec<String> = validator.iter_errors(&document).map(|e| format!("{e} at {}", e.instance_path)).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(&document)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
         assert!(errors.is_empty(), "{}: {errors:?}", path.display());
-        serde_json::from_value::<EventPipeline>(document).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_value::<EventPipeline>(document)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     }
 }
 
@@ -140,7 +196,9 @@ fn example_pipelines() -> Vec<(PathBuf, Value)> {
 }
 
 fn collect(dir: &Path, found: &mut Vec<(PathBuf, Value)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries {
         let path = entry.unwrap().path();
         if path.is_dir() {

@@ -1,5 +1,8 @@
 //! Lease-based leader election against an in-memory API (kube-fake-client).
-#![expect(clippy::unwrap_used, clippy::expect_used, reason = "test helpers fail the test on any error")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail the test on any error"
+)]
 
 use std::time::Duration;
 
@@ -25,11 +28,20 @@ async fn fake(existing: Option<Lease>) -> Client {
 }
 
 fn elector(client: &Client, identity: &str) -> LeaderElector {
-    LeaderElector::new(client.clone(), NAMESPACE, LEASE, identity, Duration::from_secs(15))
+    LeaderElector::new(
+        client.clone(),
+        NAMESPACE,
+        LEASE,
+        identity,
+        Duration::from_secs(15),
+    )
 }
 
 async fn holder(client: &Client) -> Option<String> {
-    let lease = Api::<Lease>::namespaced(client.clone(), NAMESPACE).get(LEASE).await.unwrap();
+    let lease = Api::<Lease>::namespaced(client.clone(), NAMESPACE)
+        .get(LEASE)
+        .await
+        .unwrap();
     lease.spec.unwrap().holder_identity
 }
 
@@ -43,7 +55,9 @@ fn lease_held_by(identity: &str, renewed_ago: SignedDuration) -> Lease {
         spec: Some(LeaseSpec {
             holder_identity: Some(identity.to_owned()),
             lease_duration_seconds: Some(15),
-            renew_time: Some(MicroTime(Timestamp::now().checked_sub(renewed_ago).unwrap())),
+            renew_time: Some(MicroTime(
+                Timestamp::now().checked_sub(renewed_ago).unwrap(),
+            )),
             lease_transitions: Some(0),
             ..LeaseSpec::default()
         }),
@@ -65,8 +79,16 @@ async fn a_live_holder_keeps_the_lease_and_an_expired_one_loses_it() {
     let live = fake(Some(lease_held_by("old", SignedDuration::from_secs(2)))).await;
     assert!(!elector(&live, "new").try_acquire_or_renew().await.unwrap());
     let expired = fake(Some(lease_held_by("old", SignedDuration::from_secs(60)))).await;
-    assert!(elector(&expired, "new").try_acquire_or_renew().await.unwrap());
-    let lease = Api::<Lease>::namespaced(expired.clone(), NAMESPACE).get(LEASE).await.unwrap();
+    assert!(
+        elector(&expired, "new")
+            .try_acquire_or_renew()
+            .await
+            .unwrap()
+    );
+    let lease = Api::<Lease>::namespaced(expired.clone(), NAMESPACE)
+        .get(LEASE)
+        .await
+        .unwrap();
     let spec = lease.spec.unwrap();
     assert_eq!(spec.holder_identity.as_deref(), Some("new"));
     assert_eq!(spec.lease_transitions, Some(1));

@@ -1,6 +1,11 @@
 //! The topic module against the dev broker (`scripts/dev-services.sh`): create, adopt, config
-//! change, refusals, the CreatePartitions gap, delete.
-#![expect(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers fail the test on any error")]
+//! change, refusals, the `CreatePartitions` gap, delete.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail the test on any error"
+)]
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -66,7 +71,8 @@ async fn existing_topic_is_adopted_and_its_config_brought_to_the_spec() {
     let mut want = desired(&unique_name("topic-adopt"), 2);
     want.config.clear();
     created(&admin, &want).await;
-    want.config.insert("retention.ms".to_owned(), "3600000".to_owned());
+    want.config
+        .insert("retention.ms".to_owned(), "3600000".to_owned());
     let report = topic::ensure(&admin, &want).await.unwrap();
     assert!(report.existed, "{report:?}");
     assert_eq!(report.partitions, 2);
@@ -80,7 +86,9 @@ async fn existing_topic_is_adopted_and_its_config_brought_to_the_spec() {
         }
         // tansu 0.6.0 answers AlterConfigs with "unsupported feature": reported, not an error.
         Some(refusal) => {
-            assert!(matches!(refusal, TopicRefusal::ConfigUpdateUnsupported { keys: k, .. } if *k == keys));
+            assert!(
+                matches!(refusal, TopicRefusal::ConfigUpdateUnsupported { keys: k, .. } if *k == keys)
+            );
             assert_eq!(refusal.reason(), "ConfigUpdateUnsupported");
             assert_eq!(report.changes, Vec::new());
         }
@@ -93,17 +101,39 @@ async fn partition_decrease_and_replication_change_are_refused_touching_nothing(
     let admin = admin();
     let want = desired(&unique_name("topic-refuse"), 3);
     created(&admin, &want).await;
-    let fewer = DesiredTopic { partitions: 1, ..want.clone() };
+    let fewer = DesiredTopic {
+        partitions: 1,
+        ..want.clone()
+    };
     let report = topic::ensure(&admin, &fewer).await.unwrap();
-    assert_eq!(report.refusal, Some(TopicRefusal::PartitionDecrease { current: 3, desired: 1 }));
+    assert_eq!(
+        report.refusal,
+        Some(TopicRefusal::PartitionDecrease {
+            current: 3,
+            desired: 1
+        })
+    );
     assert_eq!(report.partitions, 3);
-    let replicated = DesiredTopic { replication_factor: 3, ..want.clone() };
+    let replicated = DesiredTopic {
+        replication_factor: 3,
+        ..want.clone()
+    };
     let report = topic::ensure(&admin, &replicated).await.unwrap();
     assert_eq!(
         report.refusal,
-        Some(TopicRefusal::ReplicationFactorChange { current: 1, desired: 3 })
+        Some(TopicRefusal::ReplicationFactorChange {
+            current: 1,
+            desired: 3
+        })
     );
-    assert_eq!(topic::describe(&admin, &want.name).await.unwrap().unwrap().partitions, 3);
+    assert_eq!(
+        topic::describe(&admin, &want.name)
+            .await
+            .unwrap()
+            .unwrap()
+            .partitions,
+        3
+    );
 }
 
 #[tokio::test]
@@ -113,17 +143,41 @@ async fn growing_partitions_either_grows_or_reports_the_broker_gap() {
     let admin = admin();
     let want = desired(&unique_name("topic-grow"), 1);
     created(&admin, &want).await;
-    let more = DesiredTopic { partitions: 4, ..want.clone() };
+    let more = DesiredTopic {
+        partitions: 4,
+        ..want.clone()
+    };
     let report = topic::ensure(&admin, &more).await.unwrap();
     match &report.refusal {
         None => {
-            assert_eq!(report.changes, vec![TopicChange::PartitionsGrown { from: 1, to: 4 }]);
-            assert_eq!(topic::describe(&admin, &want.name).await.unwrap().unwrap().partitions, 4);
+            assert_eq!(
+                report.changes,
+                vec![TopicChange::PartitionsGrown { from: 1, to: 4 }]
+            );
+            assert_eq!(
+                topic::describe(&admin, &want.name)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .partitions,
+                4
+            );
         }
         Some(refusal) => {
-            assert!(matches!(refusal, TopicRefusal::PartitionGrowthUnsupported { current: 1, desired: 4, .. }));
+            assert!(matches!(
+                refusal,
+                TopicRefusal::PartitionGrowthUnsupported {
+                    current: 1,
+                    desired: 4,
+                    ..
+                }
+            ));
             assert_eq!(refusal.reason(), "PartitionGrowthUnsupported");
-            assert!(refusal.message(&want.name).contains("cannot grow"), "{}", refusal.message(&want.name));
+            assert!(
+                refusal.message(&want.name).contains("cannot grow"),
+                "{}",
+                refusal.message(&want.name)
+            );
             assert_eq!(report.partitions, 1);
         }
     }
@@ -138,6 +192,12 @@ async fn delete_removes_the_topic_and_tolerates_a_missing_one() {
     assert!(topic::delete(&admin, &want.name).await.unwrap());
     assert_eq!(topic::describe(&admin, &want.name).await.unwrap(), None);
     assert!(!topic::delete(&admin, &want.name).await.unwrap());
-    let group = topic::delete_group(&admin, &unique_name("group")).await.unwrap();
-    assert_ne!(group, GroupDeletion::Deleted, "an unknown group cannot have been deleted");
+    let group = topic::delete_group(&admin, &unique_name("group"))
+        .await
+        .unwrap();
+    assert_ne!(
+        group,
+        GroupDeletion::Deleted,
+        "an unknown group cannot have been deleted"
+    );
 }

@@ -25,8 +25,12 @@ pub struct Applied {
     pub consumer: Deployment,
 }
 
-/// Applies every desired object; removes the schema ConfigMap when the spec dropped the schema.
-pub async fn apply_all(client: &Client, pipeline: &EventPipeline, desired: &Desired) -> Result<Applied> {
+/// Applies every desired object; removes the schema `ConfigMap` when the spec dropped the schema.
+pub async fn apply_all(
+    client: &Client,
+    pipeline: &EventPipeline,
+    desired: &Desired,
+) -> Result<Applied> {
     let namespace = pipeline.namespace().unwrap_or_default();
     match &desired.schema {
         Some(config_map) => {
@@ -43,19 +47,28 @@ pub async fn apply_all(client: &Client, pipeline: &EventPipeline, desired: &Desi
 /// Server-side applies one object (forcing ownership of the fields it sets).
 pub async fn apply<K>(client: &Client, namespace: &str, object: &K) -> Result<K>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + std::fmt::Debug,
 {
     let api = Api::<K>::namespaced(client.clone(), namespace);
     let mut body = serde_json::to_value(object)?;
     body["apiVersion"] = K::api_version(&()).into();
     body["kind"] = K::kind(&()).into();
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    Ok(api.patch(&object.name_any(), &params, &Patch::Apply(&body)).await?)
+    Ok(api
+        .patch(&object.name_any(), &params, &Patch::Apply(&body))
+        .await?)
 }
 
 async fn delete_schema(client: &Client, namespace: &str, pipeline: &EventPipeline) -> Result<()> {
     let api = Api::<ConfigMap>::namespaced(client.clone(), namespace);
-    match api.delete(&schema_config_map_name(pipeline), &DeleteParams::default()).await {
+    match api
+        .delete(&schema_config_map_name(pipeline), &DeleteParams::default())
+        .await
+    {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
         Err(error) => Err(error.into()),

@@ -38,9 +38,13 @@ pub async fn warning(recorder: &Recorder, pipeline: &EventPipeline, reason: &str
 }
 
 fn action_of(reason: &str) -> &'static str {
-    if reason.starts_with("Topic") || reason.starts_with("Partition") || reason.contains("Refused") {
+    if reason.starts_with("Topic") || reason.starts_with("Partition") || reason.contains("Refused")
+    {
         "ReconcileTopic"
-    } else if reason.starts_with("Cleanup") || reason.ends_with("Deleted") || reason.ends_with("Retained") {
+    } else if reason.starts_with("Cleanup")
+        || reason.ends_with("Deleted")
+        || reason.ends_with("Retained")
+    {
         "Cleanup"
     } else {
         "Reconcile"

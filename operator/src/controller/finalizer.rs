@@ -26,7 +26,10 @@ pub const CLEANUP_ATTEMPTS_ANNOTATION: &str = "eventflow.dev/cleanup-attempts";
 
 /// Adds the finalizer when it is missing (before anything is created); returns the pipeline as
 /// stored afterwards, when it changed.
-pub async fn ensure(api: &Api<EventPipeline>, pipeline: &EventPipeline) -> Result<Option<EventPipeline>> {
+pub async fn ensure(
+    api: &Api<EventPipeline>,
+    pipeline: &EventPipeline,
+) -> Result<Option<EventPipeline>> {
     if pipeline.finalizers().iter().any(|f| f == FINALIZER) {
         return Ok(None);
     }
@@ -54,15 +57,28 @@ pub async fn remove(api: &Api<EventPipeline>, pipeline: &EventPipeline) -> Resul
     json_patch(api, pipeline, ops).await.map(drop)
 }
 
-async fn json_patch(api: &Api<EventPipeline>, pipeline: &EventPipeline, ops: serde_json::Value) -> Result<EventPipeline> {
+async fn json_patch(
+    api: &Api<EventPipeline>,
+    pipeline: &EventPipeline,
+    ops: serde_json::Value,
+) -> Result<EventPipeline> {
     let patch = Patch::Json::<()>(serde_json::from_value(ops)?);
-    Ok(api.patch(&pipeline.name_any(), &PatchParams::default(), &patch).await?)
+    Ok(api
+        .patch(&pipeline.name_any(), &PatchParams::default(), &patch)
+        .await?)
 }
 
 /// Cleans up after a deleted pipeline, then lets it go.
-pub async fn cleanup(api: &Api<EventPipeline>, pipeline: &EventPipeline, ctx: &Context) -> Result<Action> {
+pub async fn cleanup(
+    api: &Api<EventPipeline>,
+    pipeline: &EventPipeline,
+    ctx: &Context,
+) -> Result<Action> {
     if pipeline.spec.topic.deletion_policy == DeletionPolicy::Retain {
-        let note = format!("topic {} kept (deletionPolicy Retain)", pipeline.topic_name());
+        let note = format!(
+            "topic {} kept (deletionPolicy Retain)",
+            pipeline.topic_name()
+        );
         events::normal(&ctx.recorder, pipeline, "TopicRetained", note).await;
     } else {
         match delete_topic_and_group(pipeline, ctx).await {
@@ -85,7 +101,11 @@ async fn delete_topic_and_group(pipeline: &EventPipeline, ctx: &Context) -> Resu
         GroupDeletion::NotFound => format!("consumer group {group} had no offsets"),
         GroupDeletion::NotDeleted(why) => format!("consumer group {group} kept: {why}"),
     };
-    let topic = if existed { "deleted" } else { "was already gone" };
+    let topic = if existed {
+        "deleted"
+    } else {
+        "was already gone"
+    };
     Ok(format!("topic {name} {topic}; {offsets}"))
 }
 
@@ -99,7 +119,12 @@ async fn give_up_or_retry(
     let attempts = attempts(pipeline) + 1;
     if attempts < ctx.settings.cleanup_attempts {
         let patch = json!({ "metadata": { "annotations": { CLEANUP_ATTEMPTS_ANNOTATION: attempts.to_string() } } });
-        api.patch(&pipeline.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        api.patch(
+            &pipeline.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
         tracing::warn!(%error, attempts, "cleanup failed; will retry");
         return Err(error);
     }

@@ -34,7 +34,13 @@ pub async fn run(args: RunArgs) -> Result<()> {
     let metrics = Arc::new(Metrics::new()?);
     let readiness = Readiness::new("waiting for the first watch sync");
     let address = SocketAddr::from(([0, 0, 0, 0], args.metrics_port));
-    let server = admin::serve(address, metrics.registry().clone(), readiness.clone(), shutdown.clone()).await?;
+    let server = admin::serve(
+        address,
+        metrics.registry().clone(),
+        readiness.clone(),
+        shutdown.clone(),
+    )
+    .await?;
     let client = Client::try_default().await?;
     let elector = elector(&args, &client);
     let lost = CancellationToken::new();
@@ -50,7 +56,11 @@ pub async fn run(args: RunArgs) -> Result<()> {
     }
     let ctx = context(&args, client.clone(), Arc::clone(&metrics));
     run_controller(&args, client, ctx, readiness, stop_on(&shutdown, &lost)).await;
-    let outcome = if lost.is_cancelled() { Err(Error::Leader("lost the leader lease".to_owned())) } else { Ok(()) };
+    let outcome = if lost.is_cancelled() {
+        Err(Error::Leader("lost the leader lease".to_owned()))
+    } else {
+        Ok(())
+    };
     shutdown.cancel();
     finish(server, elector.as_ref()).await?;
     outcome
@@ -60,8 +70,17 @@ fn elector(args: &RunArgs, client: &Client) -> Option<LeaderElector> {
     if !args.leader_election {
         return None;
     }
-    let identity = args.identity.clone().unwrap_or_else(|| format!("{FIELD_MANAGER}-{}", std::process::id()));
-    Some(LeaderElector::new(client.clone(), &args.lease_namespace, &args.lease_name, &identity, LEASE_DURATION))
+    let identity = args
+        .identity
+        .clone()
+        .unwrap_or_else(|| format!("{FIELD_MANAGER}-{}", std::process::id()));
+    Some(LeaderElector::new(
+        client.clone(),
+        &args.lease_namespace,
+        &args.lease_name,
+        &identity,
+        LEASE_DURATION,
+    ))
 }
 
 fn context(args: &RunArgs, client: Client, metrics: Arc<Metrics>) -> Arc<Context> {
@@ -70,7 +89,13 @@ fn context(args: &RunArgs, client: Client, metrics: Arc<Metrics>) -> Arc<Context
         workload_log_format: format!("{:?}", args.log_format).to_lowercase(),
     };
     let kafka = KafkaAdmins::new(KAFKA_TIMEOUT);
-    Arc::new(Context::new(client, build, kafka, metrics, Settings::default()))
+    Arc::new(Context::new(
+        client,
+        build,
+        kafka,
+        metrics,
+        Settings::default(),
+    ))
 }
 
 /// A token cancelled by the first of `shutdown` and `lost`.
@@ -96,7 +121,8 @@ async fn run_controller(
 ) {
     let namespace = args.watched_namespace();
     let pipelines: Api<EventPipeline> = namespaced(&client, namespace);
-    let owned = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={FIELD_MANAGER}"));
+    let owned =
+        watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={FIELD_MANAGER}"));
     let controller = Controller::new(pipelines, watcher::Config::default().any_semantic())
         .owns(namespaced::<Deployment>(&client, namespace), owned.clone())
         .owns(namespaced::<Service>(&client, namespace), owned.clone())
@@ -109,7 +135,10 @@ async fn run_controller(
             readiness.set_ready();
         }
     });
-    tracing::info!(namespace = namespace.unwrap_or("<all>"), "controller starting");
+    tracing::info!(
+        namespace = namespace.unwrap_or("<all>"),
+        "controller starting"
+    );
     controller
         .run(reconcile, error_policy, ctx)
         .for_each(|outcome| async move {
@@ -126,15 +155,23 @@ fn namespaced<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
 {
-    namespace.map_or_else(|| Api::all(client.clone()), |ns| Api::namespaced(client.clone(), ns))
+    namespace.map_or_else(
+        || Api::all(client.clone()),
+        |ns| Api::namespaced(client.clone(), ns),
+    )
 }
 
-async fn finish(server: tokio::task::JoinHandle<()>, elector: Option<&LeaderElector>) -> Result<()> {
-    if let Some(elector) = elector {
-        if let Err(error) = elector.release().await {
-            tracing::warn!(%error, "could not release the leader lease");
-        }
+async fn finish(
+    server: tokio::task::JoinHandle<()>,
+    elector: Option<&LeaderElector>,
+) -> Result<()> {
+    if let Some(elector) = elector
+        && let Err(error) = elector.release().await
+    {
+        tracing::warn!(%error, "could not release the leader lease");
     }
-    server.await.map_err(|e| Error::Io(std::io::Error::other(e)))?;
+    server
+        .await
+        .map_err(|e| Error::Io(std::io::Error::other(e)))?;
     Ok(())
 }

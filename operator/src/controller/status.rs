@@ -47,12 +47,22 @@ pub struct Verdict {
 impl Verdict {
     /// A condition that holds.
     pub fn ok(type_: &'static str, reason: &str, message: impl Into<String>) -> Self {
-        Self { type_, ok: true, reason: reason.to_owned(), message: message.into() }
+        Self {
+            type_,
+            ok: true,
+            reason: reason.to_owned(),
+            message: message.into(),
+        }
     }
 
     /// A condition that does not hold.
     pub fn not_ok(type_: &'static str, reason: &str, message: impl Into<String>) -> Self {
-        Self { type_, ok: false, reason: reason.to_owned(), message: message.into() }
+        Self {
+            type_,
+            ok: false,
+            reason: reason.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
@@ -60,10 +70,14 @@ impl Verdict {
 pub fn topic_verdict(topic: &Result<TopicReport>) -> Verdict {
     match topic {
         Ok(report) => match &report.refusal {
-            None => Verdict::ok(TOPIC_READY, "TopicReady", format!(
-                "topic {} has {} partitions", report.name, report.partitions
-            )),
-            Some(refusal) => Verdict::not_ok(TOPIC_READY, refusal.reason(), refusal.message(&report.name)),
+            None => Verdict::ok(
+                TOPIC_READY,
+                "TopicReady",
+                format!("topic {} has {} partitions", report.name, report.partitions),
+            ),
+            Some(refusal) => {
+                Verdict::not_ok(TOPIC_READY, refusal.reason(), refusal.message(&report.name))
+            }
         },
         Err(error) => Verdict::not_ok(TOPIC_READY, "KafkaUnavailable", error.to_string()),
     }
@@ -71,7 +85,11 @@ pub fn topic_verdict(topic: &Result<TopicReport>) -> Verdict {
 
 /// A Deployment's readiness as read back after applying it.
 pub fn workload_verdict(type_: &'static str, deployment: &Deployment) -> Verdict {
-    let wanted = deployment.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let wanted = deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.replicas)
+        .unwrap_or(1);
     let status = deployment.status.clone().unwrap_or_default();
     let ready = status.ready_replicas.unwrap_or(0);
     let current = status.observed_generation >= deployment.metadata.generation;
@@ -79,9 +97,17 @@ pub fn workload_verdict(type_: &'static str, deployment: &Deployment) -> Verdict
     if wanted == 0 {
         Verdict::ok(type_, "ScaledToZero", format!("{name} runs no pods"))
     } else if current && ready >= wanted && status.available_replicas.unwrap_or(0) >= wanted {
-        Verdict::ok(type_, "Available", format!("{name}: {ready}/{wanted} pods ready"))
+        Verdict::ok(
+            type_,
+            "Available",
+            format!("{name}: {ready}/{wanted} pods ready"),
+        )
     } else {
-        Verdict::not_ok(type_, "Progressing", format!("{name}: {ready}/{wanted} pods ready"))
+        Verdict::not_ok(
+            type_,
+            "Progressing",
+            format!("{name}: {ready}/{wanted} pods ready"),
+        )
     }
 }
 
@@ -117,7 +143,12 @@ pub fn desired_status(
     }
 }
 
-fn condition(pipeline: &EventPipeline, current: &[Condition], verdict: &Verdict, now: &Time) -> Condition {
+fn condition(
+    pipeline: &EventPipeline,
+    current: &[Condition],
+    verdict: &Verdict,
+    now: &Time,
+) -> Condition {
     let status = if verdict.ok { "True" } else { "False" };
     let since = current
         .iter()
@@ -149,7 +180,11 @@ pub fn unchanged(pipeline: &EventPipeline, desired: &EventPipelineStatus) -> boo
 }
 
 /// Writes the reconciler's part of the status (server-side apply); `false` when nothing changed.
-pub async fn write(api: &Api<EventPipeline>, pipeline: &EventPipeline, desired: &EventPipelineStatus) -> Result<bool> {
+pub async fn write(
+    api: &Api<EventPipeline>,
+    pipeline: &EventPipeline,
+    desired: &EventPipelineStatus,
+) -> Result<bool> {
     if unchanged(pipeline, desired) {
         return Ok(false);
     }
@@ -169,6 +204,7 @@ pub async fn write(api: &Api<EventPipeline>, pipeline: &EventPipeline, desired: 
         "status": status,
     });
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    api.patch_status(&pipeline.name_any(), &params, &Patch::Apply(&patch)).await?;
+    api.patch_status(&pipeline.name_any(), &params, &Patch::Apply(&patch))
+        .await?;
     Ok(true)
 }

@@ -2,12 +2,14 @@
 //!
 //! A change the topic cannot take (fewer partitions, another replication factor) is refused
 //! before anything is touched; a broker that cannot add partitions (the dev stand-in tansu has no
-//! CreatePartitions) is reported as a refusal too, so the condition says what is wrong.
+//! `CreatePartitions`) is reported as a refusal too, so the condition says what is wrong.
 
 use std::{collections::BTreeMap, sync::Arc};
 
 use rdkafka::{
-    admin::{AlterConfig, ConfigSource, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication},
+    admin::{
+        AlterConfig, ConfigSource, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication,
+    },
     types::RDKafkaErrorCode,
 };
 
@@ -82,14 +84,14 @@ pub enum TopicRefusal {
         /// Factor in the spec.
         desired: u16,
     },
-    /// The broker cannot change topic configs (e.g. it lacks the AlterConfigs request).
+    /// The broker cannot change topic configs (e.g. it lacks the `AlterConfigs` request).
     ConfigUpdateUnsupported {
         /// Keys that differ from the spec.
         keys: Vec<String>,
         /// What the broker answered.
         message: String,
     },
-    /// The broker refused to add partitions (e.g. it lacks CreatePartitions).
+    /// The broker refused to add partitions (e.g. it lacks `CreatePartitions`).
     PartitionGrowthUnsupported {
         /// Count on the broker.
         current: u32,
@@ -155,14 +157,22 @@ pub async fn ensure(admin: &Arc<KafkaAdmin>, desired: &DesiredTopic) -> Result<T
     let observed = match describe(admin, &desired.name).await? {
         Some(observed) => observed,
         None if create(admin, desired).await? => {
-            return Ok(report(desired, false, desired.partitions, vec![TopicChange::Created]));
+            return Ok(report(
+                desired,
+                false,
+                desired.partitions,
+                vec![TopicChange::Created],
+            ));
         }
         // Created meanwhile, or not yet in the metadata we were given: look again.
-        None => describe(admin, &desired.name).await?.ok_or_else(|| Error::KafkaResource {
-            operation: "describe",
-            resource: desired.name.clone(),
-            message: "the broker says the topic exists but returns no metadata for it".to_owned(),
-        })?,
+        None => describe(admin, &desired.name)
+            .await?
+            .ok_or_else(|| Error::KafkaResource {
+                operation: "describe",
+                resource: desired.name.clone(),
+                message: "the broker says the topic exists but returns no metadata for it"
+                    .to_owned(),
+            })?,
     };
     if let Some(refusal) = refusal(observed, desired) {
         let mut report = report(desired, true, observed.partitions, Vec::new());
@@ -176,7 +186,10 @@ pub async fn ensure(admin: &Arc<KafkaAdmin>, desired: &DesiredTopic) -> Result<T
         match alter_config(admin, desired).await? {
             None => changes.push(TopicChange::ConfigUpdated(differing)),
             Some(message) => {
-                unsupported = Some(TopicRefusal::ConfigUpdateUnsupported { keys: differing, message });
+                unsupported = Some(TopicRefusal::ConfigUpdateUnsupported {
+                    keys: differing,
+                    message,
+                });
             }
         }
     }
@@ -188,7 +201,12 @@ pub async fn ensure(admin: &Arc<KafkaAdmin>, desired: &DesiredTopic) -> Result<T
     Ok(report)
 }
 
-fn report(desired: &DesiredTopic, existed: bool, partitions: u32, changes: Vec<TopicChange>) -> TopicReport {
+fn report(
+    desired: &DesiredTopic,
+    existed: bool,
+    partitions: u32,
+    changes: Vec<TopicChange>,
+) -> TopicReport {
     TopicReport {
         name: desired.name.clone(),
         existed,
@@ -230,7 +248,10 @@ async fn describe_once(admin: &Arc<KafkaAdmin>, name: &str) -> Result<Option<Obs
     let admin = Arc::clone(admin);
     let topic = name.to_owned();
     let metadata = tokio::task::spawn_blocking(move || {
-        admin.client().inner().fetch_metadata(Some(&topic), admin.timeout())
+        admin
+            .client()
+            .inner()
+            .fetch_metadata(Some(&topic), admin.timeout())
     })
     .await
     .map_err(|e| Error::KafkaResource {
@@ -264,7 +285,10 @@ async fn create(admin: &KafkaAdmin, desired: &DesiredTopic) -> Result<bool> {
     for (key, value) in &desired.config {
         topic = topic.set(key, value);
     }
-    let results = admin.client().create_topics([&topic], &admin.options()).await?;
+    let results = admin
+        .client()
+        .create_topics([&topic], &admin.options())
+        .await?;
     match results.into_iter().find_map(Result::err) {
         None => Ok(true),
         Some((_, RDKafkaErrorCode::TopicAlreadyExists)) => Ok(false),
@@ -275,10 +299,14 @@ async fn create(admin: &KafkaAdmin, desired: &DesiredTopic) -> Result<bool> {
 /// Keys whose value on the broker differs from the spec, plus overrides the spec no longer has.
 async fn config_differences(admin: &KafkaAdmin, desired: &DesiredTopic) -> Result<Vec<String>> {
     let specifier = ResourceSpecifier::Topic(&desired.name);
-    let results = admin.client().describe_configs([&specifier], &admin.options()).await?;
+    let results = admin
+        .client()
+        .describe_configs([&specifier], &admin.options())
+        .await?;
     let mut differing = Vec::new();
     for result in results {
-        let resource = result.map_err(|code| resource_error("describe configs", &desired.name, code))?;
+        let resource =
+            result.map_err(|code| resource_error("describe configs", &desired.name, code))?;
         for (key, value) in &desired.config {
             let current = resource.get(key).and_then(|entry| entry.value.as_deref());
             if current != Some(value.as_str()) {
@@ -299,8 +327,15 @@ async fn alter_config(admin: &KafkaAdmin, desired: &DesiredTopic) -> Result<Opti
     for (key, value) in &desired.config {
         alter = alter.set(key, value);
     }
-    let code = match admin.client().alter_configs([&alter], &admin.options()).await {
-        Ok(results) => results.into_iter().find_map(Result::err).map(|(_, code)| code),
+    let code = match admin
+        .client()
+        .alter_configs([&alter], &admin.options())
+        .await
+    {
+        Ok(results) => results
+            .into_iter()
+            .find_map(Result::err)
+            .map(|(_, code)| code),
         Err(error) => Some(super::error_code(&error).ok_or(error)?),
     };
     match code {
@@ -318,8 +353,15 @@ async fn grow(
 ) -> Result<()> {
     let count = usize::try_from(desired.partitions).unwrap_or(usize::MAX);
     let partitions = NewPartitions::new(&desired.name, count);
-    let outcome = match admin.client().create_partitions([&partitions], &admin.options()).await {
-        Ok(results) => results.into_iter().find_map(Result::err).map(|(_, code)| code),
+    let outcome = match admin
+        .client()
+        .create_partitions([&partitions], &admin.options())
+        .await
+    {
+        Ok(results) => results
+            .into_iter()
+            .find_map(Result::err)
+            .map(|(_, code)| code),
         Err(error) => Some(super::error_code(&error).ok_or(error)?),
     };
     match outcome {
@@ -364,7 +406,10 @@ fn invalid_growth(code: RDKafkaErrorCode) -> bool {
 
 /// Deletes the topic; `false` when it did not exist.
 pub async fn delete(admin: &KafkaAdmin, name: &str) -> Result<bool> {
-    let results = admin.client().delete_topics(&[name], &admin.options()).await?;
+    let results = admin
+        .client()
+        .delete_topics(&[name], &admin.options())
+        .await?;
     for result in results {
         match result {
             Ok(_) => {}
@@ -388,7 +433,11 @@ pub enum GroupDeletion {
 
 /// Deletes a consumer group (and so its committed offsets) where the broker supports it.
 pub async fn delete_group(admin: &KafkaAdmin, group: &str) -> Result<GroupDeletion> {
-    let results = match admin.client().delete_groups(&[group], &admin.options()).await {
+    let results = match admin
+        .client()
+        .delete_groups(&[group], &admin.options())
+        .await
+    {
         Ok(results) => results,
         Err(error) => match super::error_code(&error) {
             Some(code) => return Ok(GroupDeletion::NotDeleted(code.to_string())),

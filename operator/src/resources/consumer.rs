@@ -28,9 +28,10 @@ pub fn replicas(pipeline: &EventPipeline) -> u32 {
         .and_then(|consumer| consumer.desired_replicas);
     decided.unwrap_or_else(|| {
         let bounds = &spec.autoscaling;
-        spec.consumer
-            .replicas
-            .clamp(bounds.min_replicas, bounds.max_replicas.max(bounds.min_replicas))
+        spec.consumer.replicas.clamp(
+            bounds.min_replicas,
+            bounds.max_replicas.max(bounds.min_replicas),
+        )
     })
 }
 

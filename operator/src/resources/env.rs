@@ -12,9 +12,9 @@ use crate::crd::EventPipeline;
 
 /// Where `kafka.secretRef` is mounted: one file per librdkafka property.
 pub const KAFKA_PROPERTIES_DIR: &str = "/etc/eventflow/kafka";
-/// Where the schema ConfigMap is mounted.
+/// Where the schema `ConfigMap` is mounted.
 pub const SCHEMA_DIR: &str = "/etc/eventflow/schema";
-/// The schema file inside [`SCHEMA_DIR`] (also the ConfigMap key).
+/// The schema file inside [`SCHEMA_DIR`] (also the `ConfigMap` key).
 pub const SCHEMA_KEY: &str = "schema.json";
 /// Where `producer.auth.secretRef` is mounted.
 pub const AUTH_DIR: &str = "/etc/eventflow/auth";
@@ -55,15 +55,27 @@ pub fn env(pipeline: &EventPipeline, component: Component, ctx: &BuildContext) -
     let mut env = vec![
         literal(contract::PIPELINE, pipeline.name_any()),
         literal(contract::LOG_FORMAT, ctx.workload_log_format.clone()),
-        literal(contract::ADMIN_PORT, contract::DEFAULT_ADMIN_PORT.to_string()),
-        literal(contract::KAFKA_BOOTSTRAP, spec.kafka.bootstrap_servers.clone()),
+        literal(
+            contract::ADMIN_PORT,
+            contract::DEFAULT_ADMIN_PORT.to_string(),
+        ),
+        literal(
+            contract::KAFKA_BOOTSTRAP,
+            spec.kafka.bootstrap_servers.clone(),
+        ),
         literal(contract::TOPIC, pipeline.topic_name()),
         from_secret(contract::MONGODB_URI, &spec.sink.mongodb.uri_secret_ref),
-        literal(contract::MONGODB_DATABASE, spec.sink.mongodb.database.clone()),
+        literal(
+            contract::MONGODB_DATABASE,
+            spec.sink.mongodb.database.clone(),
+        ),
         literal(contract::MONGODB_COLLECTION, pipeline.collection()),
     ];
     if spec.kafka.secret_ref.is_some() {
-        env.push(literal(contract::KAFKA_PROPERTIES_FILE, KAFKA_PROPERTIES_DIR));
+        env.push(literal(
+            contract::KAFKA_PROPERTIES_FILE,
+            KAFKA_PROPERTIES_DIR,
+        ));
     }
     if spec.producer.schema.is_some() {
         env.push(literal(
@@ -138,7 +150,11 @@ pub fn volumes(pipeline: &EventPipeline, component: Component) -> (Vec<Volume>, 
             path: AUTH_TOKENS_KEY.to_owned(),
             mode: None,
         };
-        volumes.push(secret_volume(AUTH_VOLUME, &auth.secret_ref.name, Some(item)));
+        volumes.push(secret_volume(
+            AUTH_VOLUME,
+            &auth.secret_ref.name,
+            Some(item),
+        ));
         mounts.push(mount(AUTH_VOLUME, AUTH_DIR, true));
     }
     (volumes, mounts)

@@ -38,7 +38,7 @@ pub fn component_name(pipeline: &EventPipeline, component: Component) -> String 
     format!("{}-{}", pipeline.name_any(), component.as_str())
 }
 
-/// Name of the ConfigMap holding the event schema: `<pipeline>-schema`.
+/// Name of the `ConfigMap` holding the event schema: `<pipeline>-schema`.
 pub fn schema_config_map_name(pipeline: &EventPipeline) -> String {
     format!("{}-schema", pipeline.name_any())
 }

@@ -36,7 +36,7 @@ impl BuildContext {
 /// Every object a pipeline owns, as it should be.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
-    /// The schema ConfigMap, when the pipeline has a schema.
+    /// The schema `ConfigMap`, when the pipeline has a schema.
     pub schema: Option<ConfigMap>,
     /// The producer Deployment.
     pub producer: Deployment,

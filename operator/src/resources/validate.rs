@@ -27,7 +27,10 @@ fn checks(pipeline: &EventPipeline, ctx: &BuildContext) -> Vec<Option<String>> {
             !spec.kafka.bootstrap_servers.trim().is_empty(),
             "kafka.bootstrapServers is empty",
         ),
-        check(spec.topic.partitions >= 1, "topic.partitions must be at least 1"),
+        check(
+            spec.topic.partitions >= 1,
+            "topic.partitions must be at least 1",
+        ),
         check(
             spec.topic.replication_factor >= 1,
             "topic.replicationFactor must be at least 1",
@@ -41,16 +44,28 @@ fn checks(pipeline: &EventPipeline, ctx: &BuildContext) -> Vec<Option<String>> {
             scaling.min_replicas <= scaling.max_replicas,
             "autoscaling.minReplicas must not exceed autoscaling.maxReplicas",
         ),
-        check(scaling.lag_threshold >= 1, "autoscaling.lagThreshold must be at least 1"),
+        check(
+            scaling.lag_threshold >= 1,
+            "autoscaling.lagThreshold must be at least 1",
+        ),
         duration("autoscaling.pollInterval", &scaling.poll_interval),
-        duration("autoscaling.scaleUpStabilization", &scaling.scale_up_stabilization),
-        duration("autoscaling.scaleDownStabilization", &scaling.scale_down_stabilization),
+        duration(
+            "autoscaling.scaleUpStabilization",
+            &scaling.scale_up_stabilization,
+        ),
+        duration(
+            "autoscaling.scaleDownStabilization",
+            &scaling.scale_down_stabilization,
+        ),
         check(
             !ctx.image(pipeline).is_empty(),
             "no workload image: set spec.image or the operator's --workload-image",
         ),
         check(
-            spec.producer.schema.as_ref().is_none_or(serde_json::Value::is_object),
+            spec.producer
+                .schema
+                .as_ref()
+                .is_none_or(serde_json::Value::is_object),
             "producer.schema must be a JSON Schema object",
         ),
     ]
