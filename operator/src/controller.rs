@@ -107,11 +107,7 @@ impl Context {
         let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
         let count = failures.entry(object_key(pipeline)).or_insert(0);
         *count = count.saturating_add(1);
-        let factor = 2_u32.saturating_pow(count.saturating_sub(1).min(16));
-        self.settings
-            .backoff_base
-            .saturating_mul(factor)
-            .min(self.settings.backoff_max)
+        backoff_delay(&self.settings, *count)
     }
 
     fn reset_backoff(&self, pipeline: &EventPipeline) {
@@ -127,6 +123,15 @@ impl std::fmt::Debug for Context {
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
+}
+
+/// The retry delay after `failures` consecutive failures: base, doubling, capped at max.
+pub fn backoff_delay(settings: &Settings, failures: u32) -> Duration {
+    let factor = 2_u32.saturating_pow(failures.saturating_sub(1).min(16));
+    settings
+        .backoff_base
+        .saturating_mul(factor)
+        .min(settings.backoff_max)
 }
 
 fn object_key(pipeline: &EventPipeline) -> String {
@@ -330,4 +335,19 @@ fn requeue(pipeline: &EventPipeline, ctx: &Context, ready: bool) -> Action {
         after = after.min(poll.unwrap_or(after).max(Duration::from_secs(1)));
     }
     Action::requeue(after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_per_failure_up_to_the_cap() {
+        let settings = Settings::default();
+        let delays: Vec<u64> = [1, 2, 3, 7, 40]
+            .into_iter()
+            .map(|n| backoff_delay(&settings, n).as_secs())
+            .collect();
+        assert_eq!(delays, [5, 10, 20, 300, 300]);
+    }
 }

@@ -16,7 +16,7 @@ use kube::{
 use serde_json::json;
 
 use crate::{
-    Result,
+    Error, Result,
     crd::{EventPipeline, EventPipelineStatus, TopicStatus},
     kafka::topic::TopicReport,
     resources::meta::FIELD_MANAGER,
@@ -79,6 +79,9 @@ pub fn topic_verdict(topic: &Result<TopicReport>) -> Verdict {
                 Verdict::not_ok(TOPIC_READY, refusal.reason(), refusal.message(&report.name))
             }
         },
+        Err(error @ Error::Secret { .. }) => {
+            Verdict::not_ok(TOPIC_READY, "KafkaSecretUnavailable", error.to_string())
+        }
         Err(error) => Verdict::not_ok(TOPIC_READY, "KafkaUnavailable", error.to_string()),
     }
 }
@@ -207,4 +210,77 @@ pub async fn write(
     api.patch_status(&pipeline.name_any(), &params, &Patch::Apply(&patch))
         .await?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::apps::v1::{DeploymentSpec, DeploymentStatus};
+
+    use super::*;
+    use crate::crd::EventPipelineSpec;
+
+    fn deployment(wanted: i32, ready: i32, generation: i64, observed: i64) -> Deployment {
+        let mut deployment = Deployment {
+            spec: Some(DeploymentSpec {
+                replicas: Some(wanted),
+                ..DeploymentSpec::default()
+            }),
+            status: Some(DeploymentStatus {
+                ready_replicas: Some(ready),
+                available_replicas: Some(ready),
+                observed_generation: Some(observed),
+                ..DeploymentStatus::default()
+            }),
+            ..Deployment::default()
+        };
+        deployment.metadata.name = Some("p-producer".to_owned());
+        deployment.metadata.generation = Some(generation);
+        deployment
+    }
+
+    #[test]
+    fn workload_is_ready_only_when_current_and_all_pods_are_ready() {
+        let verdict = |d: &Deployment| workload_verdict(PRODUCER_READY, d);
+        assert!(verdict(&deployment(2, 2, 3, 3)).ok);
+        assert_eq!(verdict(&deployment(2, 1, 3, 3)).reason, "Progressing");
+        assert!(
+            !verdict(&deployment(2, 2, 4, 3)).ok,
+            "a rollout not yet observed"
+        );
+        assert_eq!(verdict(&deployment(0, 0, 1, 1)).reason, "ScaledToZero");
+    }
+
+    #[test]
+    fn ready_takes_the_first_failing_reason() {
+        let parts = [
+            Verdict::ok(TOPIC_READY, "TopicReady", "ok"),
+            Verdict::not_ok(PRODUCER_READY, "Progressing", "1/2 pods ready"),
+        ];
+        let ready = ready_verdict(&parts);
+        assert_eq!((ready.ok, ready.reason.as_str()), (false, "Progressing"));
+        assert!(ready_verdict(&parts[..1]).ok);
+    }
+
+    #[test]
+    fn unchanged_conditions_keep_their_transition_time_and_need_no_write() {
+        let mut pipeline = EventPipeline::new("p", EventPipelineSpec::default());
+        pipeline.metadata.generation = Some(2);
+        let verdicts = [Verdict::ok(READY, "Ready", "running")];
+        let first = desired_status(&pipeline, &verdicts, None, Some(1));
+        assert!(!unchanged(&pipeline, &first));
+        pipeline.status = Some(first.clone());
+        let second = desired_status(&pipeline, &verdicts, None, Some(1));
+        assert_eq!(
+            second.conditions, first.conditions,
+            "same lastTransitionTime"
+        );
+        assert!(unchanged(&pipeline, &second));
+        let flipped = desired_status(
+            &pipeline,
+            &[Verdict::not_ok(READY, "Progressing", "x")],
+            None,
+            Some(1),
+        );
+        assert!(!unchanged(&pipeline, &flipped));
+    }
 }
