@@ -3,6 +3,14 @@
 //! `reconcile` reads as its phases: finalizer → validate (pure) → ensure the topic → build the
 //! desired objects (pure) → server-side apply → read back readiness → status (only when changed)
 //! → requeue. Deletion goes through [`finalizer::cleanup`].
+//!
+//! The seam with the scaler (`crate::scaling`, `crate::kafka::lag`): the scaler owns
+//! `status.lag`, `status.consumer.{desiredReplicas,lastScaleTime,lastScaleReason}` and the
+//! `Scaling` condition (written under its own field manager, never by [`status::write`]).
+//! [`crate::resources::consumer::replicas`] turns `desiredReplicas` into the consumer
+//! Deployment's replicas, so this reconciler stays the Deployment's only writer. A scaling phase
+//! that decides within a reconcile belongs between "ensure the topic" and "build": set the
+//! decision on the in-memory pipeline's status before [`resources::desired`] is called.
 
 pub mod apply;
 pub mod events;
@@ -192,7 +200,7 @@ async fn reconcile_spec(
     let topic = ensure_topic(pipeline, ctx).await;
     let desired = resources::desired(pipeline, &ctx.build);
     let applied = apply::apply_all(&ctx.client, pipeline, &desired).await?;
-    let verdicts = verdicts(&topic, &applied);
+    let verdicts = verdicts(pipeline, &topic, &applied);
     let ready = verdicts.iter().all(|v| v.ok);
     write_status(api, pipeline, ctx, &verdicts, &topic, &applied).await?;
     announce(pipeline, ctx, &topic).await;
@@ -221,13 +229,26 @@ async fn ensure_topic(pipeline: &EventPipeline, ctx: &Context) -> Result<TopicRe
     topic::ensure(&admin, &DesiredTopic::of(pipeline)).await
 }
 
-fn verdicts(topic: &Result<TopicReport>, applied: &apply::Applied) -> Vec<Verdict> {
+fn verdicts(
+    pipeline: &EventPipeline,
+    topic: &Result<TopicReport>,
+    applied: &apply::Applied,
+) -> Vec<Verdict> {
     let mut verdicts = vec![
         status::topic_verdict(topic),
         status::workload_verdict(status::PRODUCER_READY, &applied.producer),
         status::workload_verdict(status::CONSUMER_READY, &applied.consumer),
     ];
-    verdicts.insert(0, status::ready_verdict(&verdicts));
+    let ready = if pipeline.spec.suspend {
+        Verdict::not_ok(
+            status::READY,
+            "Suspended",
+            "spec.suspend is true: no pods run",
+        )
+    } else {
+        status::ready_verdict(&verdicts)
+    };
+    verdicts.insert(0, ready);
     verdicts
 }
 
@@ -302,7 +323,7 @@ async fn announce(pipeline: &EventPipeline, ctx: &Context, topic: &Result<TopicR
             ("Updated", "updated")
         };
         let note = format!(
-            "producer and consumer Deployments, Service and schema {verb} for generation {}",
+            "producer and consumer Deployments and producer Service {verb} for generation {}",
             pipeline.meta().generation.unwrap_or(0)
         );
         events::normal(&ctx.recorder, pipeline, reason, note).await;
