@@ -113,13 +113,14 @@ pub enum DeletionPolicy {
 /// The pipeline's Kafka topic.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "has(self.name) == has(oldSelf.name) && (!has(self.name) || self.name == oldSelf.name)",
+    "message": "topic.name is immutable"
+}]))]
 pub struct TopicSpec {
     /// Topic name; default: the pipeline's name. Cannot change once set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 249), regex(pattern = r"^[a-zA-Z0-9._-]+$"))]
-    #[schemars(extend("x-kubernetes-validations" = [
-        {"rule": "self == oldSelf", "message": "topic.name is immutable"}
-    ]))]
     pub name: Option<String>,
     /// Number of partitions (at least 1). It can grow but never shrink; it also caps the consumers.
     #[serde(default = "default_partitions")]

@@ -97,6 +97,7 @@ fn cel_rules_guard_bounds_and_transitions() {
         rules(&format!("{spec}/autoscaling")),
         ["self.minReplicas <= self.maxReplicas"]
     );
+    assert!(rules(&format!("{spec}/topic"))[0].contains("self.name == oldSelf.name"));
     assert_eq!(
         rules(&format!("{spec}/topic/properties/partitions")),
         ["self >= oldSelf"]
