@@ -159,6 +159,30 @@ mod tests {
     }
 
     #[test]
+    fn registry_exposes_reconciles_durations_errors_and_pipelines() {
+        let metrics = Metrics::new().unwrap();
+        metrics.reconciled("success", Duration::from_millis(20));
+        metrics.error("kafka");
+        let pipeline = EventPipeline::new("a", crate::crd::EventPipelineSpec::default());
+        metrics.record_conditions(&pipeline, &[condition("Ready", "True")]);
+        let names: Vec<String> = metrics
+            .registry()
+            .gather()
+            .iter()
+            .map(|family| family.name().to_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "eventflow_operator_errors_total",
+                "eventflow_operator_pipelines",
+                "eventflow_operator_reconcile_duration_seconds",
+                "eventflow_operator_reconciles_total",
+            ]
+        );
+    }
+
+    #[test]
     fn pipelines_gauge_moves_with_condition_changes_and_deletion() {
         let metrics = Metrics::new().unwrap();
         let mut pipeline = EventPipeline::new("a", crate::crd::EventPipelineSpec::default());
