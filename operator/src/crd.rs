@@ -255,7 +255,7 @@ pub struct MongoSinkSpec {
     #[serde(default = "default_database")]
     #[schemars(length(min = 1))]
     pub database: String,
-    /// Collection of the read model; default: the pipeline's name.
+    /// Collection of the read model; default: the pipeline's name with `-` and `.` as `_`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub collection: Option<String>,
@@ -463,14 +463,21 @@ impl EventPipeline {
         )
     }
 
-    /// The MongoDB collection: `sink.mongodb.collection`, else the pipeline's name.
+    /// The MongoDB collection: `sink.mongodb.collection`, else the pipeline's name with every
+    /// character other than a letter, digit or `_` replaced by `_` (`user-activity` becomes
+    /// `user_activity`), a name every MongoDB-compatible server accepts.
     pub fn collection(&self) -> String {
         self.spec
             .sink
             .mongodb
             .collection
             .clone()
-            .unwrap_or_else(|| kube::ResourceExt::name_any(self))
+            .unwrap_or_else(|| {
+                kube::ResourceExt::name_any(self)
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .collect()
+            })
     }
 }
 

@@ -352,6 +352,13 @@ fn defaults_fill_a_minimal_pipeline() {
         Some("orders")
     );
     assert!(desired.schema.is_none());
+    let mut dashed = pipeline.clone();
+    dashed.metadata.name = Some("web-clicks.v2".to_owned());
+    assert_eq!(
+        dashed.collection(),
+        "web_clicks_v2",
+        "a collection name every server accepts"
+    );
     assert!(!env(&desired.producer).contains_key(contract::KAFKA_PROPERTIES_FILE));
     assert!(!env(&desired.producer).contains_key(contract::AUTH_TOKENS_FILE));
     assert!(!env(&desired.producer).contains_key(contract::ALLOWED_TYPES));
