@@ -451,3 +451,24 @@ async fn unreachable_kafka_releases_the_finalizer_after_bounded_retries() {
         "{note}"
     );
 }
+
+#[tokio::test]
+async fn an_existing_topic_is_adopted() {
+    let _turn = BROKER.lock().await;
+    let bootstrap = bootstrap();
+    let pipeline = pipeline(&bootstrap);
+    let name = pipeline.name_any();
+    topic::ensure(&admin(&bootstrap), &DesiredTopic::of(&pipeline))
+        .await
+        .unwrap();
+    let client = fake(pipeline).await;
+    let ctx = context(client.clone(), Settings::default());
+
+    reconcile_stored(&ctx, &name).await.unwrap();
+
+    let stored = api::<EventPipeline>(&client).get(&name).await.unwrap();
+    assert_eq!(condition(&stored, "TopicReady").status, "True");
+    let reasons = event_reasons(&client).await;
+    assert!(reasons.contains(&"TopicAdopted".to_owned()), "{reasons:?}");
+    assert!(!reasons.contains(&"TopicCreated".to_owned()), "{reasons:?}");
+}
