@@ -283,50 +283,46 @@ async fn write_status(
 
 /// Events for what this reconcile created, changed or refused.
 async fn announce(pipeline: &EventPipeline, ctx: &Context, topic: &Result<TopicReport>) {
-    let first_time = pipeline
-        .status
-        .as_ref()
-        .is_none_or(|s| s.observed_generation.is_none());
-    let spec_changed =
-        pipeline.status.as_ref().and_then(|s| s.observed_generation) != pipeline.meta().generation;
+    let observed = pipeline.status.as_ref().and_then(|s| s.observed_generation);
+    let spec_changed = observed != pipeline.meta().generation;
     if let Ok(report) = topic {
-        if report.existed && first_time {
-            events::normal(
-                &ctx.recorder,
-                pipeline,
-                "TopicAdopted",
-                format!(
-                    "adopted existing topic {} ({} partitions)",
-                    report.name, report.partitions
-                ),
-            )
-            .await;
-        }
-        for change in &report.changes {
-            let (reason, note) = describe_change(&report.name, change);
-            events::normal(&ctx.recorder, pipeline, reason, note).await;
-        }
-        if let (Some(refusal), true) = (&report.refusal, spec_changed) {
-            events::warning(
-                &ctx.recorder,
-                pipeline,
-                refusal.reason(),
-                refusal.message(&report.name),
-            )
-            .await;
-        }
+        announce_topic(pipeline, ctx, report, observed.is_none(), spec_changed).await;
     }
     if spec_changed {
-        let (reason, verb) = if first_time {
-            ("Created", "created")
-        } else {
-            ("Updated", "updated")
+        let (reason, verb) = match observed {
+            None => ("Created", "created"),
+            Some(_) => ("Updated", "updated"),
         };
+        let generation = pipeline.meta().generation.unwrap_or(0);
         let note = format!(
-            "producer and consumer Deployments and producer Service {verb} for generation {}",
-            pipeline.meta().generation.unwrap_or(0)
+            "producer and consumer Deployments and producer Service {verb} for generation {generation}"
         );
         events::normal(&ctx.recorder, pipeline, reason, note).await;
+    }
+}
+
+async fn announce_topic(
+    pipeline: &EventPipeline,
+    ctx: &Context,
+    report: &TopicReport,
+    first_time: bool,
+    spec_changed: bool,
+) {
+    let recorder = &ctx.recorder;
+    if report.existed && first_time {
+        let note = format!(
+            "adopted existing topic {} ({} partitions)",
+            report.name, report.partitions
+        );
+        events::normal(recorder, pipeline, "TopicAdopted", note).await;
+    }
+    for change in &report.changes {
+        let (reason, note) = describe_change(&report.name, change);
+        events::normal(recorder, pipeline, reason, note).await;
+    }
+    if let (Some(refusal), true) = (&report.refusal, spec_changed) {
+        let note = refusal.message(&report.name);
+        events::warning(recorder, pipeline, refusal.reason(), note).await;
     }
 }
 
