@@ -154,66 +154,73 @@ pub struct TopicReport {
 
 /// Makes the broker's topic match the desired one as far as Kafka allows.
 pub async fn ensure(admin: &Arc<KafkaAdmin>, desired: &DesiredTopic) -> Result<TopicReport> {
-    let observed = match describe(admin, &desired.name).await? {
-        Some(observed) => observed,
-        None if create(admin, desired).await? => {
-            return Ok(report(
-                desired,
-                false,
-                desired.partitions,
-                vec![TopicChange::Created],
-            ));
-        }
-        // Created meanwhile, or not yet in the metadata we were given: look again.
-        None => describe(admin, &desired.name)
-            .await?
-            .ok_or_else(|| Error::KafkaResource {
-                operation: "describe",
-                resource: desired.name.clone(),
-                message: "the broker says the topic exists but returns no metadata for it"
-                    .to_owned(),
-            })?,
+    let Some(observed) = observe_or_create(admin, desired).await? else {
+        let mut report = report(desired, false, desired.partitions);
+        report.changes.push(TopicChange::Created);
+        return Ok(report);
     };
+    let mut report = report(desired, true, observed.partitions);
     if let Some(refusal) = refusal(observed, desired) {
-        let mut report = report(desired, true, observed.partitions, Vec::new());
         report.refusal = Some(refusal);
         return Ok(report);
     }
-    let mut changes = Vec::new();
-    let differing = config_differences(admin, desired).await?;
-    let mut unsupported = None;
-    if !differing.is_empty() {
-        match alter_config(admin, desired).await? {
-            None => changes.push(TopicChange::ConfigUpdated(differing)),
-            Some(message) => {
-                unsupported = Some(TopicRefusal::ConfigUpdateUnsupported {
-                    keys: differing,
-                    message,
-                });
-            }
-        }
-    }
-    let mut report = report(desired, true, observed.partitions, changes);
-    report.refusal = unsupported;
+    reconfigure(admin, desired, &mut report).await?;
     if desired.partitions > observed.partitions {
         grow(admin, desired, observed, &mut report).await?;
     }
     Ok(report)
 }
 
-fn report(
+/// The existing topic, or `None` after creating it.
+async fn observe_or_create(
+    admin: &Arc<KafkaAdmin>,
     desired: &DesiredTopic,
-    existed: bool,
-    partitions: u32,
-    changes: Vec<TopicChange>,
-) -> TopicReport {
+) -> Result<Option<ObservedTopic>> {
+    if let Some(observed) = describe(admin, &desired.name).await? {
+        return Ok(Some(observed));
+    }
+    if create(admin, desired).await? {
+        return Ok(None);
+    }
+    // Created meanwhile, or not yet in the metadata we were given: look again.
+    let observed = describe(admin, &desired.name).await?;
+    observed.map(Some).ok_or_else(|| Error::KafkaResource {
+        operation: "describe",
+        resource: desired.name.clone(),
+        message: "the broker says the topic exists but returns no metadata for it".to_owned(),
+    })
+}
+
+fn report(desired: &DesiredTopic, existed: bool, partitions: u32) -> TopicReport {
     TopicReport {
         name: desired.name.clone(),
         existed,
         partitions,
-        changes,
+        changes: Vec::new(),
         refusal: None,
     }
+}
+
+/// Brings the topic's config overrides to the spec's, or reports that the broker cannot.
+async fn reconfigure(
+    admin: &KafkaAdmin,
+    desired: &DesiredTopic,
+    report: &mut TopicReport,
+) -> Result<()> {
+    let differing = config_differences(admin, desired).await?;
+    if differing.is_empty() {
+        return Ok(());
+    }
+    match alter_config(admin, desired).await? {
+        None => report.changes.push(TopicChange::ConfigUpdated(differing)),
+        Some(message) => {
+            report.refusal = Some(TopicRefusal::ConfigUpdateUnsupported {
+                keys: differing,
+                message,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A change of the spec that the existing topic cannot take.
