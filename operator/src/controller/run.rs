@@ -144,6 +144,11 @@ async fn run_controller(
         .for_each(|outcome| async move {
             match outcome {
                 Ok((object, _)) => tracing::debug!(pipeline = %object.name, "reconciled"),
+                // Reconcile failures are logged by `error_policy`; a failing watch (e.g. the CRD
+                // is not installed, or RBAC forbids the list) is only visible here.
+                Err(kube::runtime::controller::Error::QueueError(error)) => {
+                    tracing::warn!(%error, "watch failed; retrying");
+                }
                 Err(error) => tracing::debug!(%error, "reconcile did not complete"),
             }
         })
