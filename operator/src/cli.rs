@@ -1,6 +1,11 @@
 //! The `eventflow-operator` command line.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use eventflow_workloads::config::LogFormat;
+
+/// Default workload image: the release matching this operator.
+pub const DEFAULT_WORKLOAD_IMAGE: &str =
+    concat!("ghcr.io/eventflow/eventflow:", env!("CARGO_PKG_VERSION"));
 
 /// eventflow operator: one `EventPipeline` custom resource becomes a Kafka topic, an HTTP ingest
 /// and query service, and Kafka→MongoDB consumers scaled on consumer-group lag.
@@ -16,11 +21,62 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the controller against the current Kubernetes cluster.
-    Run,
+    Run(RunArgs),
     /// Print the `EventPipeline` `CustomResourceDefinition` as YAML.
     Crdgen,
     /// Run a pipeline on this machine without Kubernetes (local processes, same scaling).
     Local,
+}
+
+/// Settings of `eventflow-operator run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Image of the producer and consumer when a pipeline does not set `spec.image`.
+    #[arg(long, env = "EVENTFLOW_WORKLOAD_IMAGE", default_value = DEFAULT_WORKLOAD_IMAGE)]
+    pub workload_image: String,
+    /// Port of the admin server: `/metrics`, `/healthz`, `/readyz`.
+    #[arg(long, env = "EVENTFLOW_METRICS_PORT", default_value_t = 8080)]
+    pub metrics_port: u16,
+    /// Log format of the operator and of the workloads it deploys; the level comes from `RUST_LOG`.
+    #[arg(long, env = "EVENTFLOW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain)]
+    pub log_format: LogFormat,
+    /// Elect a leader through a Lease, so only one replica acts (`--leader-election=false` to skip).
+    #[arg(long, env = "EVENTFLOW_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// Name of the leader-election Lease.
+    #[arg(
+        long,
+        env = "EVENTFLOW_LEASE_NAME",
+        default_value = "eventflow-operator"
+    )]
+    pub lease_name: String,
+    /// Namespace of the leader-election Lease (in a pod: its own namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
+    /// This replica's identity in the Lease (in a pod: its name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// Watch pipelines in this namespace only.
+    #[arg(
+        long,
+        env = "EVENTFLOW_WATCH_NAMESPACE",
+        conflicts_with = "all_namespaces"
+    )]
+    pub namespace: Option<String>,
+    /// Watch pipelines in every namespace (the default when `--namespace` is not given).
+    #[arg(long, short = 'A')]
+    pub all_namespaces: bool,
+}
+
+impl RunArgs {
+    /// The namespace to watch, `None` for all.
+    pub fn watched_namespace(&self) -> Option<&str> {
+        if self.all_namespaces {
+            None
+        } else {
+            self.namespace.as_deref()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -32,5 +88,33 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_flags_parse_with_defaults_and_overrides() {
+        let cli = Cli::try_parse_from([
+            "eventflow-operator",
+            "run",
+            "--namespace",
+            "team-a",
+            "--leader-election=false",
+            "--log-format",
+            "json",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("expected run");
+        };
+        assert_eq!(args.watched_namespace(), Some("team-a"));
+        assert!(!args.leader_election);
+        assert_eq!(args.log_format, LogFormat::Json);
+        assert_eq!(args.metrics_port, 8080);
+        assert_eq!(args.workload_image, DEFAULT_WORKLOAD_IMAGE);
+    }
+
+    #[test]
+    fn namespace_and_all_namespaces_conflict() {
+        let parsed = Cli::try_parse_from(["eventflow-operator", "run", "--namespace", "a", "-A"]);
+        assert!(parsed.is_err());
     }
 }

@@ -6,12 +6,71 @@ pub enum Error {
     /// A feature of the operator that this build does not have yet.
     #[error("{0} is not available in this build yet")]
     NotYet(&'static str),
+    /// The pipeline's spec cannot be turned into a running pipeline; waits for a change.
+    #[error("invalid spec: {0}")]
+    InvalidSpec(String),
+    /// A Secret or one of its keys that the pipeline refers to is missing or unreadable.
+    #[error("secret {name}: {reason}")]
+    Secret { name: String, reason: String },
+    /// The Kubernetes API refused or failed a request.
+    #[error("kubernetes api: {0}")]
+    Kube(#[from] kube::Error),
+    /// Kafka refused or failed an admin operation.
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    /// Kafka answered an admin operation for one resource with an error.
+    #[error("kafka {operation} {resource}: {message}")]
+    KafkaResource {
+        operation: &'static str,
+        resource: String,
+        message: String,
+    },
+    /// The finalizer helper failed to add or remove the finalizer.
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+    /// A value could not be serialised.
+    #[error("serialisation: {0}")]
+    Serialization(#[from] serde_json::Error),
+    /// A metric could not be registered.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    /// A socket or file operation failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// A workload-side helper failed (admin server).
+    #[error("{0}")]
+    Workloads(#[from] eventflow_workloads::Error),
+    /// Leader election failed in a way that ends the process.
+    #[error("leader election: {0}")]
+    Leader(String),
     /// The local runtime could not do its job.
     #[error("local runtime: {0}")]
     Local(String),
-    /// A socket, file or process operation failed.
-    #[error("i/o: {0}")]
-    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// A short, stable label for metrics (`errors_total{kind=...}`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NotYet(_) => "not_yet",
+            Self::InvalidSpec(_) => "invalid_spec",
+            Self::Secret { .. } => "secret",
+            Self::Kube(_) => "kubernetes",
+            Self::Kafka(_) | Self::KafkaResource { .. } => "kafka",
+            Self::Finalizer(_) => "finalizer",
+            Self::Serialization(_) => "serialization",
+            Self::Metrics(_) => "metrics",
+            Self::Io(_) => "io",
+            Self::Workloads(_) => "workloads",
+            Self::Leader(_) => "leader",
+            Self::Local(_) => "local",
+        }
+    }
+
+    /// Whether retrying without a change of the pipeline cannot help.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::InvalidSpec(_))
+    }
 }
 
 /// `Result` with the operator's [`Error`].

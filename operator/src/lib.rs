@@ -2,9 +2,14 @@
 //! Deployment and a lag-scaled consumer Deployment.
 
 pub mod cli;
+pub mod controller;
+pub mod crd;
 pub mod error;
 pub mod kafka;
+pub mod leader;
 pub mod local;
+pub mod metrics;
+pub mod resources;
 pub mod scaling;
 
 pub use error::{Error, Result};

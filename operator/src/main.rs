@@ -2,13 +2,15 @@ use clap::Parser;
 use eventflow_operator::{
     Error,
     cli::{Cli, Command},
+    controller, crd,
 };
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Run => Err(Error::NotYet("the controller"))?,
-        Command::Crdgen => Err(Error::NotYet("crdgen"))?,
+        Command::Run(args) => controller::run::run(args).await?,
+        Command::Crdgen => print!("{}", crd::crd_yaml()?),
         Command::Local => Err(Error::NotYet("the local runtime"))?,
     }
+    Ok(())
 }

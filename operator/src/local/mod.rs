@@ -3,3 +3,4 @@
 pub mod dev_services;
 pub mod status;
 pub mod supervisor;
+pub mod workload_env;

@@ -1,0 +1,370 @@
+//! The reconciler: `EventPipeline` in, topic + Deployments + Service + status out.
+//!
+//! `reconcile` reads as its phases: finalizer → validate (pure) → ensure the topic → build the
+//! desired objects (pure) → server-side apply → read back readiness → status (only when changed)
+//! → requeue. Deletion goes through [`finalizer::cleanup`].
+//!
+//! The seam with the scaler (`crate::scaling`, `crate::kafka::lag`): the scaler owns
+//! `status.lag`, `status.consumer.{desiredReplicas,lastScaleTime,lastScaleReason}` and the
+//! `Scaling` condition (written under its own field manager, never by [`status::write`]).
+//! [`crate::resources::consumer::replicas`] turns `desiredReplicas` into the consumer
+//! Deployment's replicas, so this reconciler stays the Deployment's only writer. A scaling phase
+//! that decides within a reconcile belongs between "ensure the topic" and "build": set the
+//! decision on the in-memory pipeline's status before [`resources::desired`] is called.
+
+pub mod apply;
+pub mod events;
+pub mod finalizer;
+pub mod run;
+pub mod status;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
+
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    runtime::{controller::Action, events::Recorder},
+};
+use tracing::instrument;
+
+use crate::{
+    Error, Result,
+    crd::{EventPipeline, TopicStatus},
+    kafka::{
+        KafkaAdmins,
+        topic::{self, DesiredTopic, TopicChange, TopicReport},
+    },
+    metrics::Metrics,
+    resources::{self, BuildContext, validate::validate},
+};
+use status::Verdict;
+
+/// Tunables of the reconciler.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Cleanup attempts before the finalizer is removed with Kafka state left behind.
+    pub cleanup_attempts: u32,
+    /// First retry delay after a transient error; doubles per failure.
+    pub backoff_base: Duration,
+    /// Longest retry delay.
+    pub backoff_max: Duration,
+    /// Requeue of a pipeline that is ready (drift check).
+    pub resync: Duration,
+    /// Requeue of a pipeline that is not ready yet.
+    pub progress_check: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            cleanup_attempts: 5,
+            backoff_base: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(300),
+            resync: Duration::from_secs(300),
+            progress_check: Duration::from_secs(15),
+        }
+    }
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    /// The Kubernetes client.
+    pub client: Client,
+    /// Operator-wide settings of the builders.
+    pub build: BuildContext,
+    /// Cached Kafka admin clients.
+    pub kafka: KafkaAdmins,
+    /// Publishes Kubernetes Events.
+    pub recorder: Recorder,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Tunables.
+    pub settings: Settings,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    /// A context over a client and the operator's settings.
+    pub fn new(
+        client: Client,
+        build: BuildContext,
+        kafka: KafkaAdmins,
+        metrics: Arc<Metrics>,
+        settings: Settings,
+    ) -> Self {
+        let reporter = kube::runtime::events::Reporter {
+            controller: resources::meta::FIELD_MANAGER.to_owned(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            build,
+            kafka,
+            metrics,
+            settings,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The retry delay after one more failure of `pipeline`.
+    fn next_backoff(&self, pipeline: &EventPipeline) -> Duration {
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = failures.entry(object_key(pipeline)).or_insert(0);
+        *count = count.saturating_add(1);
+        backoff_delay(&self.settings, *count)
+    }
+
+    fn reset_backoff(&self, pipeline: &EventPipeline) {
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        failures.remove(&object_key(pipeline));
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("build", &self.build)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The retry delay after `failures` consecutive failures: base, doubling, capped at max.
+pub fn backoff_delay(settings: &Settings, failures: u32) -> Duration {
+    let factor = 2_u32.saturating_pow(failures.saturating_sub(1).min(16));
+    settings
+        .backoff_base
+        .saturating_mul(factor)
+        .min(settings.backoff_max)
+}
+
+fn object_key(pipeline: &EventPipeline) -> String {
+    format!(
+        "{}/{}",
+        pipeline.namespace().unwrap_or_default(),
+        pipeline.name_any()
+    )
+}
+
+/// Reconciles one pipeline (the controller's reconcile function).
+#[instrument(skip_all, fields(pipeline = %pipeline.name_any(), namespace = pipeline.namespace().unwrap_or_default()))]
+pub async fn reconcile(pipeline: Arc<EventPipeline>, ctx: Arc<Context>) -> Result<Action> {
+    let started = Instant::now();
+    let api = Api::<EventPipeline>::namespaced(
+        ctx.client.clone(),
+        &pipeline.namespace().unwrap_or_default(),
+    );
+    let result = if pipeline.meta().deletion_timestamp.is_some() {
+        finalizer::cleanup(&api, &pipeline, &ctx).await
+    } else {
+        Box::pin(reconcile_spec(&api, &pipeline, &ctx)).await
+    };
+    let label = if result.is_ok() { "success" } else { "error" };
+    ctx.metrics.reconciled(label, started.elapsed());
+    if result.is_ok() {
+        ctx.reset_backoff(&pipeline);
+    }
+    result
+}
+
+/// What to do after a failed reconcile: wait for a change when retrying cannot help, else back off.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the signature kube's Controller::run requires"
+)]
+pub fn error_policy(pipeline: Arc<EventPipeline>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.error(error.kind());
+    if error.is_permanent() {
+        tracing::warn!(%error, pipeline = %pipeline.name_any(), "waiting for a spec change");
+        return Action::await_change();
+    }
+    let delay = ctx.next_backoff(&pipeline);
+    tracing::warn!(%error, pipeline = %pipeline.name_any(), retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+async fn reconcile_spec(
+    api: &Api<EventPipeline>,
+    pipeline: &EventPipeline,
+    ctx: &Context,
+) -> Result<Action> {
+    let stored = finalizer::ensure(api, pipeline).await?;
+    let pipeline = stored.as_ref().unwrap_or(pipeline);
+    if let Err(problem) = validate(pipeline, &ctx.build) {
+        return refuse_invalid(api, pipeline, ctx, problem).await;
+    }
+    let topic = ensure_topic(pipeline, ctx).await;
+    let desired = resources::desired(pipeline, &ctx.build);
+    let applied = apply::apply_all(&ctx.client, pipeline, &desired).await?;
+    let verdicts = verdicts(pipeline, &topic, &applied);
+    let ready = verdicts.iter().all(|v| v.ok);
+    write_status(api, pipeline, ctx, &verdicts, &topic, &applied).await?;
+    announce(pipeline, ctx, &topic).await;
+    topic?;
+    Ok(requeue(pipeline, ctx, ready))
+}
+
+/// An invalid spec: `Ready=False` with the reason, and wait for the next change.
+async fn refuse_invalid(
+    api: &Api<EventPipeline>,
+    pipeline: &EventPipeline,
+    ctx: &Context,
+    problem: String,
+) -> Result<Action> {
+    let verdict = Verdict::not_ok(status::READY, "InvalidSpec", problem.clone());
+    let desired = status::desired_status(pipeline, &[verdict], None, None);
+    if status::write(api, pipeline, &desired).await? {
+        events::warning(&ctx.recorder, pipeline, "InvalidSpec", problem).await;
+    }
+    ctx.metrics.record_conditions(pipeline, &desired.conditions);
+    Ok(Action::await_change())
+}
+
+async fn ensure_topic(pipeline: &EventPipeline, ctx: &Context) -> Result<TopicReport> {
+    let admin = ctx.kafka.for_pipeline(&ctx.client, pipeline).await?;
+    topic::ensure(&admin, &DesiredTopic::of(pipeline)).await
+}
+
+fn verdicts(
+    pipeline: &EventPipeline,
+    topic: &Result<TopicReport>,
+    applied: &apply::Applied,
+) -> Vec<Verdict> {
+    let mut verdicts = vec![
+        status::topic_verdict(topic),
+        status::workload_verdict(status::PRODUCER_READY, &applied.producer),
+        status::workload_verdict(status::CONSUMER_READY, &applied.consumer),
+    ];
+    let ready = if pipeline.spec.suspend {
+        Verdict::not_ok(
+            status::READY,
+            "Suspended",
+            "spec.suspend is true: no pods run",
+        )
+    } else {
+        status::ready_verdict(&verdicts)
+    };
+    verdicts.insert(0, ready);
+    verdicts
+}
+
+async fn write_status(
+    api: &Api<EventPipeline>,
+    pipeline: &EventPipeline,
+    ctx: &Context,
+    verdicts: &[Verdict],
+    topic: &Result<TopicReport>,
+    applied: &apply::Applied,
+) -> Result<()> {
+    let topic_status = topic.as_ref().ok().map(|report| TopicStatus {
+        name: report.name.clone(),
+        partitions: report.partitions,
+    });
+    let consumers = applied
+        .consumer
+        .status
+        .as_ref()
+        .and_then(|s| s.replicas)
+        .unwrap_or(0);
+    let desired = status::desired_status(
+        pipeline,
+        verdicts,
+        topic_status,
+        Some(u32::try_from(consumers).unwrap_or(0)),
+    );
+    status::write(api, pipeline, &desired).await?;
+    ctx.metrics.record_conditions(pipeline, &desired.conditions);
+    Ok(())
+}
+
+/// Events for what this reconcile created, changed or refused.
+async fn announce(pipeline: &EventPipeline, ctx: &Context, topic: &Result<TopicReport>) {
+    let observed = pipeline.status.as_ref().and_then(|s| s.observed_generation);
+    let spec_changed = observed != pipeline.meta().generation;
+    if let Ok(report) = topic {
+        announce_topic(pipeline, ctx, report, observed.is_none(), spec_changed).await;
+    }
+    if spec_changed {
+        let (reason, verb) = match observed {
+            None => ("Created", "created"),
+            Some(_) => ("Updated", "updated"),
+        };
+        let generation = pipeline.meta().generation.unwrap_or(0);
+        let note = format!(
+            "producer and consumer Deployments and producer Service {verb} for generation {generation}"
+        );
+        events::normal(&ctx.recorder, pipeline, reason, note).await;
+    }
+}
+
+async fn announce_topic(
+    pipeline: &EventPipeline,
+    ctx: &Context,
+    report: &TopicReport,
+    first_time: bool,
+    spec_changed: bool,
+) {
+    let recorder = &ctx.recorder;
+    if report.existed && first_time {
+        let note = format!(
+            "adopted existing topic {} ({} partitions)",
+            report.name, report.partitions
+        );
+        events::normal(recorder, pipeline, "TopicAdopted", note).await;
+    }
+    for change in &report.changes {
+        let (reason, note) = describe_change(&report.name, change);
+        events::normal(recorder, pipeline, reason, note).await;
+    }
+    if let (Some(refusal), true) = (&report.refusal, spec_changed) {
+        let note = refusal.message(&report.name);
+        events::warning(recorder, pipeline, refusal.reason(), note).await;
+    }
+}
+
+fn describe_change(topic: &str, change: &TopicChange) -> (&'static str, String) {
+    match change {
+        TopicChange::Created => ("TopicCreated", format!("created topic {topic}")),
+        TopicChange::ConfigUpdated(keys) => (
+            "TopicConfigUpdated",
+            format!("topic {topic}: set {}", keys.join(", ")),
+        ),
+        TopicChange::PartitionsGrown { from, to } => (
+            "PartitionsIncreased",
+            format!("topic {topic}: partitions {from} -> {to}"),
+        ),
+    }
+}
+
+fn requeue(pipeline: &EventPipeline, ctx: &Context, ready: bool) -> Action {
+    let mut after = if ready {
+        ctx.settings.resync
+    } else {
+        ctx.settings.progress_check
+    };
+    if pipeline.spec.autoscaling.enabled {
+        let poll =
+            eventflow_workloads::config::parse_duration(&pipeline.spec.autoscaling.poll_interval);
+        after = after.min(poll.unwrap_or(after).max(Duration::from_secs(1)));
+    }
+    Action::requeue(after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_per_failure_up_to_the_cap() {
+        let settings = Settings::default();
+        let delays: Vec<u64> = [1, 2, 3, 7, 40]
+            .into_iter()
+            .map(|n| backoff_delay(&settings, n).as_secs())
+            .collect();
+        assert_eq!(delays, [5, 10, 20, 300, 300]);
+    }
+}

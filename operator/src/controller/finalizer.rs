@@ -1,0 +1,148 @@
+//! Deletion through the finalizer: honour `deletionPolicy`, never wedge the namespace.
+//!
+//! With `Delete`, the topic (and the consumer group's offsets, where the broker supports it)
+//! is removed before the finalizer is. When Kafka cannot be reached, each failed attempt is
+//! counted in the [`CLEANUP_ATTEMPTS_ANNOTATION`]; after the configured number of attempts the
+//! finalizer is removed anyway and a Warning Event says what was left behind.
+
+use kube::{
+    Api, ResourceExt,
+    api::{Patch, PatchParams},
+    runtime::controller::Action,
+};
+use serde_json::json;
+
+use super::{Context, events};
+use crate::{
+    Error, Result,
+    crd::{DeletionPolicy, EventPipeline},
+    kafka::topic::{self, GroupDeletion},
+};
+
+/// The operator's finalizer on every pipeline.
+pub const FINALIZER: &str = "eventflow.dev/cleanup";
+/// Failed cleanup attempts so far.
+pub const CLEANUP_ATTEMPTS_ANNOTATION: &str = "eventflow.dev/cleanup-attempts";
+
+/// Adds the finalizer when it is missing (before anything is created); returns the pipeline as
+/// stored afterwards, when it changed.
+pub async fn ensure(
+    api: &Api<EventPipeline>,
+    pipeline: &EventPipeline,
+) -> Result<Option<EventPipeline>> {
+    if pipeline.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(None);
+    }
+    let ops = if pipeline.finalizers().is_empty() {
+        json!([{ "op": "add", "path": "/metadata/finalizers", "value": [FINALIZER] }])
+    } else {
+        json!([
+            { "op": "test", "path": "/metadata/finalizers", "value": pipeline.finalizers() },
+            { "op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER },
+        ])
+    };
+    json_patch(api, pipeline, ops).await.map(Some)
+}
+
+/// Removes the finalizer (failing, to retry, if someone else changed the list meanwhile).
+pub async fn remove(api: &Api<EventPipeline>, pipeline: &EventPipeline) -> Result<()> {
+    let Some(index) = pipeline.finalizers().iter().position(|f| f == FINALIZER) else {
+        return Ok(());
+    };
+    let path = format!("/metadata/finalizers/{index}");
+    let ops = json!([
+        { "op": "test", "path": path, "value": FINALIZER },
+        { "op": "remove", "path": path },
+    ]);
+    json_patch(api, pipeline, ops).await.map(drop)
+}
+
+async fn json_patch(
+    api: &Api<EventPipeline>,
+    pipeline: &EventPipeline,
+    ops: serde_json::Value,
+) -> Result<EventPipeline> {
+    let patch = Patch::Json::<()>(serde_json::from_value(ops)?);
+    Ok(api
+        .patch(&pipeline.name_any(), &PatchParams::default(), &patch)
+        .await?)
+}
+
+/// Cleans up after a deleted pipeline, then lets it go.
+pub async fn cleanup(
+    api: &Api<EventPipeline>,
+    pipeline: &EventPipeline,
+    ctx: &Context,
+) -> Result<Action> {
+    if pipeline.spec.topic.deletion_policy == DeletionPolicy::Retain {
+        let note = format!(
+            "topic {} kept (deletionPolicy Retain)",
+            pipeline.topic_name()
+        );
+        events::normal(&ctx.recorder, pipeline, "TopicRetained", note).await;
+    } else {
+        match delete_topic_and_group(pipeline, ctx).await {
+            Ok(note) => events::normal(&ctx.recorder, pipeline, "TopicDeleted", note).await,
+            Err(error) => give_up_or_retry(api, pipeline, ctx, error).await?,
+        }
+    }
+    remove(api, pipeline).await?;
+    ctx.metrics.forget(pipeline);
+    Ok(Action::await_change())
+}
+
+async fn delete_topic_and_group(pipeline: &EventPipeline, ctx: &Context) -> Result<String> {
+    let admin = ctx.kafka.for_pipeline(&ctx.client, pipeline).await?;
+    let name = pipeline.topic_name();
+    let existed = topic::delete(&admin, &name).await?;
+    let group = pipeline.group_id();
+    let offsets = match topic::delete_group(&admin, &group).await? {
+        GroupDeletion::Deleted => format!("consumer group {group} deleted"),
+        GroupDeletion::NotFound => format!("consumer group {group} had no offsets"),
+        GroupDeletion::NotDeleted(why) => format!("consumer group {group} kept: {why}"),
+    };
+    let topic = if existed {
+        "deleted"
+    } else {
+        "was already gone"
+    };
+    Ok(format!("topic {name} {topic}; {offsets}"))
+}
+
+/// Counts a failed attempt; after the last one, warns and returns `Ok` so the finalizer goes.
+async fn give_up_or_retry(
+    api: &Api<EventPipeline>,
+    pipeline: &EventPipeline,
+    ctx: &Context,
+    error: Error,
+) -> Result<()> {
+    let attempts = attempts(pipeline) + 1;
+    if attempts < ctx.settings.cleanup_attempts {
+        let patch = json!({ "metadata": { "annotations": { CLEANUP_ATTEMPTS_ANNOTATION: attempts.to_string() } } });
+        api.patch(
+            &pipeline.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
+        tracing::warn!(%error, attempts, "cleanup failed; will retry");
+        return Err(error);
+    }
+    let note = format!(
+        "gave up deleting topic {} and consumer group {} on {} after {attempts} attempts ({error}); both were left behind",
+        pipeline.topic_name(),
+        pipeline.group_id(),
+        pipeline.spec.kafka.bootstrap_servers,
+    );
+    events::warning(&ctx.recorder, pipeline, "CleanupAbandoned", note).await;
+    Ok(())
+}
+
+/// Failed cleanup attempts recorded on the pipeline.
+pub fn attempts(pipeline: &EventPipeline) -> u32 {
+    pipeline
+        .annotations()
+        .get(CLEANUP_ATTEMPTS_ANNOTATION)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}

@@ -1,0 +1,182 @@
+//! `eventflow-operator run`: the admin server, leader election and the controller loop.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use eventflow_workloads::admin::{self, Readiness};
+use futures::StreamExt;
+use k8s_openapi::api::{apps::v1::Deployment, core::v1::ConfigMap, core::v1::Service};
+use kube::{
+    Api, Client,
+    runtime::{Controller, watcher},
+};
+use tokio_util::sync::CancellationToken;
+
+use super::{Context, Settings, error_policy, reconcile};
+use crate::{
+    Error, Result,
+    cli::RunArgs,
+    crd::EventPipeline,
+    kafka::KafkaAdmins,
+    leader::LeaderElector,
+    metrics::Metrics,
+    resources::{BuildContext, meta::FIELD_MANAGER},
+};
+
+/// How long a Lease holds without renewal.
+const LEASE_DURATION: Duration = Duration::from_secs(15);
+/// How long one Kafka admin call may take.
+const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs the operator until SIGTERM/SIGINT (or until it loses the leader Lease).
+pub async fn run(args: RunArgs) -> Result<()> {
+    eventflow_workloads::telemetry::init(args.log_format);
+    let shutdown = admin::shutdown_on_signal();
+    let metrics = Arc::new(Metrics::new()?);
+    let readiness = Readiness::new("waiting for the first watch sync");
+    let address = SocketAddr::from(([0, 0, 0, 0], args.metrics_port));
+    let server = admin::serve(
+        address,
+        metrics.registry().clone(),
+        readiness.clone(),
+        shutdown.clone(),
+    )
+    .await?;
+    let client = Client::try_default().await?;
+    let elector = elector(&args, &client);
+    let lost = CancellationToken::new();
+    if let Some(elector) = &elector {
+        readiness.set_ready(); // a standby is ready: it is doing its job
+        if !elector.acquire(&shutdown).await {
+            return finish(server, None).await;
+        }
+        tracing::info!("became the leader");
+        readiness.set_not_ready("waiting for the first watch sync");
+        let (elector, stop, lost) = (elector.clone(), shutdown.clone(), lost.clone());
+        tokio::spawn(async move { elector.keep(stop, lost).await });
+    }
+    let ctx = context(&args, client.clone(), Arc::clone(&metrics));
+    run_controller(&args, client, ctx, readiness, stop_on(&shutdown, &lost)).await;
+    let outcome = if lost.is_cancelled() {
+        Err(Error::Leader("lost the leader lease".to_owned()))
+    } else {
+        Ok(())
+    };
+    shutdown.cancel();
+    finish(server, elector.as_ref()).await?;
+    outcome
+}
+
+fn elector(args: &RunArgs, client: &Client) -> Option<LeaderElector> {
+    if !args.leader_election {
+        return None;
+    }
+    let identity = args
+        .identity
+        .clone()
+        .unwrap_or_else(|| format!("{FIELD_MANAGER}-{}", std::process::id()));
+    Some(LeaderElector::new(
+        client.clone(),
+        &args.lease_namespace,
+        &args.lease_name,
+        &identity,
+        LEASE_DURATION,
+    ))
+}
+
+fn context(args: &RunArgs, client: Client, metrics: Arc<Metrics>) -> Arc<Context> {
+    let build = BuildContext {
+        workload_image: args.workload_image.clone(),
+        workload_log_format: format!("{:?}", args.log_format).to_lowercase(),
+    };
+    let kafka = KafkaAdmins::new(KAFKA_TIMEOUT);
+    Arc::new(Context::new(
+        client,
+        build,
+        kafka,
+        metrics,
+        Settings::default(),
+    ))
+}
+
+/// A token cancelled by the first of `shutdown` and `lost`.
+fn stop_on(shutdown: &CancellationToken, lost: &CancellationToken) -> CancellationToken {
+    let stop = CancellationToken::new();
+    let (a, b, trigger) = (shutdown.clone(), lost.clone(), stop.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            () = a.cancelled() => {},
+            () = b.cancelled() => {},
+        }
+        trigger.cancel();
+    });
+    stop
+}
+
+async fn run_controller(
+    args: &RunArgs,
+    client: Client,
+    ctx: Arc<Context>,
+    readiness: Readiness,
+    stop: CancellationToken,
+) {
+    let namespace = args.watched_namespace();
+    let pipelines: Api<EventPipeline> = namespaced(&client, namespace);
+    let owned =
+        watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={FIELD_MANAGER}"));
+    let controller = Controller::new(pipelines, watcher::Config::default().any_semantic())
+        .owns(namespaced::<Deployment>(&client, namespace), owned.clone())
+        .owns(namespaced::<Service>(&client, namespace), owned.clone())
+        .owns(namespaced::<ConfigMap>(&client, namespace), owned)
+        .graceful_shutdown_on(stop.cancelled_owned());
+    let store = controller.store();
+    tokio::spawn(async move {
+        if store.wait_until_ready().await.is_ok() {
+            tracing::info!("first watch sync done");
+            readiness.set_ready();
+        }
+    });
+    tracing::info!(
+        namespace = namespace.unwrap_or("<all>"),
+        "controller starting"
+    );
+    controller
+        .run(reconcile, error_policy, ctx)
+        .for_each(|outcome| async move {
+            match outcome {
+                Ok((object, _)) => tracing::debug!(pipeline = %object.name, "reconciled"),
+                // Reconcile failures are logged by `error_policy`; a failing watch (e.g. the CRD
+                // is not installed, or RBAC forbids the list) is only visible here.
+                Err(kube::runtime::controller::Error::QueueError(error)) => {
+                    tracing::warn!(%error, "watch failed; retrying");
+                }
+                Err(error) => tracing::debug!(%error, "reconcile did not complete"),
+            }
+        })
+        .await;
+    tracing::info!("controller stopped");
+}
+
+fn namespaced<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    namespace.map_or_else(
+        || Api::all(client.clone()),
+        |ns| Api::namespaced(client.clone(), ns),
+    )
+}
+
+async fn finish(
+    server: tokio::task::JoinHandle<()>,
+    elector: Option<&LeaderElector>,
+) -> Result<()> {
+    if let Some(elector) = elector
+        && let Err(error) = elector.release().await
+    {
+        tracing::warn!(%error, "could not release the leader lease");
+    }
+    server
+        .await
+        .map_err(|e| Error::Io(std::io::Error::other(e)))?;
+    Ok(())
+}

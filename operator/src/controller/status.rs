@@ -1,0 +1,286 @@
+//! The status the operator owns: observed generation, conditions, topic, consumer replicas.
+//!
+//! Built purely from what the phases observed; written with server-side apply only when it
+//! differs from what is stored, and a condition keeps its `lastTransitionTime` while its status
+//! stays the same, so a settled pipeline is never rewritten.
+
+use k8s_openapi::{
+    api::apps::v1::Deployment,
+    apimachinery::pkg::apis::meta::v1::{Condition, Time},
+    jiff::Timestamp,
+};
+use kube::{
+    Api, Resource, ResourceExt,
+    api::{Patch, PatchParams},
+};
+use serde_json::json;
+
+use crate::{
+    Error, Result,
+    crd::{EventPipeline, EventPipelineStatus, TopicStatus},
+    kafka::topic::TopicReport,
+    resources::meta::FIELD_MANAGER,
+};
+
+/// Condition types the reconciler owns (`Scaling` belongs to the scaler).
+pub const READY: &str = "Ready";
+/// The topic matches the spec.
+pub const TOPIC_READY: &str = "TopicReady";
+/// The producer Deployment is available.
+pub const PRODUCER_READY: &str = "ProducerReady";
+/// The consumer Deployment is available.
+pub const CONSUMER_READY: &str = "ConsumerReady";
+
+/// One condition before timestamps: type, status, reason, message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// Condition type.
+    pub type_: &'static str,
+    /// Whether it holds.
+    pub ok: bool,
+    /// `PascalCase` reason.
+    pub reason: String,
+    /// Human-readable message.
+    pub message: String,
+}
+
+impl Verdict {
+    /// A condition that holds.
+    pub fn ok(type_: &'static str, reason: &str, message: impl Into<String>) -> Self {
+        Self {
+            type_,
+            ok: true,
+            reason: reason.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// A condition that does not hold.
+    pub fn not_ok(type_: &'static str, reason: &str, message: impl Into<String>) -> Self {
+        Self {
+            type_,
+            ok: false,
+            reason: reason.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The topic phase's outcome as a condition.
+pub fn topic_verdict(topic: &Result<TopicReport>) -> Verdict {
+    match topic {
+        Ok(report) => match &report.refusal {
+            None => Verdict::ok(
+                TOPIC_READY,
+                "TopicReady",
+                format!("topic {} has {} partitions", report.name, report.partitions),
+            ),
+            Some(refusal) => {
+                Verdict::not_ok(TOPIC_READY, refusal.reason(), refusal.message(&report.name))
+            }
+        },
+        Err(error @ Error::Secret { .. }) => {
+            Verdict::not_ok(TOPIC_READY, "KafkaSecretUnavailable", error.to_string())
+        }
+        Err(error) => Verdict::not_ok(TOPIC_READY, "KafkaUnavailable", error.to_string()),
+    }
+}
+
+/// A Deployment's readiness as read back after applying it.
+pub fn workload_verdict(type_: &'static str, deployment: &Deployment) -> Verdict {
+    let wanted = deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.replicas)
+        .unwrap_or(1);
+    let status = deployment.status.clone().unwrap_or_default();
+    let ready = status.ready_replicas.unwrap_or(0);
+    let current = status.observed_generation >= deployment.metadata.generation;
+    let name = deployment.name_any();
+    if wanted == 0 {
+        Verdict::ok(type_, "ScaledToZero", format!("{name} runs no pods"))
+    } else if current && ready >= wanted && status.available_replicas.unwrap_or(0) >= wanted {
+        Verdict::ok(
+            type_,
+            "Available",
+            format!("{name}: {ready}/{wanted} pods ready"),
+        )
+    } else {
+        Verdict::not_ok(
+            type_,
+            "Progressing",
+            format!("{name}: {ready}/{wanted} pods ready"),
+        )
+    }
+}
+
+/// `Ready` from the other verdicts: it holds when all of them hold.
+pub fn ready_verdict(parts: &[Verdict]) -> Verdict {
+    match parts.iter().find(|v| !v.ok) {
+        None => Verdict::ok(READY, "Ready", "the pipeline is running"),
+        Some(first) => Verdict::not_ok(READY, &first.reason, first.message.clone()),
+    }
+}
+
+/// The status the reconciler wants, carrying over unchanged conditions' transition times.
+pub fn desired_status(
+    pipeline: &EventPipeline,
+    verdicts: &[Verdict],
+    topic: Option<TopicStatus>,
+    consumer_replicas: Option<u32>,
+) -> EventPipelineStatus {
+    let current = pipeline.status.clone().unwrap_or_default();
+    let now = Time(Timestamp::now());
+    let conditions = verdicts
+        .iter()
+        .map(|verdict| condition(pipeline, &current.conditions, verdict, &now))
+        .collect();
+    let mut consumer = current.consumer.clone().unwrap_or_default();
+    consumer.replicas = consumer_replicas.or(consumer.replicas);
+    EventPipelineStatus {
+        observed_generation: pipeline.meta().generation,
+        conditions,
+        topic: topic.or(current.topic),
+        lag: None,
+        consumer: Some(consumer),
+    }
+}
+
+fn condition(
+    pipeline: &EventPipeline,
+    current: &[Condition],
+    verdict: &Verdict,
+    now: &Time,
+) -> Condition {
+    let status = if verdict.ok { "True" } else { "False" };
+    let since = current
+        .iter()
+        .find(|c| c.type_ == verdict.type_ && c.status == status)
+        .map_or_else(|| now.clone(), |c| c.last_transition_time.clone());
+    Condition {
+        type_: verdict.type_.to_owned(),
+        status: status.to_owned(),
+        reason: verdict.reason.clone(),
+        message: verdict.message.clone(),
+        observed_generation: pipeline.meta().generation,
+        last_transition_time: since,
+    }
+}
+
+/// Whether the stored status already says what `desired` says (in the fields the reconciler owns).
+pub fn unchanged(pipeline: &EventPipeline, desired: &EventPipelineStatus) -> bool {
+    let Some(current) = &pipeline.status else {
+        return false;
+    };
+    let owned = |c: &&Condition| desired.conditions.iter().any(|d| d.type_ == c.type_);
+    let current_conditions: Vec<&Condition> = current.conditions.iter().filter(owned).collect();
+    let desired_conditions: Vec<&Condition> = desired.conditions.iter().collect();
+    current.observed_generation == desired.observed_generation
+        && current_conditions == desired_conditions
+        && current.topic == desired.topic
+        && current.consumer.as_ref().and_then(|c| c.replicas)
+            == desired.consumer.as_ref().and_then(|c| c.replicas)
+}
+
+/// Writes the reconciler's part of the status (server-side apply); `false` when nothing changed.
+pub async fn write(
+    api: &Api<EventPipeline>,
+    pipeline: &EventPipeline,
+    desired: &EventPipelineStatus,
+) -> Result<bool> {
+    if unchanged(pipeline, desired) {
+        return Ok(false);
+    }
+    let mut status = json!({
+        "observedGeneration": desired.observed_generation,
+        "conditions": desired.conditions,
+    });
+    if let Some(topic) = &desired.topic {
+        status["topic"] = serde_json::to_value(topic)?;
+    }
+    if let Some(replicas) = desired.consumer.as_ref().and_then(|c| c.replicas) {
+        status["consumer"] = json!({ "replicas": replicas });
+    }
+    let patch = json!({
+        "apiVersion": EventPipeline::api_version(&()),
+        "kind": EventPipeline::kind(&()),
+        "status": status,
+    });
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch_status(&pipeline.name_any(), &params, &Patch::Apply(&patch))
+        .await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::apps::v1::{DeploymentSpec, DeploymentStatus};
+
+    use super::*;
+    use crate::crd::EventPipelineSpec;
+
+    fn deployment(wanted: i32, ready: i32, generation: i64, observed: i64) -> Deployment {
+        let mut deployment = Deployment {
+            spec: Some(DeploymentSpec {
+                replicas: Some(wanted),
+                ..DeploymentSpec::default()
+            }),
+            status: Some(DeploymentStatus {
+                ready_replicas: Some(ready),
+                available_replicas: Some(ready),
+                observed_generation: Some(observed),
+                ..DeploymentStatus::default()
+            }),
+            ..Deployment::default()
+        };
+        deployment.metadata.name = Some("p-producer".to_owned());
+        deployment.metadata.generation = Some(generation);
+        deployment
+    }
+
+    #[test]
+    fn workload_is_ready_only_when_current_and_all_pods_are_ready() {
+        let verdict = |d: &Deployment| workload_verdict(PRODUCER_READY, d);
+        assert!(verdict(&deployment(2, 2, 3, 3)).ok);
+        assert_eq!(verdict(&deployment(2, 1, 3, 3)).reason, "Progressing");
+        assert!(
+            !verdict(&deployment(2, 2, 4, 3)).ok,
+            "a rollout not yet observed"
+        );
+        assert_eq!(verdict(&deployment(0, 0, 1, 1)).reason, "ScaledToZero");
+    }
+
+    #[test]
+    fn ready_takes_the_first_failing_reason() {
+        let parts = [
+            Verdict::ok(TOPIC_READY, "TopicReady", "ok"),
+            Verdict::not_ok(PRODUCER_READY, "Progressing", "1/2 pods ready"),
+        ];
+        let ready = ready_verdict(&parts);
+        assert_eq!((ready.ok, ready.reason.as_str()), (false, "Progressing"));
+        assert!(ready_verdict(&parts[..1]).ok);
+    }
+
+    #[test]
+    fn unchanged_conditions_keep_their_transition_time_and_need_no_write() {
+        let mut pipeline = EventPipeline::new("p", EventPipelineSpec::default());
+        pipeline.metadata.generation = Some(2);
+        let verdicts = [Verdict::ok(READY, "Ready", "running")];
+        let first = desired_status(&pipeline, &verdicts, None, Some(1));
+        assert!(!unchanged(&pipeline, &first));
+        pipeline.status = Some(first.clone());
+        let second = desired_status(&pipeline, &verdicts, None, Some(1));
+        assert_eq!(
+            second.conditions, first.conditions,
+            "same lastTransitionTime"
+        );
+        assert!(unchanged(&pipeline, &second));
+        let flipped = desired_status(
+            &pipeline,
+            &[Verdict::not_ok(READY, "Progressing", "x")],
+            None,
+            Some(1),
+        );
+        assert!(!unchanged(&pipeline, &flipped));
+    }
+}

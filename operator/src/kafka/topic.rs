@@ -1,0 +1,467 @@
+//! The pipeline's topic on the broker: create, adopt, reconfigure, grow, delete.
+//!
+//! A change the topic cannot take (fewer partitions, another replication factor) is refused
+//! before anything is touched; a broker that cannot add partitions (the dev stand-in tansu has no
+//! `CreatePartitions`) is reported as a refusal too, so the condition says what is wrong.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use rdkafka::{
+    admin::{
+        AlterConfig, ConfigSource, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication,
+    },
+    types::RDKafkaErrorCode,
+};
+
+use super::KafkaAdmin;
+use crate::{Error, Result, crd::EventPipeline};
+
+/// The topic as the pipeline wants it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredTopic {
+    /// Topic name.
+    pub name: String,
+    /// Partition count.
+    pub partitions: u32,
+    /// Replication factor.
+    pub replication_factor: u16,
+    /// Topic config overrides; the full set (other overrides are removed).
+    pub config: BTreeMap<String, String>,
+}
+
+impl DesiredTopic {
+    /// The topic of a pipeline's spec.
+    pub fn of(pipeline: &EventPipeline) -> Self {
+        let topic = &pipeline.spec.topic;
+        Self {
+            name: pipeline.topic_name(),
+            partitions: topic.partitions,
+            replication_factor: topic.replication_factor,
+            config: topic.config.clone(),
+        }
+    }
+}
+
+/// The topic as the broker has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObservedTopic {
+    /// Partition count.
+    pub partitions: u32,
+    /// Replicas of the first partition.
+    pub replication_factor: u16,
+}
+
+/// What `ensure` changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicChange {
+    /// The topic did not exist and was created.
+    Created,
+    /// Config overrides were set to the spec's (the keys that differed).
+    ConfigUpdated(Vec<String>),
+    /// Partitions were added.
+    PartitionsGrown {
+        /// Count before.
+        from: u32,
+        /// Count after.
+        to: u32,
+    },
+}
+
+/// A spec the topic cannot follow; nothing was changed because of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicRefusal {
+    /// Kafka cannot remove partitions.
+    PartitionDecrease {
+        /// Count on the broker.
+        current: u32,
+        /// Count in the spec.
+        desired: u32,
+    },
+    /// The replication factor of an existing topic is not changed by the operator.
+    ReplicationFactorChange {
+        /// Factor on the broker.
+        current: u16,
+        /// Factor in the spec.
+        desired: u16,
+    },
+    /// The broker cannot change topic configs (e.g. it lacks the `AlterConfigs` request).
+    ConfigUpdateUnsupported {
+        /// Keys that differ from the spec.
+        keys: Vec<String>,
+        /// What the broker answered.
+        message: String,
+    },
+    /// The broker refused to add partitions (e.g. it lacks `CreatePartitions`).
+    PartitionGrowthUnsupported {
+        /// Count on the broker.
+        current: u32,
+        /// Count in the spec.
+        desired: u32,
+        /// What the broker answered.
+        message: String,
+    },
+}
+
+impl TopicRefusal {
+    /// The condition reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::PartitionDecrease { .. } => "PartitionDecreaseRefused",
+            Self::ReplicationFactorChange { .. } => "ReplicationFactorChangeRefused",
+            Self::ConfigUpdateUnsupported { .. } => "ConfigUpdateUnsupported",
+            Self::PartitionGrowthUnsupported { .. } => "PartitionGrowthUnsupported",
+        }
+    }
+
+    /// The condition message.
+    pub fn message(&self, topic: &str) -> String {
+        match self {
+            Self::PartitionDecrease { current, desired } => format!(
+                "topic {topic} has {current} partitions; Kafka cannot shrink it to {desired} (nothing changed)"
+            ),
+            Self::ReplicationFactorChange { current, desired } => format!(
+                "topic {topic} has replication factor {current}; changing it to {desired} needs a partition reassignment, which the operator does not do (nothing changed)"
+            ),
+            Self::ConfigUpdateUnsupported { keys, message } => format!(
+                "the broker cannot change the config of topic {topic} ({}): {message}",
+                keys.join(", ")
+            ),
+            Self::PartitionGrowthUnsupported {
+                current,
+                desired,
+                message,
+            } => format!(
+                "the broker cannot grow topic {topic} from {current} to {desired} partitions: {message}"
+            ),
+        }
+    }
+}
+
+/// The outcome of [`ensure`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicReport {
+    /// Topic name.
+    pub name: String,
+    /// Whether the topic was already on the broker (adopted when the pipeline is new).
+    pub existed: bool,
+    /// Partition count on the broker afterwards.
+    pub partitions: u32,
+    /// What was changed.
+    pub changes: Vec<TopicChange>,
+    /// What was refused, if anything.
+    pub refusal: Option<TopicRefusal>,
+}
+
+/// Makes the broker's topic match the desired one as far as Kafka allows.
+pub async fn ensure(admin: &Arc<KafkaAdmin>, desired: &DesiredTopic) -> Result<TopicReport> {
+    let Some(observed) = observe_or_create(admin, desired).await? else {
+        let mut report = report(desired, false, desired.partitions);
+        report.changes.push(TopicChange::Created);
+        return Ok(report);
+    };
+    let mut report = report(desired, true, observed.partitions);
+    if let Some(refusal) = refusal(observed, desired) {
+        report.refusal = Some(refusal);
+        return Ok(report);
+    }
+    reconfigure(admin, desired, &mut report).await?;
+    if desired.partitions > observed.partitions {
+        grow(admin, desired, observed, &mut report).await?;
+    }
+    Ok(report)
+}
+
+/// The existing topic, or `None` after creating it.
+async fn observe_or_create(
+    admin: &Arc<KafkaAdmin>,
+    desired: &DesiredTopic,
+) -> Result<Option<ObservedTopic>> {
+    if let Some(observed) = describe(admin, &desired.name).await? {
+        return Ok(Some(observed));
+    }
+    if create(admin, desired).await? {
+        return Ok(None);
+    }
+    // Created meanwhile, or not yet in the metadata we were given: look again.
+    let observed = describe(admin, &desired.name).await?;
+    observed.map(Some).ok_or_else(|| Error::KafkaResource {
+        operation: "describe",
+        resource: desired.name.clone(),
+        message: "the broker says the topic exists but returns no metadata for it".to_owned(),
+    })
+}
+
+fn report(desired: &DesiredTopic, existed: bool, partitions: u32) -> TopicReport {
+    TopicReport {
+        name: desired.name.clone(),
+        existed,
+        partitions,
+        changes: Vec::new(),
+        refusal: None,
+    }
+}
+
+/// Brings the topic's config overrides to the spec's, or reports that the broker cannot.
+async fn reconfigure(
+    admin: &KafkaAdmin,
+    desired: &DesiredTopic,
+    report: &mut TopicReport,
+) -> Result<()> {
+    let differing = config_differences(admin, desired).await?;
+    if differing.is_empty() {
+        return Ok(());
+    }
+    match alter_config(admin, desired).await? {
+        None => report.changes.push(TopicChange::ConfigUpdated(differing)),
+        Some(message) => {
+            report.refusal = Some(TopicRefusal::ConfigUpdateUnsupported {
+                keys: differing,
+                message,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A change of the spec that the existing topic cannot take.
+pub fn refusal(observed: ObservedTopic, desired: &DesiredTopic) -> Option<TopicRefusal> {
+    if observed.replication_factor != desired.replication_factor {
+        return Some(TopicRefusal::ReplicationFactorChange {
+            current: observed.replication_factor,
+            desired: desired.replication_factor,
+        });
+    }
+    (desired.partitions < observed.partitions).then_some(TopicRefusal::PartitionDecrease {
+        current: observed.partitions,
+        desired: desired.partitions,
+    })
+}
+
+/// The topic's partition count and replication factor, `None` when it does not exist.
+///
+/// Metadata is eventually consistent (a broker may not know a topic created a moment ago on
+/// another one, and tansu answers concurrent requests unevenly), so "missing" is asked twice more.
+pub async fn describe(admin: &Arc<KafkaAdmin>, name: &str) -> Result<Option<ObservedTopic>> {
+    for _ in 0..2 {
+        if let Some(observed) = describe_once(admin, name).await? {
+            return Ok(Some(observed));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    describe_once(admin, name).await
+}
+
+async fn describe_once(admin: &Arc<KafkaAdmin>, name: &str) -> Result<Option<ObservedTopic>> {
+    let admin = Arc::clone(admin);
+    let topic = name.to_owned();
+    let metadata = tokio::task::spawn_blocking(move || {
+        admin
+            .client()
+            .inner()
+            .fetch_metadata(Some(&topic), admin.timeout())
+    })
+    .await
+    .map_err(|e| Error::KafkaResource {
+        operation: "describe",
+        resource: name.to_owned(),
+        message: e.to_string(),
+    })??;
+    let Some(topic) = metadata.topics().iter().find(|t| t.name() == name) else {
+        return Ok(None);
+    };
+    match topic.error().map(RDKafkaErrorCode::from) {
+        None => {}
+        Some(RDKafkaErrorCode::UnknownTopicOrPartition) => return Ok(None),
+        Some(code) => return Err(resource_error("describe", name, code)),
+    }
+    if topic.partitions().is_empty() {
+        return Ok(None);
+    }
+    let replicas = topic.partitions().first().map_or(0, |p| p.replicas().len());
+    Ok(Some(ObservedTopic {
+        partitions: u32::try_from(topic.partitions().len()).unwrap_or(u32::MAX),
+        replication_factor: u16::try_from(replicas).unwrap_or(u16::MAX),
+    }))
+}
+
+/// Creates the topic; `false` when it already existed.
+async fn create(admin: &KafkaAdmin, desired: &DesiredTopic) -> Result<bool> {
+    let partitions = i32::try_from(desired.partitions).unwrap_or(i32::MAX);
+    let replication = TopicReplication::Fixed(i32::from(desired.replication_factor));
+    let mut topic = NewTopic::new(&desired.name, partitions, replication);
+    for (key, value) in &desired.config {
+        topic = topic.set(key, value);
+    }
+    let results = admin
+        .client()
+        .create_topics([&topic], &admin.options())
+        .await?;
+    match results.into_iter().find_map(Result::err) {
+        None => Ok(true),
+        Some((_, RDKafkaErrorCode::TopicAlreadyExists)) => Ok(false),
+        Some((name, code)) => Err(resource_error("create", &name, code)),
+    }
+}
+
+/// Keys whose value on the broker differs from the spec, plus overrides the spec no longer has.
+async fn config_differences(admin: &KafkaAdmin, desired: &DesiredTopic) -> Result<Vec<String>> {
+    let specifier = ResourceSpecifier::Topic(&desired.name);
+    let results = admin
+        .client()
+        .describe_configs([&specifier], &admin.options())
+        .await?;
+    let mut differing = Vec::new();
+    for result in results {
+        let resource =
+            result.map_err(|code| resource_error("describe configs", &desired.name, code))?;
+        for (key, value) in &desired.config {
+            let current = resource.get(key).and_then(|entry| entry.value.as_deref());
+            if current != Some(value.as_str()) {
+                differing.push(key.clone());
+            }
+        }
+        let stale = resource.entries.iter().filter(|entry| {
+            entry.source == ConfigSource::DynamicTopic && !desired.config.contains_key(&entry.name)
+        });
+        differing.extend(stale.map(|entry| entry.name.clone()));
+    }
+    Ok(differing)
+}
+
+/// Sets the topic's overrides to the spec's; `Some(answer)` when the broker cannot.
+async fn alter_config(admin: &KafkaAdmin, desired: &DesiredTopic) -> Result<Option<String>> {
+    let mut alter = AlterConfig::new(ResourceSpecifier::Topic(&desired.name));
+    for (key, value) in &desired.config {
+        alter = alter.set(key, value);
+    }
+    let code = match admin
+        .client()
+        .alter_configs([&alter], &admin.options())
+        .await
+    {
+        Ok(results) => results
+            .into_iter()
+            .find_map(Result::err)
+            .map(|(_, code)| code),
+        Err(error) => Some(super::error_code(&error).ok_or(error)?),
+    };
+    match code {
+        None => Ok(None),
+        Some(code) if unsupported(code) => Ok(Some(code.to_string())),
+        Some(code) => Err(resource_error("alter configs", &desired.name, code)),
+    }
+}
+
+async fn grow(
+    admin: &KafkaAdmin,
+    desired: &DesiredTopic,
+    observed: ObservedTopic,
+    report: &mut TopicReport,
+) -> Result<()> {
+    let count = usize::try_from(desired.partitions).unwrap_or(usize::MAX);
+    let partitions = NewPartitions::new(&desired.name, count);
+    let outcome = match admin
+        .client()
+        .create_partitions([&partitions], &admin.options())
+        .await
+    {
+        Ok(results) => results
+            .into_iter()
+            .find_map(Result::err)
+            .map(|(_, code)| code),
+        Err(error) => Some(super::error_code(&error).ok_or(error)?),
+    };
+    match outcome {
+        None => {
+            report.partitions = desired.partitions;
+            report.changes.push(TopicChange::PartitionsGrown {
+                from: observed.partitions,
+                to: desired.partitions,
+            });
+            Ok(())
+        }
+        Some(code) if unsupported(code) || invalid_growth(code) => {
+            report.refusal = Some(TopicRefusal::PartitionGrowthUnsupported {
+                current: observed.partitions,
+                desired: desired.partitions,
+                message: code.to_string(),
+            });
+            Ok(())
+        }
+        Some(code) => Err(resource_error("create partitions", &desired.name, code)),
+    }
+}
+
+/// Answers meaning "this broker cannot do that request", not "try again".
+fn unsupported(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::UnsupportedFeature
+            | RDKafkaErrorCode::UnsupportedVersion
+            | RDKafkaErrorCode::InvalidRequest
+            | RDKafkaErrorCode::PolicyViolation
+    )
+}
+
+/// Answers meaning "this broker will not add these partitions".
+fn invalid_growth(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::InvalidPartitions | RDKafkaErrorCode::InvalidReplicationFactor
+    )
+}
+
+/// Deletes the topic; `false` when it did not exist.
+pub async fn delete(admin: &KafkaAdmin, name: &str) -> Result<bool> {
+    let results = admin
+        .client()
+        .delete_topics(&[name], &admin.options())
+        .await?;
+    for result in results {
+        match result {
+            Ok(_) => {}
+            Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => return Ok(false),
+            Err((topic, code)) => return Err(resource_error("delete", &topic, code)),
+        }
+    }
+    Ok(true)
+}
+
+/// What happened to a consumer group's offsets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupDeletion {
+    /// The group and its offsets are gone.
+    Deleted,
+    /// There was no such group.
+    NotFound,
+    /// The broker could not delete it; the message says why.
+    NotDeleted(String),
+}
+
+/// Deletes a consumer group (and so its committed offsets) where the broker supports it.
+pub async fn delete_group(admin: &KafkaAdmin, group: &str) -> Result<GroupDeletion> {
+    let results = match admin
+        .client()
+        .delete_groups(&[group], &admin.options())
+        .await
+    {
+        Ok(results) => results,
+        Err(error) => match super::error_code(&error) {
+            Some(code) => return Ok(GroupDeletion::NotDeleted(code.to_string())),
+            None => return Err(error.into()),
+        },
+    };
+    Ok(match results.into_iter().find_map(Result::err) {
+        None => GroupDeletion::Deleted,
+        Some((_, RDKafkaErrorCode::GroupIdNotFound)) => GroupDeletion::NotFound,
+        Some((_, code)) => GroupDeletion::NotDeleted(code.to_string()),
+    })
+}
+
+fn resource_error(operation: &'static str, resource: &str, code: RDKafkaErrorCode) -> Error {
+    Error::KafkaResource {
+        operation,
+        resource: resource.to_owned(),
+        message: code.to_string(),
+    }
+}

@@ -1,0 +1,198 @@
+//! The operator's Prometheus metrics, served on `/metrics` by the admin server.
+
+use std::{
+    collections::HashMap,
+    sync::{Mutex, PoisonError},
+    time::Duration,
+};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::ResourceExt;
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+
+use crate::{Result, crd::EventPipeline};
+
+/// Reconcile counters and histograms, and pipelines per condition.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    reconciles: IntCounterVec,
+    duration: HistogramVec,
+    errors: IntCounterVec,
+    pipelines: IntGaugeVec,
+    conditions: Mutex<HashMap<String, Vec<(String, String)>>>,
+}
+
+impl Metrics {
+    /// Registers the operator's metrics in a new registry.
+    pub fn new() -> Result<Self> {
+        let registry = Registry::new();
+        let reconciles = IntCounterVec::new(
+            Opts::new(
+                "eventflow_operator_reconciles_total",
+                "Reconciles by result",
+            ),
+            &["result"],
+        )?;
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "eventflow_operator_reconcile_duration_seconds",
+                "Reconcile duration",
+            )
+            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            &["result"],
+        )?;
+        let errors = IntCounterVec::new(
+            Opts::new(
+                "eventflow_operator_errors_total",
+                "Reconcile errors by kind",
+            ),
+            &["kind"],
+        )?;
+        let pipelines = IntGaugeVec::new(
+            Opts::new(
+                "eventflow_operator_pipelines",
+                "Pipelines by condition and status",
+            ),
+            &["condition", "status"],
+        )?;
+        registry.register(Box::new(reconciles.clone()))?;
+        registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(errors.clone()))?;
+        registry.register(Box::new(pipelines.clone()))?;
+        Ok(Self {
+            registry,
+            reconciles,
+            duration,
+            errors,
+            pipelines,
+            conditions: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The registry to serve (other modules may register into it too).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Counts a reconcile and its duration; `result` is `success` or `error`.
+    pub fn reconciled(&self, result: &str, elapsed: Duration) {
+        self.reconciles.with_label_values(&[result]).inc();
+        self.duration
+            .with_label_values(&[result])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts an error by kind.
+    pub fn error(&self, kind: &str) {
+        self.errors.with_label_values(&[kind]).inc();
+    }
+
+    /// Records a pipeline's current conditions in the per-condition gauge.
+    pub fn record_conditions(&self, pipeline: &EventPipeline, conditions: &[Condition]) {
+        let current = conditions
+            .iter()
+            .map(|c| (c.type_.clone(), c.status.clone()))
+            .collect();
+        let mut tracked = self
+            .conditions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(previous) = tracked.insert(key(pipeline), current) {
+            self.adjust(&previous, -1);
+        }
+        if let Some(current) = tracked.get(&key(pipeline)) {
+            self.adjust(current, 1);
+        }
+    }
+
+    /// Drops a deleted pipeline from the per-condition gauge.
+    pub fn forget(&self, pipeline: &EventPipeline) {
+        let mut tracked = self
+            .conditions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(previous) = tracked.remove(&key(pipeline)) {
+            self.adjust(&previous, -1);
+        }
+    }
+
+    fn adjust(&self, conditions: &[(String, String)], by: i64) {
+        for (condition, status) in conditions {
+            self.pipelines
+                .with_label_values(&[condition.as_str(), status.as_str()])
+                .add(by);
+        }
+    }
+}
+
+fn key(pipeline: &EventPipeline) -> String {
+    format!(
+        "{}/{}",
+        pipeline.namespace().unwrap_or_default(),
+        pipeline.name_any()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn condition(type_: &str, status: &str) -> Condition {
+        Condition {
+            type_: type_.to_owned(),
+            status: status.to_owned(),
+            reason: "Test".to_owned(),
+            message: String::new(),
+            observed_generation: None,
+            last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::now(),
+            ),
+        }
+    }
+
+    fn gauge(metrics: &Metrics, condition: &str, status: &str) -> i64 {
+        metrics
+            .pipelines
+            .with_label_values(&[condition, status])
+            .get()
+    }
+
+    #[test]
+    fn registry_exposes_reconciles_durations_errors_and_pipelines() {
+        let metrics = Metrics::new().unwrap();
+        metrics.reconciled("success", Duration::from_millis(20));
+        metrics.error("kafka");
+        let pipeline = EventPipeline::new("a", crate::crd::EventPipelineSpec::default());
+        metrics.record_conditions(&pipeline, &[condition("Ready", "True")]);
+        let names: Vec<String> = metrics
+            .registry()
+            .gather()
+            .iter()
+            .map(|family| family.name().to_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "eventflow_operator_errors_total",
+                "eventflow_operator_pipelines",
+                "eventflow_operator_reconcile_duration_seconds",
+                "eventflow_operator_reconciles_total",
+            ]
+        );
+    }
+
+    #[test]
+    fn pipelines_gauge_moves_with_condition_changes_and_deletion() {
+        let metrics = Metrics::new().unwrap();
+        let mut pipeline = EventPipeline::new("a", crate::crd::EventPipelineSpec::default());
+        pipeline.metadata.namespace = Some("ns".to_owned());
+        metrics.record_conditions(&pipeline, &[condition("Ready", "False")]);
+        assert_eq!(gauge(&metrics, "Ready", "False"), 1);
+        metrics.record_conditions(&pipeline, &[condition("Ready", "True")]);
+        assert_eq!(gauge(&metrics, "Ready", "False"), 0);
+        assert_eq!(gauge(&metrics, "Ready", "True"), 1);
+        metrics.forget(&pipeline);
+        assert_eq!(gauge(&metrics, "Ready", "True"), 0);
+    }
+}

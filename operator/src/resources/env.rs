@@ -1,0 +1,182 @@
+//! The workloads' environment and mounts, named only through `eventflow_workloads::contract`.
+
+use eventflow_workloads::contract;
+use k8s_openapi::api::core::v1::{
+    ConfigMapVolumeSource, EmptyDirVolumeSource, EnvVar, EnvVarSource, KeyToPath,
+    SecretKeySelector, SecretVolumeSource, Volume, VolumeMount,
+};
+use kube::ResourceExt;
+
+use super::{BuildContext, meta::Component, meta::schema_config_map_name};
+use crate::crd::EventPipeline;
+
+/// Where `kafka.secretRef` is mounted: one file per librdkafka property.
+pub const KAFKA_PROPERTIES_DIR: &str = "/etc/eventflow/kafka";
+/// Where the schema `ConfigMap` is mounted.
+pub const SCHEMA_DIR: &str = "/etc/eventflow/schema";
+/// The schema file inside [`SCHEMA_DIR`] (also the `ConfigMap` key).
+pub const SCHEMA_KEY: &str = "schema.json";
+/// Where `producer.auth.secretRef` is mounted.
+pub const AUTH_DIR: &str = "/etc/eventflow/auth";
+/// The tokens file inside [`AUTH_DIR`].
+pub const AUTH_TOKENS_KEY: &str = "tokens";
+
+const KAFKA_VOLUME: &str = "kafka-properties";
+const SCHEMA_VOLUME: &str = "schema";
+const AUTH_VOLUME: &str = "auth-tokens";
+const TMP_VOLUME: &str = "tmp";
+
+fn literal(name: &str, value: impl Into<String>) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value: Some(value.into()),
+        value_from: None,
+    }
+}
+
+fn from_secret(name: &str, secret: &crate::crd::SecretKeySelector) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.name.clone(),
+                key: secret.key.clone(),
+                optional: Some(false),
+            }),
+            ..EnvVarSource::default()
+        }),
+    }
+}
+
+/// The environment of one component's container.
+pub fn env(pipeline: &EventPipeline, component: Component, ctx: &BuildContext) -> Vec<EnvVar> {
+    let spec = &pipeline.spec;
+    let mut env = vec![
+        literal(contract::PIPELINE, pipeline.name_any()),
+        literal(contract::LOG_FORMAT, ctx.workload_log_format.clone()),
+        literal(
+            contract::ADMIN_PORT,
+            contract::DEFAULT_ADMIN_PORT.to_string(),
+        ),
+        literal(
+            contract::KAFKA_BOOTSTRAP,
+            spec.kafka.bootstrap_servers.clone(),
+        ),
+        literal(contract::TOPIC, pipeline.topic_name()),
+        from_secret(contract::MONGODB_URI, &spec.sink.mongodb.uri_secret_ref),
+        literal(
+            contract::MONGODB_DATABASE,
+            spec.sink.mongodb.database.clone(),
+        ),
+        literal(contract::MONGODB_COLLECTION, pipeline.collection()),
+    ];
+    if spec.kafka.secret_ref.is_some() {
+        env.push(literal(
+            contract::KAFKA_PROPERTIES_FILE,
+            KAFKA_PROPERTIES_DIR,
+        ));
+    }
+    if spec.producer.schema.is_some() {
+        env.push(literal(
+            contract::SCHEMA_FILE,
+            format!("{SCHEMA_DIR}/{SCHEMA_KEY}"),
+        ));
+    }
+    match component {
+        Component::Producer => env.extend(producer_env(pipeline)),
+        Component::Consumer => env.extend(consumer_env(pipeline)),
+    }
+    env
+}
+
+fn producer_env(pipeline: &EventPipeline) -> Vec<EnvVar> {
+    let producer = &pipeline.spec.producer;
+    let mut env = vec![
+        literal(contract::HTTP_PORT, contract::DEFAULT_HTTP_PORT.to_string()),
+        literal(contract::PARTITION_KEY, producer.partition_key.clone()),
+    ];
+    if !producer.allowed_types.is_empty() {
+        env.push(literal(
+            contract::ALLOWED_TYPES,
+            producer.allowed_types.join(","),
+        ));
+    }
+    if producer.auth.is_some() {
+        env.push(literal(
+            contract::AUTH_TOKENS_FILE,
+            format!("{AUTH_DIR}/{AUTH_TOKENS_KEY}"),
+        ));
+    }
+    env
+}
+
+fn consumer_env(pipeline: &EventPipeline) -> Vec<EnvVar> {
+    let consumer = &pipeline.spec.consumer;
+    vec![
+        literal(contract::GROUP_ID, pipeline.group_id()),
+        literal(contract::BATCH_SIZE, consumer.batch_size.to_string()),
+        literal(contract::BATCH_TIMEOUT, consumer.batch_timeout.clone()),
+    ]
+}
+
+/// The volumes of one component's pod and where its container mounts them.
+pub fn volumes(pipeline: &EventPipeline, component: Component) -> (Vec<Volume>, Vec<VolumeMount>) {
+    let spec = &pipeline.spec;
+    let mut volumes = vec![Volume {
+        name: TMP_VOLUME.to_owned(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    }];
+    let mut mounts = vec![mount(TMP_VOLUME, "/tmp", false)];
+    if let Some(secret) = &spec.kafka.secret_ref {
+        volumes.push(secret_volume(KAFKA_VOLUME, &secret.name, None));
+        mounts.push(mount(KAFKA_VOLUME, KAFKA_PROPERTIES_DIR, true));
+    }
+    if spec.producer.schema.is_some() {
+        volumes.push(Volume {
+            name: SCHEMA_VOLUME.to_owned(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: schema_config_map_name(pipeline),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+        mounts.push(mount(SCHEMA_VOLUME, SCHEMA_DIR, true));
+    }
+    if let (Component::Producer, Some(auth)) = (component, &spec.producer.auth) {
+        let item = KeyToPath {
+            key: auth.secret_ref.key.clone(),
+            path: AUTH_TOKENS_KEY.to_owned(),
+            mode: None,
+        };
+        volumes.push(secret_volume(
+            AUTH_VOLUME,
+            &auth.secret_ref.name,
+            Some(item),
+        ));
+        mounts.push(mount(AUTH_VOLUME, AUTH_DIR, true));
+    }
+    (volumes, mounts)
+}
+
+fn secret_volume(volume: &str, secret: &str, item: Option<KeyToPath>) -> Volume {
+    Volume {
+        name: volume.to_owned(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(secret.to_owned()),
+            items: item.map(|item| vec![item]),
+            ..SecretVolumeSource::default()
+        }),
+        ..Volume::default()
+    }
+}
+
+fn mount(volume: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: volume.to_owned(),
+        mount_path: path.to_owned(),
+        read_only: Some(read_only),
+        ..VolumeMount::default()
+    }
+}

@@ -1,0 +1,157 @@
+//! What the producer and consumer pods share: container, probes, security context.
+
+use eventflow_workloads::contract;
+use k8s_openapi::{
+    api::{
+        apps::v1::{Deployment, DeploymentSpec},
+        core::v1::{
+            Capabilities, Container, ContainerPort, HTTPGetAction, PodSecurityContext, PodSpec,
+            PodTemplateSpec, Probe, SeccompProfile, SecurityContext,
+        },
+    },
+    apimachinery::pkg::{
+        apis::meta::v1::{LabelSelector, ObjectMeta},
+        util::intstr::IntOrString,
+    },
+};
+
+use super::{
+    BuildContext, env,
+    meta::{self, Component},
+};
+use crate::crd::EventPipeline;
+
+/// Name of the admin port (`/healthz`, `/readyz`, `/metrics`) on every container and Service.
+pub const ADMIN_PORT_NAME: &str = "admin";
+/// User and group the workloads run as (the conventional `nonroot` id of distroless images).
+pub const NON_ROOT_ID: i64 = 65_532;
+/// Name of the producer's API port.
+pub const HTTP_PORT_NAME: &str = "http";
+
+/// A component's Deployment with the given replica count (`None`: leave it to its other owner).
+pub fn deployment(
+    pipeline: &EventPipeline,
+    component: Component,
+    replicas: Option<u32>,
+    ctx: &BuildContext,
+) -> Deployment {
+    Deployment {
+        metadata: meta::child_meta(
+            pipeline,
+            meta::component_name(pipeline, component),
+            Some(component),
+        ),
+        spec: Some(DeploymentSpec {
+            replicas: replicas.map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
+            selector: LabelSelector {
+                match_labels: Some(meta::selector_labels(pipeline, component)),
+                ..LabelSelector::default()
+            },
+            template: pod_template(pipeline, component, ctx),
+            ..DeploymentSpec::default()
+        }),
+        status: None,
+    }
+}
+
+fn pod_template(
+    pipeline: &EventPipeline,
+    component: Component,
+    ctx: &BuildContext,
+) -> PodTemplateSpec {
+    let (volumes, mounts) = env::volumes(pipeline, component);
+    let mut annotations = meta::scrape_annotations(contract::DEFAULT_ADMIN_PORT);
+    if let Some(schema) = &pipeline.spec.producer.schema {
+        let hash = meta::stable_hash(schema.to_string().as_bytes());
+        annotations.insert(meta::SCHEMA_HASH_ANNOTATION.to_owned(), hash);
+    }
+    let mut container = container(pipeline, component, ctx);
+    container.volume_mounts = Some(mounts);
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(meta::labels(pipeline, Some(component))),
+            annotations: Some(annotations),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(PodSpec {
+            containers: vec![container],
+            volumes: Some(volumes),
+            security_context: Some(PodSecurityContext {
+                run_as_non_root: Some(true),
+                run_as_user: Some(NON_ROOT_ID),
+                run_as_group: Some(NON_ROOT_ID),
+                fs_group: Some(NON_ROOT_ID),
+                seccomp_profile: Some(runtime_default_seccomp()),
+                ..PodSecurityContext::default()
+            }),
+            ..PodSpec::default()
+        }),
+    }
+}
+
+fn container(pipeline: &EventPipeline, component: Component, ctx: &BuildContext) -> Container {
+    let resources = match component {
+        Component::Producer => pipeline.spec.producer.resources.clone(),
+        Component::Consumer => pipeline.spec.consumer.resources.clone(),
+    };
+    Container {
+        name: component.as_str().to_owned(),
+        image: Some(ctx.image(pipeline).to_owned()),
+        args: Some(vec![component.as_str().to_owned()]),
+        env: Some(env::env(pipeline, component, ctx)),
+        ports: Some(ports(component)),
+        resources,
+        liveness_probe: Some(http_probe("/healthz")),
+        readiness_probe: Some(http_probe("/readyz")),
+        security_context: Some(container_security_context()),
+        ..Container::default()
+    }
+}
+
+fn ports(component: Component) -> Vec<ContainerPort> {
+    let port = |name: &str, number: u16| ContainerPort {
+        name: Some(name.to_owned()),
+        container_port: i32::from(number),
+        protocol: Some("TCP".to_owned()),
+        ..ContainerPort::default()
+    };
+    let mut ports = vec![port(ADMIN_PORT_NAME, contract::DEFAULT_ADMIN_PORT)];
+    if component == Component::Producer {
+        ports.insert(0, port(HTTP_PORT_NAME, contract::DEFAULT_HTTP_PORT));
+    }
+    ports
+}
+
+fn http_probe(path: &str) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_owned()),
+            port: IntOrString::String(ADMIN_PORT_NAME.to_owned()),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(10),
+        failure_threshold: Some(3),
+        ..Probe::default()
+    }
+}
+
+fn container_security_context() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_owned()]),
+            add: None,
+        }),
+        seccomp_profile: Some(runtime_default_seccomp()),
+        ..SecurityContext::default()
+    }
+}
+
+fn runtime_default_seccomp() -> SeccompProfile {
+    SeccompProfile {
+        type_: "RuntimeDefault".to_owned(),
+        localhost_profile: None,
+    }
+}

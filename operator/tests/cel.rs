@@ -1,0 +1,70 @@
+//! The CRD's CEL rules evaluated client-side (kube's `cel` feature), as the API server would on
+//! `kubectl apply`: creation rules and transition rules against the previous object.
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail the test on any error"
+)]
+
+use eventflow_operator::crd::EventPipeline;
+use kube::core::cel::{validate_cel, validate_cel_update};
+
+fn full() -> EventPipeline {
+    serde_yaml::from_str(include_str!("fixtures/full.yaml")).unwrap()
+}
+
+fn refused(result: Result<(), impl std::fmt::Display>, message: &str) {
+    match result {
+        Ok(()) => unreachable!("expected refusal: {message}"),
+        Err(errors) => assert!(errors.to_string().contains(message), "{errors}"),
+    }
+}
+
+#[test]
+fn a_valid_pipeline_passes_every_rule() {
+    validate_cel(&full()).unwrap();
+    validate_cel_update(&full(), &full()).unwrap();
+}
+
+#[test]
+fn min_replicas_above_max_is_refused() {
+    let mut pipeline = full();
+    pipeline.spec.autoscaling.min_replicas = 7;
+    refused(validate_cel(&pipeline), "minReplicas must not exceed");
+}
+
+#[test]
+fn batch_timeout_outside_10ms_to_5m_is_refused() {
+    for timeout in ["5ms", "6m"] {
+        let mut pipeline = full();
+        pipeline.spec.consumer.batch_timeout = timeout.to_owned();
+        refused(validate_cel(&pipeline), "batchTimeout must be between");
+    }
+}
+
+#[test]
+fn partitions_may_grow_but_never_shrink() {
+    let old = full();
+    let mut grown = full();
+    grown.spec.topic.partitions = 12;
+    validate_cel_update(&grown, &old).unwrap();
+    let mut shrunk = full();
+    shrunk.spec.topic.partitions = 2;
+    refused(validate_cel_update(&shrunk, &old), "cannot decrease");
+}
+
+#[test]
+fn replication_factor_and_topic_name_are_immutable() {
+    let old = full();
+    let mut replicated = full();
+    replicated.spec.topic.replication_factor = 1;
+    refused(
+        validate_cel_update(&replicated, &old),
+        "replicationFactor is immutable",
+    );
+    let mut renamed = full();
+    renamed.spec.topic.name = None;
+    refused(
+        validate_cel_update(&renamed, &old),
+        "topic.name is immutable",
+    );
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# `make generate`: regenerate the EventPipeline CRD from operator/src/crd.rs into crds/ and, when
+# the Helm chart is present, into the chart's crds/ directory. A test fails when either drifts.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/env.sh
+
+crd=$(mktemp)
+trap 'rm -f "$crd"' EXIT
+cargo run --quiet --locked -p eventflow-operator -- crdgen >"$crd"
+
+targets=(crds/eventpipeline.yaml)
+[ -d charts/eventflow/crds ] && targets+=(charts/eventflow/crds/eventpipeline.yaml)
+for target in "${targets[@]}"; do
+  mkdir -p "$(dirname "$target")"
+  cp "$crd" "$target"
+  echo "generate: wrote $target"
+done
