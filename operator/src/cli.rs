@@ -25,7 +25,7 @@ pub enum Command {
     /// Print the `EventPipeline` `CustomResourceDefinition` as YAML.
     Crdgen,
     /// Run a pipeline on this machine without Kubernetes (local processes, same scaling).
-    Local,
+    Local(crate::local::LocalArgs),
 }
 
 /// Settings of `eventflow-operator run`.

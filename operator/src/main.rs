@@ -1,6 +1,5 @@
 use clap::Parser;
 use eventflow_operator::{
-    Error,
     cli::{Cli, Command},
     controller, crd,
 };
@@ -10,7 +9,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Run(args) => controller::run::run(args).await?,
         Command::Crdgen => print!("{}", crd::crd_yaml()?),
-        Command::Local => Err(Error::NotYet("the local runtime"))?,
+        Command::Local(args) => eventflow_operator::local::run(args).await?,
     }
     Ok(())
 }

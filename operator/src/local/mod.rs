@@ -1,6 +1,93 @@
 //! The local runtime: runs an `EventPipeline` as local processes, without Kubernetes.
+//!
+//! The same pipeline file, types, defaults and checks as the operator; the topic through the
+//! operator's Kafka module; the producer and consumers as child processes of the `eventflow`
+//! binary with the env the operator builds for their pods; the same lag measurement and scaling
+//! decision starting and stopping consumer processes.
 
+pub mod args;
+pub mod consumers;
 pub mod dev_services;
+pub mod pipeline_file;
+pub mod runtime;
 pub mod status;
 pub mod supervisor;
 pub mod workload_env;
+
+use std::path::PathBuf;
+
+use eventflow_workloads::{admin::shutdown_on_signal, config::LogFormat};
+use kube::ResourceExt;
+
+pub use args::LocalArgs;
+use dev_services::DevServices;
+use runtime::Endpoints;
+
+use crate::{Error, Result, resources::BuildContext};
+
+/// Runs the pipeline of `args.file` until SIGTERM/SIGINT; leaves no process behind.
+pub async fn run(args: LocalArgs) -> Result<()> {
+    eventflow_workloads::telemetry::init(LogFormat::Plain);
+    let pipeline = pipeline_file::load(&args.file, args.name.as_deref(), &build_context())?;
+    let run_dir = match &args.run_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::temp_dir().join(format!(
+            "eventflow-local-{}-{}",
+            pipeline.name_any(),
+            std::process::id()
+        )),
+    };
+    std::fs::create_dir_all(&run_dir)?;
+    let shutdown = shutdown_on_signal();
+    let (dev_services, endpoints) =
+        if let (Some(kafka), Some(mongo)) = (&args.kafka_bootstrap, &args.mongodb_uri) {
+            let endpoints = Endpoints {
+                kafka_bootstrap: kafka.clone(),
+                mongodb_uri: mongo.clone(),
+            };
+            (None, endpoints)
+        } else {
+            let services = DevServices::start(&run_dir.join("dev-services")).await?;
+            let endpoints = Endpoints {
+                kafka_bootstrap: services.kafka_bootstrap.clone(),
+                mongodb_uri: services.mongodb_uri.clone(),
+            };
+            (Some(services), endpoints)
+        };
+    let result = runtime::run(&args, pipeline, &endpoints, &run_dir, shutdown).await;
+    if let Some(services) = dev_services {
+        services.stop().await;
+    }
+    result
+}
+
+/// The build settings of local workloads (no image; plain logs into their log files).
+pub fn build_context() -> BuildContext {
+    BuildContext {
+        workload_image: "local".to_owned(),
+        workload_log_format: "plain".to_owned(),
+    }
+}
+
+/// The `eventflow` binary: `--workload-bin`, else next to this executable, else on `PATH`.
+fn workload_bin(args: &LocalArgs) -> Result<PathBuf> {
+    if let Some(path) = &args.workload_bin {
+        return Ok(path.clone());
+    }
+    let sibling = std::env::current_exe()?.with_file_name("eventflow");
+    if sibling.is_file() {
+        return Ok(sibling);
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join("eventflow"))
+        .find(|path| path.is_file())
+        .ok_or_else(|| {
+            Error::Local(
+                "the eventflow workload binary was not found next to eventflow-operator nor on \
+                 PATH; build it (cargo build --bins) or pass --workload-bin"
+                    .to_owned(),
+            )
+        })
+}

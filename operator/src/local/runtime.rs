@@ -1,0 +1,465 @@
+//! The local run: topic, producer, consumers and the scaling loop, until SIGTERM/SIGINT.
+
+use std::{
+    collections::BTreeMap,
+    net::{Ipv4Addr, SocketAddr},
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use chrono::Utc;
+use eventflow_workloads::{admin, config::parse_duration};
+use kube::ResourceExt;
+use prometheus::Registry;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    args::LocalArgs,
+    consumers::ConsumerPool,
+    status::{LocalStatus, rate},
+    supervisor::{ChildSpec, Supervised},
+    workload_env::{LocalResources, Ports, local_env},
+};
+use crate::{
+    Error, Result,
+    crd::EventPipeline,
+    kafka::{
+        KafkaAdmin, KafkaConnection,
+        lag::{LagReader, LagSample, LagTarget, OffsetReset},
+        topic::{self, DesiredTopic},
+    },
+    resources::{env::env, meta::Component},
+    scaling::{Decision, History, Input, Policy, ScalingMetrics, decide, hold},
+};
+
+/// How long the producer may take to drain in-flight requests and flush.
+const PRODUCER_GRACE: Duration = Duration::from_secs(15);
+/// Status refresh when autoscaling is off (no poll interval to follow).
+const STATUS_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Where the run's processes reach Kafka and MongoDB.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// Kafka bootstrap servers.
+    pub kafka_bootstrap: String,
+    /// MongoDB connection string.
+    pub mongodb_uri: String,
+}
+
+/// Describes consumer `i`.
+type SpecFn = Box<dyn Fn(usize) -> ChildSpec + Send>;
+
+/// A running local pipeline.
+struct Runtime {
+    pipeline: EventPipeline,
+    label: String,
+    partitions: u32,
+    producer: Supervised,
+    producer_admin: u16,
+    producer_url: String,
+    consumers: ConsumerPool<SpecFn>,
+    reader: LagReader,
+    target: LagTarget,
+    policy: Option<Policy>,
+    history: History,
+    desired: Option<u32>,
+    metrics: ScalingMetrics,
+    json: bool,
+}
+
+/// Starts the pipeline and runs it until `shutdown`; children are stopped before it returns.
+pub async fn run(
+    args: &LocalArgs,
+    pipeline: EventPipeline,
+    endpoints: &Endpoints,
+    run_dir: &Path,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    let connection = connection(args, endpoints)?;
+    let partitions = ensure_topics(&connection, &pipeline, &shutdown).await?;
+    let registry = Registry::new();
+    let metrics = ScalingMetrics::register(&registry)?;
+    let readiness = admin::Readiness::new("starting");
+    let metrics_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.metrics_port));
+    let server = admin::serve(metrics_addr, registry, readiness.clone(), shutdown.clone()).await?;
+    let local = local_resources(args, &pipeline, endpoints, run_dir)?;
+    let mut runtime = Runtime::start(
+        args,
+        pipeline,
+        &connection,
+        &local,
+        run_dir,
+        partitions,
+        metrics,
+    )?;
+    readiness.set_ready();
+    runtime.announce(args, run_dir);
+    runtime.run(shutdown).await;
+    runtime.stop().await;
+    let _ = server.await;
+    Ok(())
+}
+
+fn connection(args: &LocalArgs, endpoints: &Endpoints) -> Result<KafkaConnection> {
+    let properties = match &args.kafka_properties_file {
+        Some(path) => eventflow_workloads::config::read_properties(path)?
+            .into_iter()
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    Ok(KafkaConnection {
+        bootstrap: endpoints.kafka_bootstrap.clone(),
+        properties,
+    })
+}
+
+/// Ensures the topic and its dead-letter topic with the operator's topic code; returns the
+/// topic's partition count. Retries with backoff while Kafka does not answer.
+async fn ensure_topics(
+    connection: &KafkaConnection,
+    pipeline: &EventPipeline,
+    shutdown: &CancellationToken,
+) -> Result<u32> {
+    let admin = Arc::new(KafkaAdmin::connect(connection, Duration::from_secs(10))?);
+    let desired = DesiredTopic::of(pipeline);
+    let dead_letter = DesiredTopic {
+        name: format!("{}.dlq", desired.name),
+        partitions: 1,
+        replication_factor: desired.replication_factor,
+        config: BTreeMap::new(),
+    };
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        match ensure_both(&admin, &desired, &dead_letter).await {
+            Ok(partitions) => return Ok(partitions),
+            Err(error) => eprintln!("topic {}: {error}; retrying in {backoff:?}", desired.name),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {},
+            () = shutdown.cancelled() => return Err(Error::Local("stopped before the topic was ready".into())),
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+async fn ensure_both(
+    admin: &Arc<KafkaAdmin>,
+    desired: &DesiredTopic,
+    dead_letter: &DesiredTopic,
+) -> Result<u32> {
+    let report = topic::ensure(admin, desired).await?;
+    if let Some(refusal) = &report.refusal {
+        eprintln!("warning: {}", refusal.message(&desired.name));
+    }
+    topic::ensure(admin, dead_letter).await?;
+    Ok(report.partitions)
+}
+
+fn local_resources(
+    args: &LocalArgs,
+    pipeline: &EventPipeline,
+    endpoints: &Endpoints,
+    run_dir: &Path,
+) -> Result<LocalResources> {
+    let schema_file = match &pipeline.spec.producer.schema {
+        Some(schema) => {
+            let path = run_dir.join("schema.json");
+            std::fs::write(&path, serde_json::to_vec_pretty(schema)?)?;
+            Some(path)
+        }
+        None => None,
+    };
+    Ok(LocalResources {
+        kafka_bootstrap: endpoints.kafka_bootstrap.clone(),
+        mongodb_uri: endpoints.mongodb_uri.clone(),
+        kafka_properties_file: args.kafka_properties_file.clone(),
+        schema_file,
+        auth_tokens_file: args.auth_tokens_file.clone(),
+    })
+}
+
+/// A free loopback port for a workload's admin server.
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
+struct ChildFactory {
+    program: PathBuf,
+    run_dir: PathBuf,
+}
+
+impl ChildFactory {
+    fn spec(&self, name: String, component: Component, env: Vec<(String, String)>) -> ChildSpec {
+        ChildSpec {
+            log_file: self.run_dir.join(format!("{name}.log")),
+            name,
+            program: self.program.clone(),
+            args: vec![component.as_str().to_owned()],
+            env,
+        }
+    }
+}
+
+impl Runtime {
+    fn start(
+        args: &LocalArgs,
+        pipeline: EventPipeline,
+        connection: &KafkaConnection,
+        local: &LocalResources,
+        run_dir: &Path,
+        partitions: u32,
+        metrics: ScalingMetrics,
+    ) -> Result<Self> {
+        let ctx = super::build_context();
+        let factory = Arc::new(ChildFactory {
+            program: super::workload_bin(args)?,
+            run_dir: run_dir.to_owned(),
+        });
+        let producer_admin = free_port()?;
+        let producer_env = local_env(
+            &env(&pipeline, Component::Producer, &ctx),
+            local,
+            Ports {
+                http: args.http_port,
+                admin: producer_admin,
+            },
+        )?;
+        let producer = Supervised::start(
+            factory.spec("producer".into(), Component::Producer, producer_env),
+            PRODUCER_GRACE,
+        );
+        let consumer_env = env(&pipeline, Component::Consumer, &ctx);
+        let local = local.clone();
+        let spec_for: SpecFn = Box::new(move |index| {
+            let ports = Ports {
+                http: 0,
+                admin: free_port().unwrap_or(0),
+            };
+            let env = local_env(&consumer_env, &local, ports).unwrap_or_default();
+            factory.spec(format!("consumer-{index}"), Component::Consumer, env)
+        });
+        let policy = if pipeline.spec.autoscaling.enabled {
+            Some(Policy::from_spec(&pipeline.spec.autoscaling).map_err(Error::InvalidSpec)?)
+        } else {
+            None
+        };
+        let target = LagTarget {
+            bootstrap_servers: connection.bootstrap.clone(),
+            properties: connection.properties.clone(),
+            group_id: pipeline.group_id(),
+            topic: pipeline.topic_name(),
+            offset_reset: OffsetReset::Earliest,
+        };
+        Ok(Self {
+            label: format!(
+                "{}/{}",
+                pipeline.namespace().unwrap_or_default(),
+                pipeline.name_any()
+            ),
+            producer_url: format!("http://127.0.0.1:{}", args.http_port),
+            pipeline,
+            partitions,
+            producer,
+            producer_admin,
+            consumers: ConsumerPool::new(spec_for),
+            reader: LagReader::default(),
+            target,
+            policy,
+            history: History::default(),
+            desired: None,
+            metrics,
+            json: args.json,
+        })
+    }
+
+    fn announce(&self, args: &LocalArgs, run_dir: &Path) {
+        if self.json {
+            return;
+        }
+        println!(
+            "eventflow local: pipeline {} (topic {}, {} partitions)",
+            self.label, self.target.topic, self.partitions
+        );
+        println!(
+            "  send events:  curl -H 'content-type: application/json' -d '{{\"type\":\"demo\",\"data\":{{}}}}' {}/v1/events",
+            self.producer_url
+        );
+        println!(
+            "  query them:   curl {}/v1/events?limit=10",
+            self.producer_url
+        );
+        println!(
+            "  metrics:      http://127.0.0.1:{}/metrics   logs: {}",
+            args.metrics_port,
+            run_dir.display()
+        );
+    }
+
+    fn initial_replicas(&self) -> u32 {
+        let spec = &self.pipeline.spec;
+        match &self.policy {
+            Some(policy) => spec
+                .consumer
+                .replicas
+                .clamp(
+                    policy.min_replicas,
+                    policy.max_replicas.max(policy.min_replicas),
+                )
+                .min(self.partitions.max(1)),
+            None => spec.consumer.replicas,
+        }
+    }
+
+    fn poll_interval(&self) -> Duration {
+        if self.policy.is_none() {
+            return STATUS_INTERVAL;
+        }
+        parse_duration(&self.pipeline.spec.autoscaling.poll_interval).unwrap_or(STATUS_INTERVAL)
+    }
+
+    async fn run(&mut self, shutdown: CancellationToken) {
+        let initial = self.initial_replicas();
+        self.scale(initial).await;
+        let mut ticker = tokio::time::interval(self.poll_interval());
+        let mut previous: Option<(LocalStatus, LagSample)> = None;
+        let mut last_reason = format!("started with {initial} consumer(s)");
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {},
+                () = shutdown.cancelled() => return,
+            }
+            let measured = self.reader.measure(&self.target).await;
+            let decision = self.decide(&measured);
+            self.desired = decision.as_ref().map(|d| d.desired);
+            if let Some(decision) = &decision
+                && decision.desired as usize != self.consumers.len()
+            {
+                self.scale(decision.desired).await;
+                last_reason.clone_from(&decision.reason);
+            }
+            let status = self
+                .status(&measured, previous.as_ref().map(|(_, s)| s), &last_reason)
+                .await;
+            self.print(&status, previous.as_ref().map(|(s, _)| s));
+            if let Ok(sample) = measured {
+                previous = Some((status, sample));
+            }
+        }
+    }
+
+    fn decide(
+        &mut self,
+        measured: &Result<LagSample, crate::kafka::lag::LagError>,
+    ) -> Option<Decision> {
+        let policy = self.policy.as_ref()?;
+        let current = u32::try_from(self.consumers.len()).unwrap_or(u32::MAX);
+        let decision = match measured {
+            Ok(sample) => {
+                let input = Input {
+                    sample,
+                    partitions: self.partitions,
+                    current_replicas: current,
+                };
+                let decision = decide(policy, &input, &mut self.history);
+                self.metrics.observe(&self.label, sample, &decision);
+                decision
+            }
+            Err(error) => {
+                let decision = hold(current, error);
+                self.metrics.observe_failure(&self.label, &decision);
+                decision
+            }
+        };
+        Some(decision)
+    }
+
+    async fn scale(&mut self, replicas: u32) {
+        self.consumers.scale_to(replicas as usize).await;
+        self.metrics.set_replicas(&self.label, replicas);
+    }
+
+    async fn status(
+        &self,
+        measured: &Result<LagSample, crate::kafka::lag::LagError>,
+        previous: Option<&LagSample>,
+        last_reason: &str,
+    ) -> LocalStatus {
+        let (lag, error, produced, consumed) = match measured {
+            Ok(sample) => {
+                let (produced, consumed) =
+                    previous.map_or((0.0, 0.0), |before| rates(before, sample));
+                (i64::try_from(sample.total).ok(), None, produced, consumed)
+            }
+            Err(error) => (None, Some(error.to_string()), 0.0, 0.0),
+        };
+        let consumers = u32::try_from(self.consumers.len()).unwrap_or(u32::MAX);
+        LocalStatus {
+            pipeline: self.label.clone(),
+            topic: self.target.topic.clone(),
+            partitions: i32::try_from(self.partitions).unwrap_or(i32::MAX),
+            producer_url: self.producer_url.clone(),
+            producer_ready: self.producer_ready().await,
+            consumers,
+            desired_consumers: self.desired.unwrap_or(consumers),
+            lag,
+            produced_per_second: produced,
+            consumed_per_second: consumed,
+            last_scale_reason: last_reason.to_owned(),
+            measurement_error: error,
+            at: Utc::now(),
+        }
+    }
+
+    async fn producer_ready(&self) -> bool {
+        let url = format!("http://127.0.0.1:{}/readyz", self.producer_admin);
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(1))
+            .build();
+        match client {
+            Ok(client) => client
+                .get(url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success()),
+            Err(_) => false,
+        }
+    }
+
+    fn print(&self, status: &LocalStatus, previous: Option<&LocalStatus>) {
+        if self.json {
+            println!("{}", status.json());
+        } else if previous.is_none_or(|before| status.differs_from(before)) {
+            println!("{}", status.line());
+        }
+    }
+
+    async fn stop(self) {
+        let mut consumers = self.consumers;
+        consumers.scale_to(0).await;
+        self.producer.stop().await;
+        self.reader.forget(&self.target);
+    }
+}
+
+/// Produced and consumed events per second between two samples.
+fn rates(before: &LagSample, after: &LagSample) -> (f64, f64) {
+    let seconds = (after.measured_at - before.measured_at).as_seconds_f64();
+    let high = |s: &LagSample| {
+        s.per_partition
+            .iter()
+            .map(|p| p.high_watermark)
+            .sum::<i64>()
+    };
+    let committed = |s: &LagSample| {
+        s.per_partition
+            .iter()
+            .filter_map(|p| p.committed)
+            .sum::<i64>()
+    };
+    (
+        rate(high(before), high(after), seconds),
+        rate(committed(before), committed(after), seconds),
+    )
+}
