@@ -224,9 +224,16 @@ async fn refuse_invalid(
     Ok(Action::await_change())
 }
 
+/// The pipeline's topic, then its dead-letter topic (brokers often do not auto-create topics).
 async fn ensure_topic(pipeline: &EventPipeline, ctx: &Context) -> Result<TopicReport> {
     let admin = ctx.kafka.for_pipeline(&ctx.client, pipeline).await?;
-    topic::ensure(&admin, &DesiredTopic::of(pipeline)).await
+    let report = topic::ensure(&admin, &DesiredTopic::of(pipeline)).await?;
+    let dead_letter = topic::ensure(&admin, &DesiredTopic::dead_letter_of(pipeline)).await?;
+    if dead_letter.changes.contains(&TopicChange::Created) {
+        let note = format!("created dead-letter topic {}", dead_letter.name);
+        events::normal(&ctx.recorder, pipeline, "DeadLetterTopicCreated", note).await;
+    }
+    Ok(report)
 }
 
 fn verdicts(

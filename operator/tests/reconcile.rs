@@ -175,10 +175,16 @@ async fn create_builds_topic_children_and_status() {
         .await
         .unwrap();
 
-    let observed = topic::describe(&admin(&bootstrap), &name)
+    let admin = admin(&bootstrap);
+    let observed = topic::describe(&admin, &name).await.unwrap().unwrap();
+    let dead_letter = topic::describe(&admin, &format!("{name}.dlq"))
         .await
-        .unwrap()
         .unwrap();
+    assert_eq!(
+        dead_letter.unwrap().partitions,
+        1,
+        "the consumer's dead-letter topic"
+    );
     assert_eq!(observed.partitions, 6);
     let reasons = event_reasons(&client).await;
     assert!(reasons.contains(&"TopicCreated".to_owned()), "{reasons:?}");
@@ -367,14 +373,18 @@ fn deleting(mut pipeline: EventPipeline, policy: DeletionPolicy) -> EventPipelin
     pipeline
 }
 
-async fn delete_with_policy(policy: DeletionPolicy) -> (bool, Vec<String>) {
+/// Deletes a pipeline whose topics exist; answers whether its topic and dead-letter topic are left.
+async fn delete_with_policy(policy: DeletionPolicy) -> ([bool; 2], Vec<String>) {
     let bootstrap = bootstrap();
     let pipeline = pipeline(&bootstrap);
     let name = pipeline.name_any();
     let admin = admin(&bootstrap);
-    topic::ensure(&admin, &DesiredTopic::of(&pipeline))
-        .await
-        .unwrap();
+    for topic in [
+        DesiredTopic::of(&pipeline),
+        DesiredTopic::dead_letter_of(&pipeline),
+    ] {
+        topic::ensure(&admin, &topic).await.unwrap();
+    }
     let client = fake(deleting(pipeline, policy)).await;
     let ctx = context(client.clone(), Settings::default());
 
@@ -388,23 +398,26 @@ async fn delete_with_policy(policy: DeletionPolicy) -> (bool, Vec<String>) {
             .is_none(),
         "finalizer removed"
     );
-    let topic_left = topic::describe(&admin, &name).await.unwrap().is_some();
-    (topic_left, event_reasons(&client).await)
+    let mut left = [false; 2];
+    for (i, topic) in [name.clone(), format!("{name}.dlq")].iter().enumerate() {
+        left[i] = topic::describe(&admin, topic).await.unwrap().is_some();
+    }
+    (left, event_reasons(&client).await)
 }
 
 #[tokio::test]
 async fn deletion_with_retain_keeps_the_topic() {
     let _turn = BROKER.lock().await;
-    let (topic_left, reasons) = delete_with_policy(DeletionPolicy::Retain).await;
-    assert!(topic_left);
+    let (left, reasons) = delete_with_policy(DeletionPolicy::Retain).await;
+    assert_eq!(left, [true, true]);
     assert!(reasons.contains(&"TopicRetained".to_owned()), "{reasons:?}");
 }
 
 #[tokio::test]
 async fn deletion_with_delete_removes_the_topic() {
     let _turn = BROKER.lock().await;
-    let (topic_left, reasons) = delete_with_policy(DeletionPolicy::Delete).await;
-    assert!(!topic_left);
+    let (left, reasons) = delete_with_policy(DeletionPolicy::Delete).await;
+    assert_eq!(left, [false, false]);
     assert!(reasons.contains(&"TopicDeleted".to_owned()), "{reasons:?}");
 }
 
