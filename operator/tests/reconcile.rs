@@ -24,9 +24,10 @@ use eventflow_operator::{
 };
 use eventflow_workloads::testkit::{DevServices, unique_name};
 use k8s_openapi::{
+    ByteString,
     api::{
         apps::v1::Deployment,
-        core::v1::{ConfigMap, Service},
+        core::v1::{ConfigMap, Secret, Service},
         events::v1::Event,
     },
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
@@ -67,14 +68,36 @@ fn pipeline(bootstrap: &str) -> EventPipeline {
     pipeline
 }
 
+/// An in-memory API holding the pipeline and the Secrets its pods read.
 async fn fake(pipeline: EventPipeline) -> Client {
+    let secrets = vec![
+        secret("mongodb", "uri", "mongodb://mongo:27017"),
+        secret("ingest-tokens", "tokens.txt", "t0ken"),
+    ];
+    fake_with(pipeline, secrets).await
+}
+
+async fn fake_with(pipeline: EventPipeline, secrets: Vec<Secret>) -> Client {
     ClientBuilder::new()
         .with_resource::<EventPipeline>()
         .with_status_subresource::<EventPipeline>()
         .with_object(pipeline)
+        .with_objects(secrets)
         .build()
         .await
         .unwrap()
+}
+
+fn secret(name: &str, key: &str, value: &str) -> Secret {
+    Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(NAMESPACE.to_owned()),
+            ..Default::default()
+        },
+        data: Some([(key.to_owned(), ByteString(value.as_bytes().to_vec()))].into()),
+        ..Secret::default()
+    }
 }
 
 fn context(client: Client, settings: Settings) -> Arc<Context> {
@@ -484,4 +507,39 @@ async fn an_existing_topic_is_adopted() {
     let reasons = event_reasons(&client).await;
     assert!(reasons.contains(&"TopicAdopted".to_owned()), "{reasons:?}");
     assert!(!reasons.contains(&"TopicCreated".to_owned()), "{reasons:?}");
+}
+
+#[tokio::test]
+async fn a_missing_secret_is_named_in_the_workload_conditions() {
+    let _turn = BROKER.lock().await;
+    let pipeline = pipeline(&bootstrap());
+    let name = pipeline.name_any();
+    let client = fake_with(pipeline, vec![secret("mongodb", "url", "typo in the key")]).await;
+    let ctx = context(client.clone(), Settings::default());
+
+    reconcile_stored(&ctx, &name).await.unwrap();
+
+    let stored = api::<EventPipeline>(&client).get(&name).await.unwrap();
+    let producer = condition(&stored, "ProducerReady");
+    assert_eq!(producer.reason, "SecretMissing");
+    assert!(
+        producer
+            .message
+            .contains("secret shop/mongodb has no key uri"),
+        "{}",
+        producer.message
+    );
+    assert!(
+        producer
+            .message
+            .contains("secret shop/ingest-tokens not found"),
+        "{}",
+        producer.message
+    );
+    let consumer = condition(&stored, "ConsumerReady");
+    assert!(
+        !consumer.message.contains("ingest-tokens"),
+        "the consumer reads no tokens"
+    );
+    assert_eq!(condition(&stored, "Ready").reason, "SecretMissing");
 }
