@@ -543,3 +543,39 @@ async fn a_missing_secret_is_named_in_the_workload_conditions() {
     );
     assert_eq!(condition(&stored, "Ready").reason, "SecretMissing");
 }
+
+#[tokio::test]
+async fn kafka_properties_come_from_the_kafka_secret() {
+    let mut pipeline = pipeline(&bootstrap());
+    pipeline.spec.kafka.secret_ref = Some(eventflow_operator::crd::SecretReference {
+        name: "kafka-client".to_owned(),
+    });
+    let name = pipeline.name_any();
+    let properties = secret("kafka-client", "security.protocol", "carrier-pigeon");
+    let client = fake_with(pipeline.clone(), vec![properties]).await;
+    let ctx = context(client.clone(), Settings::default());
+
+    let error = reconcile_stored(&ctx, &name).await.unwrap_err();
+
+    assert!(error.to_string().contains("security.protocol"), "{error}");
+    let stored = api::<EventPipeline>(&client).get(&name).await.unwrap();
+    let topic_ready = condition(&stored, "TopicReady");
+    assert_eq!(topic_ready.reason, "KafkaUnavailable");
+    assert!(
+        topic_ready.message.contains("carrier-pigeon"),
+        "{}",
+        topic_ready.message
+    );
+
+    let without_secret = fake_with(pipeline, Vec::new()).await;
+    let ctx = context(without_secret.clone(), Settings::default());
+    reconcile_stored(&ctx, &name).await.unwrap_err();
+    let stored = api::<EventPipeline>(&without_secret)
+        .get(&name)
+        .await
+        .unwrap();
+    assert_eq!(
+        condition(&stored, "TopicReady").reason,
+        "KafkaSecretUnavailable"
+    );
+}
