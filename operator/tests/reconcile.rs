@@ -55,7 +55,8 @@ fn bootstrap() -> String {
 fn pipeline(bootstrap: &str) -> EventPipeline {
     let mut pipeline: EventPipeline =
         serde_yaml::from_str(include_str!("fixtures/full.yaml")).unwrap();
-    let name = unique_name("ep");
+    // A valid Kubernetes name (lower case, digits, `-`) whatever `unique_name` separates with.
+    let name = unique_name("ep").to_lowercase().replace('_', "-");
     pipeline.metadata = kube::api::ObjectMeta {
         name: Some(name.clone()),
         namespace: Some(NAMESPACE.to_owned()),
