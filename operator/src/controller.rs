@@ -1,8 +1,9 @@
 //! The reconciler: `EventPipeline` in, topic + Deployments + Service + status out.
 //!
-//! `reconcile` reads as its phases: finalizer → validate (pure) → ensure the topic → build the
-//! desired objects (pure) → server-side apply → read back readiness → status (only when changed)
-//! → requeue. Deletion goes through [`finalizer::cleanup`].
+//! `reconcile` reads as its phases: finalizer → validate (pure) → ensure the topic (and its
+//! dead-letter topic) → build the desired objects (pure) → server-side apply → read back
+//! readiness (and check the Secrets the pods read) → status (only when changed) → events →
+//! requeue. Deletion goes through [`finalizer::cleanup`].
 //!
 //! The seam with the scaler (`crate::scaling`, `crate::kafka::lag`): the scaler owns
 //! `status.lag`, `status.consumer.{desiredReplicas,lastScaleTime,lastScaleReason}` and the
@@ -15,6 +16,7 @@
 pub mod apply;
 pub mod events;
 pub mod finalizer;
+pub mod references;
 pub mod run;
 pub mod status;
 
@@ -200,7 +202,8 @@ async fn reconcile_spec(
     let topic = ensure_topic(pipeline, ctx).await;
     let desired = resources::desired(pipeline, &ctx.build);
     let applied = apply::apply_all(&ctx.client, pipeline, &desired).await?;
-    let verdicts = verdicts(pipeline, &topic, &applied);
+    let missing = references::missing_secrets(&ctx.client, pipeline).await?;
+    let verdicts = verdicts(pipeline, &topic, &applied, &missing);
     let ready = verdicts.iter().all(|v| v.ok);
     write_status(api, pipeline, ctx, &verdicts, &topic, &applied).await?;
     announce(pipeline, ctx, &topic).await;
@@ -224,20 +227,40 @@ async fn refuse_invalid(
     Ok(Action::await_change())
 }
 
+/// The pipeline's topic, then its dead-letter topic (brokers often do not auto-create topics).
 async fn ensure_topic(pipeline: &EventPipeline, ctx: &Context) -> Result<TopicReport> {
     let admin = ctx.kafka.for_pipeline(&ctx.client, pipeline).await?;
-    topic::ensure(&admin, &DesiredTopic::of(pipeline)).await
+    let report = topic::ensure(&admin, &DesiredTopic::of(pipeline)).await?;
+    let dead_letter = topic::ensure(&admin, &DesiredTopic::dead_letter_of(pipeline)).await?;
+    if dead_letter.changes.contains(&TopicChange::Created) {
+        let note = format!("created dead-letter topic {}", dead_letter.name);
+        events::normal(&ctx.recorder, pipeline, "DeadLetterTopicCreated", note).await;
+    }
+    Ok(report)
 }
 
 fn verdicts(
     pipeline: &EventPipeline,
     topic: &Result<TopicReport>,
     applied: &apply::Applied,
+    missing_secrets: &[references::MissingSecret],
 ) -> Vec<Verdict> {
+    let workload = |type_, deployment, producer: bool| {
+        let missing: Vec<&str> = missing_secrets
+            .iter()
+            .filter(|m| producer || m.reader == references::Reader::Both)
+            .map(|m| m.message.as_str())
+            .collect();
+        if missing.is_empty() {
+            status::workload_verdict(type_, deployment)
+        } else {
+            Verdict::not_ok(type_, "SecretMissing", missing.join("; "))
+        }
+    };
     let mut verdicts = vec![
         status::topic_verdict(topic),
-        status::workload_verdict(status::PRODUCER_READY, &applied.producer),
-        status::workload_verdict(status::CONSUMER_READY, &applied.consumer),
+        workload(status::PRODUCER_READY, &applied.producer, true),
+        workload(status::CONSUMER_READY, &applied.consumer, false),
     ];
     let ready = if pipeline.spec.suspend {
         Verdict::not_ok(

@@ -454,6 +454,11 @@ impl EventPipeline {
             .unwrap_or_else(|| kube::ResourceExt::name_any(self))
     }
 
+    /// The consumer's dead-letter topic: `<topic>.dlq`.
+    pub fn dead_letter_topic_name(&self) -> String {
+        format!("{}.dlq", self.topic_name())
+    }
+
     /// The consumer group of the pipeline's consumers: `eventflow-<namespace>-<name>`.
     pub fn group_id(&self) -> String {
         format!(

@@ -24,9 +24,10 @@ use eventflow_operator::{
 };
 use eventflow_workloads::testkit::{DevServices, unique_name};
 use k8s_openapi::{
+    ByteString,
     api::{
         apps::v1::Deployment,
-        core::v1::{ConfigMap, Service},
+        core::v1::{ConfigMap, Secret, Service},
         events::v1::Event,
     },
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
@@ -54,7 +55,8 @@ fn bootstrap() -> String {
 fn pipeline(bootstrap: &str) -> EventPipeline {
     let mut pipeline: EventPipeline =
         serde_yaml::from_str(include_str!("fixtures/full.yaml")).unwrap();
-    let name = unique_name("ep");
+    // A valid Kubernetes name (lower case, digits, `-`) whatever `unique_name` separates with.
+    let name = unique_name("ep").to_lowercase().replace('_', "-");
     pipeline.metadata = kube::api::ObjectMeta {
         name: Some(name.clone()),
         namespace: Some(NAMESPACE.to_owned()),
@@ -67,14 +69,36 @@ fn pipeline(bootstrap: &str) -> EventPipeline {
     pipeline
 }
 
+/// An in-memory API holding the pipeline and the Secrets its pods read.
 async fn fake(pipeline: EventPipeline) -> Client {
+    let secrets = vec![
+        secret("mongodb", "uri", "mongodb://mongo:27017"),
+        secret("ingest-tokens", "tokens.txt", "t0ken"),
+    ];
+    fake_with(pipeline, secrets).await
+}
+
+async fn fake_with(pipeline: EventPipeline, secrets: Vec<Secret>) -> Client {
     ClientBuilder::new()
         .with_resource::<EventPipeline>()
         .with_status_subresource::<EventPipeline>()
         .with_object(pipeline)
+        .with_objects(secrets)
         .build()
         .await
         .unwrap()
+}
+
+fn secret(name: &str, key: &str, value: &str) -> Secret {
+    Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(NAMESPACE.to_owned()),
+            ..Default::default()
+        },
+        data: Some([(key.to_owned(), ByteString(value.as_bytes().to_vec()))].into()),
+        ..Secret::default()
+    }
 }
 
 fn context(client: Client, settings: Settings) -> Arc<Context> {
@@ -175,10 +199,16 @@ async fn create_builds_topic_children_and_status() {
         .await
         .unwrap();
 
-    let observed = topic::describe(&admin(&bootstrap), &name)
+    let admin = admin(&bootstrap);
+    let observed = topic::describe(&admin, &name).await.unwrap().unwrap();
+    let dead_letter = topic::describe(&admin, &format!("{name}.dlq"))
         .await
-        .unwrap()
         .unwrap();
+    assert_eq!(
+        dead_letter.unwrap().partitions,
+        1,
+        "the consumer's dead-letter topic"
+    );
     assert_eq!(observed.partitions, 6);
     let reasons = event_reasons(&client).await;
     assert!(reasons.contains(&"TopicCreated".to_owned()), "{reasons:?}");
@@ -367,14 +397,18 @@ fn deleting(mut pipeline: EventPipeline, policy: DeletionPolicy) -> EventPipelin
     pipeline
 }
 
-async fn delete_with_policy(policy: DeletionPolicy) -> (bool, Vec<String>) {
+/// Deletes a pipeline whose topics exist; answers whether its topic and dead-letter topic are left.
+async fn delete_with_policy(policy: DeletionPolicy) -> ([bool; 2], Vec<String>) {
     let bootstrap = bootstrap();
     let pipeline = pipeline(&bootstrap);
     let name = pipeline.name_any();
     let admin = admin(&bootstrap);
-    topic::ensure(&admin, &DesiredTopic::of(&pipeline))
-        .await
-        .unwrap();
+    for topic in [
+        DesiredTopic::of(&pipeline),
+        DesiredTopic::dead_letter_of(&pipeline),
+    ] {
+        topic::ensure(&admin, &topic).await.unwrap();
+    }
     let client = fake(deleting(pipeline, policy)).await;
     let ctx = context(client.clone(), Settings::default());
 
@@ -388,23 +422,26 @@ async fn delete_with_policy(policy: DeletionPolicy) -> (bool, Vec<String>) {
             .is_none(),
         "finalizer removed"
     );
-    let topic_left = topic::describe(&admin, &name).await.unwrap().is_some();
-    (topic_left, event_reasons(&client).await)
+    let mut left = [false; 2];
+    for (i, topic) in [name.clone(), format!("{name}.dlq")].iter().enumerate() {
+        left[i] = topic::describe(&admin, topic).await.unwrap().is_some();
+    }
+    (left, event_reasons(&client).await)
 }
 
 #[tokio::test]
 async fn deletion_with_retain_keeps_the_topic() {
     let _turn = BROKER.lock().await;
-    let (topic_left, reasons) = delete_with_policy(DeletionPolicy::Retain).await;
-    assert!(topic_left);
+    let (left, reasons) = delete_with_policy(DeletionPolicy::Retain).await;
+    assert_eq!(left, [true, true]);
     assert!(reasons.contains(&"TopicRetained".to_owned()), "{reasons:?}");
 }
 
 #[tokio::test]
 async fn deletion_with_delete_removes_the_topic() {
     let _turn = BROKER.lock().await;
-    let (topic_left, reasons) = delete_with_policy(DeletionPolicy::Delete).await;
-    assert!(!topic_left);
+    let (left, reasons) = delete_with_policy(DeletionPolicy::Delete).await;
+    assert_eq!(left, [false, false]);
     assert!(reasons.contains(&"TopicDeleted".to_owned()), "{reasons:?}");
 }
 
@@ -471,4 +508,75 @@ async fn an_existing_topic_is_adopted() {
     let reasons = event_reasons(&client).await;
     assert!(reasons.contains(&"TopicAdopted".to_owned()), "{reasons:?}");
     assert!(!reasons.contains(&"TopicCreated".to_owned()), "{reasons:?}");
+}
+
+#[tokio::test]
+async fn a_missing_secret_is_named_in_the_workload_conditions() {
+    let _turn = BROKER.lock().await;
+    let pipeline = pipeline(&bootstrap());
+    let name = pipeline.name_any();
+    let client = fake_with(pipeline, vec![secret("mongodb", "url", "typo in the key")]).await;
+    let ctx = context(client.clone(), Settings::default());
+
+    reconcile_stored(&ctx, &name).await.unwrap();
+
+    let stored = api::<EventPipeline>(&client).get(&name).await.unwrap();
+    let producer = condition(&stored, "ProducerReady");
+    assert_eq!(producer.reason, "SecretMissing");
+    assert!(
+        producer
+            .message
+            .contains("secret shop/mongodb has no key uri"),
+        "{}",
+        producer.message
+    );
+    assert!(
+        producer
+            .message
+            .contains("secret shop/ingest-tokens not found"),
+        "{}",
+        producer.message
+    );
+    let consumer = condition(&stored, "ConsumerReady");
+    assert!(
+        !consumer.message.contains("ingest-tokens"),
+        "the consumer reads no tokens"
+    );
+    assert_eq!(condition(&stored, "Ready").reason, "SecretMissing");
+}
+
+#[tokio::test]
+async fn kafka_properties_come_from_the_kafka_secret() {
+    let mut pipeline = pipeline(&bootstrap());
+    pipeline.spec.kafka.secret_ref = Some(eventflow_operator::crd::SecretReference {
+        name: "kafka-client".to_owned(),
+    });
+    let name = pipeline.name_any();
+    let properties = secret("kafka-client", "security.protocol", "carrier-pigeon");
+    let client = fake_with(pipeline.clone(), vec![properties]).await;
+    let ctx = context(client.clone(), Settings::default());
+
+    let error = reconcile_stored(&ctx, &name).await.unwrap_err();
+
+    assert!(error.to_string().contains("security.protocol"), "{error}");
+    let stored = api::<EventPipeline>(&client).get(&name).await.unwrap();
+    let topic_ready = condition(&stored, "TopicReady");
+    assert_eq!(topic_ready.reason, "KafkaUnavailable");
+    assert!(
+        topic_ready.message.contains("carrier-pigeon"),
+        "{}",
+        topic_ready.message
+    );
+
+    let without_secret = fake_with(pipeline, Vec::new()).await;
+    let ctx = context(without_secret.clone(), Settings::default());
+    reconcile_stored(&ctx, &name).await.unwrap_err();
+    let stored = api::<EventPipeline>(&without_secret)
+        .get(&name)
+        .await
+        .unwrap();
+    assert_eq!(
+        condition(&stored, "TopicReady").reason,
+        "KafkaSecretUnavailable"
+    );
 }

@@ -93,20 +93,22 @@ pub async fn cleanup(
 
 async fn delete_topic_and_group(pipeline: &EventPipeline, ctx: &Context) -> Result<String> {
     let admin = ctx.kafka.for_pipeline(&ctx.client, pipeline).await?;
-    let name = pipeline.topic_name();
-    let existed = topic::delete(&admin, &name).await?;
+    let mut notes = Vec::new();
+    for name in [pipeline.topic_name(), pipeline.dead_letter_topic_name()] {
+        let outcome = if topic::delete(&admin, &name).await? {
+            "deleted"
+        } else {
+            "was already gone"
+        };
+        notes.push(format!("topic {name} {outcome}"));
+    }
     let group = pipeline.group_id();
-    let offsets = match topic::delete_group(&admin, &group).await? {
+    notes.push(match topic::delete_group(&admin, &group).await? {
         GroupDeletion::Deleted => format!("consumer group {group} deleted"),
         GroupDeletion::NotFound => format!("consumer group {group} had no offsets"),
         GroupDeletion::NotDeleted(why) => format!("consumer group {group} kept: {why}"),
-    };
-    let topic = if existed {
-        "deleted"
-    } else {
-        "was already gone"
-    };
-    Ok(format!("topic {name} {topic}; {offsets}"))
+    });
+    Ok(notes.join("; "))
 }
 
 /// Counts a failed attempt; after the last one, warns and returns `Ok` so the finalizer goes.
@@ -129,8 +131,9 @@ async fn give_up_or_retry(
         return Err(error);
     }
     let note = format!(
-        "gave up deleting topic {} and consumer group {} on {} after {attempts} attempts ({error}); both were left behind",
+        "gave up deleting topics {} and {} and consumer group {} on {} after {attempts} attempts ({error}); all were left behind",
         pipeline.topic_name(),
+        pipeline.dead_letter_topic_name(),
         pipeline.group_id(),
         pipeline.spec.kafka.bootstrap_servers,
     );

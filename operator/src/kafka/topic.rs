@@ -40,6 +40,17 @@ impl DesiredTopic {
             config: topic.config.clone(),
         }
     }
+
+    /// The consumer's dead-letter topic: one partition (poison is rare and order does not
+    /// matter), the topic's replication factor, broker-default config.
+    pub fn dead_letter_of(pipeline: &EventPipeline) -> Self {
+        Self {
+            name: pipeline.dead_letter_topic_name(),
+            partitions: 1,
+            replication_factor: pipeline.spec.topic.replication_factor,
+            config: BTreeMap::new(),
+        }
+    }
 }
 
 /// The topic as the broker has it.

@@ -1,0 +1,75 @@
+//! Checks that the Secrets the workloads need exist, so a missing one is a clear condition
+//! instead of pods stuck in `CreateContainerConfigError`.
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Client, ResourceExt};
+
+use crate::{
+    Result,
+    crd::{EventPipeline, SecretKeySelector},
+};
+
+/// Who reads a Secret key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    /// Both workloads.
+    Both,
+    /// The producer only.
+    Producer,
+}
+
+/// A Secret (or key) a workload needs but the namespace lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingSecret {
+    /// Who needs it.
+    pub reader: Reader,
+    /// What is missing, naming the spec field.
+    pub message: String,
+}
+
+/// Every Secret key the pipeline's pods read, with the spec field naming it.
+fn referenced(pipeline: &EventPipeline) -> Vec<(Reader, &'static str, &SecretKeySelector)> {
+    let mongodb = &pipeline.spec.sink.mongodb.uri_secret_ref;
+    let mut keys = vec![(Reader::Both, "sink.mongodb.uriSecretRef", mongodb)];
+    if let Some(auth) = &pipeline.spec.producer.auth {
+        keys.push((
+            Reader::Producer,
+            "producer.auth.secretRef",
+            &auth.secret_ref,
+        ));
+    }
+    keys
+}
+
+/// What is missing, one entry per reference; empty when every Secret key is there.
+pub async fn missing_secrets(
+    client: &Client,
+    pipeline: &EventPipeline,
+) -> Result<Vec<MissingSecret>> {
+    let namespace = pipeline.namespace().unwrap_or_default();
+    let api = Api::<Secret>::namespaced(client.clone(), &namespace);
+    let mut missing = Vec::new();
+    for (reader, field, selector) in referenced(pipeline) {
+        let name = &selector.name;
+        let message = match api.get_opt(name).await? {
+            None => format!("{field}: secret {namespace}/{name} not found"),
+            Some(secret) if !has_key(&secret, &selector.key) => {
+                format!(
+                    "{field}: secret {namespace}/{name} has no key {}",
+                    selector.key
+                )
+            }
+            Some(_) => continue,
+        };
+        missing.push(MissingSecret { reader, message });
+    }
+    Ok(missing)
+}
+
+fn has_key(secret: &Secret, key: &str) -> bool {
+    secret.data.as_ref().is_some_and(|d| d.contains_key(key))
+        || secret
+            .string_data
+            .as_ref()
+            .is_some_and(|d| d.contains_key(key))
+}
