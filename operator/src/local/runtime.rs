@@ -402,6 +402,12 @@ impl Runtime {
             producer_url: self.producer_url.clone(),
             producer_ready: self.producer_ready().await,
             consumers,
+            consumer_pids: self
+                .consumers
+                .pids()
+                .into_iter()
+                .map(|pid| pid.unwrap_or(0))
+                .collect(),
             desired_consumers: self.desired.unwrap_or(consumers),
             lag,
             produced_per_second: produced,

@@ -22,6 +22,8 @@ pub struct LocalStatus {
     pub producer_ready: bool,
     /// Consumer processes running now.
     pub consumers: u32,
+    /// PIDs of the running consumer processes (0 for one between restarts).
+    pub consumer_pids: Vec<u32>,
     /// Consumer processes the scaler wants.
     pub desired_consumers: u32,
     /// Total consumer-group lag, `None` before the first measurement or when it failed.

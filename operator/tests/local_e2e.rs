@@ -1,0 +1,288 @@
+//! End to end through the local runtime: ingest, Kafka, consumers, MongoDB, lag and scaling,
+//! with real processes against the dev services.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail the test on any error"
+)]
+
+use std::{
+    collections::BTreeSet,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use eventflow_workloads::testkit::{DevServices, unique_name};
+use mongodb::bson::Document;
+use nix::{
+    sys::signal::{Signal, kill},
+    unistd::Pid,
+};
+use serde_json::Value;
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+    sync::mpsc,
+    time::Instant,
+};
+
+/// A burst big enough that one consumer lags far behind the threshold below.
+const EVENTS: u64 = 3000;
+
+fn binary(name: &str) -> PathBuf {
+    let operator = PathBuf::from(env!("CARGO_BIN_EXE_eventflow-operator"));
+    let path = operator.with_file_name(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the workspace binaries (cargo test --workspace builds them)",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn pipeline_yaml(name: &str) -> String {
+    format!(
+        r"
+apiVersion: eventflow.dev/v1alpha1
+kind: EventPipeline
+metadata: {{name: {name}}}
+spec:
+  kafka: {{bootstrapServers: unused-locally:9092}}
+  topic: {{partitions: 6, replicationFactor: 1}}
+  producer: {{partitionKey: data.userId}}
+  consumer: {{replicas: 1, batchSize: 100, batchTimeout: 200ms}}
+  sink: {{mongodb: {{uriSecretRef: {{name: mongodb, key: uri}}, database: eventflow_e2e, collection: {name}}}}}
+  autoscaling:
+    enabled: true
+    minReplicas: 1
+    maxReplicas: 4
+    lagThreshold: 100
+    pollInterval: 1s
+    scaleUpStabilization: 0s
+    scaleDownStabilization: 4s
+"
+    )
+}
+
+/// A running `eventflow-operator local` and its status stream.
+struct Local {
+    child: Child,
+    statuses: mpsc::UnboundedReceiver<Value>,
+    url: String,
+    collection: String,
+    dir: PathBuf,
+}
+
+impl Local {
+    fn start(services: &DevServices) -> Self {
+        let name = unique_name("e2e");
+        let dir = std::env::temp_dir().join(&name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pipeline.yaml");
+        std::fs::write(&file, pipeline_yaml(&name)).unwrap();
+        let http_port = free_port();
+        let mut child = Command::new(binary("eventflow-operator"))
+            .arg("local")
+            .arg("-f")
+            .arg(&file)
+            .arg("--json")
+            .args(["--kafka-bootstrap", &services.kafka_bootstrap])
+            .args(["--mongodb-uri", &services.mongodb_uri])
+            .args(["--http-port", &http_port.to_string()])
+            .args(["--metrics-port", &free_port().to_string()])
+            .arg("--workload-bin")
+            .arg(binary("eventflow"))
+            .arg("--run-dir")
+            .arg(dir.join("run"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let (sender, statuses) = mpsc::unbounded_channel();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(value) = serde_json::from_str::<Value>(&line) {
+                    let _ = sender.send(value);
+                }
+            }
+        });
+        Self {
+            child,
+            statuses,
+            url: format!("http://127.0.0.1:{http_port}"),
+            collection: name,
+            dir,
+        }
+    }
+
+    /// The first status that satisfies `condition`, within `limit`.
+    async fn wait_for(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        condition: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + limit;
+        let mut last = Value::Null;
+        while let Ok(Some(status)) = tokio::time::timeout_at(deadline, self.statuses.recv()).await {
+            if condition(&status) {
+                return status;
+            }
+            last = status;
+        }
+        panic!("{what} not seen within {limit:?}; last status: {last}");
+    }
+
+    fn loadgen(&self, ids_file: &Path) -> Child {
+        Command::new(binary("eventflow"))
+            .arg("loadgen")
+            .args(["--url", &self.url])
+            .args(["--count", &EVENTS.to_string()])
+            .args(["--concurrency", "8", "--batch", "50", "--quiet"])
+            .arg("--ids-file")
+            .arg(ids_file)
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    }
+
+    /// SIGTERM, and the runtime must exit 0 having stopped every child.
+    async fn stop(mut self) {
+        let pid = i32::try_from(self.child.id().unwrap()).unwrap();
+        kill(Pid::from_raw(pid), Signal::SIGTERM).unwrap();
+        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("the local runtime exits after SIGTERM")
+            .unwrap();
+        assert!(status.success(), "local runtime exited with {status}");
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn consumers(status: &Value) -> u64 {
+    status["consumers"].as_u64().unwrap_or(0)
+}
+
+async fn stored_ids(services: &DevServices, collection: &str) -> Vec<String> {
+    let client = mongodb::Client::with_uri_str(&services.mongodb_uri)
+        .await
+        .unwrap();
+    let collection = client
+        .database("eventflow_e2e")
+        .collection::<Document>(collection);
+    let mut cursor = collection.find(mongodb::bson::doc! {}).await.unwrap();
+    let mut ids = Vec::new();
+    while cursor.advance().await.unwrap() {
+        ids.push(cursor.current().get_str("_id").unwrap().to_owned());
+    }
+    ids
+}
+
+/// Every acknowledged id is stored exactly once, and nothing else is.
+async fn assert_exactly_once(services: &DevServices, local: &Local, ids_file: &Path) {
+    let acknowledged: BTreeSet<String> = std::fs::read_to_string(ids_file)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        acknowledged.len() as u64,
+        EVENTS,
+        "loadgen acknowledged every event"
+    );
+    let stored = stored_ids(services, &local.collection).await;
+    let unique: BTreeSet<String> = stored.iter().cloned().collect();
+    assert_eq!(stored.len(), unique.len(), "no event is stored twice");
+    let missing: Vec<_> = acknowledged.difference(&unique).take(5).collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged events missing, e.g. {missing:?}",
+        acknowledged.len() - unique.len().min(acknowledged.len())
+    );
+    assert_eq!(
+        unique, acknowledged,
+        "MongoDB holds exactly the acknowledged events"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_scales_consumers_up_drains_and_scales_back_down_exactly_once() {
+    let services = DevServices::from_env().expect("dev services");
+    let mut local = Local::start(&services);
+    local
+        .wait_for("a ready producer", Duration::from_secs(90), |s| {
+            s["producerReady"] == true
+        })
+        .await;
+    let ids_file = local.dir.join("ids.txt");
+    let mut loadgen = local.loadgen(&ids_file);
+
+    let scaled = local
+        .wait_for("a scale-up", Duration::from_secs(90), |s| consumers(s) >= 2)
+        .await;
+    assert!(
+        scaled["lastScaleReason"].as_str().unwrap().contains("lag"),
+        "{scaled}"
+    );
+    assert!(loadgen.wait().await.unwrap().success(), "loadgen failed");
+    local
+        .wait_for("lag 0", Duration::from_secs(180), |s| s["lag"] == 0)
+        .await;
+    local
+        .wait_for("a scale-down to 1", Duration::from_secs(60), |s| {
+            consumers(s) == 1
+        })
+        .await;
+
+    assert_exactly_once(&services, &local, &ids_file).await;
+    local.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_killed_mid_burst_loses_and_doubles_nothing() {
+    let services = DevServices::from_env().expect("dev services");
+    let mut local = Local::start(&services);
+    local
+        .wait_for("a ready producer", Duration::from_secs(90), |s| {
+            s["producerReady"] == true
+        })
+        .await;
+    let ids_file = local.dir.join("ids.txt");
+    let mut loadgen = local.loadgen(&ids_file);
+
+    let status = local
+        .wait_for("two running consumers", Duration::from_secs(90), |s| {
+            s["consumerPids"]
+                .as_array()
+                .is_some_and(|pids| pids.iter().filter(|p| p.as_u64() > Some(0)).count() >= 2)
+        })
+        .await;
+    let victim = status["consumerPids"][1].as_u64().unwrap();
+    kill(
+        Pid::from_raw(i32::try_from(victim).unwrap()),
+        Signal::SIGKILL,
+    )
+    .unwrap();
+
+    assert!(loadgen.wait().await.unwrap().success(), "loadgen failed");
+    local
+        .wait_for("lag 0 after the crash", Duration::from_secs(180), |s| {
+            s["lag"] == 0
+        })
+        .await;
+    assert_exactly_once(&services, &local, &ids_file).await;
+    local.stop().await;
+}
