@@ -22,7 +22,7 @@ use std::{
 
 use eventflow_workloads::{
     event::IncomingEvent,
-    loadgen::{Plan, Summary, Workload, runner},
+    loadgen::{Plan, Summary, Workload, runner, summary::Latency},
     testkit::{DevServices, unique_name},
 };
 use futures::future::join_all;
@@ -34,6 +34,7 @@ use rdkafka::{
 
 const CEILING_EVENTS: usize = 20_000;
 const RUN: Duration = Duration::from_secs(10);
+const RAW_LATENCY_RUN: Duration = Duration::from_secs(3);
 const PARTITIONS: i32 = 3;
 
 #[tokio::main]
@@ -42,15 +43,19 @@ async fn main() {
     let topic = unique_name("bench-ingest");
     create_topic(&services.kafka_bootstrap, &topic, PARTITIONS).await;
 
-    let ceiling = raw_ceiling(&services.kafka_bootstrap, &topic).await;
     println!("ingest benchmark (topic {topic}, {PARTITIONS} partitions)");
-    println!(
-        "raw rdkafka produce ceiling: {ceiling:.0} events/s ({CEILING_EVENTS} events, acks=all, idempotent)"
-    );
-
     let producer = ProducerUnderTest::start(&services, &topic).await;
+    // The broker's SQLite store slows as it grows: each ingest run is compared with a ceiling
+    // measured just before it.
+    let ceiling = measure_ceiling(&services.kafka_bootstrap, &topic).await;
+    let raw = raw_latency(&services.kafka_bootstrap, &topic).await;
+    println!(
+        "raw rdkafka single sends, 50 concurrent: {:.0} events/s, p50 {:.2} ms, p99 {:.2} ms",
+        raw.0, raw.1.p50_ms, raw.1.p99_ms
+    );
     let single = load(&producer.url, 50, 1).await;
     report("single-event requests, 50 connections", &single, ceiling);
+    let ceiling = measure_ceiling(&services.kafka_bootstrap, &topic).await;
     let batched = load(&producer.url, 8, 100).await;
     report(
         "batched requests (100 events), 8 connections",
@@ -91,24 +96,19 @@ fn report(name: &str, summary: &Summary, ceiling: f64) {
     );
 }
 
+/// Measures and prints the raw ceiling.
+async fn measure_ceiling(bootstrap: &str, topic: &str) -> f64 {
+    let ceiling = raw_ceiling(bootstrap, topic).await;
+    println!(
+        "raw rdkafka produce ceiling: {ceiling:.0} events/s ({CEILING_EVENTS} events in flight, acks=all, idempotent)"
+    );
+    ceiling
+}
+
 /// Events/s of a bare `FutureProducer` configured like the ingest path, all sends in flight.
 async fn raw_ceiling(bootstrap: &str, topic: &str) -> f64 {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "1")
-        .create()
-        .expect("producer");
-    let mut rng = rand::rng();
-    let payloads: Vec<(String, Vec<u8>)> = (0..CEILING_EVENTS)
-        .map(|_| {
-            let incoming: IncomingEvent =
-                serde_json::from_value(Workload::UserActivity.event(&mut rng)).expect("event");
-            let event = incoming.into_event(None, "/bench");
-            (event.subject.clone().unwrap_or_default(), event.to_json())
-        })
-        .collect();
+    let producer = raw_producer(bootstrap);
+    let payloads = sample_payloads(CEILING_EVENTS);
     let started = Instant::now();
     let deliveries: Vec<_> = payloads
         .iter()
@@ -131,6 +131,39 @@ async fn raw_ceiling(bootstrap: &str, topic: &str) -> f64 {
     CEILING_EVENTS as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Events/s and latency of 50 tasks each sending one event at a time: what the broker gives
+/// single-event requests at 50 connections before any HTTP is involved.
+async fn raw_latency(bootstrap: &str, topic: &str) -> (f64, Latency) {
+    let producer = raw_producer(bootstrap);
+    let payload = sample_payloads(1).remove(0).1;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (producer, payload, topic) = (producer.clone(), payload.clone(), topic.to_owned());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while started.elapsed() < RAW_LATENCY_RUN {
+                    let sent = Instant::now();
+                    let record = FutureRecord::<str, [u8]>::to(&topic).payload(payload.as_slice());
+                    producer
+                        .send(record, Duration::from_secs(10))
+                        .await
+                        .map_err(|(e, _)| e)
+                        .expect("acknowledged");
+                    latencies.push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for task in join_all(tasks).await {
+        latencies.extend(task.expect("sender task"));
+    }
+    let rate = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    (rate, Latency::of(&mut latencies))
+}
+
 async fn load(url: &str, concurrency: usize, batch: usize) -> Summary {
     let plan = Plan {
         endpoint: format!("{url}/v1/events"),
@@ -145,6 +178,30 @@ async fn load(url: &str, concurrency: usize, batch: usize) -> Summary {
         progress: false,
     };
     runner::drive(plan).await.expect("load run").0
+}
+
+/// A `FutureProducer` configured like the ingest path's.
+fn raw_producer(bootstrap: &str) -> FutureProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer")
+}
+
+/// `count` (key, JSON event) pairs as the ingest path would write them.
+fn sample_payloads(count: usize) -> Vec<(String, Vec<u8>)> {
+    let mut rng = rand::rng();
+    (0..count)
+        .map(|_| {
+            let incoming: IncomingEvent =
+                serde_json::from_value(Workload::UserActivity.event(&mut rng)).expect("event");
+            let event = incoming.into_event(None, "/bench");
+            (event.subject.clone().unwrap_or_default(), event.to_json())
+        })
+        .collect()
 }
 
 /// The producer being measured: the release binary, or the router in this process.

@@ -73,7 +73,7 @@ pub struct ProducerArgs {
     #[arg(long, env = "EVENTFLOW_QUEUE_MAX_MESSAGES", default_value_t = 100_000)]
     pub queue_max_messages: usize,
     /// How long the Kafka client waits to fill a batch (`linger.ms`).
-    #[arg(long, env = "EVENTFLOW_KAFKA_LINGER", default_value = "1ms", value_parser = parse_duration)]
+    #[arg(long, env = "EVENTFLOW_KAFKA_LINGER", default_value = "5ms", value_parser = parse_duration)]
     pub linger: Duration,
     /// `source` of events that name none (default `/eventflow/<pipeline>`).
     #[arg(long, env = "EVENTFLOW_DEFAULT_SOURCE")]
