@@ -1,6 +1,6 @@
 //! The read path: `GET /v1/events/{id}` and `GET /v1/events?key=&type=&from=&to=&limit=&cursor=`.
 //!
-//! Pages are newest first, ordered by (`time`, `_id`) descending. The cursor is the opaque
+//! Pages are newest first, ordered by (`time`, `id`) descending. The cursor is the opaque
 //! (base64) position of the last event of a page; the next page continues strictly after it,
 //! so events inserted meanwhile neither shift nor repeat what a client already saw.
 
@@ -52,7 +52,7 @@ impl Cursor {
             time: DateTime::from_timestamp_millis(
                 document.get_datetime("time").ok()?.timestamp_millis(),
             )?,
-            id: document.get_str("_id").ok()?.to_owned(),
+            id: document.get_str("id").ok()?.to_owned(),
         })
     }
 }

@@ -44,10 +44,10 @@ impl Store {
         Ok(self.collection.find_one(doc! { "_id": id }).await?)
     }
 
-    /// Up to `limit` documents matching `filter`, newest first (time, then `_id`, descending).
+    /// Up to `limit` documents matching `filter`, newest first (time, then id, descending).
     pub async fn list(&self, filter: &Filter, limit: usize) -> Result<Vec<Document>> {
         let options = FindOptions::builder()
-            .sort(doc! { "time": -1, "_id": -1 })
+            .sort(doc! { "time": -1, "id": -1 })
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
             .build();
         let cursor = self
@@ -59,7 +59,7 @@ impl Store {
     }
 }
 
-/// The MongoDB filter of a query; the cursor continues strictly after the last (time, `_id`).
+/// The MongoDB filter of a query; the cursor continues strictly after the last (time, id).
 pub fn to_query(filter: &Filter) -> Document {
     let mut clauses = Vec::new();
     if let Some(key) = &filter.key {
@@ -78,7 +78,7 @@ pub fn to_query(filter: &Filter) -> Document {
         let time = bson_time(*time);
         clauses.push(doc! { "$or": [
             { "time": { "$lt": time } },
-            { "time": time, "_id": { "$lt": id } },
+            { "time": time, "id": { "$lt": id } },
         ] });
     }
     match clauses.len() {
