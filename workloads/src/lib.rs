@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod consumer;
 pub mod contract;
+pub mod document;
 pub mod error;
 pub mod event;
 pub mod loadgen;

@@ -1,13 +1,33 @@
 //! `eventflow producer`: HTTP ingest into Kafka and the query API over MongoDB.
+//!
+//! `routes` is the HTTP surface, `ingest` the write path (validation, then `kafka`), `query`
+//! and `store` the read path, `auth`, `error` and `metrics` the cross-cutting parts; this module
+//! wires them from the command line and runs the servers until SIGTERM/SIGINT.
 
-use std::path::PathBuf;
+pub mod auth;
+pub mod error;
+pub mod ingest;
+pub mod kafka;
+pub mod metrics;
+pub mod query;
+pub mod routes;
+pub mod store;
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use clap::Args;
+use prometheus::Registry;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
+pub use self::routes::{AppState, Limits, router};
+use self::{ingest::Ingest, kafka::KafkaSink, metrics::Metrics, store::Store};
 use crate::{
     Error, Result,
-    config::{KafkaArgs, MongoArgs, TelemetryArgs},
+    admin::{self, Readiness},
+    config::{KafkaArgs, MongoArgs, TelemetryArgs, parse_duration},
     contract,
+    event::{EventRules, PartitionKey},
 };
 
 /// Configuration of the producer.
@@ -24,7 +44,7 @@ pub struct ProducerArgs {
     pub topic: String,
     /// Event field whose value keys the Kafka message (`subject`, `type`, `data.userId`, ...).
     #[arg(long, env = contract::PARTITION_KEY, default_value = "subject")]
-    pub partition_key: String,
+    pub partition_key: PartitionKey,
     /// JSON Schema file that every event's `data` must satisfy.
     #[arg(long, env = contract::SCHEMA_FILE, value_name = "PATH")]
     pub schema_file: Option<PathBuf>,
@@ -37,14 +57,158 @@ pub struct ProducerArgs {
     /// Port of the HTTP API.
     #[arg(long, env = contract::HTTP_PORT, default_value_t = contract::DEFAULT_HTTP_PORT)]
     pub http_port: u16,
+    /// Largest request body, in bytes (larger: 413).
+    #[arg(long, env = "EVENTFLOW_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Most events in one request (more: 413).
+    #[arg(long, env = "EVENTFLOW_MAX_EVENTS_PER_REQUEST", default_value_t = 1000)]
+    pub max_events_per_request: usize,
+    /// Longest wait for Kafka to acknowledge an event (then 503).
+    #[arg(long, env = "EVENTFLOW_DELIVERY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub delivery_timeout: Duration,
+    /// Longest time to answer a request (then 503); must exceed the delivery timeout.
+    #[arg(long, env = "EVENTFLOW_REQUEST_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// Most messages waiting in the local producer queue (more: 503).
+    #[arg(long, env = "EVENTFLOW_QUEUE_MAX_MESSAGES", default_value_t = 100_000)]
+    pub queue_max_messages: usize,
+    /// How long the Kafka client waits to fill a batch (`linger.ms`).
+    #[arg(long, env = "EVENTFLOW_KAFKA_LINGER", default_value = "5ms", value_parser = parse_duration)]
+    pub linger: Duration,
+    /// `source` of events that name none (default `/eventflow/<pipeline>`).
+    #[arg(long, env = "EVENTFLOW_DEFAULT_SOURCE")]
+    pub default_source: Option<String>,
 }
 
-/// Runs the producer until SIGTERM/SIGINT.
-#[expect(clippy::unused_async, reason = "placeholder until the workload lands")]
+/// How often `/readyz` re-checks Kafka and MongoDB.
+const READINESS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Builds the API state (no network I/O: Kafka and MongoDB clients connect lazily).
+pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState> {
+    if args.request_timeout <= args.delivery_timeout {
+        return Err(Error::Config(
+            "the request timeout must exceed the delivery timeout".into(),
+        ));
+    }
+    let metrics = Metrics::register(registry)?;
+    let settings = kafka::Settings {
+        delivery_timeout: args.delivery_timeout,
+        queue_max_messages: args.queue_max_messages,
+        linger: args.linger,
+    };
+    let sink = KafkaSink::new(
+        args.kafka.client_config()?,
+        args.topic.clone(),
+        settings,
+        metrics.clone(),
+    )?;
+    let ingest = Ingest {
+        sink,
+        rules: EventRules::from_file(args.allowed_types.clone(), args.schema_file.as_deref())?,
+        partition_key: args.partition_key.clone(),
+        default_source: args
+            .default_source
+            .clone()
+            .unwrap_or_else(|| format!("/eventflow/{}", args.telemetry.pipeline)),
+        max_events: args.max_events_per_request,
+    };
+    let store = Store::connect(
+        &args.mongo.uri,
+        &args.mongo.database,
+        &args.mongo.collection,
+    )
+    .await?;
+    let tokens = args
+        .auth_tokens_file
+        .as_deref()
+        .map(auth::Tokens::from_file)
+        .transpose()?;
+    Ok(AppState {
+        ingest: Arc::new(ingest),
+        store,
+        tokens,
+        metrics,
+        limits: Limits {
+            max_body_bytes: args.max_body_bytes,
+            request_timeout: args.request_timeout,
+        },
+    })
+}
+
+/// Runs the producer until SIGTERM/SIGINT: stops accepting, finishes in-flight requests,
+/// flushes the Kafka producer.
 pub async fn run(args: ProducerArgs) -> Result<()> {
     crate::telemetry::init(args.telemetry.log_format);
-    Err(Error::Config(format!(
-        "the producer for topic {} is not built yet",
-        args.topic
-    )))
+    let registry = Metrics::registry(&args.telemetry.pipeline)?;
+    let state = build(&args, &registry).await?;
+    let shutdown = admin::shutdown_on_signal();
+    let readiness = Readiness::new("checking Kafka and MongoDB");
+    let bind = |port| SocketAddr::new(args.telemetry.bind_address, port);
+    let admin = admin::serve(
+        bind(args.telemetry.admin_port),
+        registry,
+        readiness.clone(),
+        shutdown.clone(),
+    )
+    .await?;
+    let watcher = tokio::spawn(watch_readiness(
+        state.clone(),
+        readiness.clone(),
+        shutdown.clone(),
+    ));
+    let listener = TcpListener::bind(bind(args.http_port)).await?;
+    tracing::info!(address = %listener.local_addr()?, topic = %args.topic, "producer API listening");
+    axum::serve(listener, router(state.clone()))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await?;
+    readiness.set_not_ready("shutting down");
+    tracing::info!(
+        queued = state.ingest.sink.queued(),
+        "flushing the Kafka producer"
+    );
+    state.ingest.sink.flush(args.delivery_timeout).await?;
+    shutdown.cancel();
+    drop(tokio::join!(admin, watcher));
+    tracing::info!("producer stopped");
+    Ok(())
+}
+
+/// Re-checks Kafka metadata and a MongoDB ping every few seconds; ensures the indexes once.
+async fn watch_readiness(state: AppState, readiness: Readiness, shutdown: CancellationToken) {
+    let mut indexed = false;
+    let mut ticks = tokio::time::interval(READINESS_INTERVAL);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        state
+            .metrics
+            .queue_size
+            .set(i64::from(state.ingest.sink.queued()));
+        match check(&state, &mut indexed).await {
+            Ok(()) => readiness.set_ready(),
+            Err(reason) => {
+                tracing::warn!(%reason, "not ready");
+                readiness.set_not_ready(reason);
+            }
+        }
+    }
+}
+
+async fn check(state: &AppState, indexed: &mut bool) -> Result<(), String> {
+    let timeout = Duration::from_secs(3);
+    state.ingest.sink.check(timeout).await?;
+    let ping = tokio::time::timeout(timeout, state.store.ping()).await;
+    ping.map_err(|_| "mongodb ping timed out".to_owned())?
+        .map_err(|e| format!("mongodb ping: {e}"))?;
+    if !*indexed {
+        state
+            .store
+            .ensure_indexes()
+            .await
+            .map_err(|e| format!("mongodb indexes: {e}"))?;
+        *indexed = true;
+    }
+    Ok(())
 }

@@ -1,0 +1,314 @@
+//! `cargo bench --bench ingest` (run by `make bench` with the dev services up): the ingest API
+//! against the raw produce ceiling of the same broker.
+//!
+//! Prints: raw rdkafka produce rate (acks=all, idempotent, as the producer configures it),
+//! ingest with single-event requests at 50 connections and with batched requests (events/s,
+//! p50/p99, ratio to the ceiling), and the producer's peak RSS (`VmHWM`). The producer is the
+//! release binary from `EVENTFLOW_BIN_DIR` when set, else the router served in-process.
+#![expect(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a benchmark fails loudly on any error"
+)]
+
+#[path = "../tests/producer_support/mod.rs"]
+pub mod producer_support;
+
+use std::{
+    net::{SocketAddr, TcpListener},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use eventflow_workloads::{
+    event::IncomingEvent,
+    loadgen::{Plan, Summary, Workload, runner, summary::Latency},
+    testkit::{DevServices, unique_name},
+};
+use futures::future::join_all;
+use producer_support::create_topic;
+use rdkafka::{
+    ClientConfig,
+    producer::{FutureProducer, FutureRecord},
+};
+
+const CEILING_EVENTS: usize = 20_000;
+const RUN: Duration = Duration::from_secs(10);
+const RAW_LATENCY_RUN: Duration = Duration::from_secs(3);
+const PARTITIONS: i32 = 3;
+
+#[tokio::main]
+async fn main() {
+    let services = DevServices::from_env().expect("dev services (run through `make bench`)");
+    let topic = unique_name("bench-ingest");
+    create_topic(&services.kafka_bootstrap, &topic, PARTITIONS).await;
+
+    println!("ingest benchmark (topic {topic}, {PARTITIONS} partitions)");
+    let producer = ProducerUnderTest::start(&services, &topic).await;
+    // The broker's SQLite store slows as it grows: each ingest run is compared with a ceiling
+    // measured just before it.
+    let ceiling = measure_ceiling(&services.kafka_bootstrap, &topic).await;
+    let raw = raw_latency(&services.kafka_bootstrap, &topic).await;
+    println!(
+        "raw rdkafka single sends, 50 concurrent: {:.0} events/s, p50 {:.2} ms, p99 {:.2} ms",
+        raw.0, raw.1.p50_ms, raw.1.p99_ms
+    );
+    let single = load(&producer.url, 50, 1).await;
+    report("single-event requests, 50 connections", &single, ceiling);
+    let ceiling = measure_ceiling(&services.kafka_bootstrap, &topic).await;
+    let batched = load(&producer.url, 8, 100).await;
+    report(
+        "batched requests (100 events), 8 connections",
+        &batched,
+        ceiling,
+    );
+    println!(
+        "peak RSS of {}: {:.1} MiB",
+        producer.what(),
+        producer.peak_rss_kib() as f64 / 1024.0
+    );
+    println!(
+        "goals: batched >= 80% of ceiling: {}; single-event p99 < 10 ms: {}",
+        verdict(batched.events_per_s >= 0.8 * ceiling),
+        verdict(single.latency.p99_ms < 10.0)
+    );
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "NOT met" }
+}
+
+fn report(name: &str, summary: &Summary, ceiling: f64) {
+    let failed: u64 = summary
+        .statuses
+        .iter()
+        .filter(|(s, _)| s.as_str() != "202")
+        .map(|(_, n)| n)
+        .sum();
+    println!(
+        "{name}: {:.0} events/s ({:.0} requests/s), {:.0}% of ceiling, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, non-202 {failed}",
+        summary.events_per_s,
+        summary.requests_per_s,
+        100.0 * summary.events_per_s / ceiling,
+        summary.latency.p50_ms,
+        summary.latency.p99_ms,
+        summary.latency.max_ms,
+    );
+}
+
+/// Measures and prints the raw ceiling.
+async fn measure_ceiling(bootstrap: &str, topic: &str) -> f64 {
+    let ceiling = raw_ceiling(bootstrap, topic).await;
+    println!(
+        "raw rdkafka produce ceiling: {ceiling:.0} events/s ({CEILING_EVENTS} events in flight, acks=all, idempotent)"
+    );
+    ceiling
+}
+
+/// Events/s of a bare `FutureProducer` configured like the ingest path, all sends in flight.
+async fn raw_ceiling(bootstrap: &str, topic: &str) -> f64 {
+    let producer = raw_producer(bootstrap);
+    let payloads = sample_payloads(CEILING_EVENTS);
+    let started = Instant::now();
+    let deliveries: Vec<_> = payloads
+        .iter()
+        .map(|(key, payload)| {
+            let record = FutureRecord::to(topic)
+                .key(key.as_str())
+                .payload(payload.as_slice());
+            producer
+                .send_result(record)
+                .map_err(|(e, _)| e)
+                .expect("queued")
+        })
+        .collect();
+    for delivery in join_all(deliveries).await {
+        delivery
+            .expect("not cancelled")
+            .map_err(|(e, _)| e)
+            .expect("acknowledged");
+    }
+    CEILING_EVENTS as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Events/s and latency of 50 tasks each sending one event at a time: what the broker gives
+/// single-event requests at 50 connections before any HTTP is involved.
+async fn raw_latency(bootstrap: &str, topic: &str) -> (f64, Latency) {
+    let producer = raw_producer(bootstrap);
+    let payload = sample_payloads(1).remove(0).1;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (producer, payload, topic) = (producer.clone(), payload.clone(), topic.to_owned());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while started.elapsed() < RAW_LATENCY_RUN {
+                    let sent = Instant::now();
+                    let record = FutureRecord::<str, [u8]>::to(&topic).payload(payload.as_slice());
+                    producer
+                        .send(record, Duration::from_secs(10))
+                        .await
+                        .map_err(|(e, _)| e)
+                        .expect("acknowledged");
+                    latencies.push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for task in join_all(tasks).await {
+        latencies.extend(task.expect("sender task"));
+    }
+    let rate = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    (rate, Latency::of(&mut latencies))
+}
+
+async fn load(url: &str, concurrency: usize, batch: usize) -> Summary {
+    let plan = Plan {
+        endpoint: format!("{url}/v1/events"),
+        concurrency,
+        rate: None,
+        duration: Some(RUN),
+        count: None,
+        batch,
+        workload: Workload::UserActivity,
+        token: None,
+        keep_ids: false,
+        progress: false,
+    };
+    runner::drive(plan).await.expect("load run").0
+}
+
+/// A `FutureProducer` configured like the ingest path's.
+fn raw_producer(bootstrap: &str) -> FutureProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer")
+}
+
+/// `count` (key, JSON event) pairs as the ingest path would write them.
+fn sample_payloads(count: usize) -> Vec<(String, Vec<u8>)> {
+    let mut rng = rand::rng();
+    (0..count)
+        .map(|_| {
+            let incoming: IncomingEvent =
+                serde_json::from_value(Workload::UserActivity.event(&mut rng)).expect("event");
+            let event = incoming.into_event(None, "/bench");
+            (event.subject.clone().unwrap_or_default(), event.to_json())
+        })
+        .collect()
+}
+
+/// The producer being measured: the release binary, or the router in this process.
+struct ProducerUnderTest {
+    url: String,
+    child: Option<Child>,
+}
+
+impl ProducerUnderTest {
+    async fn start(services: &DevServices, topic: &str) -> Self {
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}");
+        let collection = unique_name("bench").replace('-', "_");
+        let flags = [
+            "--http-port",
+            &port.to_string(),
+            "--admin-port",
+            &free_port().to_string(),
+            "--bind-address",
+            "127.0.0.1",
+            "--mongodb-collection",
+            &collection,
+        ];
+        let child = if let Ok(dir) = std::env::var("EVENTFLOW_BIN_DIR") {
+            let child = Command::new(format!("{dir}/eventflow"))
+                .arg("producer")
+                .args([
+                    "--topic",
+                    topic,
+                    "--kafka-bootstrap",
+                    &services.kafka_bootstrap,
+                    "--mongodb-uri",
+                    &services.mongodb_uri,
+                ])
+                .args(flags)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("the release producer binary");
+            Some(child)
+        } else {
+            let args = producer_support::args(
+                &services.kafka_bootstrap,
+                &services.mongodb_uri,
+                topic,
+                &flags,
+            );
+            let (app, _) = producer_support::app(&args).await;
+            let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
+                .await
+                .expect("bind");
+            tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+            None
+        };
+        let producer = Self { url, child };
+        producer.wait_listening(port).await;
+        producer
+    }
+
+    async fn wait_listening(&self, port: u16) {
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the producer did not listen on {port}");
+    }
+
+    fn what(&self) -> &'static str {
+        if self.child.is_some() {
+            "the producer process (release binary)"
+        } else {
+            "this process (producer in-process plus the load generator)"
+        }
+    }
+
+    fn peak_rss_kib(&self) -> u64 {
+        let pid = self
+            .child
+            .as_ref()
+            .map_or_else(|| "self".to_owned(), |c| c.id().to_string());
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM")
+    }
+}
+
+impl Drop for ProducerUnderTest {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port()
+}

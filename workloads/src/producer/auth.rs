@@ -1,0 +1,100 @@
+//! Optional bearer-token auth of the /v1 routes.
+
+use std::{path::Path, sync::Arc};
+
+use axum::{
+    extract::{Request, State},
+    http::header,
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+use super::error::ApiError;
+use crate::{Error, Result};
+
+/// The accepted bearer tokens (one per line of the tokens file).
+#[derive(Clone)]
+pub struct Tokens(Arc<Vec<Vec<u8>>>);
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tokens({} configured)", self.0.len())
+    }
+}
+
+impl Tokens {
+    /// Tokens from text: one per line; blank lines and `#` comments are skipped.
+    pub fn parse(text: &str) -> Result<Self> {
+        let tokens: Vec<Vec<u8>> = text
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(|line| line.as_bytes().to_vec())
+            .collect();
+        if tokens.is_empty() {
+            return Err(Error::Config("the auth tokens file holds no token".into()));
+        }
+        Ok(Self(Arc::new(tokens)))
+    }
+
+    /// Tokens from a file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text)
+    }
+
+    /// Whether `candidate` is one of the tokens (compared in constant time per token).
+    pub fn accepts(&self, candidate: &[u8]) -> bool {
+        self.0.iter().fold(false, |found, token| {
+            found | constant_time_eq(token, candidate)
+        })
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Middleware: with tokens configured, requires `Authorization: Bearer <token>`.
+pub async fn require_bearer(
+    State(tokens): State<Option<Tokens>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(tokens) = tokens else {
+        return next.run(request).await;
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+    match given {
+        Some(token) if tokens.accepts(token.as_bytes()) => next.run(request).await,
+        other => ApiError::Unauthorized {
+            token_given: other.is_some(),
+        }
+        .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_file_lines_are_the_tokens() {
+        let tokens = Tokens::parse("# ingest\nalpha\n\n  beta  \n").unwrap();
+        assert!(tokens.accepts(b"alpha"));
+        assert!(tokens.accepts(b"beta"));
+        assert!(!tokens.accepts(b"alph"));
+        assert!(!tokens.accepts(b"# ingest"));
+        assert!(Tokens::parse("\n# none\n").is_err());
+    }
+}

@@ -1,0 +1,173 @@
+//! `ApiError`: every way an API request fails, as a status and a machine-readable body.
+//!
+//! Body: `{"error": {"code", "message", "details": [{"path", "message"}]}}`. Messages describe
+//! what the client can act on; internal causes go to the log, never into the response.
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+use crate::event::FieldError;
+
+/// Seconds a client should wait before retrying a 503.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+
+/// A failed API request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not the JSON the route expects, or a parameter is unusable (400).
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// No or a wrong bearer token (401).
+    #[error("a valid bearer token is required")]
+    Unauthorized {
+        /// Whether a token was given (and was wrong).
+        token_given: bool,
+    },
+    /// Nothing at this id or path (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The body is larger than allowed, in bytes or in events (413).
+    #[error("{message}")]
+    PayloadTooLarge { code: &'static str, message: String },
+    /// The body is not `application/json` (415).
+    #[error("the content type must be application/json")]
+    UnsupportedMediaType,
+    /// One or more events break the pipeline's rules (422).
+    #[error("{} field(s) failed validation", .0.len())]
+    Invalid(Vec<FieldError>),
+    /// Kafka, MongoDB or the local queue cannot take the request now (503).
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
+}
+
+impl ApiError {
+    /// A 400 with a code and message.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A 503 with a code and message.
+    pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unavailable {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The machine-readable code of the body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. }
+            | Self::PayloadTooLarge { code, .. }
+            | Self::Unavailable { code, .. } => code,
+            Self::Unauthorized { .. } => "unauthorized",
+            Self::NotFound(_) => "not_found",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Invalid(_) => "validation_failed",
+        }
+    }
+
+    fn details(&self) -> &[FieldError] {
+        match self {
+            Self::Invalid(details) => details,
+            _ => &[],
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {
+            "code": self.code(),
+            "message": self.to_string(),
+            "details": self.details(),
+        }});
+        let mut response = (self.status(), Json(body)).into_response();
+        let headers = response.headers_mut();
+        match self {
+            Self::Unavailable { .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+            }
+            Self::Unauthorized { token_given } => {
+                let challenge = if token_given {
+                    r#"Bearer realm="eventflow", error="invalid_token""#
+                } else {
+                    r#"Bearer realm="eventflow""#
+                };
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                );
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+    use serde_json::Value;
+
+    use super::*;
+
+    async fn body(response: Response) -> Value {
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn validation_errors_list_every_field() {
+        let error = ApiError::Invalid(vec![FieldError {
+            path: "/0/type".into(),
+            message: "is required".into(),
+        }]);
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body = body(response).await;
+        assert_eq!(body["error"]["code"], "validation_failed");
+        assert_eq!(body["error"]["details"][0]["path"], "/0/type");
+    }
+
+    #[tokio::test]
+    async fn unavailable_says_when_to_retry() {
+        let response = ApiError::unavailable("queue_full", "busy").into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(
+            body(response).await["error"]["details"],
+            Value::Array(vec![])
+        );
+    }
+
+    #[tokio::test]
+    async fn unauthorized_challenges_for_a_bearer_token() {
+        let response = ApiError::Unauthorized { token_given: true }.into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let challenge = response.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap();
+        assert!(challenge.starts_with("Bearer") && challenge.contains("invalid_token"));
+    }
+}

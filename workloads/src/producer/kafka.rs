@@ -1,0 +1,247 @@
+//! The producer's only Kafka I/O: an idempotent `FutureProducer` (acks=all) with a bounded
+//! delivery timeout and a bounded local queue.
+
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use rdkafka::{
+    ClientConfig,
+    error::{KafkaError, RDKafkaErrorCode},
+    message::{Header, OwnedHeaders},
+    producer::{FutureProducer, FutureRecord, Producer},
+    util::Timeout,
+};
+
+use super::metrics::Metrics;
+use crate::Result;
+
+/// One event ready for Kafka.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// Event id (`ce_id` header).
+    pub id: String,
+    /// Event type (`ce_type` header).
+    pub kind: String,
+    /// Message key: the partition key value; `None` lets Kafka spread the events.
+    pub key: Option<String>,
+    /// The JSON event.
+    pub payload: Vec<u8>,
+}
+
+/// Where Kafka stored an acknowledged event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ack {
+    /// Partition of the topic.
+    pub partition: i32,
+    /// Offset in that partition.
+    pub offset: i64,
+}
+
+/// Why events were not acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// The local queue has no room: back off.
+    #[error("the local producer queue is full")]
+    QueueFull,
+    /// No acknowledgement within the delivery timeout (Kafka unreachable or slow).
+    #[error("kafka did not acknowledge within the delivery timeout")]
+    TimedOut,
+    /// Kafka refused the events.
+    #[error("kafka refused the events: {0}")]
+    Failed(String),
+}
+
+impl PublishError {
+    /// Label for metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::QueueFull => "queue_full",
+            Self::TimedOut => "timed_out",
+            Self::Failed(_) => "failed",
+        }
+    }
+
+    fn from_kafka(error: &KafkaError) -> Self {
+        match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::QueueFull) => Self::QueueFull,
+            Some(RDKafkaErrorCode::MessageTimedOut) => Self::TimedOut,
+            _ => Self::Failed(error.to_string()),
+        }
+    }
+}
+
+/// Producer tuning, from the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Longest wait for an acknowledgement (`message.timeout.ms`).
+    pub delivery_timeout: Duration,
+    /// Most messages in the local queue (`queue.buffering.max.messages`).
+    pub queue_max_messages: usize,
+    /// How long librdkafka waits to fill a batch (`linger.ms`).
+    pub linger: Duration,
+}
+
+/// The idempotent producer of one topic.
+#[derive(Clone)]
+pub struct KafkaSink {
+    producer: FutureProducer,
+    topic: String,
+    settings: Settings,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for KafkaSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSink")
+            .field("topic", &self.topic)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaSink {
+    /// A producer over `config` (bootstrap servers and extra properties) for `topic`.
+    pub fn new(
+        mut config: ClientConfig,
+        topic: String,
+        settings: Settings,
+        metrics: Metrics,
+    ) -> Result<Self> {
+        let producer = config
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("message.timeout.ms", millis(settings.delivery_timeout))
+            .set(
+                "queue.buffering.max.messages",
+                settings.queue_max_messages.to_string(),
+            )
+            .set("linger.ms", millis(settings.linger))
+            .create()?;
+        Ok(Self {
+            producer,
+            topic,
+            settings,
+            metrics,
+        })
+    }
+
+    /// Enqueues every record and waits until Kafka acknowledged all of them.
+    ///
+    /// Refuses up front when the local queue cannot take the whole request. A failure after
+    /// some records were enqueued may still see those delivered (at-least-once; the event id
+    /// makes a retry a no-op in the read model).
+    pub async fn publish(&self, records: &[Record]) -> Result<Vec<Ack>, PublishError> {
+        let queued = usize::try_from(self.producer.in_flight_count()).unwrap_or(0);
+        if queued + records.len() > self.settings.queue_max_messages {
+            return Err(self.failed(PublishError::QueueFull, records.len()));
+        }
+        let started = Instant::now();
+        let mut deliveries = Vec::with_capacity(records.len());
+        for record in records {
+            match self.producer.send_result(self.future_record(record)) {
+                Ok(delivery) => deliveries.push(delivery),
+                Err((error, _)) => {
+                    return Err(self.failed(PublishError::from_kafka(&error), records.len()));
+                }
+            }
+        }
+        self.metrics
+            .queue_size
+            .set(i64::from(self.producer.in_flight_count()));
+        let grace = self.settings.delivery_timeout + Duration::from_secs(1);
+        let results = tokio::time::timeout(grace, join_all(deliveries))
+            .await
+            .map_err(|_| self.failed(PublishError::TimedOut, records.len()))?;
+        let mut acks = Vec::with_capacity(results.len());
+        for result in results {
+            match result {
+                Ok(Ok(delivery)) => acks.push(Ack {
+                    partition: delivery.partition,
+                    offset: delivery.offset,
+                }),
+                Ok(Err((error, _))) => {
+                    return Err(self.failed(PublishError::from_kafka(&error), records.len()));
+                }
+                Err(_) => return Err(self.failed(PublishError::TimedOut, records.len())),
+            }
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        for _ in &acks {
+            self.metrics.delivery_duration.observe(elapsed);
+        }
+        Ok(acks)
+    }
+
+    fn future_record<'a>(&'a self, record: &'a Record) -> FutureRecord<'a, str, [u8]> {
+        let headers = OwnedHeaders::new_with_capacity(3)
+            .insert(Header {
+                key: "ce_id",
+                value: Some(record.id.as_str()),
+            })
+            .insert(Header {
+                key: "ce_type",
+                value: Some(record.kind.as_str()),
+            })
+            .insert(Header {
+                key: "content-type",
+                value: Some(CONTENT_TYPE),
+            });
+        let future = FutureRecord::to(&self.topic)
+            .payload(record.payload.as_slice())
+            .headers(headers);
+        match &record.key {
+            Some(key) => future.key(key.as_str()),
+            None => future,
+        }
+    }
+
+    fn failed(&self, error: PublishError, events: usize) -> PublishError {
+        self.metrics
+            .delivery_errors
+            .with_label_values(&[error.reason()])
+            .inc_by(events as u64);
+        error
+    }
+
+    /// Whether the broker answers a metadata request that knows the topic.
+    pub async fn check(&self, timeout: Duration) -> Result<(), String> {
+        let sink = self.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            let metadata = sink
+                .producer
+                .client()
+                .fetch_metadata(Some(&sink.topic), timeout)
+                .map_err(|e| format!("kafka metadata: {e}"))?;
+            match metadata
+                .topics()
+                .first()
+                .and_then(rdkafka::metadata::MetadataTopic::error)
+            {
+                None if !metadata.topics().is_empty() => Ok(()),
+                _ => Err(format!("kafka topic {} is not available", sink.topic)),
+            }
+        });
+        checked.await.map_err(|e| e.to_string())?
+    }
+
+    /// Messages not yet acknowledged.
+    pub fn queued(&self) -> i32 {
+        self.producer.in_flight_count()
+    }
+
+    /// Waits up to `timeout` for every queued message to be acknowledged.
+    pub async fn flush(&self, timeout: Duration) -> Result<()> {
+        let producer = self.producer.clone();
+        tokio::task::spawn_blocking(move || producer.flush(Timeout::After(timeout)))
+            .await
+            .map_err(|e| crate::Error::Config(format!("flush task failed: {e}")))??;
+        Ok(())
+    }
+}
+
+/// The `content-type` header of every message: a structured `CloudEvent`.
+pub const CONTENT_TYPE: &str = "application/cloudevents+json; charset=utf-8";
+
+fn millis(duration: Duration) -> String {
+    duration.as_millis().to_string()
+}

@@ -1,0 +1,114 @@
+//! The producer's Prometheus metrics and the middleware that counts HTTP requests.
+
+use std::{collections::HashMap, time::Instant};
+
+use axum::{
+    extract::{MatchedPath, Request, State},
+    middleware::Next,
+    response::Response,
+};
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
+
+use crate::Result;
+
+/// Every metric of the producer; cloning shares them.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    /// Requests by route, method and status.
+    pub requests: IntCounterVec,
+    /// Request latency by route and method.
+    pub request_duration: HistogramVec,
+    /// Events acknowledged by Kafka.
+    pub events_accepted: IntCounter,
+    /// Events refused, by reason (`validation`, `unavailable`, ...).
+    pub events_rejected: IntCounterVec,
+    /// Time from enqueue to Kafka acknowledgement, per event.
+    pub delivery_duration: Histogram,
+    /// Failed deliveries, by reason.
+    pub delivery_errors: IntCounterVec,
+    /// Messages in the local producer queue (not yet acknowledged).
+    pub queue_size: IntGauge,
+}
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+impl Metrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn register(registry: &Registry) -> Result<Self> {
+        let metrics = Self {
+            requests: IntCounterVec::new(
+                Opts::new("http_requests_total", "HTTP requests by route and status"),
+                &["route", "method", "status"],
+            )?,
+            request_duration: HistogramVec::new(
+                HistogramOpts::new("http_request_duration_seconds", "HTTP request latency")
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+                &["route", "method"],
+            )?,
+            events_accepted: IntCounter::new(
+                "events_accepted_total",
+                "Events acknowledged by Kafka",
+            )?,
+            events_rejected: IntCounterVec::new(
+                Opts::new("events_rejected_total", "Events refused, by reason"),
+                &["reason"],
+            )?,
+            delivery_duration: Histogram::with_opts(
+                HistogramOpts::new(
+                    "kafka_delivery_duration_seconds",
+                    "Time from enqueue to Kafka acknowledgement",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            )?,
+            delivery_errors: IntCounterVec::new(
+                Opts::new("kafka_delivery_errors_total", "Failed Kafka deliveries"),
+                &["reason"],
+            )?,
+            queue_size: IntGauge::new(
+                "kafka_queue_messages",
+                "Messages in the local producer queue, not yet acknowledged",
+            )?,
+        };
+        registry.register(Box::new(metrics.requests.clone()))?;
+        registry.register(Box::new(metrics.request_duration.clone()))?;
+        registry.register(Box::new(metrics.events_accepted.clone()))?;
+        registry.register(Box::new(metrics.events_rejected.clone()))?;
+        registry.register(Box::new(metrics.delivery_duration.clone()))?;
+        registry.register(Box::new(metrics.delivery_errors.clone()))?;
+        registry.register(Box::new(metrics.queue_size.clone()))?;
+        Ok(metrics)
+    }
+
+    /// A registry whose metric names start with `eventflow_producer_` and carry the pipeline.
+    pub fn registry(pipeline: &str) -> Result<Registry> {
+        let labels = HashMap::from([("pipeline".to_owned(), pipeline.to_owned())]);
+        Ok(Registry::new_custom(
+            Some("eventflow_producer".to_owned()),
+            Some(labels),
+        )?)
+    }
+}
+
+/// Middleware: counts each request by its route template (not the raw path) and status.
+pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    metrics
+        .request_duration
+        .with_label_values(&[&route, &method])
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .with_label_values(&[&route, &method, response.status().as_str()])
+        .inc();
+    response
+}

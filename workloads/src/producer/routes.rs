@@ -1,0 +1,78 @@
+//! The whole HTTP surface of the producer API, used by `run` and by tests (`oneshot`).
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, Request, State},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use tower_http::trace::TraceLayer;
+
+use super::{
+    auth, error::ApiError, ingest, ingest::Ingest, metrics, metrics::Metrics, query, store::Store,
+};
+
+/// Shared state of the handlers; cloning is cheap.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The write path.
+    pub ingest: Arc<Ingest>,
+    /// The read path.
+    pub store: Store,
+    /// Bearer tokens; `None` turns auth off.
+    pub tokens: Option<auth::Tokens>,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Limits of every request.
+    pub limits: Limits,
+}
+
+/// Request limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest body, in bytes.
+    pub max_body_bytes: usize,
+    /// Longest time to answer a request.
+    pub request_timeout: Duration,
+}
+
+/// The API: `/v1/events` (POST, GET) and `/v1/events/{id}`, with auth, body limit, timeout,
+/// metrics and trace layers.
+pub fn router(state: AppState) -> Router {
+    let limits = state.limits;
+    Router::new()
+        .route(
+            "/v1/events",
+            post(ingest::post_events).get(query::list_events),
+        )
+        .route("/v1/events/{id}", get(query::get_event))
+        .route_layer(middleware::from_fn_with_state(
+            state.tokens.clone(),
+            auth::require_bearer,
+        ))
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            limits.request_timeout,
+            timeout,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Middleware: a request not answered within the timeout gets a 503 with Retry-After.
+async fn timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    tokio::time::timeout(limit, next.run(request))
+        .await
+        .unwrap_or_else(|_| {
+            ApiError::unavailable("timeout", "the request took too long; retry later")
+                .into_response()
+        })
+}

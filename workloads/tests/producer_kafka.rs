@@ -1,0 +1,321 @@
+//! The write path against the dev broker: what a 202 promises is on the topic.
+#![expect(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail the test on any error"
+)]
+
+pub mod producer_support;
+
+use std::{
+    collections::HashMap,
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use axum::http::{StatusCode, header};
+use eventflow_workloads::{
+    event::Event,
+    testkit::{DevServices, unique_name},
+};
+use producer_support::{app, args, create_topic, post_json, send, temp_file};
+use rdkafka::{
+    ClientConfig, Message,
+    consumer::{Consumer, StreamConsumer},
+    message::{BorrowedMessage, Headers},
+};
+use serde_json::{Value, json};
+
+fn services() -> DevServices {
+    DevServices::from_env().expect("dev services")
+}
+
+/// Reads `count` messages of `topic` from the beginning.
+async fn read_topic(bootstrap: &str, topic: &str, count: usize) -> Vec<Received> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", unique_name("producer-test"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    let mut received = Vec::new();
+    while received.len() < count {
+        let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+            .await
+            .expect("a message within 30 s")
+            .expect("message");
+        received.push(Received::of(&message));
+    }
+    received
+}
+
+#[derive(Debug)]
+struct Received {
+    partition: i32,
+    offset: i64,
+    key: Option<String>,
+    headers: HashMap<String, String>,
+    event: Event,
+}
+
+impl Received {
+    fn of(message: &BorrowedMessage<'_>) -> Self {
+        let headers = message.headers().map_or_else(HashMap::new, |headers| {
+            headers
+                .iter()
+                .map(|h| {
+                    let value = String::from_utf8_lossy(h.value.unwrap_or_default());
+                    (h.key.to_owned(), value.into_owned())
+                })
+                .collect()
+        });
+        Self {
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message
+                .key()
+                .map(|k| String::from_utf8_lossy(k).into_owned()),
+            headers,
+            event: Event::decode(message.payload().expect("payload")).expect("an event"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn accepted_events_are_on_the_topic_with_key_partition_and_headers() {
+    let services = services();
+    let topic = unique_name("ingest");
+    create_topic(&services.kafka_bootstrap, &topic, 3).await;
+    let flags = [
+        "--partition-key",
+        "data.userId",
+        "--allowed-types",
+        "LOGIN,LOGOUT",
+    ];
+    let (app, _) = app(&args(
+        &services.kafka_bootstrap,
+        &services.mongodb_uri,
+        &topic,
+        &flags,
+    ))
+    .await;
+
+    let events: Vec<Value> = (0..6)
+        .map(|i| json!({"type": if i % 2 == 0 { "LOGIN" } else { "LOGOUT" }, "data": {"userId": format!("user-{}", i % 3)}}))
+        .collect();
+    let (status, _, body) = send(&app, post_json(&Value::Array(events))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let accepted = body["accepted"].as_array().expect("accepted");
+    assert_eq!(accepted.len(), 6);
+
+    let received = read_topic(&services.kafka_bootstrap, &topic, 6).await;
+    let mut partition_of_user = HashMap::new();
+    for ack in accepted {
+        let id = ack["id"].as_str().expect("id");
+        let message = received
+            .iter()
+            .find(|m| m.event.id == id)
+            .expect("the accepted event is on the topic");
+        assert_eq!(
+            i64::from(message.partition),
+            ack["partition"].as_i64().expect("partition")
+        );
+        assert_eq!(message.offset, ack["offset"].as_i64().expect("offset"));
+        let user = message.event.data["userId"].as_str().expect("userId");
+        assert_eq!(message.key.as_deref(), Some(user), "keyed by data.userId");
+        assert_eq!(
+            *partition_of_user
+                .entry(user.to_owned())
+                .or_insert(message.partition),
+            message.partition,
+            "one user, one partition"
+        );
+        assert_eq!(message.headers["ce_id"], id);
+        assert_eq!(message.headers["ce_type"], message.event.kind);
+        assert!(message.headers["content-type"].starts_with("application/cloudevents+json"));
+    }
+}
+
+#[tokio::test]
+async fn a_single_event_takes_its_id_from_the_idempotency_key() {
+    let services = services();
+    let topic = unique_name("ingest");
+    create_topic(&services.kafka_bootstrap, &topic, 1).await;
+    let (app, _) = app(&args(
+        &services.kafka_bootstrap,
+        &services.mongodb_uri,
+        &topic,
+        &[],
+    ))
+    .await;
+    let mut request = post_json(&json!({"type": "LOGIN", "subject": "s-1", "data": {}}));
+    request
+        .headers_mut()
+        .insert("idempotency-key", "order-42".parse().expect("header"));
+    let (status, _, body) = send(&app, request).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["accepted"][0]["id"], "order-42");
+    let received = read_topic(&services.kafka_bootstrap, &topic, 1).await;
+    assert_eq!(received[0].event.id, "order-42");
+    assert_eq!(
+        received[0].key.as_deref(),
+        Some("s-1"),
+        "the default key is the subject"
+    );
+}
+
+#[tokio::test]
+async fn an_array_with_one_invalid_event_publishes_nothing() {
+    let services = services();
+    let topic = unique_name("ingest");
+    create_topic(&services.kafka_bootstrap, &topic, 1).await;
+    let (app, _) = app(&args(
+        &services.kafka_bootstrap,
+        &services.mongodb_uri,
+        &topic,
+        &[],
+    ))
+    .await;
+    let batch =
+        json!([{"type": "LOGIN", "id": "first"}, {"data": {}}, {"type": "LOGIN", "id": "third"}]);
+    let (status, _, body) = send(&app, post_json(&batch)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, _, body) = send(&app, post_json(&json!({"type": "LOGIN", "id": "marker"}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(
+        body["accepted"][0]["offset"], 0,
+        "nothing of the refused array was published"
+    );
+    let received = read_topic(&services.kafka_bootstrap, &topic, 1).await;
+    assert_eq!(received[0].event.id, "marker");
+}
+
+#[tokio::test]
+async fn with_auth_on_a_valid_token_is_accepted() {
+    let services = services();
+    let topic = unique_name("ingest");
+    create_topic(&services.kafka_bootstrap, &topic, 1).await;
+    let tokens = temp_file("tokens", "t0ken\n");
+    let flags = ["--auth-tokens-file", tokens.to_str().expect("path")];
+    let (app, _) = app(&args(
+        &services.kafka_bootstrap,
+        &services.mongodb_uri,
+        &topic,
+        &flags,
+    ))
+    .await;
+    let event = json!({"type": "LOGIN"});
+    assert_eq!(
+        send(&app, post_json(&event)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let mut request = post_json(&event);
+    request.headers_mut().insert(
+        header::AUTHORIZATION,
+        "Bearer t0ken".parse().expect("header"),
+    );
+    assert_eq!(send(&app, request).await.0, StatusCode::ACCEPTED);
+}
+
+/// A tansu broker of its own, killed when dropped.
+struct Broker {
+    child: Child,
+    bootstrap: String,
+    dir: PathBuf,
+}
+
+impl Broker {
+    fn start() -> Self {
+        let cache = std::env::var("EVENTFLOW_CACHE").unwrap_or_else(|_| {
+            format!("{}/.cache/eventflow", std::env::var("HOME").expect("HOME"))
+        });
+        let binary = format!("{cache}/tools/tansu-0.6.0/bin/tansu");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .expect("free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let dir = std::env::temp_dir().join(unique_name("tansu"));
+        std::fs::create_dir_all(&dir).expect("broker dir");
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(&binary)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot run {binary} (scripts/dev-services.sh install): {e}")
+            });
+        let broker = Self {
+            child,
+            bootstrap: format!("127.0.0.1:{port}"),
+            dir,
+        };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&broker.bootstrap).is_ok() {
+                return broker;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "the dedicated broker did not listen on {}",
+            broker.bootstrap
+        );
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test]
+async fn a_stopped_broker_gives_503_with_retry_after_never_202() {
+    let mut broker = Broker::start();
+    let topic = unique_name("outage");
+    create_topic(&broker.bootstrap, &topic, 1).await;
+    let flags = ["--delivery-timeout", "2s", "--request-timeout", "10s"];
+    let (app, state) = app(&args(
+        &broker.bootstrap,
+        &services().mongodb_uri,
+        &topic,
+        &flags,
+    ))
+    .await;
+    let (status, _, body) = send(&app, post_json(&json!({"type": "LOGIN"}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+
+    broker.stop();
+    let (status, headers, body) = send(&app, post_json(&json!({"type": "LOGIN"}))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "kafka_unavailable");
+    assert!(headers.contains_key(header::RETRY_AFTER));
+    assert_eq!(state.metrics.events_accepted.get(), 1);
+    assert_eq!(
+        state
+            .metrics
+            .delivery_errors
+            .with_label_values(&["timed_out"])
+            .get(),
+        1
+    );
+}
