@@ -1,1 +1,210 @@
-fn main() {}
+//! Consumer throughput against the dev services (`make bench`).
+//!
+//! 1. Ceiling: raw unordered `insert_many` of the consumer's documents into the dev MongoDB, in
+//!    batches of the consumer's batch size, one after another (as the consumer writes).
+//! 2. The `eventflow consumer` process draining a pre-filled topic into MongoDB, from its first
+//!    write to its last (group join and start-up excluded), read from its `/metrics`.
+//!
+//! Prints both rates, their ratio (goal >= 0.9) and the consumer's peak RSS (`VmHWM`).
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use eventflow_workloads::{
+    consumer::document_shim::{indexes, to_document},
+    event::{Event, IncomingEvent},
+    testkit::{DevServices, unique_name},
+};
+use futures::future::try_join_all;
+use mongodb::{Client, Collection, bson::Document};
+use rdkafka::{
+    ClientConfig,
+    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
+    client::DefaultClientContext,
+    producer::{FutureProducer, FutureRecord},
+};
+
+const EVENTS: usize = 10_000;
+const BATCH: usize = 100;
+const PARTITIONS: i32 = 3;
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn name(prefix: &str) -> String {
+    unique_name(prefix).replace('-', "_")
+}
+
+fn event(i: usize) -> Event {
+    let incoming: std::result::Result<IncomingEvent, _> = serde_json::from_value(
+        serde_json::json!({
+            "id": format!("bench-{i}"), "type": "PRODUCT_VIEW", "subject": format!("user-{}", i % 97),
+            "data": {"userId": format!("user-{}", i % 97), "productId": i % 1000, "price": 19.99}
+        }),
+    );
+    incoming.map_or_else(
+        |_| unreachable!("a literal event"),
+        |e| e.into_event(None, "bench"),
+    )
+}
+
+async fn collection(uri: &str, name: &str) -> Result<Collection<Document>> {
+    let collection = Client::with_uri_str(uri)
+        .await?
+        .database("eventflow_bench")
+        .collection(name);
+    collection.create_indexes(indexes()).await?;
+    Ok(collection)
+}
+
+/// Docs/s of sequential unordered `insert_many` batches.
+async fn raw_ceiling(uri: &str) -> Result<f64> {
+    let collection = collection(uri, &name("raw")).await?;
+    let documents: Vec<_> = (0..EVENTS)
+        .map(|i| to_document(&event(i), Some("user"), 0, i64::try_from(i).unwrap_or(0)))
+        .collect();
+    let start = Instant::now();
+    for chunk in documents.chunks(BATCH) {
+        collection.insert_many(chunk).ordered(false).await?;
+    }
+    Ok(EVENTS as f64 / start.elapsed().as_secs_f64())
+}
+
+async fn prefill(bootstrap: &str, topic: &str) -> Result<()> {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", bootstrap);
+    let admin: AdminClient<DefaultClientContext> = config.create()?;
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let topics = [NewTopic::new(topic, PARTITIONS, TopicReplication::Fixed(1))];
+    for result in admin.create_topics(&topics, &options).await? {
+        result.map_err(|(t, e)| anyhow::anyhow!("creating {t}: {e}"))?;
+    }
+    let producer: FutureProducer = config
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .create()?;
+    let values: Vec<_> = (0..EVENTS).map(|i| event(i).to_json()).collect();
+    for chunk in values.chunks(1000) {
+        let sends = chunk.iter().enumerate().map(|(i, value)| {
+            let key = format!("user-{}", i % 97);
+            let producer = &producer;
+            async move {
+                let record = FutureRecord::to(topic).key(&key).payload(value);
+                producer
+                    .send(record, Duration::from_secs(30))
+                    .await
+                    .map_err(|(e, _)| anyhow::anyhow!("produce: {e}"))
+            }
+        });
+        try_join_all(sends).await?;
+    }
+    Ok(())
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn spawn_consumer(services: &DevServices, topic: &str, port: u16) -> Result<Child> {
+    Ok(Command::new(env!("CARGO_BIN_EXE_eventflow"))
+        .arg("consumer")
+        .args(["--kafka-bootstrap", &services.kafka_bootstrap])
+        .args(["--mongodb-uri", &services.mongodb_uri])
+        .args([
+            "--mongodb-database",
+            "eventflow_bench",
+            "--mongodb-collection",
+            topic,
+        ])
+        .args(["--topic", topic, "--group-id", topic])
+        .args(["--batch-size", &BATCH.to_string(), "--batch-timeout", "1s"])
+        .args([
+            "--admin-port",
+            &port.to_string(),
+            "--bind-address",
+            "127.0.0.1",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?)
+}
+
+async fn written(port: u16) -> f64 {
+    let Ok(response) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await else {
+        return 0.0;
+    };
+    let text = response.text().await.unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with("eventflow_consumer_events_written_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Events/s of the consumer from its first write to the last event, and its peak RSS in kB.
+async fn consumer_rate(services: &DevServices, topic: &str) -> Result<(f64, u64)> {
+    let port = free_port()?;
+    let mut child = spawn_consumer(services, topic, port)?;
+    let start = Instant::now();
+    let (mut first, mut at_first) = (None, 0.0);
+    loop {
+        let now = written(port).await;
+        if first.is_none() && now > 0.0 {
+            (first, at_first) = (Some(Instant::now()), now);
+        }
+        if now >= EVENTS as f64 {
+            break;
+        }
+        if start.elapsed() > LIMIT {
+            child.kill()?;
+            bail!("the consumer wrote only {now} of {EVENTS} events in {LIMIT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = first.context("no write observed")?.elapsed().as_secs_f64();
+    let peak = peak_rss_kb(child.id())?;
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()?;
+    child.wait()?;
+    Ok(((EVENTS as f64 - at_first) / elapsed, peak))
+}
+
+fn peak_rss_kb(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .context("no VmHWM")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("VmHWM value")?
+        .parse()?)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let services = DevServices::from_env().map_err(anyhow::Error::msg)?;
+    let ceiling = raw_ceiling(&services.mongodb_uri).await?;
+    println!("consume/raw_insert_many: {ceiling:.0} docs/s ({EVENTS} docs, batches of {BATCH})");
+    let topic = name("bench_consume");
+    let fill = Instant::now();
+    prefill(&services.kafka_bootstrap, &topic).await?;
+    println!(
+        "consume/prefill: {EVENTS} events in {:.1}s",
+        fill.elapsed().as_secs_f64()
+    );
+    let (rate, peak_kb) = consumer_rate(&services, &topic).await?;
+    println!("consume/end_to_end: {rate:.0} events/s (batch {BATCH}, {PARTITIONS} partitions)");
+    println!("consume/ratio: {:.2} (goal >= 0.90)", rate / ceiling);
+    println!(
+        "consume/peak_rss: {:.1} MiB (VmHWM)",
+        peak_kb as f64 / 1024.0
+    );
+    Ok(())
+}
