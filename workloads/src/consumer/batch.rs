@@ -146,6 +146,23 @@ impl Batch {
         offsets
     }
 
+    /// Puts a batch whose write failed back in front of this one: both are written (and
+    /// committed) together on the next attempt.
+    pub fn absorb_failed(&mut self, mut failed: Batch) {
+        failed.records.append(&mut self.records);
+        failed.poison.append(&mut self.poison);
+        for (partition, offset) in &self.highest {
+            let highest = failed.highest.entry(*partition).or_insert(*offset);
+            *highest = (*highest).max(*offset);
+        }
+        failed.messages += self.messages;
+        failed.first_at = match (failed.first_at, self.first_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        *self = failed;
+    }
+
     /// Drops everything read from `partitions` (revoked before it could be written); the new
     /// owner reads it again from the committed offset.
     pub fn discard_partitions(&mut self, partitions: &[i32]) {
@@ -250,6 +267,25 @@ mod tests {
             2,
             "handled messages still count until finished"
         );
+    }
+
+    #[test]
+    fn a_failed_batch_goes_back_in_front_and_keeps_its_offsets() {
+        let start = Instant::now();
+        let mut failed = Batch::default();
+        failed.push_record(record(0, 4), start);
+        failed.push_poison(poison(1, 2), start);
+        let mut pending = Batch::default();
+        pending.push_record(record(0, 9), start + Duration::from_secs(1));
+        pending.absorb_failed(failed);
+        assert_eq!(
+            pending.records.iter().map(|r| r.offset).collect::<Vec<_>>(),
+            [4, 9]
+        );
+        assert_eq!(pending.poison.len(), 1);
+        assert_eq!(pending.len(), 3);
+        assert_eq!(pending.deadline(Duration::ZERO), Some(start));
+        assert_eq!(pending.next_offsets(), BTreeMap::from([(0, 10), (1, 3)]));
     }
 
     #[test]

@@ -1,10 +1,10 @@
-//! The pending batch and how it is handled: decode into it, write it (MongoDB, then the DLQ),
-//! record and commit its offsets. Shared by the poll loop and the rebalance callbacks, which
-//! both run on the consumer thread.
+//! The pending batch and its write: decode messages into it, hand a due batch to a background
+//! write (at most one in flight, so fetching and decoding the next batch overlap the write),
+//! and settle the write: record and commit its offsets, or put it back for a retry. Shared by
+//! the poll loop and the rebalance callbacks, which both run on the consumer thread.
 
 use std::{
-    collections::BTreeMap,
-    sync::{Mutex, MutexGuard},
+    sync::{Arc, Mutex, MutexGuard},
     time::{Duration, Instant},
 };
 
@@ -13,17 +13,16 @@ use rdkafka::{
     consumer::{BaseConsumer, CommitMode, ConsumerContext},
     message::BorrowedMessage,
 };
-use tokio::runtime::Handle;
-use tracing::instrument;
+use tokio::{runtime::Handle, task::JoinHandle};
 
 use super::{
     batch::{Batch, Poison, Record, Trigger},
-    dlq::{DeadLetters, owned_headers},
-    document_shim::to_document,
+    dlq::owned_headers,
     health::{Check, Health},
     metrics::ConsumerMetrics,
     offsets::{self, Progress},
-    sink::{Backoff, Sink},
+    sink::Backoff,
+    writer::Writer,
 };
 use crate::event::EventRules;
 
@@ -43,38 +42,30 @@ pub struct FlushSettings {
     pub give_up_after: Duration,
 }
 
+/// A batch being written in the background.
+#[derive(Debug)]
+struct InFlight {
+    task: JoinHandle<(Batch, Result<(), String>)>,
+    trigger: Trigger,
+}
+
 /// Everything the consumer thread needs to handle batches.
 #[derive(Debug)]
 pub struct Flusher {
     /// The source topic.
     pub topic: String,
-    pipeline: String,
     /// Batch limits and retry timing.
     pub settings: FlushSettings,
-    rules: EventRules,
-    sink: Sink,
-    dead_letters: DeadLetters,
-    runtime: Handle,
     /// The consumer's metrics.
     pub metrics: ConsumerMetrics,
     /// The consumer's readiness.
     pub health: Health,
+    rules: EventRules,
+    writer: Arc<Writer>,
+    runtime: Handle,
     batch: Mutex<Batch>,
+    in_flight: Mutex<Option<InFlight>>,
     progress: Mutex<Progress>,
-}
-
-/// The parts a [`Flusher`] is made of.
-#[derive(Debug)]
-pub struct FlusherParts {
-    pub topic: String,
-    pub pipeline: String,
-    pub settings: FlushSettings,
-    pub rules: EventRules,
-    pub sink: Sink,
-    pub dead_letters: DeadLetters,
-    pub runtime: Handle,
-    pub metrics: ConsumerMetrics,
-    pub health: Health,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -85,18 +76,23 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Flusher {
     /// A flusher with an empty batch and no progress.
-    pub fn new(parts: FlusherParts) -> Self {
+    pub fn new(
+        topic: String,
+        settings: FlushSettings,
+        rules: EventRules,
+        writer: Writer,
+        health: Health,
+    ) -> Self {
         Self {
-            topic: parts.topic,
-            pipeline: parts.pipeline,
-            settings: parts.settings,
-            rules: parts.rules,
-            sink: parts.sink,
-            dead_letters: parts.dead_letters,
-            runtime: parts.runtime,
-            metrics: parts.metrics,
-            health: parts.health,
+            topic,
+            settings,
+            metrics: writer.metrics.clone(),
+            health,
+            rules,
+            writer: Arc::new(writer),
+            runtime: Handle::current(),
             batch: Mutex::default(),
+            in_flight: Mutex::default(),
             progress: Mutex::default(),
         }
     }
@@ -110,9 +106,8 @@ impl Flusher {
     pub fn accept(&self, message: &BorrowedMessage<'_>) {
         self.metrics.consumed.inc();
         let (partition, offset) = (message.partition(), message.offset());
-        let decoded = self.rules.decode(message.payload().unwrap_or_default());
         let now = Instant::now();
-        match decoded {
+        match self.rules.decode(message.payload().unwrap_or_default()) {
             Ok(event) => {
                 let key = message.key().and_then(|k| std::str::from_utf8(k).ok());
                 let record = Record {
@@ -148,68 +143,91 @@ impl Flusher {
         lock(&self.batch).deadline(self.settings.batch_timeout)
     }
 
-    /// One attempt to handle the pending batch. On success returns the offsets it covered
-    /// (already recorded as progress; the caller commits them); on failure the unwritten part
-    /// stays pending and nothing is recorded.
-    pub fn try_flush(&self, trigger: Trigger) -> Result<BTreeMap<i32, i64>, String> {
-        let mut batch = lock(&self.batch);
-        if batch.is_empty() {
-            return Ok(BTreeMap::new());
+    /// Whether a write is in flight.
+    pub fn writing(&self) -> bool {
+        lock(&self.in_flight).is_some()
+    }
+
+    /// Hands the pending batch to a background write; `false` when there is nothing to write
+    /// or a write is still in flight (settle it first: one at a time keeps commits in order).
+    pub fn start(&self, trigger: Trigger) -> bool {
+        let mut in_flight = lock(&self.in_flight);
+        let mut batch = std::mem::take(&mut *lock(&self.batch));
+        if batch.is_empty() || in_flight.is_some() {
+            lock(&self.batch).absorb_failed(batch);
+            return false;
         }
-        if let Err(error) = self.runtime.block_on(self.write(&mut batch)) {
+        let writer = Arc::clone(&self.writer);
+        let task = self.runtime.spawn(async move {
+            let result = writer.write(&mut batch).await;
+            (batch, result)
+        });
+        *in_flight = Some(InFlight { task, trigger });
+        true
+    }
+
+    /// Settles the write in flight, if any: when `wait`, waits for it, else only if it is
+    /// done. A written batch's offsets are recorded and committed asynchronously; a failed
+    /// batch goes back in front of the pending one. `None` when nothing was settled, else
+    /// the outcome and what triggered the write.
+    pub fn settle<C: ConsumerContext>(
+        &self,
+        consumer: &BaseConsumer<C>,
+        wait: bool,
+    ) -> Option<(Result<(), String>, Trigger)> {
+        let InFlight { task, trigger } = {
+            let mut in_flight = lock(&self.in_flight);
+            if !wait && !in_flight.as_ref()?.task.is_finished() {
+                return None;
+            }
+            in_flight.take()?
+        };
+        let (mut batch, result) = match self.runtime.block_on(task) {
+            Ok(done) => done,
+            Err(error) => {
+                // The batch is gone with the task: committing anything after it could skip
+                // events, so stop here uncommitted, as a crash would.
+                tracing::error!(%error, "the batch write task failed; exiting without committing");
+                std::process::exit(70);
+            }
+        };
+        if let Err(error) = result {
             self.health
                 .fail(Check::Write, format!("batch write failing: {error}"));
-            return Err(error);
+            lock(&self.batch).absorb_failed(batch);
+            return Some((Err(error), trigger));
         }
-        let size = batch.len();
-        let offsets = batch.finish();
-        drop(batch);
-        lock(&self.progress).record(&offsets);
-        self.metrics.batch_size.observe(size as f64);
+        self.metrics.batch_size.observe(batch.len() as f64);
         self.metrics
             .batches
             .with_label_values(&[trigger.as_str()])
             .inc();
         self.health.pass(Check::Write);
-        Ok(offsets)
+        let offsets = batch.finish();
+        lock(&self.progress).record(&offsets);
+        self.commit(consumer, &offsets, CommitMode::Async);
+        Some((Ok(()), trigger))
     }
 
-    #[instrument(name = "write_batch", skip_all, fields(
-        pipeline = %self.pipeline,
-        events = batch.records.len(),
-        poison = batch.poison.len(),
-    ))]
-    async fn write(&self, batch: &mut Batch) -> Result<(), String> {
-        if !batch.records.is_empty() {
-            let documents: Vec<_> = batch
-                .records
-                .iter()
-                .map(|r| to_document(&r.event, r.key.as_deref(), r.partition, r.offset))
-                .collect();
-            let timer = self.metrics.write_seconds.start_timer();
-            let written = self.sink.insert(&documents).await?;
-            timer.observe_duration();
-            self.metrics.written.inc_by(written.inserted);
-            self.metrics.duplicates.inc_by(written.duplicates);
-            batch.records.clear();
+    /// Writes everything pending now (the write in flight, then the batch) and waits for it.
+    pub fn flush_now<C: ConsumerContext>(
+        &self,
+        consumer: &BaseConsumer<C>,
+        trigger: Trigger,
+    ) -> Result<(), String> {
+        if let Some((Err(error), _)) = self.settle(consumer, true) {
+            tracing::debug!(%error, "the write in flight failed; writing it again with the batch");
         }
-        if !batch.poison.is_empty() {
-            let (acknowledged, failure) = self.dead_letters.send_all(&mut batch.poison).await;
-            for code in acknowledged {
-                self.metrics.dead_lettered.with_label_values(&[code]).inc();
-            }
-            if let Some(error) = failure {
-                return Err(error);
-            }
-        }
-        Ok(())
+        self.start(trigger);
+        self.settle(consumer, true)
+            .map_or(Ok(()), |(outcome, _)| outcome)
     }
 
     /// Commits the given offsets; a failed commit only means a redelivery later.
-    pub fn commit<C: ConsumerContext>(
+    fn commit<C: ConsumerContext>(
         &self,
         consumer: &BaseConsumer<C>,
-        offsets: &BTreeMap<i32, i64>,
+        offsets: &std::collections::BTreeMap<i32, i64>,
         mode: CommitMode,
     ) {
         if let Err(error) = offsets::commit(consumer, &self.topic, offsets, mode) {
@@ -227,31 +245,41 @@ impl Flusher {
         self.commit(consumer, &offsets, CommitMode::Sync);
     }
 
-    /// Before `partitions` are revoked: write the batch (retrying for a bounded time) and
-    /// commit it; if it cannot be written, give up their part uncommitted.
+    /// Writes everything pending, retrying with backoff for at most `give_up_after`; then
+    /// gives up the pending messages of `partitions` (all when `None`) uncommitted.
+    pub fn flush_or_give_up<C: ConsumerContext>(
+        &self,
+        consumer: &BaseConsumer<C>,
+        trigger: Trigger,
+        partitions: Option<&[i32]>,
+    ) {
+        let deadline = Instant::now() + self.settings.give_up_after;
+        let mut backoff = self.backoff();
+        while let Err(error) = self.flush_now(consumer, trigger) {
+            let delay = backoff.next_delay();
+            self.metrics.retries.inc();
+            if Instant::now() + delay > deadline {
+                tracing::warn!(%error, ?partitions, "batch not written in time; left uncommitted, it will be read again");
+                self.discard(partitions);
+                return;
+            }
+            std::thread::sleep(delay);
+        }
+    }
+
+    /// Before `partitions` are revoked: write the batch (bounded) and commit them.
     pub fn flush_before_revoke<C: ConsumerContext>(
         &self,
         consumer: &BaseConsumer<C>,
         partitions: &[i32],
     ) {
-        let deadline = Instant::now() + self.settings.give_up_after;
-        let mut backoff = self.backoff();
-        while let Err(error) = self.try_flush(Trigger::Rebalance) {
-            let delay = backoff.next_delay();
-            self.metrics.retries.inc();
-            if Instant::now() + delay > deadline {
-                tracing::warn!(%error, ?partitions, "revoked partitions' batch not written; their new owner reads it again");
-                self.discard(Some(partitions));
-                break;
-            }
-            std::thread::sleep(delay);
-        }
+        self.flush_or_give_up(consumer, Trigger::Rebalance, Some(partitions));
         self.commit_progress(consumer, Some(partitions));
         lock(&self.progress).forget(partitions);
     }
 
     /// Gives up the pending messages of `partitions` (all when `None`) without committing them.
-    pub fn discard(&self, partitions: Option<&[i32]>) {
+    fn discard(&self, partitions: Option<&[i32]>) {
         let mut batch = lock(&self.batch);
         match partitions {
             Some(partitions) => batch.discard_partitions(partitions),

@@ -16,6 +16,7 @@ pub mod offsets;
 pub mod poll_loop;
 pub mod rebalance;
 pub mod sink;
+pub mod writer;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
@@ -28,11 +29,12 @@ use rdkafka::{
 use tokio_util::sync::CancellationToken;
 
 use self::{
-    flush::{FlushSettings, Flusher, FlusherParts},
+    flush::{FlushSettings, Flusher},
     health::{Check, Health},
     metrics::ConsumerMetrics,
     rebalance::FlowContext,
     sink::Sink,
+    writer::Writer,
 };
 use crate::{
     Result, admin,
@@ -215,17 +217,19 @@ fn build_flusher(
         args.topic.clone(),
         args.write_timeout,
     )?;
-    Ok(Flusher::new(FlusherParts {
-        topic: args.topic.clone(),
+    let writer = Writer {
         pipeline: args.telemetry.pipeline.clone(),
-        settings: args.flush_settings(),
-        rules,
         sink,
         dead_letters,
-        runtime: tokio::runtime::Handle::current(),
         metrics,
+    };
+    Ok(Flusher::new(
+        args.topic.clone(),
+        args.flush_settings(),
+        rules,
+        writer,
         health,
-    }))
+    ))
 }
 
 /// The pipeline's database; server selection gives up after the write timeout unless the URI

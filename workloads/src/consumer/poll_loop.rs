@@ -1,21 +1,63 @@
-//! The consumer thread: poll, batch, write, commit; pause while a write keeps failing; on
-//! shutdown stop fetching, flush and commit.
+//! The consumer thread: poll, batch, write (one batch in flight while the next fills), commit;
+//! pause while a write keeps failing; on shutdown stop fetching, flush and commit.
 
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use tokio_util::sync::CancellationToken;
 
 use super::{batch::Trigger, flush::Flusher, sink::Backoff};
 
 /// Longest single `poll`, so shutdown and batch deadlines are noticed promptly.
 const MAX_POLL_WAIT: Duration = Duration::from_millis(100);
+/// Longest idle `poll` while a write is in flight, so it is settled promptly.
+const WRITING_POLL_WAIT: Duration = Duration::from_millis(2);
 
-/// A failed batch waiting for its next attempt.
-#[derive(Debug, Clone, Copy)]
+/// Retry state of the loop: the backoff and the next attempt of a failed batch.
+#[derive(Debug)]
 struct Retry {
-    at: Instant,
-    trigger: Trigger,
+    backoff: Backoff,
+    next: Option<(Instant, Trigger)>,
+}
+
+impl Retry {
+    /// Records a settled write: resume after a failure streak, or pause and schedule a retry.
+    fn settled<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        flusher: &Flusher,
+        outcome: Result<(), String>,
+        trigger: Trigger,
+    ) {
+        match outcome {
+            Ok(()) => {
+                if self.backoff.failures() > 0 {
+                    set_paused(consumer, flusher, false);
+                    tracing::info!(
+                        failures = self.backoff.failures(),
+                        "batch written after retries; fetching resumed"
+                    );
+                }
+                self.backoff.reset();
+                self.next = None;
+            }
+            Err(error) => {
+                let delay = self.backoff.next_delay();
+                flusher.metrics.retries.inc();
+                tracing::warn!(%error, retry_in = ?delay, "batch write failed; fetching paused, nothing committed");
+                set_paused(consumer, flusher, true);
+                self.next = Some((Instant::now() + delay, trigger));
+            }
+        }
+    }
+
+    /// What to write now, if anything: a due retry, or a due batch when no retry waits.
+    fn trigger(&self, flusher: &Flusher, now: Instant) -> Option<Trigger> {
+        match self.next {
+            Some((at, trigger)) => (now >= at).then_some(trigger),
+            None => flusher.due(now),
+        }
+    }
 }
 
 /// Runs until `shutdown` is cancelled, then flushes and commits what it holds.
@@ -24,19 +66,35 @@ pub fn run<C: ConsumerContext>(
     flusher: &Flusher,
     shutdown: &CancellationToken,
 ) {
-    let mut backoff = flusher.backoff();
-    let mut retry: Option<Retry> = None;
+    let mut retry = Retry {
+        backoff: flusher.backoff(),
+        next: None,
+    };
     while !shutdown.is_cancelled() {
-        let wake = retry.map(|r| r.at).or_else(|| flusher.deadline());
-        poll_once(consumer, flusher, wait_until(wake));
-        let now = Instant::now();
-        let trigger = match retry {
-            Some(pending) if now >= pending.at => Some(pending.trigger),
-            Some(_) => None,
-            None => flusher.due(now),
+        let wake = retry.next.map(|(at, _)| at).or_else(|| flusher.deadline());
+        let mut wait = wait_until(wake);
+        if flusher.writing() {
+            wait = wait.min(WRITING_POLL_WAIT);
+        }
+        poll_once(consumer, flusher, wait);
+        if let Some((outcome, trigger)) = flusher.settle(consumer, false) {
+            retry.settled(consumer, flusher, outcome, trigger);
+        }
+        let Some(trigger) = retry.trigger(flusher, Instant::now()) else {
+            continue;
         };
-        if let Some(trigger) = trigger {
-            retry = attempt(consumer, flusher, trigger, &mut backoff);
+        // A batch is due while the previous one is still being written: wait for that first,
+        // which also bounds memory to about two batches.
+        if let Some((outcome, trigger)) = flusher.settle(consumer, true) {
+            let failed = outcome.is_err();
+            retry.settled(consumer, flusher, outcome, trigger);
+            if failed {
+                continue;
+            }
+        }
+        if !flusher.start(trigger) {
+            // Nothing left to write (a rebalance took it): any failure streak is over.
+            retry.settled(consumer, flusher, Ok(()), trigger);
         }
     }
     drain(consumer, flusher);
@@ -57,39 +115,6 @@ fn poll_once<C: ConsumerContext>(consumer: &BaseConsumer<C>, flusher: &Flusher, 
     }
 }
 
-/// One write attempt; on failure pause fetching and schedule the next attempt.
-fn attempt<C: ConsumerContext>(
-    consumer: &BaseConsumer<C>,
-    flusher: &Flusher,
-    trigger: Trigger,
-    backoff: &mut Backoff,
-) -> Option<Retry> {
-    match flusher.try_flush(trigger) {
-        Ok(offsets) => {
-            flusher.commit(consumer, &offsets, CommitMode::Async);
-            if backoff.failures() > 0 {
-                set_paused(consumer, flusher, false);
-                tracing::info!(
-                    failures = backoff.failures(),
-                    "batch written after retries; fetching resumed"
-                );
-            }
-            backoff.reset();
-            None
-        }
-        Err(error) => {
-            let delay = backoff.next_delay();
-            flusher.metrics.retries.inc();
-            tracing::warn!(%error, retry_in = ?delay, "batch write failed; fetching paused, nothing committed");
-            set_paused(consumer, flusher, true);
-            Some(Retry {
-                at: Instant::now() + delay,
-                trigger,
-            })
-        }
-    }
-}
-
 /// Pauses or resumes fetching on the whole current assignment.
 fn set_paused<C: ConsumerContext>(consumer: &BaseConsumer<C>, flusher: &Flusher, paused: bool) {
     let Ok(assignment) = consumer.assignment() else {
@@ -106,24 +131,10 @@ fn set_paused<C: ConsumerContext>(consumer: &BaseConsumer<C>, flusher: &Flusher,
     flusher.metrics.paused.set(i64::from(paused));
 }
 
-/// Shutdown: stop fetching, write the batch (bounded), commit synchronously.
+/// Shutdown: stop fetching, write what is pending (bounded), commit synchronously.
 fn drain<C: ConsumerContext>(consumer: &BaseConsumer<C>, flusher: &Flusher) {
     set_paused(consumer, flusher, true);
-    let deadline = Instant::now() + flusher.settings.give_up_after;
-    let mut backoff = flusher.backoff();
-    while let Err(error) = flusher.try_flush(Trigger::Shutdown) {
-        let delay = backoff.next_delay();
-        flusher.metrics.retries.inc();
-        if Instant::now() + delay > deadline {
-            tracing::warn!(%error, "shutting down with an unwritten batch; it is not committed and will be read again");
-            flusher.discard(None);
-            break;
-        }
-        let until = Instant::now() + delay;
-        while Instant::now() < until {
-            poll_once(consumer, flusher, wait_until(Some(until)));
-        }
-    }
+    flusher.flush_or_give_up(consumer, Trigger::Shutdown, None);
     flusher.commit_progress(consumer, None);
     tracing::info!("batch flushed and offsets committed; leaving the group");
 }
