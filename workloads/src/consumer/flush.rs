@@ -37,6 +37,8 @@ pub struct FlushSettings {
     pub backoff_initial: Duration,
     /// Longest retry delay.
     pub backoff_max: Duration,
+    /// Longest time between commits while batches are written (0: after every batch).
+    pub commit_interval: Duration,
     /// Longest a revocation or shutdown waits for a failing write before giving the batch up
     /// (uncommitted, so it is read again).
     pub give_up_after: Duration,
@@ -167,7 +169,7 @@ impl Flusher {
     }
 
     /// Settles the write in flight, if any: when `wait`, waits for it, else only if it is
-    /// done. A written batch's offsets are recorded and committed asynchronously; a failed
+    /// done. A written batch's offsets are recorded (and committed when due); a failed
     /// batch goes back in front of the pending one. `None` when nothing was settled, else
     /// the outcome and what triggered the write.
     pub fn settle<C: ConsumerContext>(
@@ -205,7 +207,7 @@ impl Flusher {
         self.health.pass(Check::Write);
         let offsets = batch.finish();
         lock(&self.progress).record(&offsets);
-        self.commit(consumer, &offsets, CommitMode::Async);
+        self.commit_if_due(consumer);
         Some((Ok(()), trigger))
     }
 
@@ -235,13 +237,28 @@ impl Flusher {
         }
     }
 
+    /// Commits what was written since the last commit, asynchronously, once the commit
+    /// interval has passed.
+    pub fn commit_if_due<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>) {
+        let due = lock(&self.progress).take_due(Instant::now(), self.settings.commit_interval);
+        if let Some(offsets) = due {
+            self.commit(consumer, &offsets, CommitMode::Async);
+        }
+    }
+
     /// Commits everything written so far on `partitions` (all when `None`), synchronously.
     pub fn commit_progress<C: ConsumerContext>(
         &self,
         consumer: &BaseConsumer<C>,
         partitions: Option<&[i32]>,
     ) {
-        let offsets = lock(&self.progress).offsets(partitions);
+        let offsets = {
+            let mut progress = lock(&self.progress);
+            match partitions {
+                None => progress.mark_committed(Instant::now()),
+                Some(_) => progress.offsets(partitions),
+            }
+        };
         self.commit(consumer, &offsets, CommitMode::Sync);
     }
 

@@ -97,6 +97,11 @@ pub struct ConsumerArgs {
     /// considers this member dead (also the rebalance timeout).
     #[arg(long, env = "EVENTFLOW_MAX_POLL_INTERVAL", default_value = "5m", value_parser = parse_duration)]
     pub max_poll_interval: Duration,
+    /// Longest time between offset commits while batches are written (0: after every batch);
+    /// offsets are committed only for batches already written, and always on revocation and
+    /// shutdown.
+    #[arg(long, env = "EVENTFLOW_COMMIT_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub commit_interval: Duration,
     /// Longest a shutdown (or a revocation) waits for a failing write before giving the batch
     /// up uncommitted.
     #[arg(long, env = "EVENTFLOW_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
@@ -132,6 +137,7 @@ impl ConsumerArgs {
             batch_timeout: self.batch_timeout,
             backoff_initial: self.retry_backoff_initial,
             backoff_max: self.retry_backoff_max,
+            commit_interval: self.commit_interval,
             give_up_after: self.shutdown_timeout,
         }
     }

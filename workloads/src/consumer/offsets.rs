@@ -1,7 +1,10 @@
 //! Offset bookkeeping: what has been written (and may be committed), per partition, and the
 //! commits themselves. Only offsets of handled batches ever get here.
 
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
 
 use rdkafka::{
     Offset, TopicPartitionList,
@@ -13,6 +16,8 @@ use rdkafka::{
 #[derive(Debug, Default)]
 pub struct Progress {
     written: BTreeMap<i32, i64>,
+    uncommitted: bool,
+    last_commit: Option<Instant>,
 }
 
 impl Progress {
@@ -22,6 +27,23 @@ impl Progress {
             let entry = self.written.entry(*partition).or_insert(*offset);
             *entry = (*entry).max(*offset);
         }
+        self.uncommitted |= !next_offsets.is_empty();
+    }
+
+    /// The offsets to commit now, when something was recorded since the last commit and
+    /// `interval` has passed since it; they then count as committed.
+    pub fn take_due(&mut self, now: Instant, interval: Duration) -> Option<BTreeMap<i32, i64>> {
+        let due = self
+            .last_commit
+            .is_none_or(|last| now.duration_since(last) >= interval);
+        (self.uncommitted && due).then(|| self.mark_committed(now))
+    }
+
+    /// All offsets, counted as committed from `now`.
+    pub fn mark_committed(&mut self, now: Instant) -> BTreeMap<i32, i64> {
+        self.uncommitted = false;
+        self.last_commit = Some(now);
+        self.offsets(None)
     }
 
     /// The recorded offsets of `partitions` (all when `None`).
@@ -88,6 +110,39 @@ mod tests {
         assert_eq!(progress.offsets(Some(&[1])), BTreeMap::from([(1, 4)]));
         progress.forget(&[0, 2]);
         assert_eq!(progress.offsets(None), BTreeMap::from([(1, 4)]));
+    }
+
+    #[test]
+    fn commits_are_due_once_per_interval_and_only_after_new_progress() {
+        let start = Instant::now();
+        let second = Duration::from_secs(1);
+        let mut progress = Progress::default();
+        assert_eq!(
+            progress.take_due(start, second),
+            None,
+            "nothing written yet"
+        );
+        progress.record(&BTreeMap::from([(0, 5)]));
+        assert_eq!(
+            progress.take_due(start, second),
+            Some(BTreeMap::from([(0, 5)]))
+        );
+        progress.record(&BTreeMap::from([(0, 9)]));
+        assert_eq!(
+            progress.take_due(start + second / 2, second),
+            None,
+            "too soon"
+        );
+        let later = start + second;
+        assert_eq!(
+            progress.take_due(later, second),
+            Some(BTreeMap::from([(0, 9)]))
+        );
+        assert_eq!(
+            progress.take_due(later + second, second),
+            None,
+            "nothing new"
+        );
     }
 
     #[test]

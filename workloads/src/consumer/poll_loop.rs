@@ -80,6 +80,7 @@ pub fn run<C: ConsumerContext>(
         if let Some((outcome, trigger)) = flusher.settle(consumer, false) {
             retry.settled(consumer, flusher, outcome, trigger);
         }
+        flusher.commit_if_due(consumer);
         let Some(trigger) = retry.trigger(flusher, Instant::now()) else {
             continue;
         };

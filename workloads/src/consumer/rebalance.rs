@@ -1,5 +1,6 @@
 //! The consumer's librdkafka context: flush before partitions are revoked, track the
-//! assignment, committed offsets and lag, and route librdkafka's errors and logs to tracing.
+//! assignment, committed offsets and lag (from commit results and librdkafka statistics), and
+//! route librdkafka's errors and logs to tracing.
 
 use std::sync::Arc;
 
@@ -45,13 +46,21 @@ impl ClientContext for FlowContext {
         let Some(topic) = statistics.topics.get(&self.flusher.topic) else {
             return;
         };
+        let metrics = &self.flusher.metrics;
         for partition in topic.partitions.values() {
-            if partition.partition >= 0 && partition.desired && partition.consumer_lag >= 0 {
-                self.flusher
-                    .metrics
+            if partition.partition < 0 || !partition.desired {
+                continue;
+            }
+            let label = partition.partition.to_string();
+            if partition.consumer_lag >= 0 {
+                metrics
                     .lag
-                    .with_label_values(&[&partition.partition.to_string()])
+                    .with_label_values(&[&label])
                     .set(partition.consumer_lag);
+            }
+            if partition.committed_offset >= 0 {
+                let committed = metrics.committed_offset.with_label_values(&[&label]);
+                committed.set(committed.get().max(partition.committed_offset));
             }
         }
     }

@@ -13,8 +13,8 @@ use rdkafka::{
 };
 
 use crate::support::{
-    ConsumerProcess, Outgoing, Spec, collection, create_topics, event_json, events, ids,
-    kafka_config, name, produce, producer, wait_committed_at_end, wait_for_count,
+    ConsumerProcess, Outgoing, Spec, collection, create_topics, end_offsets, event_json, events,
+    ids, kafka_config, name, produce, producer, wait_committed_at_end, wait_for_count,
 };
 
 const SCHEMA: &str =
@@ -146,6 +146,30 @@ async fn unique_valid_events_land_once_and_poison_goes_to_the_dlq_with_its_reaso
             .await,
         i64::try_from(poison.len()).unwrap()
     );
+    // Per-partition committed offsets and lag as the consumer sees them (lag from librdkafka
+    // statistics, every 5 s).
+    let end: i64 = end_offsets(&topic, 3).iter().sum();
+    let start = Instant::now();
+    while consumer
+        .metric("eventflow_consumer_committed_offset", "partition=")
+        .await
+        != end
+        || consumer
+            .metric("eventflow_consumer_lag", "partition=")
+            .await
+            != 0
+        || !consumer
+            .metrics_text()
+            .await
+            .contains("eventflow_consumer_lag{")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "offset metrics did not settle (end {end}):\n{}",
+            consumer.metrics_text().await
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let status = consumer.terminate(Duration::from_secs(30)).await;
     assert!(status.success(), "exit status {status}");
 }

@@ -302,6 +302,11 @@ impl ConsumerProcess {
         }
     }
 
+    /// The whole `/metrics` text.
+    pub async fn metrics_text(&self) -> String {
+        self.get("/metrics").await.expect("metrics answer").1
+    }
+
     /// Sum of the samples of metric `name` whose labels contain `labels` (all are integers).
     #[expect(
         clippy::cast_possible_truncation,
