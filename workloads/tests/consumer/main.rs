@@ -8,6 +8,7 @@
 )]
 
 mod crash;
+mod dead_letters;
 mod group;
 mod outage;
 mod pipeline;

@@ -45,12 +45,14 @@ pub fn kafka_config() -> ClientConfig {
 
 /// Creates the topic and its dead-letter topic.
 pub async fn create_topics(topic: &str, partitions: i32) {
+    create_topic(topic, partitions).await;
+    create_topic(&format!("{topic}.dlq"), 1).await;
+}
+
+/// Creates one topic.
+pub async fn create_topic(topic: &str, partitions: i32) {
     let admin: AdminClient<DefaultClientContext> = kafka_config().create().unwrap();
-    let dlq = format!("{topic}.dlq");
-    let topics = [
-        NewTopic::new(topic, partitions, TopicReplication::Fixed(1)),
-        NewTopic::new(&dlq, 1, TopicReplication::Fixed(1)),
-    ];
+    let topics = [NewTopic::new(topic, partitions, TopicReplication::Fixed(1))];
     let options = AdminOptions::new().operation_timeout(Some(TIMEOUT));
     for result in admin.create_topics(&topics, &options).await.unwrap() {
         result.expect("topic created");
