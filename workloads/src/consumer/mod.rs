@@ -1,10 +1,13 @@
 //! `eventflow consumer`: Kafka into MongoDB in batches, offsets committed only after the write.
 //!
-//! One thread polls Kafka ([`poll_loop`]), decodes messages into a [`batch::Batch`], writes it
-//! with one unordered `insert_many` ([`sink`]) and its poison messages to `<topic>.dlq`
-//! ([`dlq`]), and only then commits the batch's offsets ([`offsets`]). Partitions being revoked
-//! are flushed first ([`rebalance`]); a failing write pauses fetching and is retried with capped
-//! backoff. The admin server reports readiness ([`health`]) and [`metrics`].
+//! One thread polls Kafka ([`poll_loop`]) and decodes messages into a [`batch::Batch`]. A due
+//! batch (size or timeout) is written in the background ([`writer`]: one unordered
+//! `insert_many` into MongoDB via [`sink`], poison messages to `<topic>.dlq` via [`dlq`]) while
+//! the next one fills; at most one write is in flight ([`flush`]). Only a written batch's
+//! offsets are recorded and committed ([`offsets`]). A failing write pauses fetching and is
+//! retried with capped backoff; partitions being revoked are flushed first ([`rebalance`]);
+//! SIGTERM stops fetching, flushes, commits and leaves the group. The admin server reports
+//! readiness ([`health`]) and [`metrics`].
 
 pub mod batch;
 pub mod dlq;
