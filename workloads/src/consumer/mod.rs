@@ -1,14 +1,58 @@
 //! `eventflow consumer`: Kafka into MongoDB in batches, offsets committed only after the write.
+//!
+//! One thread polls Kafka ([`poll_loop`]) and decodes messages into a [`batch::Batch`]. A due
+//! batch (size or timeout) is written in the background ([`writer`]: one unordered
+//! `insert_many` into MongoDB via [`sink`], poison messages to `<topic>.dlq` via [`dlq`]) while
+//! the next one fills; at most one write is in flight ([`flush`]). Only a written batch's
+//! offsets are recorded and committed ([`offsets`]). A failing write pauses fetching and is
+//! retried with capped backoff; partitions being revoked are flushed first ([`rebalance`]);
+//! SIGTERM stops fetching, flushes, commits and leaves the group. The admin server reports
+//! readiness ([`health`]) and [`metrics`].
 
-use std::{path::PathBuf, time::Duration};
+pub mod batch;
+pub mod dlq;
+pub mod document_shim;
+pub mod flush;
+pub mod health;
+pub mod metrics;
+pub mod offsets;
+pub mod poll_loop;
+pub mod rebalance;
+pub mod sink;
+pub mod writer;
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use clap::Args;
+use mongodb::{Client, Database, options::ClientOptions};
+use rdkafka::{
+    ClientConfig,
+    consumer::{BaseConsumer, Consumer},
+};
+use tokio_util::sync::CancellationToken;
 
+use self::{
+    flush::{FlushSettings, Flusher},
+    health::{Check, Health},
+    metrics::ConsumerMetrics,
+    rebalance::FlowContext,
+    sink::Sink,
+    writer::Writer,
+};
 use crate::{
-    Error, Result,
+    Result, admin,
     config::{KafkaArgs, MongoArgs, TelemetryArgs, parse_duration},
     contract,
+    event::EventRules,
 };
+
+/// Environment variable of `--dlq-topic` (a consumer tuning knob, not set by the operator).
+pub const DLQ_TOPIC_ENV: &str = "EVENTFLOW_DLQ_TOPIC";
+
+/// How often MongoDB is pinged for readiness.
+const PING_INTERVAL: Duration = Duration::from_secs(2);
+/// Extra time for leaving the group after the shutdown flush.
+const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
 /// Configuration of the consumer.
 #[derive(Debug, Clone, Args)]
@@ -37,14 +81,195 @@ pub struct ConsumerArgs {
     /// JSON Schema file that every event's `data` must satisfy (others go to the DLQ).
     #[arg(long, env = contract::SCHEMA_FILE, value_name = "PATH")]
     pub schema_file: Option<PathBuf>,
+    /// Allowed event types, comma separated (empty: any); others go to the DLQ.
+    #[arg(long, env = contract::ALLOWED_TYPES, value_delimiter = ',')]
+    pub allowed_types: Vec<String>,
+    /// Dead-letter topic for poison messages (default `<topic>.dlq`).
+    #[arg(long, env = DLQ_TOPIC_ENV)]
+    pub dlq_topic: Option<String>,
+    /// First retry delay after a failed batch write; doubles per failure.
+    #[arg(long, env = "EVENTFLOW_RETRY_BACKOFF_INITIAL", default_value = "200ms", value_parser = parse_duration)]
+    pub retry_backoff_initial: Duration,
+    /// Cap of the retry delay.
+    #[arg(long, env = "EVENTFLOW_RETRY_BACKOFF_MAX", default_value = "30s", value_parser = parse_duration)]
+    pub retry_backoff_max: Duration,
+    /// Longest one MongoDB write or DLQ acknowledgement may take before it counts as failed.
+    #[arg(long, env = "EVENTFLOW_WRITE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub write_timeout: Duration,
+    /// librdkafka `max.poll.interval.ms`: longest pause between polls before the group
+    /// considers this member dead (also the rebalance timeout).
+    #[arg(long, env = "EVENTFLOW_MAX_POLL_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    pub max_poll_interval: Duration,
+    /// Longest time between offset commits while batches are written (0: after every batch);
+    /// offsets are committed only for batches already written, and always on revocation and
+    /// shutdown.
+    #[arg(long, env = "EVENTFLOW_COMMIT_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub commit_interval: Duration,
+    /// Longest a shutdown (or a revocation) waits for a failing write before giving the batch
+    /// up uncommitted.
+    #[arg(long, env = "EVENTFLOW_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+}
+
+impl ConsumerArgs {
+    /// The dead-letter topic.
+    pub fn dlq_topic(&self) -> String {
+        self.dlq_topic
+            .clone()
+            .unwrap_or_else(|| dlq::default_topic(&self.topic))
+    }
+
+    /// The librdkafka consumer configuration: no automatic offset store or commit; offsets are
+    /// committed explicitly after each handled batch.
+    pub fn consumer_config(&self) -> Result<ClientConfig> {
+        let mut config = self.kafka.client_config()?;
+        config
+            .set("group.id", &self.group_id)
+            .set("auto.offset.reset", &self.auto_offset_reset)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "false")
+            .set("max.poll.interval.ms", millis(self.max_poll_interval))
+            .set("statistics.interval.ms", "5000");
+        Ok(config)
+    }
+
+    fn flush_settings(&self) -> FlushSettings {
+        FlushSettings {
+            batch_size: self.batch_size.max(1),
+            batch_timeout: self.batch_timeout,
+            backoff_initial: self.retry_backoff_initial,
+            backoff_max: self.retry_backoff_max,
+            commit_interval: self.commit_interval,
+            give_up_after: self.shutdown_timeout,
+        }
+    }
+}
+
+fn millis(duration: Duration) -> String {
+    duration.as_millis().to_string()
 }
 
 /// Runs the consumer until SIGTERM/SIGINT.
-#[expect(clippy::unused_async, reason = "placeholder until the workload lands")]
 pub async fn run(args: ConsumerArgs) -> Result<()> {
     crate::telemetry::init(args.telemetry.log_format);
-    Err(Error::Config(format!(
-        "the consumer for topic {} is not built yet",
-        args.topic
-    )))
+    run_until(args, admin::shutdown_on_signal()).await
+}
+
+/// Runs the consumer until `shutdown` is cancelled, then flushes, commits and leaves the group.
+pub async fn run_until(args: ConsumerArgs, shutdown: CancellationToken) -> Result<()> {
+    let metrics = ConsumerMetrics::new(&args.telemetry.pipeline)?;
+    let readiness = admin::Readiness::new("starting");
+    let health = Health::new(readiness.clone());
+    let background = CancellationToken::new();
+    let admin_addr = SocketAddr::new(args.telemetry.bind_address, args.telemetry.admin_port);
+    let admin_server = admin::serve(
+        admin_addr,
+        metrics.registry.clone(),
+        readiness,
+        background.clone(),
+    )
+    .await?;
+
+    let database = connect_mongodb(&args).await?;
+    let collection = database.collection(&args.mongo.collection);
+    let sink = Sink::new(collection, args.write_timeout);
+    tokio::spawn(health::ping_mongodb(
+        database,
+        health.clone(),
+        PING_INTERVAL,
+        background.clone(),
+    ));
+    ensure_indexes(&sink, &health, &args, &shutdown).await;
+
+    let flusher = Arc::new(build_flusher(&args, sink, metrics, health)?);
+    let consumer: BaseConsumer<FlowContext> = args
+        .consumer_config()?
+        .create_with_context(FlowContext::new(Arc::clone(&flusher)))?;
+    consumer.subscribe(&[&args.topic])?;
+    tracing::info!(topic = %args.topic, group = %args.group_id, dlq = %args.dlq_topic(), "consuming");
+
+    let token = shutdown.clone();
+    let mut worker = tokio::task::spawn_blocking(move || {
+        poll_loop::run(&consumer, &flusher, &token);
+        drop(consumer);
+    });
+    let limit = args.shutdown_timeout + CLOSE_GRACE;
+    tokio::select! {
+        joined = &mut worker => log_worker_end(joined),
+        () = async { shutdown.cancelled().await; tokio::time::sleep(limit).await } => {
+            tracing::error!(?limit, "the consumer did not stop in time; exiting anyway");
+        }
+    }
+    background.cancel();
+    drop(admin_server.await);
+    Ok(())
+}
+
+fn log_worker_end(joined: std::result::Result<(), tokio::task::JoinError>) {
+    match joined {
+        Ok(()) => tracing::info!("consumer stopped"),
+        Err(error) => tracing::error!(%error, "the consumer thread failed"),
+    }
+}
+
+fn build_flusher(
+    args: &ConsumerArgs,
+    sink: Sink,
+    metrics: ConsumerMetrics,
+    health: Health,
+) -> Result<Flusher> {
+    let rules = EventRules::from_file(args.allowed_types.clone(), args.schema_file.as_deref())?;
+    let dead_letters = dlq::DeadLetters::new(
+        args.kafka.client_config()?,
+        args.dlq_topic(),
+        args.topic.clone(),
+        args.write_timeout,
+    )?;
+    let writer = Writer {
+        pipeline: args.telemetry.pipeline.clone(),
+        sink,
+        dead_letters,
+        metrics,
+    };
+    Ok(Flusher::new(
+        args.topic.clone(),
+        args.flush_settings(),
+        rules,
+        writer,
+        health,
+    ))
+}
+
+/// The pipeline's database; server selection gives up after the write timeout unless the URI
+/// says otherwise, so an outage surfaces as a failed (and retried) write.
+async fn connect_mongodb(args: &ConsumerArgs) -> Result<Database> {
+    let mut options = ClientOptions::parse(&args.mongo.uri).await?;
+    options
+        .server_selection_timeout
+        .get_or_insert(args.write_timeout);
+    options
+        .app_name
+        .get_or_insert_with(|| "eventflow-consumer".to_owned());
+    Ok(Client::with_options(options)?.database(&args.mongo.database))
+}
+
+/// Creates the query indexes, retrying with backoff while MongoDB is unreachable.
+async fn ensure_indexes(
+    sink: &Sink,
+    health: &Health,
+    args: &ConsumerArgs,
+    shutdown: &CancellationToken,
+) {
+    let mut backoff = sink::Backoff::new(args.retry_backoff_initial, args.retry_backoff_max);
+    while let Err(error) = sink.ensure_indexes(document_shim::indexes()).await {
+        let delay = backoff.next_delay();
+        tracing::warn!(%error, retry_in = ?delay, "cannot ensure the MongoDB indexes");
+        health.fail(Check::Write, format!("ensuring indexes: {error}"));
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+    health.pass(Check::Write);
 }

@@ -1,0 +1,292 @@
+//! Consumer throughput against the dev services (`make bench`).
+//!
+//! 1. Ceiling: raw unordered `insert_many` of the consumer's documents into the dev MongoDB, in
+//!    batches of the consumer's batch size, one after another (as the consumer writes).
+//! 2. The `eventflow consumer` process draining a pre-filled topic into MongoDB, from its first
+//!    write to its last (group join and start-up excluded), read from its `/metrics`. The
+//!    ceiling is measured before and after this run; the ratio uses their mean.
+//! 3. For context, the fetch ceiling: a bare librdkafka consumer reading the same topic.
+//!
+//! Prints the rates, the ratio to the insert ceiling (goal >= 0.9), the consumer's CPU time per
+//! event and its peak RSS (`VmHWM`).
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use eventflow_workloads::{
+    consumer::document_shim::{indexes, to_document},
+    event::{Event, IncomingEvent},
+    testkit::{DevServices, unique_name},
+};
+use futures::future::try_join_all;
+use mongodb::{Client, Collection, bson::Document};
+use rdkafka::{
+    ClientConfig,
+    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
+    client::DefaultClientContext,
+    consumer::{BaseConsumer, Consumer},
+    producer::{FutureProducer, FutureRecord},
+};
+
+const EVENTS: usize = 20_000;
+const BATCH: usize = 100;
+const PARTITIONS: i32 = 3;
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn name(prefix: &str) -> String {
+    unique_name(prefix).replace('-', "_")
+}
+
+fn event(i: usize) -> Event {
+    let incoming: std::result::Result<IncomingEvent, _> = serde_json::from_value(
+        serde_json::json!({
+            "id": format!("bench-{i}"), "type": "PRODUCT_VIEW", "subject": format!("user-{}", i % 97),
+            "data": {"userId": format!("user-{}", i % 97), "productId": i % 1000, "price": 19.99}
+        }),
+    );
+    incoming.map_or_else(
+        |_| unreachable!("a literal event"),
+        |e| e.into_event(None, "bench"),
+    )
+}
+
+async fn collection(uri: &str, name: &str) -> Result<Collection<Document>> {
+    let collection = Client::with_uri_str(uri)
+        .await?
+        .database("eventflow_bench")
+        .collection(name);
+    collection.create_indexes(indexes()).await?;
+    Ok(collection)
+}
+
+/// Docs/s of sequential unordered `insert_many` batches.
+async fn raw_ceiling(uri: &str) -> Result<f64> {
+    let collection = collection(uri, &name("raw")).await?;
+    let documents: Vec<_> = (0..EVENTS)
+        .map(|i| to_document(&event(i), Some("user"), 0, i64::try_from(i).unwrap_or(0)))
+        .collect();
+    let start = Instant::now();
+    for chunk in documents.chunks(BATCH) {
+        collection.insert_many(chunk).ordered(false).await?;
+    }
+    Ok(EVENTS as f64 / start.elapsed().as_secs_f64())
+}
+
+async fn prefill(bootstrap: &str, topic: &str) -> Result<()> {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", bootstrap);
+    let admin: AdminClient<DefaultClientContext> = config.create()?;
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let topics = [NewTopic::new(topic, PARTITIONS, TopicReplication::Fixed(1))];
+    for result in admin.create_topics(&topics, &options).await? {
+        result.map_err(|(t, e)| anyhow::anyhow!("creating {t}: {e}"))?;
+    }
+    let producer: FutureProducer = config
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .create()?;
+    let values: Vec<_> = (0..EVENTS).map(|i| event(i).to_json()).collect();
+    for chunk in values.chunks(1000) {
+        let sends = chunk.iter().enumerate().map(|(i, value)| {
+            let key = format!("user-{}", i % 97);
+            let producer = &producer;
+            async move {
+                let record = FutureRecord::to(topic).key(&key).payload(value);
+                producer
+                    .send(record, Duration::from_secs(30))
+                    .await
+                    .map_err(|(e, _)| anyhow::anyhow!("produce: {e}"))
+            }
+        });
+        try_join_all(sends).await?;
+    }
+    Ok(())
+}
+
+/// Messages/s of a bare consumer reading the whole topic (no decoding, no writes).
+fn fetch_ceiling(bootstrap: &str, topic: &str) -> Result<f64> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", name("bench_fetch"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()?;
+    consumer.subscribe(&[topic])?;
+    let (mut read, mut first) = (0, None);
+    let start = Instant::now();
+    while read < EVENTS {
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            message?;
+            first.get_or_insert_with(Instant::now);
+            read += 1;
+        }
+        if start.elapsed() > LIMIT {
+            bail!("read only {read} of {EVENTS} messages in {LIMIT:?}");
+        }
+    }
+    let elapsed = first.context("no message")?.elapsed().as_secs_f64();
+    Ok(EVENTS as f64 / elapsed)
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn spawn_consumer(services: &DevServices, topic: &str, port: u16) -> Result<Child> {
+    Ok(Command::new(env!("CARGO_BIN_EXE_eventflow"))
+        .arg("consumer")
+        .args(["--kafka-bootstrap", &services.kafka_bootstrap])
+        .args(["--mongodb-uri", &services.mongodb_uri])
+        .args([
+            "--mongodb-database",
+            "eventflow_bench",
+            "--mongodb-collection",
+            topic,
+        ])
+        .args(["--topic", topic, "--group-id", topic])
+        .args(["--batch-size", &BATCH.to_string(), "--batch-timeout", "1s"])
+        .args([
+            "--admin-port",
+            &port.to_string(),
+            "--bind-address",
+            "127.0.0.1",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?)
+}
+
+/// The sum of the samples of one metric of the consumer (0 while it does not answer).
+async fn metric(port: u16, name: &str) -> f64 {
+    let Ok(response) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await else {
+        return 0.0;
+    };
+    let text = response.text().await.unwrap_or_default();
+    text.lines()
+        .filter(|l| l.split(['{', ' ']).next() == Some(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn written(port: u16) -> f64 {
+    metric(port, "eventflow_consumer_events_written_total").await
+}
+
+/// What the consumer process did.
+struct Run {
+    /// Events/s from its first write to the last event.
+    rate: f64,
+    /// Peak RSS in kB.
+    peak_kb: u64,
+    /// CPU seconds (user + system) over the whole run.
+    cpu_seconds: f64,
+    /// Mean duration of one `insert_many`, in seconds.
+    write_mean: f64,
+}
+
+async fn consumer_rate(services: &DevServices, topic: &str) -> Result<Run> {
+    let port = free_port()?;
+    let mut child = spawn_consumer(services, topic, port)?;
+    let start = Instant::now();
+    let (mut first, mut at_first) = (None, 0.0);
+    loop {
+        let now = written(port).await;
+        if first.is_none() && now > 0.0 {
+            (first, at_first) = (Some(Instant::now()), now);
+        }
+        if now >= EVENTS as f64 {
+            break;
+        }
+        if start.elapsed() > LIMIT {
+            child.kill()?;
+            bail!("the consumer wrote only {now} of {EVENTS} events in {LIMIT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let elapsed = first.context("no write observed")?.elapsed().as_secs_f64();
+    let write_mean = metric(port, "eventflow_consumer_write_duration_seconds_sum").await
+        / metric(port, "eventflow_consumer_write_duration_seconds_count").await;
+    let peak_kb = peak_rss_kb(child.id())?;
+    let cpu_seconds = cpu_seconds(child.id())?;
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()?;
+    child.wait()?;
+    Ok(Run {
+        rate: (EVENTS as f64 - at_first) / elapsed,
+        peak_kb,
+        cpu_seconds,
+        write_mean,
+    })
+}
+
+/// User + system CPU seconds of a process (clock ticks of 1/100 s).
+fn cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after_name = stat.rsplit_once(')').context("stat format")?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let user: u64 = fields.get(11).context("utime")?.parse()?;
+    let system: u64 = fields.get(12).context("stime")?.parse()?;
+    Ok((user + system) as f64 / 100.0)
+}
+
+fn peak_rss_kb(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .context("no VmHWM")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("VmHWM value")?
+        .parse()?)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let services = DevServices::from_env().map_err(anyhow::Error::msg)?;
+    let before = raw_ceiling(&services.mongodb_uri).await?;
+    println!("consume/raw_insert_many: {before:.0} docs/s ({EVENTS} docs, batches of {BATCH})");
+    let topic = name("bench_consume");
+    let fill = Instant::now();
+    prefill(&services.kafka_bootstrap, &topic).await?;
+    println!(
+        "consume/prefill: {EVENTS} events in {:.1}s",
+        fill.elapsed().as_secs_f64()
+    );
+    let fetch = fetch_ceiling(&services.kafka_bootstrap, &topic)?;
+    println!("consume/raw_fetch: {fetch:.0} messages/s (bare librdkafka consumer, for context)");
+    let run = consumer_rate(&services, &topic).await?;
+    let rate = run.rate;
+    println!("consume/end_to_end: {rate:.0} events/s (batch {BATCH}, {PARTITIONS} partitions)");
+    // Measured again after the run: the machine's load drifts, the ceiling is the mean of both.
+    let after = raw_ceiling(&services.mongodb_uri).await?;
+    println!("consume/raw_insert_many_after: {after:.0} docs/s");
+    let ceiling = f64::midpoint(before, after);
+    println!(
+        "consume/ratio: {:.2} of raw insert_many (goal >= 0.90)",
+        rate / ceiling
+    );
+    println!(
+        "consume/write_latency: {:.1} ms per insert_many in the consumer, {:.1} ms raw",
+        run.write_mean * 1e3,
+        BATCH as f64 * 1e3 / ceiling
+    );
+    println!(
+        "consume/cpu: {:.0} us per event (consumer process, whole run)",
+        run.cpu_seconds * 1e6 / EVENTS as f64
+    );
+    println!(
+        "consume/peak_rss: {:.1} MiB (VmHWM)",
+        run.peak_kb as f64 / 1024.0
+    );
+    Ok(())
+}

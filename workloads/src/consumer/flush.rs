@@ -1,0 +1,309 @@
+//! The pending batch and its write: decode messages into it, hand a due batch to a background
+//! write (at most one in flight, so fetching and decoding the next batch overlap the write),
+//! and settle the write: record and commit its offsets, or put it back for a retry. Shared by
+//! the poll loop and the rebalance callbacks, which both run on the consumer thread.
+
+use std::{
+    sync::{Arc, Mutex, MutexGuard},
+    time::{Duration, Instant},
+};
+
+use rdkafka::{
+    Message,
+    consumer::{BaseConsumer, CommitMode, ConsumerContext},
+    message::BorrowedMessage,
+};
+use tokio::{runtime::Handle, task::JoinHandle};
+
+use super::{
+    batch::{Batch, Poison, Record, Trigger},
+    dlq::owned_headers,
+    health::{Check, Health},
+    metrics::ConsumerMetrics,
+    offsets::{self, Progress},
+    sink::Backoff,
+    writer::Writer,
+};
+use crate::event::EventRules;
+
+/// Batch limits and retry timing.
+#[derive(Debug, Clone, Copy)]
+pub struct FlushSettings {
+    /// Messages per batch.
+    pub batch_size: usize,
+    /// Longest wait since a batch's first message.
+    pub batch_timeout: Duration,
+    /// First retry delay after a failed write.
+    pub backoff_initial: Duration,
+    /// Longest retry delay.
+    pub backoff_max: Duration,
+    /// Longest time between commits while batches are written (0: after every batch).
+    pub commit_interval: Duration,
+    /// Longest a revocation or shutdown waits for a failing write before giving the batch up
+    /// (uncommitted, so it is read again).
+    pub give_up_after: Duration,
+}
+
+/// A batch being written in the background.
+#[derive(Debug)]
+struct InFlight {
+    task: JoinHandle<(Batch, Result<(), String>)>,
+    trigger: Trigger,
+}
+
+/// Everything the consumer thread needs to handle batches.
+#[derive(Debug)]
+pub struct Flusher {
+    /// The source topic.
+    pub topic: String,
+    /// Batch limits and retry timing.
+    pub settings: FlushSettings,
+    /// The consumer's metrics.
+    pub metrics: ConsumerMetrics,
+    /// The consumer's readiness.
+    pub health: Health,
+    rules: EventRules,
+    writer: Arc<Writer>,
+    runtime: Handle,
+    batch: Mutex<Batch>,
+    in_flight: Mutex<Option<InFlight>>,
+    progress: Mutex<Progress>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Flusher {
+    /// A flusher with an empty batch and no progress.
+    pub fn new(
+        topic: String,
+        settings: FlushSettings,
+        rules: EventRules,
+        writer: Writer,
+        health: Health,
+    ) -> Self {
+        Self {
+            topic,
+            settings,
+            metrics: writer.metrics.clone(),
+            health,
+            rules,
+            writer: Arc::new(writer),
+            runtime: Handle::current(),
+            batch: Mutex::default(),
+            in_flight: Mutex::default(),
+            progress: Mutex::default(),
+        }
+    }
+
+    /// A fresh backoff with the configured limits.
+    pub fn backoff(&self) -> Backoff {
+        Backoff::new(self.settings.backoff_initial, self.settings.backoff_max)
+    }
+
+    /// Decodes a message into the batch: a valid event for MongoDB or poison for the DLQ.
+    pub fn accept(&self, message: &BorrowedMessage<'_>) {
+        self.metrics.consumed.inc();
+        let (partition, offset) = (message.partition(), message.offset());
+        let now = Instant::now();
+        match self.rules.decode(message.payload().unwrap_or_default()) {
+            Ok(event) => {
+                let key = message.key().and_then(|k| std::str::from_utf8(k).ok());
+                let record = Record {
+                    event,
+                    key: key.map(str::to_owned),
+                    partition,
+                    offset,
+                };
+                lock(&self.batch).push_record(record, now);
+            }
+            Err(error) => {
+                let poison = Poison {
+                    key: message.key().map(<[u8]>::to_vec),
+                    value: message.payload().map(<[u8]>::to_vec),
+                    headers: owned_headers(message.headers()),
+                    partition,
+                    offset,
+                    code: error.code(),
+                    reason: error.to_string(),
+                };
+                lock(&self.batch).push_poison(poison, now);
+            }
+        }
+    }
+
+    /// Whether the batch is due, and why.
+    pub fn due(&self, now: Instant) -> Option<Trigger> {
+        lock(&self.batch).due(now, self.settings.batch_size, self.settings.batch_timeout)
+    }
+
+    /// When the batch must be written at the latest.
+    pub fn deadline(&self) -> Option<Instant> {
+        lock(&self.batch).deadline(self.settings.batch_timeout)
+    }
+
+    /// Whether a write is in flight.
+    pub fn writing(&self) -> bool {
+        lock(&self.in_flight).is_some()
+    }
+
+    /// Hands the pending batch to a background write; `false` when there is nothing to write
+    /// or a write is still in flight (settle it first: one at a time keeps commits in order).
+    pub fn start(&self, trigger: Trigger) -> bool {
+        let mut in_flight = lock(&self.in_flight);
+        let mut batch = std::mem::take(&mut *lock(&self.batch));
+        if batch.is_empty() || in_flight.is_some() {
+            lock(&self.batch).absorb_failed(batch);
+            return false;
+        }
+        let writer = Arc::clone(&self.writer);
+        let task = self.runtime.spawn(async move {
+            let result = writer.write(&mut batch).await;
+            (batch, result)
+        });
+        *in_flight = Some(InFlight { task, trigger });
+        true
+    }
+
+    /// Settles the write in flight, if any: when `wait`, waits for it, else only if it is
+    /// done. A written batch's offsets are recorded (and committed when due); a failed
+    /// batch goes back in front of the pending one. `None` when nothing was settled, else
+    /// the outcome and what triggered the write.
+    pub fn settle<C: ConsumerContext>(
+        &self,
+        consumer: &BaseConsumer<C>,
+        wait: bool,
+    ) -> Option<(Result<(), String>, Trigger)> {
+        let InFlight { task, trigger } = {
+            let mut in_flight = lock(&self.in_flight);
+            if !wait && !in_flight.as_ref()?.task.is_finished() {
+                return None;
+            }
+            in_flight.take()?
+        };
+        let (mut batch, result) = match self.runtime.block_on(task) {
+            Ok(done) => done,
+            Err(error) => {
+                // The batch is gone with the task: committing anything after it could skip
+                // events, so stop here uncommitted, as a crash would.
+                tracing::error!(%error, "the batch write task failed; exiting without committing");
+                std::process::exit(70);
+            }
+        };
+        if let Err(error) = result {
+            self.health
+                .fail(Check::Write, format!("batch write failing: {error}"));
+            lock(&self.batch).absorb_failed(batch);
+            return Some((Err(error), trigger));
+        }
+        self.metrics.batch_size.observe(batch.len() as f64);
+        self.metrics
+            .batches
+            .with_label_values(&[trigger.as_str()])
+            .inc();
+        self.health.pass(Check::Write);
+        let offsets = batch.finish();
+        lock(&self.progress).record(&offsets);
+        self.commit_if_due(consumer);
+        Some((Ok(()), trigger))
+    }
+
+    /// Writes everything pending now (the write in flight, then the batch) and waits for it.
+    pub fn flush_now<C: ConsumerContext>(
+        &self,
+        consumer: &BaseConsumer<C>,
+        trigger: Trigger,
+    ) -> Result<(), String> {
+        if let Some((Err(error), _)) = self.settle(consumer, true) {
+            tracing::debug!(%error, "the write in flight failed; writing it again with the batch");
+        }
+        self.start(trigger);
+        self.settle(consumer, true)
+            .map_or(Ok(()), |(outcome, _)| outcome)
+    }
+
+    /// Commits the given offsets; a failed commit only means a redelivery later.
+    fn commit<C: ConsumerContext>(
+        &self,
+        consumer: &BaseConsumer<C>,
+        offsets: &std::collections::BTreeMap<i32, i64>,
+        mode: CommitMode,
+    ) {
+        if let Err(error) = offsets::commit(consumer, &self.topic, offsets, mode) {
+            tracing::warn!(%error, "offset commit failed; the events will be read again");
+        }
+    }
+
+    /// Commits what was written since the last commit, asynchronously, once the commit
+    /// interval has passed.
+    pub fn commit_if_due<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>) {
+        let due = lock(&self.progress).take_due(Instant::now(), self.settings.commit_interval);
+        if let Some(offsets) = due {
+            self.commit(consumer, &offsets, CommitMode::Async);
+        }
+    }
+
+    /// Commits everything written so far on `partitions` (all when `None`), synchronously.
+    pub fn commit_progress<C: ConsumerContext>(
+        &self,
+        consumer: &BaseConsumer<C>,
+        partitions: Option<&[i32]>,
+    ) {
+        let offsets = {
+            let mut progress = lock(&self.progress);
+            match partitions {
+                None => progress.mark_committed(Instant::now()),
+                Some(_) => progress.offsets(partitions),
+            }
+        };
+        self.commit(consumer, &offsets, CommitMode::Sync);
+    }
+
+    /// Writes everything pending, retrying with backoff for at most `give_up_after`; then
+    /// gives up the pending messages of `partitions` (all when `None`) uncommitted.
+    pub fn flush_or_give_up<C: ConsumerContext>(
+        &self,
+        consumer: &BaseConsumer<C>,
+        trigger: Trigger,
+        partitions: Option<&[i32]>,
+    ) {
+        let deadline = Instant::now() + self.settings.give_up_after;
+        let mut backoff = self.backoff();
+        while let Err(error) = self.flush_now(consumer, trigger) {
+            let delay = backoff.next_delay();
+            self.metrics.retries.inc();
+            if Instant::now() + delay > deadline {
+                tracing::warn!(%error, ?partitions, "batch not written in time; left uncommitted, it will be read again");
+                self.discard(partitions);
+                return;
+            }
+            std::thread::sleep(delay);
+        }
+    }
+
+    /// Before `partitions` are revoked: write the batch (bounded) and commit them.
+    pub fn flush_before_revoke<C: ConsumerContext>(
+        &self,
+        consumer: &BaseConsumer<C>,
+        partitions: &[i32],
+    ) {
+        self.flush_or_give_up(consumer, Trigger::Rebalance, Some(partitions));
+        self.commit_progress(consumer, Some(partitions));
+        lock(&self.progress).forget(partitions);
+    }
+
+    /// Gives up the pending messages of `partitions` (all when `None`) without committing them.
+    fn discard(&self, partitions: Option<&[i32]>) {
+        let mut batch = lock(&self.batch);
+        match partitions {
+            Some(partitions) => batch.discard_partitions(partitions),
+            None => *batch = Batch::default(),
+        }
+        if batch.is_empty() {
+            self.health.pass(Check::Write);
+        }
+    }
+}

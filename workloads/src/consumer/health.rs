@@ -1,0 +1,123 @@
+//! Readiness of the consumer: in the group (assigned, even to no partitions), MongoDB answering
+//! pings, and the last batch write not failing.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use mongodb::{Database, bson::doc};
+use tokio_util::sync::CancellationToken;
+
+use crate::admin::Readiness;
+
+/// What can keep the consumer from being ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Joined the consumer group and received an assignment.
+    Group,
+    /// MongoDB answers `ping`.
+    MongoPing,
+    /// The last batch write succeeded.
+    Write,
+}
+
+/// Readiness from several checks; the first failing one is the reason `/readyz` gives.
+#[derive(Debug, Clone)]
+pub struct Health {
+    readiness: Readiness,
+    failing: Arc<Mutex<[Option<String>; 3]>>,
+}
+
+impl Health {
+    /// Starts not ready: not yet in the group, MongoDB not yet pinged.
+    pub fn new(readiness: Readiness) -> Self {
+        let health = Self {
+            readiness,
+            failing: Arc::new(Mutex::new([
+                Some("waiting for a partition assignment".into()),
+                Some("mongodb not pinged yet".into()),
+                None,
+            ])),
+        };
+        health.publish();
+        health
+    }
+
+    /// Marks a check passing.
+    pub fn pass(&self, check: Check) {
+        self.set(check, None);
+    }
+
+    /// Marks a check failing with a reason.
+    pub fn fail(&self, check: Check, reason: impl Into<String>) {
+        self.set(check, Some(reason.into()));
+    }
+
+    fn set(&self, check: Check, value: Option<String>) {
+        let index = match check {
+            Check::Group => 0,
+            Check::MongoPing => 1,
+            Check::Write => 2,
+        };
+        match self.failing.lock() {
+            Ok(mut failing) => failing[index] = value,
+            Err(poisoned) => poisoned.into_inner()[index] = value,
+        }
+        self.publish();
+    }
+
+    fn publish(&self) {
+        let reason = match self.failing.lock() {
+            Ok(failing) => failing.iter().flatten().next().cloned(),
+            Err(poisoned) => poisoned.into_inner().iter().flatten().next().cloned(),
+        };
+        match reason {
+            None => self.readiness.set_ready(),
+            Some(reason) => self.readiness.set_not_ready(reason),
+        }
+    }
+}
+
+/// Pings MongoDB every `interval` until `shutdown`, recording the result.
+pub async fn ping_mongodb(
+    database: Database,
+    health: Health,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let ping = database.run_command(doc! { "ping": 1 });
+        match tokio::time::timeout(interval.max(Duration::from_secs(1)), ping).await {
+            Ok(Ok(_)) => health.pass(Check::MongoPing),
+            Ok(Err(error)) => health.fail(Check::MongoPing, format!("mongodb ping: {error}")),
+            Err(_) => health.fail(Check::MongoPing, "mongodb ping timed out"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_only_when_every_check_passes_and_the_first_failure_is_reported() {
+        let readiness = Readiness::new("starting");
+        let health = Health::new(readiness.clone());
+        assert_eq!(
+            readiness.reason().as_deref(),
+            Some("waiting for a partition assignment")
+        );
+        health.pass(Check::Group);
+        health.pass(Check::MongoPing);
+        assert!(readiness.is_ready());
+        health.fail(Check::Write, "insert_many failed");
+        assert_eq!(readiness.reason().as_deref(), Some("insert_many failed"));
+        health.pass(Check::Write);
+        assert!(readiness.is_ready());
+    }
+}

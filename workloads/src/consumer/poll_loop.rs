@@ -1,0 +1,141 @@
+//! The consumer thread: poll, batch, write (one batch in flight while the next fills), commit;
+//! pause while a write keeps failing; on shutdown stop fetching, flush and commit.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use tokio_util::sync::CancellationToken;
+
+use super::{batch::Trigger, flush::Flusher, sink::Backoff};
+
+/// Longest single `poll`, so shutdown and batch deadlines are noticed promptly.
+const MAX_POLL_WAIT: Duration = Duration::from_millis(100);
+/// Longest idle `poll` while a write is in flight, so it is settled promptly.
+const WRITING_POLL_WAIT: Duration = Duration::from_millis(2);
+
+/// Retry state of the loop: the backoff and the next attempt of a failed batch.
+#[derive(Debug)]
+struct Retry {
+    backoff: Backoff,
+    next: Option<(Instant, Trigger)>,
+}
+
+impl Retry {
+    /// Records a settled write: resume after a failure streak, or pause and schedule a retry.
+    fn settled<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        flusher: &Flusher,
+        outcome: Result<(), String>,
+        trigger: Trigger,
+    ) {
+        match outcome {
+            Ok(()) => {
+                if self.backoff.failures() > 0 {
+                    set_paused(consumer, flusher, false);
+                    tracing::info!(
+                        failures = self.backoff.failures(),
+                        "batch written after retries; fetching resumed"
+                    );
+                }
+                self.backoff.reset();
+                self.next = None;
+            }
+            Err(error) => {
+                let delay = self.backoff.next_delay();
+                flusher.metrics.retries.inc();
+                tracing::warn!(%error, retry_in = ?delay, "batch write failed; fetching paused, nothing committed");
+                set_paused(consumer, flusher, true);
+                self.next = Some((Instant::now() + delay, trigger));
+            }
+        }
+    }
+
+    /// What to write now, if anything: a due retry, or a due batch when no retry waits.
+    fn trigger(&self, flusher: &Flusher, now: Instant) -> Option<Trigger> {
+        match self.next {
+            Some((at, trigger)) => (now >= at).then_some(trigger),
+            None => flusher.due(now),
+        }
+    }
+}
+
+/// Runs until `shutdown` is cancelled, then flushes and commits what it holds.
+pub fn run<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    flusher: &Flusher,
+    shutdown: &CancellationToken,
+) {
+    let mut retry = Retry {
+        backoff: flusher.backoff(),
+        next: None,
+    };
+    while !shutdown.is_cancelled() {
+        let wake = retry.next.map(|(at, _)| at).or_else(|| flusher.deadline());
+        let mut wait = wait_until(wake);
+        if flusher.writing() {
+            wait = wait.min(WRITING_POLL_WAIT);
+        }
+        poll_once(consumer, flusher, wait);
+        if let Some((outcome, trigger)) = flusher.settle(consumer, false) {
+            retry.settled(consumer, flusher, outcome, trigger);
+        }
+        flusher.commit_if_due(consumer);
+        let Some(trigger) = retry.trigger(flusher, Instant::now()) else {
+            continue;
+        };
+        // A batch is due while the previous one is still being written: wait for that first,
+        // which also bounds memory to about two batches.
+        if let Some((outcome, trigger)) = flusher.settle(consumer, true) {
+            let failed = outcome.is_err();
+            retry.settled(consumer, flusher, outcome, trigger);
+            if failed {
+                continue;
+            }
+        }
+        if !flusher.start(trigger) {
+            // Nothing left to write (a rebalance took it): any failure streak is over.
+            retry.settled(consumer, flusher, Ok(()), trigger);
+        }
+    }
+    drain(consumer, flusher);
+}
+
+fn wait_until(wake: Option<Instant>) -> Duration {
+    wake.map_or(MAX_POLL_WAIT, |at| {
+        at.saturating_duration_since(Instant::now())
+    })
+    .min(MAX_POLL_WAIT)
+}
+
+fn poll_once<C: ConsumerContext>(consumer: &BaseConsumer<C>, flusher: &Flusher, wait: Duration) {
+    match consumer.poll(wait) {
+        Some(Ok(message)) => flusher.accept(&message),
+        Some(Err(error)) => tracing::warn!(%error, "kafka consumer error"),
+        None => {}
+    }
+}
+
+/// Pauses or resumes fetching on the whole current assignment.
+fn set_paused<C: ConsumerContext>(consumer: &BaseConsumer<C>, flusher: &Flusher, paused: bool) {
+    let Ok(assignment) = consumer.assignment() else {
+        return;
+    };
+    let result = if paused {
+        consumer.pause(&assignment)
+    } else {
+        consumer.resume(&assignment)
+    };
+    if let Err(error) = result {
+        tracing::warn!(%error, paused, "cannot pause/resume the assignment");
+    }
+    flusher.metrics.paused.set(i64::from(paused));
+}
+
+/// Shutdown: stop fetching, write what is pending (bounded), commit synchronously.
+fn drain<C: ConsumerContext>(consumer: &BaseConsumer<C>, flusher: &Flusher) {
+    set_paused(consumer, flusher, true);
+    flusher.flush_or_give_up(consumer, Trigger::Shutdown, None);
+    flusher.commit_progress(consumer, None);
+    tracing::info!("batch flushed and offsets committed; leaving the group");
+}

@@ -1,0 +1,112 @@
+//! The consumer's librdkafka context: flush before partitions are revoked, track the
+//! assignment, committed offsets and lag (from commit results and librdkafka statistics), and
+//! route librdkafka's errors and logs to tracing.
+
+use std::sync::Arc;
+
+use rdkafka::{
+    ClientContext, Offset, Statistics, TopicPartitionList,
+    config::RDKafkaLogLevel,
+    consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance},
+    error::{KafkaError, KafkaResult},
+};
+
+use super::{flush::Flusher, health::Check, offsets::partitions_of};
+
+/// Callbacks of the consumer, run on the consumer thread during `poll`.
+#[derive(Debug, Clone)]
+pub struct FlowContext {
+    flusher: Arc<Flusher>,
+}
+
+impl FlowContext {
+    /// A context over the shared flusher.
+    pub fn new(flusher: Arc<Flusher>) -> Self {
+        Self { flusher }
+    }
+}
+
+impl ClientContext for FlowContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => tracing::error!(facility, "librdkafka: {message}"),
+            RDKafkaLogLevel::Warning => tracing::warn!(facility, "librdkafka: {message}"),
+            _ => tracing::debug!(facility, "librdkafka: {message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(%error, reason, "librdkafka error");
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        let Some(topic) = statistics.topics.get(&self.flusher.topic) else {
+            return;
+        };
+        let metrics = &self.flusher.metrics;
+        for partition in topic.partitions.values() {
+            if partition.partition < 0 || !partition.desired {
+                continue;
+            }
+            let label = partition.partition.to_string();
+            if partition.consumer_lag >= 0 {
+                metrics
+                    .lag
+                    .with_label_values(&[&label])
+                    .set(partition.consumer_lag);
+            }
+            if partition.committed_offset >= 0 {
+                let committed = metrics.committed_offset.with_label_values(&[&label]);
+                committed.set(committed.get().max(partition.committed_offset));
+            }
+        }
+    }
+}
+
+impl ConsumerContext for FlowContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(list) = rebalance {
+            let partitions = partitions_of(list, &self.flusher.topic);
+            tracing::info!(?partitions, "partitions revoked: flushing and committing");
+            self.flusher.flush_before_revoke(consumer, &partitions);
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let metrics = &self.flusher.metrics;
+        match rebalance {
+            Rebalance::Assign(list) => {
+                let partitions = partitions_of(list, &self.flusher.topic);
+                tracing::info!(?partitions, "partitions assigned");
+                self.flusher.health.pass(Check::Group);
+            }
+            Rebalance::Revoke(list) => {
+                metrics.forget_partitions(&partitions_of(list, &self.flusher.topic));
+            }
+            Rebalance::Error(error) => tracing::warn!(%error, "rebalance error"),
+        }
+        let assigned = consumer.assignment().map_or(0, |list| list.count());
+        metrics
+            .assigned_partitions
+            .set(i64::try_from(assigned).unwrap_or(i64::MAX));
+    }
+
+    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
+        if let Err(error) = result {
+            tracing::warn!(%error, "offset commit failed");
+            return;
+        }
+        for element in offsets.elements_for_topic(&self.flusher.topic) {
+            if let Offset::Offset(offset) = element.offset() {
+                self.flusher
+                    .metrics
+                    .committed_offset
+                    .with_label_values(&[&element.partition().to_string()])
+                    .set(offset);
+            }
+        }
+    }
+}
