@@ -90,7 +90,12 @@ fn producer_env_parses_as_the_producer_cli_with_every_value() {
         (args.mongo.database.as_str(), args.mongo.collection.as_str()),
         ("analytics", "user_activity")
     );
-    assert_eq!(args.partition_key, "data.userId");
+    assert_eq!(
+        args.partition_key,
+        "data.userId"
+            .parse::<eventflow_workloads::event::PartitionKey>()
+            .unwrap()
+    );
     assert_eq!(args.allowed_types, vec!["LOGIN", "LOGOUT", "PRODUCT_VIEW"]);
     assert_eq!(
         args.schema_file.unwrap().to_str(),

@@ -17,7 +17,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use eventflow_workloads::{
-    consumer::document_shim::{indexes, to_document},
+    document::{indexes, to_document},
     event::{Event, IncomingEvent},
     testkit::{DevServices, unique_name},
 };

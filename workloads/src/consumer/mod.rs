@@ -11,7 +11,6 @@
 
 pub mod batch;
 pub mod dlq;
-pub mod document_shim;
 pub mod flush;
 pub mod health;
 pub mod metrics;
@@ -262,7 +261,7 @@ async fn ensure_indexes(
     shutdown: &CancellationToken,
 ) {
     let mut backoff = sink::Backoff::new(args.retry_backoff_initial, args.retry_backoff_max);
-    while let Err(error) = sink.ensure_indexes(document_shim::indexes()).await {
+    while let Err(error) = sink.ensure_indexes(crate::document::indexes()).await {
         let delay = backoff.next_delay();
         tracing::warn!(%error, retry_in = ?delay, "cannot ensure the MongoDB indexes");
         health.fail(Check::Write, format!("ensuring indexes: {error}"));

@@ -3,10 +3,9 @@
 
 use tracing::instrument;
 
-use super::{
-    batch::Batch, dlq::DeadLetters, document_shim::to_document, metrics::ConsumerMetrics,
-    sink::Sink,
-};
+use crate::document::to_document;
+
+use super::{batch::Batch, dlq::DeadLetters, metrics::ConsumerMetrics, sink::Sink};
 
 /// The destinations of a batch.
 #[derive(Debug)]
