@@ -5,7 +5,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
 run: ## run examples/quickstart.yaml locally (starts the dev services when needed)
-	scripts/run.sh
+	scripts/run.sh $(ARGS)
 
 test: ## fmt, clippy, dev services, every test
 	scripts/test.sh

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# `make run`: the local runtime on examples/quickstart.yaml.
+# `make run`: the local runtime on examples/quickstart.yaml. With no EVENTFLOW_KAFKA_BOOTSTRAP and
+# EVENTFLOW_MONGODB_URI in the environment it starts (and afterwards stops) the dev services.
+# Extra arguments go to `eventflow-operator local` (e.g. `make run ARGS=--json`).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env.sh
-cargo build --release --locked --bins
-exec "$CARGO_TARGET_DIR/release/eventflow-operator" local -f examples/quickstart.yaml "$@"
+echo "building eventflow-operator and eventflow (first build takes a few minutes)..." >&2
+cargo build --locked --bins --quiet
+export EVENTFLOW_DEV_SERVICES_SCRIPT=$PWD/scripts/dev-services.sh
+exec "$CARGO_TARGET_DIR/debug/eventflow-operator" local -f examples/quickstart.yaml "$@"
