@@ -33,7 +33,7 @@ install_tansu() {
   say "building tansu $TANSU_VERSION from crates.io into $TANSU_ROOT (about 10 minutes on 2 cores; once)"
   mkdir -p "$CACHE"
   CARGO_TARGET_DIR=$CACHE/tansu-target cargo install --locked tansu --version "$TANSU_VERSION" \
-    --features libsql --root "$TANSU_ROOT" 2>&1 | grep --line-buffered -E 'Compiling tansu|Installed|error|warning: unused' >&2 || true
+    --features libsql --root "$TANSU_ROOT" 2>&1 | grep --line-buffered -E 'Compiling|Installed|error' >&2 || true
   [ -x "$TANSU_BIN" ] || { say "tansu install failed"; exit 1; }
   rm -rf "$CACHE/tansu-target"
 }
