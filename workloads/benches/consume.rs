@@ -237,6 +237,33 @@ fn cpu_seconds(pid: u32) -> Result<f64> {
     Ok((user + system) as f64 / 100.0)
 }
 
+/// CPU seconds so far of a dev service (`kafka` or `mongodb`), from its run directory.
+fn service_cpu(service: &str) -> Option<f64> {
+    let dir = std::env::var("EVENTFLOW_DEV_SERVICES_DIR").ok()?;
+    let pid = std::fs::read_to_string(format!("{dir}/{service}.pid")).ok()?;
+    cpu_seconds(pid.trim().parse().ok()?).ok()
+}
+
+/// Share of a core each dev service used since `start` (CPU seconds at `start` given).
+fn service_load(start: Instant, at_start: &[Option<f64>; 2]) -> String {
+    let wall = start.elapsed().as_secs_f64();
+    let share = |now: Option<f64>, then: Option<f64>| {
+        now.zip(then).map_or_else(
+            || "?".to_owned(),
+            |(n, t)| format!("{:.0}%", (n - t) * 100.0 / wall),
+        )
+    };
+    format!(
+        "broker {}, mongodb {}",
+        share(service_cpu("kafka"), at_start[0]),
+        share(service_cpu("mongodb"), at_start[1])
+    )
+}
+
+fn services_cpu() -> [Option<f64>; 2] {
+    [service_cpu("kafka"), service_cpu("mongodb")]
+}
+
 fn peak_rss_kb(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status
@@ -253,7 +280,9 @@ fn peak_rss_kb(pid: u32) -> Result<u64> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let services = DevServices::from_env().map_err(anyhow::Error::msg)?;
+    let (start, cpu) = (Instant::now(), services_cpu());
     let before = raw_ceiling(&services.mongodb_uri).await?;
+    let raw_load = service_load(start, &cpu);
     println!("consume/raw_insert_many: {before:.0} docs/s ({EVENTS} docs, batches of {BATCH})");
     let topic = name("bench_consume");
     let fill = Instant::now();
@@ -264,7 +293,9 @@ async fn main() -> Result<()> {
     );
     let fetch = fetch_ceiling(&services.kafka_bootstrap, &topic)?;
     println!("consume/raw_fetch: {fetch:.0} messages/s (bare librdkafka consumer, for context)");
+    let (start, cpu) = (Instant::now(), services_cpu());
     let run = consumer_rate(&services, &topic).await?;
+    let run_load = service_load(start, &cpu);
     let rate = run.rate;
     println!("consume/end_to_end: {rate:.0} events/s (batch {BATCH}, {PARTITIONS} partitions)");
     // Measured again after the run: the machine's load drifts, the ceiling is the mean of both.
@@ -279,6 +310,9 @@ async fn main() -> Result<()> {
         "consume/write_latency: {:.1} ms per insert_many in the consumer, {:.1} ms raw",
         run.write_mean * 1e3,
         BATCH as f64 * 1e3 / ceiling
+    );
+    println!(
+        "consume/service_cpu: during raw insert_many {raw_load}; during end-to-end {run_load}"
     );
     println!(
         "consume/cpu: {:.0} us per event (consumer process, whole run)",

@@ -67,6 +67,16 @@ impl Mongo {
     }
 }
 
+/// A failing test must not leave its server running.
+impl Drop for Mongo {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            drop(self.child.kill());
+            drop(self.child.wait());
+        }
+    }
+}
+
 fn uri(port: u16) -> String {
     format!("mongodb://127.0.0.1:{port}/?directConnection=true&serverSelectionTimeoutMS=2000")
 }

@@ -353,6 +353,16 @@ impl ConsumerProcess {
     }
 }
 
+/// A failing test must not leave its consumer running.
+impl Drop for ConsumerProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            drop(self.child.kill());
+            drop(self.child.wait());
+        }
+    }
+}
+
 /// Sum of the samples of `name` (exactly that metric) whose label set contains `labels`.
 pub fn metric_sum(text: &str, name: &str, labels: &str) -> f64 {
     text.lines()
