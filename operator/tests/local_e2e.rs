@@ -106,7 +106,6 @@ impl Local {
             .arg(dir.join("run"))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
-            .kill_on_drop(true)
             .spawn()
             .unwrap();
         let (sender, statuses) = mpsc::unbounded_channel();
@@ -169,6 +168,16 @@ impl Local {
             .unwrap();
         assert!(status.success(), "local runtime exited with {status}");
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Drop for Local {
+    /// A failing test still leaves no process behind: SIGTERM lets the runtime stop its children
+    /// (a SIGKILL from `kill_on_drop` would orphan them).
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.id().and_then(|pid| i32::try_from(pid).ok()) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        }
     }
 }
 

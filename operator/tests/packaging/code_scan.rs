@@ -136,16 +136,23 @@ struct Resolver<'a> {
 
 impl Resolver<'_> {
     fn kinds(&self, name: &str, at: usize, field: bool) -> Vec<String> {
-        match self.local.iter().rfind(|b| b.name == name && b.at <= at) {
-            Some(binding) if !field => vec![binding.kind.clone()],
-            _ => self
-                .all
+        if !field && let Some(binding) = self.local.iter().rfind(|b| b.name == name && b.at <= at) {
+            return vec![binding.kind.clone()];
+        }
+        // A field (`self.api`) is declared in its struct, usually in the same file: only when
+        // the file binds no such name does every binding of the crate count.
+        let named = |bindings: &[Binding]| -> Vec<String> {
+            bindings
                 .iter()
-                .flatten()
                 .filter(|b| b.name == name)
                 .map(|b| b.kind.clone())
-                .collect(),
+                .collect()
+        };
+        let in_file = named(self.local);
+        if field && !in_file.is_empty() {
+            return in_file;
         }
+        self.all.iter().flat_map(|file| named(file)).collect()
     }
 }
 
