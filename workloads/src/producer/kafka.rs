@@ -131,19 +131,30 @@ impl KafkaSink {
     /// some records were enqueued may still see those delivered (at-least-once; the event id
     /// makes a retry a no-op in the read model).
     pub async fn publish(&self, records: &[Record]) -> Result<Vec<Ack>, PublishError> {
+        let started = Instant::now();
+        let acks = self.deliver(records).await.inspect_err(|error| {
+            let events = records.len() as u64;
+            self.metrics
+                .delivery_errors
+                .with_label_values(&[error.reason()])
+                .inc_by(events);
+        })?;
+        let elapsed = started.elapsed().as_secs_f64();
+        for _ in &acks {
+            self.metrics.delivery_duration.observe(elapsed);
+        }
+        Ok(acks)
+    }
+
+    async fn deliver(&self, records: &[Record]) -> Result<Vec<Ack>, PublishError> {
         let queued = usize::try_from(self.producer.in_flight_count()).unwrap_or(0);
         if queued + records.len() > self.settings.queue_max_messages {
-            return Err(self.failed(PublishError::QueueFull, records.len()));
+            return Err(PublishError::QueueFull);
         }
-        let started = Instant::now();
         let mut deliveries = Vec::with_capacity(records.len());
         for record in records {
-            match self.producer.send_result(self.future_record(record)) {
-                Ok(delivery) => deliveries.push(delivery),
-                Err((error, _)) => {
-                    return Err(self.failed(PublishError::from_kafka(&error), records.len()));
-                }
-            }
+            let queued = self.producer.send_result(self.future_record(record));
+            deliveries.push(queued.map_err(|(error, _)| PublishError::from_kafka(&error))?);
         }
         self.metrics
             .queue_size
@@ -151,25 +162,18 @@ impl KafkaSink {
         let grace = self.settings.delivery_timeout + Duration::from_secs(1);
         let results = tokio::time::timeout(grace, join_all(deliveries))
             .await
-            .map_err(|_| self.failed(PublishError::TimedOut, records.len()))?;
-        let mut acks = Vec::with_capacity(results.len());
-        for result in results {
-            match result {
-                Ok(Ok(delivery)) => acks.push(Ack {
+            .map_err(|_| PublishError::TimedOut)?;
+        results
+            .into_iter()
+            .map(|result| match result {
+                Ok(Ok(delivery)) => Ok(Ack {
                     partition: delivery.partition,
                     offset: delivery.offset,
                 }),
-                Ok(Err((error, _))) => {
-                    return Err(self.failed(PublishError::from_kafka(&error), records.len()));
-                }
-                Err(_) => return Err(self.failed(PublishError::TimedOut, records.len())),
-            }
-        }
-        let elapsed = started.elapsed().as_secs_f64();
-        for _ in &acks {
-            self.metrics.delivery_duration.observe(elapsed);
-        }
-        Ok(acks)
+                Ok(Err((error, _))) => Err(PublishError::from_kafka(&error)),
+                Err(_) => Err(PublishError::TimedOut),
+            })
+            .collect()
     }
 
     fn future_record<'a>(&'a self, record: &'a Record) -> FutureRecord<'a, str, [u8]> {
@@ -193,14 +197,6 @@ impl KafkaSink {
             Some(key) => future.key(key.as_str()),
             None => future,
         }
-    }
-
-    fn failed(&self, error: PublishError, events: usize) -> PublishError {
-        self.metrics
-            .delivery_errors
-            .with_label_values(&[error.reason()])
-            .inc_by(events as u64);
-        error
     }
 
     /// Whether the broker answers a metadata request that knows the topic.
