@@ -175,8 +175,11 @@ impl Scaler {
                 decision
             }
         };
-        let previous = tracked.last.clone().or_else(|| stored(pipeline));
-        let mut outcome = outcome(previous.as_ref(), &decision, poll.sample.as_ref().ok());
+        let previous = tracked
+            .last
+            .as_ref()
+            .map_or_else(|| stored(pipeline), carried);
+        let mut outcome = outcome(previous, &decision, poll.sample.as_ref().ok());
         outcome.next_poll = poll.interval.saturating_sub(poll.started.elapsed());
         tracked.last = Some(Outcome {
             scaled: None,
@@ -300,20 +303,23 @@ fn partitions(pipeline: &EventPipeline, topic: &Result<TopicReport>) -> u32 {
         .unwrap_or(pipeline.spec.topic.partitions)
 }
 
-/// The scaler's part of the stored status (after an operator restart).
-fn stored(pipeline: &EventPipeline) -> Option<Outcome> {
-    let status = pipeline.status.as_ref()?;
-    Some(Outcome {
-        verdict: Verdict::ok(SCALING, "", ""),
-        lag: status.lag.clone(),
-        consumer: status.consumer.clone().unwrap_or_default(),
-        scaled: None,
-        next_poll: Duration::ZERO,
-    })
+/// The scaler's part of the stored status: lag and consumer (read after an operator restart).
+fn stored(pipeline: &EventPipeline) -> (Option<LagStatus>, ConsumerStatus) {
+    let status = pipeline.status.clone().unwrap_or_default();
+    (status.lag, status.consumer.unwrap_or_default())
 }
 
-/// The outcome of a decision, carrying over what it does not change from `previous`.
-fn outcome(previous: Option<&Outcome>, decision: &Decision, sample: Option<&LagSample>) -> Outcome {
+/// The scaler's part of a remembered outcome: lag and consumer.
+fn carried(outcome: &Outcome) -> (Option<LagStatus>, ConsumerStatus) {
+    (outcome.lag.clone(), outcome.consumer.clone())
+}
+
+/// The outcome of a decision, carrying over the lag and consumer fields it does not change.
+fn outcome(
+    (previous_lag, before): (Option<LagStatus>, ConsumerStatus),
+    decision: &Decision,
+    sample: Option<&LagSample>,
+) -> Outcome {
     let lag = sample
         .map(|sample| LagStatus {
             total: sample.total,
@@ -321,8 +327,7 @@ fn outcome(previous: Option<&Outcome>, decision: &Decision, sample: Option<&LagS
             measured_at: Some(seconds(sample.measured_at)),
             excluded_partitions: decision.excluded_partitions.clone(),
         })
-        .or_else(|| previous.and_then(|p| p.lag.clone()));
-    let before = previous.map(|p| p.consumer.clone()).unwrap_or_default();
+        .or(previous_lag);
     let (last_scale_time, last_scale_reason) = if decision.is_scale() {
         (Some(seconds(Utc::now())), Some(decision.reason.clone()))
     } else {
@@ -359,99 +364,4 @@ fn label(pipeline: &EventPipeline) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::kafka::lag::{OffsetReset, PartitionLag};
-
-    fn sample(lags: &[i64]) -> LagSample {
-        let partitions = lags
-            .iter()
-            .zip(0..)
-            .map(|(&lag, p)| {
-                PartitionLag::from_offsets(p, (0, lag), Some(0), OffsetReset::Earliest)
-            })
-            .collect();
-        LagSample::new(partitions, Utc::now())
-    }
-
-    fn decision(current: u32, desired: u32, rule: Rule) -> Decision {
-        Decision {
-            current,
-            desired,
-            rule,
-            reason: format!("scaled {current}→{desired}: test"),
-            lag: 0,
-            excluded_partitions: vec![3],
-        }
-    }
-
-    #[test]
-    fn a_scale_sets_the_time_reason_event_and_lag() {
-        let outcome = outcome(
-            None,
-            &decision(2, 4, Rule::LagThreshold),
-            Some(&sample(&[5, 0, 7])),
-        );
-        let lag = outcome.lag.unwrap();
-        assert_eq!((lag.total, lag.partitions_with_lag), (12, 2));
-        assert_eq!(lag.excluded_partitions, [3]);
-        assert_eq!(outcome.consumer.desired_replicas, Some(4));
-        assert!(outcome.consumer.last_scale_time.is_some());
-        assert_eq!(outcome.scaled.as_deref(), Some("scaled 2→4: test"));
-        assert_eq!(
-            (outcome.verdict.ok, outcome.verdict.reason.as_str()),
-            (true, "LagThreshold")
-        );
-    }
-
-    #[test]
-    fn keeping_the_replicas_keeps_the_last_scale_time_and_reason() {
-        let first = outcome(
-            None,
-            &decision(2, 4, Rule::LagThreshold),
-            Some(&sample(&[5])),
-        );
-        let kept = outcome(
-            Some(&first),
-            &decision(4, 4, Rule::LagThreshold),
-            Some(&sample(&[1])),
-        );
-        assert_eq!(
-            kept.consumer.last_scale_time,
-            first.consumer.last_scale_time
-        );
-        assert_eq!(
-            kept.consumer.last_scale_reason,
-            first.consumer.last_scale_reason
-        );
-        assert_eq!(kept.scaled, None, "no Event without a scale");
-        assert_eq!(kept.lag.unwrap().total, 1);
-    }
-
-    #[test]
-    fn a_failed_measurement_holds_and_keeps_the_last_lag() {
-        let first = outcome(
-            None,
-            &decision(2, 4, Rule::LagThreshold),
-            Some(&sample(&[5])),
-        );
-        let held = outcome(Some(&first), &scaling::hold(4, &"broker down"), None);
-        assert_eq!(held.consumer.desired_replicas, Some(4));
-        assert_eq!(held.lag, first.lag);
-        assert_eq!(
-            (held.verdict.ok, held.verdict.reason.as_str()),
-            (false, "MeasurementFailed")
-        );
-        assert!(held.verdict.message.contains("broker down"));
-        assert_eq!(held.scaled, None);
-    }
-
-    #[test]
-    fn the_builders_see_the_decided_replicas() {
-        let mut pipeline = EventPipeline::new("p", crate::crd::EventPipelineSpec::default());
-        pipeline.spec.autoscaling.enabled = true;
-        pipeline.spec.autoscaling.max_replicas = 10;
-        let outcome = outcome(None, &decision(1, 5, Rule::LagThreshold), None);
-        assert_eq!(consumer::replicas(&outcome.applied_to(&pipeline)), 5);
-    }
-}
+mod tests;
