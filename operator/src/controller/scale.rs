@@ -41,7 +41,8 @@ use crate::{
 const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(10);
 /// The shortest poll interval honoured.
 const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
-/// A poll this close to due is taken now (requeue timers are not exact).
+/// A poll this close to due is taken now (requeue timers are not exact); at most a tenth of the
+/// interval, so that frequent reconciles never poll faster than that.
 const DUE_TOLERANCE: Duration = Duration::from_millis(500);
 
 /// What the scaling phase hands to the rest of reconcile.
@@ -139,7 +140,8 @@ impl Scaler {
         let pipelines = self.lock();
         let tracked = pipelines.get(&label(pipeline))?;
         let elapsed = tracked.polled_at?.elapsed();
-        if tracked.generation != pipeline.meta().generation || elapsed + DUE_TOLERANCE >= interval {
+        let tolerance = DUE_TOLERANCE.min(interval / 10);
+        if tracked.generation != pipeline.meta().generation || elapsed + tolerance >= interval {
             return None;
         }
         let mut outcome = tracked.last.clone()?;
