@@ -1,9 +1,10 @@
 //! The reconciler: `EventPipeline` in, topic + Deployments + Service + status out.
 //!
 //! `reconcile` reads as its phases: finalizer → validate (pure) → ensure the topic (and its
-//! dead-letter topic) → build the desired objects (pure) → server-side apply → read back
-//! readiness (and check the Secrets the pods read) → status (only when changed) → events →
-//! requeue. Deletion goes through [`finalizer::cleanup`].
+//! dead-letter topic) → scale (measure the lag and decide, autoscaled pipelines only) → build
+//! the desired objects (pure) → server-side apply → read back readiness (and check the Secrets
+//! the pods read) → status (only when changed) → events → requeue (at the next lag poll when
+//! sooner). Deletion goes through [`finalizer::cleanup`] (and forgets the scaler's memory).
 //!
 //! The seam with the scaler (`crate::scaling`, `crate::kafka::lag`): the scaling phase
 //! ([`scale::phase`], autoscaled pipelines only) runs between "ensure the topic" and "build". It
