@@ -15,7 +15,7 @@ use std::{sync::Arc, time::Duration};
 
 use eventflow_operator::{
     controller::{Context, Settings, reconcile},
-    crd::EventPipeline,
+    crd::{DeletionPolicy, EventPipeline},
     kafka::{
         KafkaAdmin, KafkaAdmins, KafkaConnection,
         topic::{self, DesiredTopic},
@@ -27,7 +27,8 @@ use eventflow_workloads::testkit::{DevServices, unique_name};
 use k8s_openapi::{
     ByteString,
     api::{apps::v1::Deployment, core::v1::Secret, events::v1::Event},
-    apimachinery::pkg::apis::meta::v1::Condition,
+    apimachinery::pkg::apis::meta::v1::{Condition, Time},
+    jiff::Timestamp,
 };
 use kube::{
     Api, Client, ResourceExt,
@@ -339,4 +340,21 @@ async fn a_pipeline_without_autoscaling_is_not_measured() {
     assert_eq!(status.lag, None);
     assert_eq!(status.consumer.unwrap().desired_replicas, None);
     assert!(!exposition(&ctx).contains("eventflow_consumer_lag"));
+}
+
+#[tokio::test]
+async fn deleting_a_pipeline_forgets_its_scaling_series() {
+    let _turn = BROKER.lock().await;
+    let (name, client, ctx) = scaled_pipeline().await;
+    let mut deleting = api::<EventPipeline>(&client).get(&name).await.unwrap();
+    deleting.spec.topic.deletion_policy = DeletionPolicy::Retain;
+    deleting.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
+    let label = format!("pipeline=\"{NAMESPACE}/{name}\"");
+    assert!(exposition(&ctx).contains(&label));
+
+    reconcile(Arc::new(deleting), Arc::clone(&ctx))
+        .await
+        .unwrap();
+
+    assert!(!exposition(&ctx).contains(&label), "series forgotten");
 }
