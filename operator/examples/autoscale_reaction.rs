@@ -107,7 +107,13 @@ async fn one_run(
         tokio::time::sleep(phase).await;
         produce(producer, &topic, 1).await.map(|()| Instant::now())
     };
-    let (scaled, crossed) = tokio::join!(controller, crossing);
+    let interval =
+        eventflow_workloads::config::parse_duration(poll_interval).map_err(anyhow::Error::msg)?;
+    let bound = tick + phase + 3 * interval;
+    let (scaled, crossed) =
+        tokio::time::timeout(bound, async { tokio::join!(controller, crossing) })
+            .await
+            .map_err(|_| anyhow::anyhow!("no scale within {bound:?}: is the broker healthy?"))?;
     Ok(scaled?.saturating_duration_since(crossed?))
 }
 
