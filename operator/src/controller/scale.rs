@@ -250,10 +250,10 @@ fn poll_interval(pipeline: &EventPipeline) -> Duration {
 
 /// The consumer Deployment's replicas as stored; before it exists, what the builder would set.
 async fn current_replicas(client: &Client, pipeline: &EventPipeline) -> u32 {
-    let api =
+    let deployments =
         Api::<Deployment>::namespaced(client.clone(), &pipeline.namespace().unwrap_or_default());
     let name = component_name(pipeline, Component::Consumer);
-    match api.get_opt(&name).await {
+    match deployments.get_opt(&name).await {
         Ok(Some(deployment)) => deployment
             .spec
             .and_then(|spec| spec.replicas)
