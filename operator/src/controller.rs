@@ -1,23 +1,26 @@
 //! The reconciler: `EventPipeline` in, topic + Deployments + Service + status out.
 //!
 //! `reconcile` reads as its phases: finalizer → validate (pure) → ensure the topic (and its
-//! dead-letter topic) → build the desired objects (pure) → server-side apply → read back
-//! readiness (and check the Secrets the pods read) → status (only when changed) → events →
-//! requeue. Deletion goes through [`finalizer::cleanup`].
+//! dead-letter topic) → scale (measure the lag and decide, autoscaled pipelines only) → build
+//! the desired objects (pure) → server-side apply → read back readiness (and check the Secrets
+//! the pods read) → status (only when changed) → events → requeue (at the next lag poll when
+//! sooner). Deletion goes through [`finalizer::cleanup`] (and forgets the scaler's memory).
 //!
-//! The seam with the scaler (`crate::scaling`, `crate::kafka::lag`): the scaler owns
-//! `status.lag`, `status.consumer.{desiredReplicas,lastScaleTime,lastScaleReason}` and the
-//! `Scaling` condition (written under its own field manager, never by [`status::write`]).
-//! [`crate::resources::consumer::replicas`] turns `desiredReplicas` into the consumer
-//! Deployment's replicas, so this reconciler stays the Deployment's only writer. A scaling phase
-//! that decides within a reconcile belongs between "ensure the topic" and "build": set the
-//! decision on the in-memory pipeline's status before [`resources::desired`] is called.
+//! The seam with the scaler (`crate::scaling`, `crate::kafka::lag`): the scaling phase
+//! ([`scale::phase`], autoscaled pipelines only) runs between "ensure the topic" and "build". It
+//! decides `status.lag`, `status.consumer.{desiredReplicas,lastScaleTime,lastScaleReason}` and
+//! the `Scaling` condition; the decision is set on the in-memory pipeline before
+//! [`resources::desired`], where [`crate::resources::consumer::replicas`] turns `desiredReplicas`
+//! into the consumer Deployment's replicas, so this reconciler stays the Deployment's only
+//! writer. [`status::write`] writes the scaler's part with the rest of the status, in one apply
+//! under the one field manager.
 
 pub mod apply;
 pub mod events;
 pub mod finalizer;
 pub mod references;
 pub mod run;
+pub mod scale;
 pub mod status;
 
 use std::{
@@ -36,7 +39,7 @@ use crate::{
     Error, Result,
     crd::{EventPipeline, TopicStatus},
     kafka::{
-        KafkaAdmins,
+        KafkaAdmins, lag,
         topic::{self, DesiredTopic, TopicChange, TopicReport},
     },
     metrics::Metrics,
@@ -57,6 +60,8 @@ pub struct Settings {
     pub resync: Duration,
     /// Requeue of a pipeline that is not ready yet.
     pub progress_check: Duration,
+    /// Bound of each broker round trip of a lag measurement.
+    pub lag_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -67,6 +72,7 @@ impl Default for Settings {
             backoff_max: Duration::from_secs(300),
             resync: Duration::from_secs(300),
             progress_check: Duration::from_secs(15),
+            lag_timeout: lag::DEFAULT_TIMEOUT,
         }
     }
 }
@@ -85,6 +91,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Tunables.
     pub settings: Settings,
+    /// Lag measurement, per-pipeline scaling history and the scaler's metrics.
+    pub scaler: scale::Scaler,
     failures: Mutex<HashMap<String, u32>>,
 }
 
@@ -101,7 +109,9 @@ impl Context {
             controller: resources::meta::FIELD_MANAGER.to_owned(),
             instance: std::env::var("POD_NAME").ok(),
         };
+        let reader = lag::LagReader::new(settings.lag_timeout);
         Self {
+            scaler: scale::Scaler::new(reader, metrics.scaling().clone()),
             recorder: Recorder::new(client.clone(), reporter),
             client,
             build,
@@ -161,7 +171,11 @@ pub async fn reconcile(pipeline: Arc<EventPipeline>, ctx: Arc<Context>) -> Resul
         &pipeline.namespace().unwrap_or_default(),
     );
     let result = if pipeline.meta().deletion_timestamp.is_some() {
-        finalizer::cleanup(&api, &pipeline, &ctx).await
+        let cleaned = finalizer::cleanup(&api, &pipeline, &ctx).await;
+        if cleaned.is_ok() {
+            ctx.scaler.forget(&pipeline);
+        }
+        cleaned
     } else {
         Box::pin(reconcile_spec(&api, &pipeline, &ctx)).await
     };
@@ -200,15 +214,31 @@ async fn reconcile_spec(
         return refuse_invalid(api, pipeline, ctx, problem).await;
     }
     let topic = ensure_topic(pipeline, ctx).await;
-    let desired = resources::desired(pipeline, &ctx.build);
+    let scaling = scale::phase(ctx, pipeline, &topic).await;
+    let scaled = scaling.as_ref().map(|outcome| outcome.applied_to(pipeline));
+    let desired = resources::desired(scaled.as_ref().unwrap_or(pipeline), &ctx.build);
     let applied = apply::apply_all(&ctx.client, pipeline, &desired).await?;
     let missing = references::missing_secrets(&ctx.client, pipeline).await?;
-    let verdicts = verdicts(pipeline, &topic, &applied, &missing);
+    let mut verdicts = verdicts(pipeline, &topic, &applied, &missing);
     let ready = verdicts.iter().all(|v| v.ok);
-    write_status(api, pipeline, ctx, &verdicts, &topic, &applied).await?;
-    announce(pipeline, ctx, &topic).await;
+    verdicts.extend(scaling.as_ref().map(|outcome| outcome.verdict.clone()));
+    write_status(
+        api,
+        pipeline,
+        ctx,
+        &verdicts,
+        &topic,
+        &applied,
+        scaling.as_ref(),
+    )
+    .await?;
+    announce(pipeline, ctx, &topic, scaling.as_ref()).await;
     topic?;
-    Ok(requeue(pipeline, ctx, ready))
+    Ok(requeue(
+        ctx,
+        ready,
+        scaling.map(|outcome| outcome.next_poll),
+    ))
 }
 
 /// An invalid spec: `Ready=False` with the reason, and wait for the next change.
@@ -282,6 +312,7 @@ async fn write_status(
     verdicts: &[Verdict],
     topic: &Result<TopicReport>,
     applied: &apply::Applied,
+    scaling: Option<&scale::Outcome>,
 ) -> Result<()> {
     let topic_status = topic.as_ref().ok().map(|report| TopicStatus {
         name: report.name.clone(),
@@ -293,19 +324,27 @@ async fn write_status(
         .as_ref()
         .and_then(|s| s.replicas)
         .unwrap_or(0);
-    let desired = status::desired_status(
-        pipeline,
-        verdicts,
-        topic_status,
-        Some(u32::try_from(consumers).unwrap_or(0)),
-    );
+    let consumers = u32::try_from(consumers).unwrap_or(0);
+    let mut desired = status::desired_status(pipeline, verdicts, topic_status, Some(consumers));
+    if let Some(outcome) = scaling {
+        outcome.write_into(&mut desired);
+        ctx.scaler.running(pipeline, consumers);
+    }
     status::write(api, pipeline, &desired).await?;
     ctx.metrics.record_conditions(pipeline, &desired.conditions);
     Ok(())
 }
 
-/// Events for what this reconcile created, changed or refused.
-async fn announce(pipeline: &EventPipeline, ctx: &Context, topic: &Result<TopicReport>) {
+/// Events for what this reconcile created, changed, scaled or refused.
+async fn announce(
+    pipeline: &EventPipeline,
+    ctx: &Context,
+    topic: &Result<TopicReport>,
+    scaling: Option<&scale::Outcome>,
+) {
+    if let Some(note) = scaling.and_then(|outcome| outcome.scaled.clone()) {
+        events::normal(&ctx.recorder, pipeline, "Scaled", note).await;
+    }
     let observed = pipeline.status.as_ref().and_then(|s| s.observed_generation);
     let spec_changed = observed != pipeline.meta().generation;
     if let Ok(report) = topic {
@@ -363,18 +402,15 @@ fn describe_change(topic: &str, change: &TopicChange) -> (&'static str, String) 
     }
 }
 
-fn requeue(pipeline: &EventPipeline, ctx: &Context, ready: bool) -> Action {
-    let mut after = if ready {
+/// The next reconcile: the resync or progress check, or the next lag poll when sooner.
+fn requeue(ctx: &Context, ready: bool, next_poll: Option<Duration>) -> Action {
+    let after = if ready {
         ctx.settings.resync
     } else {
         ctx.settings.progress_check
     };
-    if pipeline.spec.autoscaling.enabled {
-        let poll =
-            eventflow_workloads::config::parse_duration(&pipeline.spec.autoscaling.poll_interval);
-        after = after.min(poll.unwrap_or(after).max(Duration::from_secs(1)));
-    }
-    Action::requeue(after)
+    let poll = next_poll.map_or(after, |poll| poll.max(Duration::from_millis(100)));
+    Action::requeue(after.min(poll))
 }
 
 #[cfg(test)]

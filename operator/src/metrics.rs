@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 
-use crate::{Result, crd::EventPipeline};
+use crate::{Result, crd::EventPipeline, scaling::ScalingMetrics};
 
 /// Reconcile counters and histograms, and pipelines per condition.
 #[derive(Debug)]
@@ -21,6 +21,7 @@ pub struct Metrics {
     errors: IntCounterVec,
     pipelines: IntGaugeVec,
     conditions: Mutex<HashMap<String, Vec<(String, String)>>>,
+    scaling: ScalingMetrics,
 }
 
 impl Metrics {
@@ -60,6 +61,7 @@ impl Metrics {
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(errors.clone()))?;
         registry.register(Box::new(pipelines.clone()))?;
+        let scaling = ScalingMetrics::register(&registry)?;
         Ok(Self {
             registry,
             reconciles,
@@ -67,12 +69,18 @@ impl Metrics {
             errors,
             pipelines,
             conditions: Mutex::new(HashMap::new()),
+            scaling,
         })
     }
 
     /// The registry to serve (other modules may register into it too).
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The scaler's per-pipeline figures (lag, replicas, scale events), in the same registry.
+    pub fn scaling(&self) -> &ScalingMetrics {
+        &self.scaling
     }
 
     /// Counts a reconcile and its duration; `result` is `success` or `error`.

@@ -46,6 +46,8 @@ fn action_of(reason: &str) -> &'static str {
         || reason.ends_with("Retained")
     {
         "Cleanup"
+    } else if reason == "Scaled" {
+        "Scale"
     } else {
         "Reconcile"
     }

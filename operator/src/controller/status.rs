@@ -1,4 +1,5 @@
-//! The status the operator owns: observed generation, conditions, topic, consumer replicas.
+//! The status the operator owns: observed generation, conditions, topic, consumer replicas,
+//! and the scaling phase's lag and decision (`controller::scale`).
 //!
 //! Built purely from what the phases observed; written with server-side apply only when it
 //! differs from what is stored, and a condition keeps its `lastTransitionTime` while its status
@@ -22,7 +23,7 @@ use crate::{
     resources::meta::FIELD_MANAGER,
 };
 
-/// Condition types the reconciler owns (`Scaling` belongs to the scaler).
+/// Condition types the reconciler owns (`Scaling` is decided by the scaling phase).
 pub const READY: &str = "Ready";
 /// The topic matches the spec.
 pub const TOPIC_READY: &str = "TopicReady";
@@ -30,6 +31,8 @@ pub const TOPIC_READY: &str = "TopicReady";
 pub const PRODUCER_READY: &str = "ProducerReady";
 /// The consumer Deployment is available.
 pub const CONSUMER_READY: &str = "ConsumerReady";
+/// The scaling phase measured the lag and decided (autoscaled pipelines only).
+pub const SCALING: &str = "Scaling";
 
 /// One condition before timestamps: type, status, reason, message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,14 +175,16 @@ pub fn unchanged(pipeline: &EventPipeline, desired: &EventPipelineStatus) -> boo
     let Some(current) = &pipeline.status else {
         return false;
     };
-    let owned = |c: &&Condition| desired.conditions.iter().any(|d| d.type_ == c.type_);
+    let owned = |c: &&Condition| {
+        c.type_ == SCALING || desired.conditions.iter().any(|d| d.type_ == c.type_)
+    };
     let current_conditions: Vec<&Condition> = current.conditions.iter().filter(owned).collect();
     let desired_conditions: Vec<&Condition> = desired.conditions.iter().collect();
     current.observed_generation == desired.observed_generation
         && current_conditions == desired_conditions
         && current.topic == desired.topic
-        && current.consumer.as_ref().and_then(|c| c.replicas)
-            == desired.consumer.as_ref().and_then(|c| c.replicas)
+        && current.lag == desired.lag
+        && current.consumer == desired.consumer
 }
 
 /// Writes the reconciler's part of the status (server-side apply); `false` when nothing changed.
@@ -198,8 +203,11 @@ pub async fn write(
     if let Some(topic) = &desired.topic {
         status["topic"] = serde_json::to_value(topic)?;
     }
-    if let Some(replicas) = desired.consumer.as_ref().and_then(|c| c.replicas) {
-        status["consumer"] = json!({ "replicas": replicas });
+    if let Some(lag) = &desired.lag {
+        status["lag"] = serde_json::to_value(lag)?;
+    }
+    if let Some(consumer) = &desired.consumer {
+        status["consumer"] = serde_json::to_value(consumer)?;
     }
     let patch = json!({
         "apiVersion": EventPipeline::api_version(&()),

@@ -1,0 +1,369 @@
+//! The scaling phase of reconcile: measure the consumer group's lag, decide the consumer
+//! replicas, and hand the decision to the builders (the Deployment's replicas) and the status.
+//!
+//! Only pipelines with `autoscaling.enabled` (and not suspended) are polled. Each is measured at
+//! most once per `pollInterval` (and at once after a spec change): a reconcile triggered in
+//! between — e.g. by the status this phase just wrote — reuses the remembered outcome, so the
+//! live `status.lag` (whose `measuredAt` moves every poll) causes one write per poll, not a loop.
+//! The remembered outcome, not the possibly stale cached object, also carries the replicas into
+//! such reconciles, so a lagging watch cache never flips the Deployment back.
+//!
+//! A failed measurement never scales ([`scaling::hold`]): the replicas stay, `Scaling=False`
+//! says why, and the previous lag figures stay with their `measuredAt`.
+
+use std::{
+    collections::HashMap,
+    sync::{Mutex, MutexGuard, PoisonError},
+    time::{Duration, Instant},
+};
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::{api::apps::v1::Deployment, apimachinery::pkg::apis::meta::v1::Time, jiff};
+use kube::{Api, Client, Resource, ResourceExt};
+
+use super::status::{SCALING, Verdict};
+use crate::{
+    Result,
+    crd::{ConsumerStatus, EventPipeline, EventPipelineStatus, LagStatus},
+    kafka::{
+        KafkaConnection,
+        lag::{LagReader, LagSample, LagTarget, OffsetReset},
+        topic::TopicReport,
+    },
+    resources::{
+        consumer,
+        meta::{Component, component_name},
+    },
+    scaling::{self, Decision, History, Input, Policy, Rule, ScalingMetrics},
+};
+
+/// The poll interval when `autoscaling.pollInterval` cannot be read.
+const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(10);
+/// The shortest poll interval honoured.
+const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// A poll this close to due is taken now (requeue timers are not exact); at most a tenth of the
+/// interval, so that frequent reconciles never poll faster than that.
+const DUE_TOLERANCE: Duration = Duration::from_millis(500);
+
+/// What the scaling phase hands to the rest of reconcile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The `Scaling` condition.
+    pub verdict: Verdict,
+    /// `status.lag` (the last successful measurement).
+    pub lag: Option<LagStatus>,
+    /// `status.consumer.{desiredReplicas,lastScaleTime,lastScaleReason}` (`replicas` unset).
+    pub consumer: ConsumerStatus,
+    /// The Event message when this poll changed the replicas (`None` when reused).
+    pub scaled: Option<String>,
+    /// When the next poll is due.
+    pub next_poll: Duration,
+}
+
+impl Outcome {
+    /// The pipeline as the builders should see it: `desiredReplicas` set to the decision.
+    pub fn applied_to(&self, pipeline: &EventPipeline) -> EventPipeline {
+        let mut pipeline = pipeline.clone();
+        let status = pipeline.status.get_or_insert_with(Default::default);
+        let consumer = status.consumer.get_or_insert_with(Default::default);
+        consumer.desired_replicas = self.consumer.desired_replicas;
+        pipeline
+    }
+
+    /// Sets the scaler's part of `status` (lag and the decision; `consumer.replicas` is kept).
+    pub fn write_into(&self, status: &mut EventPipelineStatus) {
+        status.lag.clone_from(&self.lag);
+        let consumer = status.consumer.get_or_insert_with(Default::default);
+        consumer.desired_replicas = self.consumer.desired_replicas;
+        consumer
+            .last_scale_time
+            .clone_from(&self.consumer.last_scale_time);
+        consumer
+            .last_scale_reason
+            .clone_from(&self.consumer.last_scale_reason);
+    }
+}
+
+/// What the scaler remembers about one pipeline.
+#[derive(Default)]
+struct Tracked {
+    history: History,
+    target: Option<LagTarget>,
+    polled_at: Option<Instant>,
+    generation: Option<i64>,
+    last: Option<Outcome>,
+}
+
+/// The shared lag reader, the per-pipeline history and the scaler's metrics.
+pub struct Scaler {
+    reader: LagReader,
+    metrics: ScalingMetrics,
+    pipelines: Mutex<HashMap<String, Tracked>>,
+}
+
+impl std::fmt::Debug for Scaler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scaler")
+            .field("reader", &self.reader)
+            .field("pipelines", &self.lock().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scaler {
+    /// A scaler measuring through `reader` and recording into `metrics`.
+    pub fn new(reader: LagReader, metrics: ScalingMetrics) -> Self {
+        Self {
+            reader,
+            metrics,
+            pipelines: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Drops what is remembered about a pipeline: history, reader handle, metric series.
+    pub fn forget(&self, pipeline: &EventPipeline) {
+        let label = label(pipeline);
+        let removed = self.lock().remove(&label);
+        if let Some(target) = removed.and_then(|tracked| tracked.target) {
+            self.reader.forget(&target);
+        }
+        self.metrics.forget(&label);
+    }
+
+    /// Records the consumer replicas running now (after the Deployment was applied).
+    pub fn running(&self, pipeline: &EventPipeline, replicas: u32) {
+        self.metrics.set_replicas(&label(pipeline), replicas);
+    }
+
+    /// The remembered outcome while the next poll of `pipeline` is not due yet.
+    fn remembered(&self, pipeline: &EventPipeline, interval: Duration) -> Option<Outcome> {
+        let pipelines = self.lock();
+        let tracked = pipelines.get(&label(pipeline))?;
+        let elapsed = tracked.polled_at?.elapsed();
+        let tolerance = DUE_TOLERANCE.min(interval / 10);
+        if tracked.generation != pipeline.meta().generation || elapsed + tolerance >= interval {
+            return None;
+        }
+        let mut outcome = tracked.last.clone()?;
+        outcome.next_poll = interval.saturating_sub(elapsed);
+        Some(outcome)
+    }
+
+    /// Decides on one poll's measurement and remembers the outcome.
+    fn conclude(&self, pipeline: &EventPipeline, poll: Poll) -> Outcome {
+        let label = label(pipeline);
+        let mut pipelines = self.lock();
+        let tracked = pipelines.entry(label.clone()).or_default();
+        if let (Some(old), Some(new)) = (&tracked.target, &poll.target)
+            && old != new
+        {
+            self.reader.forget(old);
+        }
+        let policy = Policy::from_spec(&pipeline.spec.autoscaling);
+        let decision = match (policy.as_ref(), poll.sample.as_ref()) {
+            (Ok(policy), Ok(sample)) => {
+                let input = Input {
+                    sample,
+                    partitions: poll.partitions,
+                    current_replicas: poll.current,
+                };
+                let decision = scaling::decide(policy, &input, &mut tracked.history);
+                self.metrics.observe(&label, sample, &decision);
+                decision
+            }
+            (Err(error), _) | (_, Err(error)) => {
+                let decision = scaling::hold(poll.current, error);
+                self.metrics.observe_failure(&label, &decision);
+                decision
+            }
+        };
+        let previous = tracked
+            .last
+            .as_ref()
+            .map_or_else(|| stored(pipeline), carried);
+        let mut outcome = outcome(previous, &decision, poll.sample.as_ref().ok());
+        outcome.next_poll = poll.interval.saturating_sub(poll.started.elapsed());
+        tracked.last = Some(Outcome {
+            scaled: None,
+            ..outcome.clone()
+        });
+        tracked.target = poll.target.or(tracked.target.take());
+        tracked.polled_at = Some(poll.started);
+        tracked.generation = pipeline.meta().generation;
+        outcome
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Tracked>> {
+        self.pipelines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One poll's inputs.
+struct Poll {
+    started: Instant,
+    interval: Duration,
+    partitions: u32,
+    current: u32,
+    target: Option<LagTarget>,
+    sample: Result<LagSample, String>,
+}
+
+/// The scaling phase: `None` when the pipeline is not autoscaled (it is then not polled).
+pub async fn phase(
+    ctx: &super::Context,
+    pipeline: &EventPipeline,
+    topic: &Result<TopicReport>,
+) -> Option<Outcome> {
+    let scaler = &ctx.scaler;
+    if !pipeline.spec.autoscaling.enabled || pipeline.spec.suspend {
+        scaler.forget(pipeline);
+        return None;
+    }
+    let interval = poll_interval(pipeline);
+    if let Some(outcome) = scaler.remembered(pipeline, interval) {
+        return Some(outcome);
+    }
+    let started = Instant::now();
+    let current = current_replicas(&ctx.client, pipeline).await;
+    let (target, sample) = measure(&ctx.client, &scaler.reader, pipeline).await;
+    let poll = Poll {
+        started,
+        interval,
+        partitions: partitions(pipeline, topic),
+        current,
+        target,
+        sample,
+    };
+    let outcome = scaler.conclude(pipeline, poll);
+    tracing::debug!(reason = %outcome.verdict.message, "scaling decided");
+    Some(outcome)
+}
+
+/// `autoscaling.pollInterval`, at least one second.
+fn poll_interval(pipeline: &EventPipeline) -> Duration {
+    eventflow_workloads::config::parse_duration(&pipeline.spec.autoscaling.poll_interval)
+        .unwrap_or(DEFAULT_POLL_INTERVAL)
+        .max(MIN_POLL_INTERVAL)
+}
+
+/// The consumer Deployment's replicas as stored; before it exists, what the builder would set.
+async fn current_replicas(client: &Client, pipeline: &EventPipeline) -> u32 {
+    let deployments =
+        Api::<Deployment>::namespaced(client.clone(), &pipeline.namespace().unwrap_or_default());
+    let name = component_name(pipeline, Component::Consumer);
+    match deployments.get_opt(&name).await {
+        Ok(Some(deployment)) => deployment
+            .spec
+            .and_then(|spec| spec.replicas)
+            .and_then(|replicas| u32::try_from(replicas).ok())
+            .unwrap_or_else(|| consumer::replicas(pipeline)),
+        Ok(None) => consumer::replicas(pipeline),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the consumer Deployment; assuming the last decision");
+            consumer::replicas(pipeline)
+        }
+    }
+}
+
+/// Measures the pipeline's lag, reading the connection as the topic phase does.
+async fn measure(
+    client: &Client,
+    reader: &LagReader,
+    pipeline: &EventPipeline,
+) -> (Option<LagTarget>, Result<LagSample, String>) {
+    let connection = match KafkaConnection::for_pipeline(client, pipeline).await {
+        Ok(connection) => connection,
+        Err(error) => return (None, Err(error.to_string())),
+    };
+    let target = LagTarget {
+        bootstrap_servers: connection.bootstrap,
+        properties: connection.properties,
+        group_id: pipeline.group_id(),
+        topic: pipeline.topic_name(),
+        offset_reset: OffsetReset::Earliest,
+    };
+    let sample = reader.measure(&target).await.map_err(|e| e.to_string());
+    (Some(target), sample)
+}
+
+/// The topic's partitions: as just ensured, else as last seen, else as the spec asks.
+fn partitions(pipeline: &EventPipeline, topic: &Result<TopicReport>) -> u32 {
+    let seen = || {
+        pipeline
+            .status
+            .as_ref()
+            .and_then(|s| s.topic.as_ref())
+            .map(|t| t.partitions)
+    };
+    topic
+        .as_ref()
+        .ok()
+        .map(|report| report.partitions)
+        .or_else(seen)
+        .unwrap_or(pipeline.spec.topic.partitions)
+}
+
+/// The scaler's part of the stored status: lag and consumer (read after an operator restart).
+fn stored(pipeline: &EventPipeline) -> (Option<LagStatus>, ConsumerStatus) {
+    let status = pipeline.status.clone().unwrap_or_default();
+    (status.lag, status.consumer.unwrap_or_default())
+}
+
+/// The scaler's part of a remembered outcome: lag and consumer.
+fn carried(outcome: &Outcome) -> (Option<LagStatus>, ConsumerStatus) {
+    (outcome.lag.clone(), outcome.consumer.clone())
+}
+
+/// The outcome of a decision, carrying over the lag and consumer fields it does not change.
+fn outcome(
+    (previous_lag, before): (Option<LagStatus>, ConsumerStatus),
+    decision: &Decision,
+    sample: Option<&LagSample>,
+) -> Outcome {
+    let lag = sample
+        .map(|sample| LagStatus {
+            total: sample.total,
+            partitions_with_lag: sample.partitions_with_lag,
+            measured_at: Some(seconds(sample.measured_at)),
+            excluded_partitions: decision.excluded_partitions.clone(),
+        })
+        .or(previous_lag);
+    let (last_scale_time, last_scale_reason) = if decision.is_scale() {
+        (Some(seconds(Utc::now())), Some(decision.reason.clone()))
+    } else {
+        (before.last_scale_time, before.last_scale_reason)
+    };
+    let verdict = if decision.rule == Rule::Hold {
+        Verdict::not_ok(SCALING, "MeasurementFailed", decision.reason.clone())
+    } else {
+        Verdict::ok(SCALING, decision.rule.as_str(), decision.reason.clone())
+    };
+    Outcome {
+        verdict,
+        lag,
+        consumer: ConsumerStatus {
+            replicas: None,
+            desired_replicas: Some(decision.desired),
+            last_scale_time,
+            last_scale_reason,
+        },
+        scaled: decision.is_scale().then(|| decision.reason.clone()),
+        next_poll: Duration::ZERO,
+    }
+}
+
+/// A time at whole seconds, as the API stores it (so a stored value compares equal).
+fn seconds(at: DateTime<Utc>) -> Time {
+    let timestamp =
+        jiff::Timestamp::from_second(at.timestamp()).unwrap_or_else(|_| jiff::Timestamp::now());
+    Time(timestamp)
+}
+
+fn label(pipeline: &EventPipeline) -> String {
+    super::object_key(pipeline)
+}
+
+#[cfg(test)]
+mod tests;

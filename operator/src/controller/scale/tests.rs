@@ -1,0 +1,98 @@
+//! The outcome of a decision: what it writes to status and when it announces a scale.
+
+use super::*;
+use crate::kafka::lag::{OffsetReset, PartitionLag};
+
+fn sample(lags: &[i64]) -> LagSample {
+    let partitions = lags
+        .iter()
+        .zip(0..)
+        .map(|(&lag, p)| PartitionLag::from_offsets(p, (0, lag), Some(0), OffsetReset::Earliest))
+        .collect();
+    LagSample::new(partitions, Utc::now())
+}
+
+fn decision(current: u32, desired: u32, rule: Rule) -> Decision {
+    Decision {
+        current,
+        desired,
+        rule,
+        reason: format!("scaled {current}→{desired}: test"),
+        lag: 0,
+        excluded_partitions: vec![3],
+    }
+}
+
+#[test]
+fn a_scale_sets_the_time_reason_event_and_lag() {
+    let outcome = outcome(
+        Default::default(),
+        &decision(2, 4, Rule::LagThreshold),
+        Some(&sample(&[5, 0, 7])),
+    );
+    let lag = outcome.lag.unwrap();
+    assert_eq!((lag.total, lag.partitions_with_lag), (12, 2));
+    assert_eq!(lag.excluded_partitions, [3]);
+    assert_eq!(outcome.consumer.desired_replicas, Some(4));
+    assert!(outcome.consumer.last_scale_time.is_some());
+    assert_eq!(outcome.scaled.as_deref(), Some("scaled 2→4: test"));
+    assert_eq!(
+        (outcome.verdict.ok, outcome.verdict.reason.as_str()),
+        (true, "LagThreshold")
+    );
+}
+
+#[test]
+fn keeping_the_replicas_keeps_the_last_scale_time_and_reason() {
+    let first = outcome(
+        Default::default(),
+        &decision(2, 4, Rule::LagThreshold),
+        Some(&sample(&[5])),
+    );
+    let kept = outcome(
+        carried(&first),
+        &decision(4, 4, Rule::LagThreshold),
+        Some(&sample(&[1])),
+    );
+    assert_eq!(
+        kept.consumer.last_scale_time,
+        first.consumer.last_scale_time
+    );
+    assert_eq!(
+        kept.consumer.last_scale_reason,
+        first.consumer.last_scale_reason
+    );
+    assert_eq!(kept.scaled, None, "no Event without a scale");
+    assert_eq!(kept.lag.unwrap().total, 1);
+}
+
+#[test]
+fn a_failed_measurement_holds_and_keeps_the_last_lag() {
+    let first = outcome(
+        Default::default(),
+        &decision(2, 4, Rule::LagThreshold),
+        Some(&sample(&[5])),
+    );
+    let held = outcome(carried(&first), &scaling::hold(4, &"broker down"), None);
+    assert_eq!(held.consumer.desired_replicas, Some(4));
+    assert_eq!(held.lag, first.lag);
+    assert_eq!(
+        (held.verdict.ok, held.verdict.reason.as_str()),
+        (false, "MeasurementFailed")
+    );
+    assert!(held.verdict.message.contains("broker down"));
+    assert_eq!(held.scaled, None);
+}
+
+#[test]
+fn the_builders_see_the_decided_replicas() {
+    let mut pipeline = EventPipeline::new("p", crate::crd::EventPipelineSpec::default());
+    pipeline.spec.autoscaling.enabled = true;
+    pipeline.spec.autoscaling.max_replicas = 10;
+    let outcome = outcome(
+        Default::default(),
+        &decision(1, 5, Rule::LagThreshold),
+        None,
+    );
+    assert_eq!(consumer::replicas(&outcome.applied_to(&pipeline)), 5);
+}
