@@ -11,5 +11,6 @@ pub mod local;
 pub mod metrics;
 pub mod resources;
 pub mod scaling;
+pub mod schema_check;
 
 pub use error::{Error, Result};

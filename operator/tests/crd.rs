@@ -157,7 +157,7 @@ fn every_spec_and_status_field_is_documented() {
 
 #[test]
 fn example_pipelines_validate_against_the_generated_schema() {
-    let validator = jsonschema::validator_for(&strict_schema()).unwrap();
+    let validator = eventflow_operator::schema_check::validator().unwrap();
     let documents = example_pipelines();
     assert!(documents.len() >= 3, "found only {documents:?}");
     for (path, document) in documents {
@@ -185,37 +185,9 @@ fn schema_refuses_an_out_of_range_batch_and_an_unknown_policy() {
     assert!(!validator.is_valid(&bad));
 }
 
-/// The schema below the root (which leaves `apiVersion`, `kind`, `metadata` implicit) made strict.
-fn strict_schema() -> Value {
-    let mut root = schema();
-    root["properties"] = strict(root["properties"].take());
-    root
-}
-
-/// The schema with unknown fields refused, as `kubectl apply --validate=strict` does (the API
-/// server would otherwise drop a misspelt field without a word).
-fn strict(mut node: Value) -> Value {
-    if let Some(object) = node.as_object_mut() {
-        let preserves = object.contains_key("x-kubernetes-preserve-unknown-fields");
-        if object.contains_key("properties") && !preserves {
-            object
-                .entry("additionalProperties")
-                .or_insert(Value::Bool(false));
-        }
-        for child in object.values_mut() {
-            *child = strict(child.take());
-        }
-    } else if let Some(items) = node.as_array_mut() {
-        for child in items {
-            *child = strict(child.take());
-        }
-    }
-    node
-}
-
 #[test]
 fn a_misspelt_field_is_refused_by_the_strict_schema() {
-    let validator = jsonschema::validator_for(&strict_schema()).unwrap();
+    let validator = eventflow_operator::schema_check::validator().unwrap();
     let mut typo: Value = serde_yaml::from_str(include_str!("fixtures/full.yaml")).unwrap();
     typo["spec"]["producer"]["partitionKeyy"] = "subject".into();
     assert!(!validator.is_valid(&typo));

@@ -4,63 +4,70 @@
 use std::path::Path;
 
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::{
     Error, Result,
     crd::EventPipeline,
     resources::{BuildContext, validate::validate},
+    schema_check,
 };
 
-/// The pipeline named `name` (or the only one) in `path`, checked like the operator checks it.
+/// The pipeline named `name` (or the only one) in `path`, checked like the API server and the
+/// operator check it: the CRD schema (unknown fields refused), then the operator's spec checks.
 pub fn load(path: &Path, name: Option<&str>, ctx: &BuildContext) -> Result<EventPipeline> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Local(format!("cannot read {}: {e}", path.display())))?;
-    let pipelines = parse(&text).map_err(|e| Error::Local(format!("{}: {e}", path.display())))?;
-    let mut pipeline =
-        pick(pipelines, name).map_err(|e| Error::Local(format!("{}: {e}", path.display())))?;
+    let in_file = |e: String| Error::Local(format!("{}: {e}", path.display()));
+    let document = pick(documents(&text).map_err(in_file)?, name).map_err(in_file)?;
+    let mut pipeline = checked(document)?;
     if pipeline.metadata.namespace.is_none() {
         pipeline.metadata.namespace = Some("default".to_owned());
     }
-    validate(&pipeline, ctx).map_err(|e| {
-        Error::InvalidSpec(format!(
-            "EventPipeline {} is invalid: {e}",
-            name_of(&pipeline)
-        ))
-    })?;
+    validate(&pipeline, ctx).map_err(|e| invalid(&name_of(&pipeline), &e))?;
     Ok(pipeline)
 }
 
 /// Every `EventPipeline` document of a (multi-document) YAML text; other kinds are skipped.
-fn parse(text: &str) -> Result<Vec<EventPipeline>, String> {
+fn documents(text: &str) -> Result<Vec<Value>, String> {
     let mut pipelines = Vec::new();
     for document in serde_yaml::Deserializer::from_str(text) {
-        let value = serde_yaml::Value::deserialize(document).map_err(|e| e.to_string())?;
-        if value.is_null()
-            || value.get("kind").and_then(serde_yaml::Value::as_str) != Some("EventPipeline")
-        {
-            continue;
+        let value = Value::deserialize(document).map_err(|e| e.to_string())?;
+        if value.get("kind").and_then(Value::as_str) == Some("EventPipeline") {
+            pipelines.push(value);
         }
-        let pipeline: EventPipeline =
-            serde_yaml::from_value(value).map_err(|e| format!("not a valid EventPipeline: {e}"))?;
-        pipelines.push(pipeline);
     }
     Ok(pipelines)
 }
 
-fn pick(pipelines: Vec<EventPipeline>, name: Option<&str>) -> Result<EventPipeline, String> {
-    let names: Vec<String> = pipelines.iter().map(name_of).collect();
+/// The document checked against the CRD schema, as a typed pipeline.
+fn checked(document: Value) -> Result<EventPipeline> {
+    let name = name_of(&document);
+    let errors = schema_check::errors(&schema_check::validator()?, &document);
+    if !errors.is_empty() {
+        return Err(invalid(&name, &errors.join("; ")));
+    }
+    serde_json::from_value(document).map_err(|e| invalid(&name, &e.to_string()))
+}
+
+fn invalid(name: &str, problems: &str) -> Error {
+    Error::InvalidSpec(format!("EventPipeline {name} is invalid: {problems}"))
+}
+
+fn pick(documents: Vec<Value>, name: Option<&str>) -> Result<Value, String> {
+    let names: Vec<String> = documents.iter().map(name_of).collect();
     match name {
-        Some(wanted) => pipelines
+        Some(wanted) => documents
             .into_iter()
-            .find(|p| name_of(p) == wanted)
+            .find(|d| name_of(d) == wanted)
             .ok_or_else(|| {
                 format!(
                     "no EventPipeline named {wanted} (found: {})",
                     names.join(", ")
                 )
             }),
-        None if pipelines.len() == 1 => pipelines.into_iter().next().ok_or_else(String::new),
-        None if pipelines.is_empty() => Err("no EventPipeline in the file".to_owned()),
+        None if documents.len() == 1 => documents.into_iter().next().ok_or_else(String::new),
+        None if documents.is_empty() => Err("no EventPipeline in the file".to_owned()),
         None => Err(format!(
             "{} pipelines in the file ({}); choose one with --name",
             names.len(),
@@ -69,8 +76,11 @@ fn pick(pipelines: Vec<EventPipeline>, name: Option<&str>) -> Result<EventPipeli
     }
 }
 
-fn name_of(pipeline: &EventPipeline) -> String {
-    pipeline.metadata.name.clone().unwrap_or_default()
+fn name_of<T: serde::Serialize>(resource: &T) -> String {
+    serde_json::to_value(resource)
+        .ok()
+        .and_then(|v| v["metadata"]["name"].as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -106,11 +116,8 @@ spec:
     }
 
     fn load_text(text: &str, name: Option<&str>) -> Result<EventPipeline> {
-        let path = std::env::temp_dir().join(format!(
-            "pipeline-{}-{}.yaml",
-            std::process::id(),
-            name.unwrap_or("none")
-        ));
+        let path = std::env::temp_dir()
+            .join(eventflow_workloads::testkit::unique_name("pipeline") + ".yaml");
         std::fs::write(&path, text).unwrap();
         let loaded = load(&path, name, &ctx());
         std::fs::remove_file(&path).unwrap();
@@ -134,11 +141,21 @@ spec:
     }
 
     #[test]
-    fn an_invalid_pipeline_is_refused_with_the_operator_message() {
-        let error = load_text(TWO, Some("blog")).unwrap_err().to_string();
+    fn a_misspelt_field_is_refused_like_kubectl_apply_would() {
+        let typo = TWO.replace(
+            "metadata: {name: users}\nspec:\n",
+            "metadata: {name: users}\nspec:\n  consumer: {batchSise: 5}\n",
+        );
+        let error = load_text(&typo, Some("users")).unwrap_err().to_string();
         assert!(
-            error.contains("topic.partitions must be at least 1"),
+            error.contains("/spec/consumer") && error.contains("batchSise"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn an_invalid_pipeline_is_refused_with_the_operator_message() {
+        let error = load_text(TWO, Some("blog")).unwrap_err().to_string();
+        assert!(error.contains("/spec/topic/partitions"), "{error}");
     }
 }
