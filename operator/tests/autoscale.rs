@@ -11,64 +11,52 @@
     reason = "test helpers fail the test on any error"
 )]
 
+mod support;
+
 use std::{sync::Arc, time::Duration};
 
 use eventflow_operator::{
     controller::{Context, Settings, reconcile},
     crd::{DeletionPolicy, EventPipeline},
     kafka::{
-        KafkaAdmin, KafkaAdmins, KafkaConnection,
+        KafkaAdmin, KafkaConnection,
         topic::{self, DesiredTopic},
     },
-    metrics::Metrics,
-    resources::BuildContext,
 };
-use eventflow_workloads::testkit::{DevServices, unique_name};
 use k8s_openapi::{
-    ByteString,
-    api::{apps::v1::Deployment, core::v1::Secret, events::v1::Event},
+    api::{apps::v1::Deployment, events::v1::Event},
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
     jiff::Timestamp,
 };
 use kube::{
-    Api, Client, ResourceExt,
+    Client, ResourceExt,
     api::{ListParams, Patch, PatchParams},
     runtime::controller::Action,
 };
-use kube_fake_client::ClientBuilder;
 use prometheus::{Encoder, TextEncoder};
 use rdkafka::{
     ClientConfig,
     producer::{FutureProducer, FutureRecord},
 };
 use serde_json::json;
+use support::{NAMESPACE, api, bootstrap, context, fake, reconcile_stored};
 
-const NAMESPACE: &str = "shop";
 const PARTITIONS: i32 = 6;
 
 /// tansu loses topics created while another is deleted: tests here take turns on the broker.
 static BROKER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn bootstrap() -> String {
-    DevServices::from_env()
-        .expect("dev services")
-        .kafka_bootstrap
+/// Lag measurements bounded to a second, so a failed one is quick.
+fn settings() -> Settings {
+    Settings {
+        lag_timeout: Duration::from_secs(1),
+        ..Settings::default()
+    }
 }
 
 /// The full fixture, unique, on `bootstrap`, autoscaled: 1..6 consumers, 100 records each.
-fn pipeline(bootstrap: &str) -> EventPipeline {
-    let mut pipeline: EventPipeline =
-        serde_yaml::from_str(include_str!("fixtures/full.yaml")).unwrap();
-    let name = unique_name("as").to_lowercase().replace('_', "-");
-    pipeline.metadata = kube::api::ObjectMeta {
-        name: Some(name.clone()),
-        namespace: Some(NAMESPACE.to_owned()),
-        ..Default::default()
-    };
-    bootstrap.clone_into(&mut pipeline.spec.kafka.bootstrap_servers);
-    pipeline.spec.kafka.secret_ref = None;
-    pipeline.spec.topic.name = Some(name);
-    pipeline.spec.topic.replication_factor = 1;
+fn autoscaled_pipeline(bootstrap: &str) -> EventPipeline {
+    let mut pipeline = support::pipeline(bootstrap, "as");
     pipeline.spec.consumer.replicas = 1;
     let autoscaling = &mut pipeline.spec.autoscaling;
     autoscaling.enabled = true;
@@ -81,59 +69,6 @@ fn pipeline(bootstrap: &str) -> EventPipeline {
     autoscaling.exclude_persistent_lag = false;
     autoscaling.target_drain_seconds = None;
     pipeline
-}
-
-async fn fake(pipeline: EventPipeline) -> Client {
-    let secret = |name: &str, key: &str| Secret {
-        metadata: kube::api::ObjectMeta {
-            name: Some(name.to_owned()),
-            namespace: Some(NAMESPACE.to_owned()),
-            ..Default::default()
-        },
-        data: Some([(key.to_owned(), ByteString(b"x".to_vec()))].into()),
-        ..Secret::default()
-    };
-    ClientBuilder::new()
-        .with_resource::<EventPipeline>()
-        .with_status_subresource::<EventPipeline>()
-        .with_object(pipeline)
-        .with_objects(vec![
-            secret("mongodb", "uri"),
-            secret("ingest-tokens", "tokens.txt"),
-        ])
-        .build()
-        .await
-        .unwrap()
-}
-
-fn context(client: Client) -> Arc<Context> {
-    let build = BuildContext {
-        workload_image: "ghcr.io/eventflow/eventflow:test".to_owned(),
-        workload_log_format: "json".to_owned(),
-    };
-    let settings = Settings {
-        lag_timeout: Duration::from_secs(1),
-        ..Settings::default()
-    };
-    Arc::new(Context::new(
-        client,
-        build,
-        KafkaAdmins::new(Duration::from_secs(2)),
-        Arc::new(Metrics::new().unwrap()),
-        settings,
-    ))
-}
-
-fn api<K>(client: &Client) -> Api<K>
-where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-{
-    Api::namespaced(client.clone(), NAMESPACE)
-}
-
-async fn reconcile_stored(ctx: &Arc<Context>, name: &str) -> eventflow_operator::Result<Action> {
-    let stored = api::<EventPipeline>(&ctx.client).get(name).await.unwrap();
-    reconcile(Arc::new(stored), Arc::clone(ctx)).await
 }
 
 /// Creates the pipeline's topic and produces `per_partition` records to each partition.
@@ -200,11 +135,11 @@ fn exposition(ctx: &Context) -> String {
 
 /// A pipeline whose topic holds 75 records on each of 6 partitions (lag 450), reconciled once.
 async fn scaled_pipeline() -> (String, Client, Arc<Context>) {
-    let pipeline = pipeline(&bootstrap());
+    let pipeline = autoscaled_pipeline(&bootstrap());
     produce(&pipeline, 75).await;
     let name = pipeline.name_any();
     let client = fake(pipeline).await;
-    let ctx = context(client.clone());
+    let ctx = context(client.clone(), settings());
     reconcile_stored(&ctx, &name).await.unwrap();
     (name, client, ctx)
 }
@@ -323,13 +258,13 @@ async fn a_failed_measurement_keeps_the_replicas_and_says_why() {
 #[tokio::test]
 async fn a_pipeline_without_autoscaling_is_not_measured() {
     let _turn = BROKER.lock().await;
-    let mut pipeline = pipeline(&bootstrap());
+    let mut pipeline = autoscaled_pipeline(&bootstrap());
     pipeline.spec.autoscaling.enabled = false;
     pipeline.spec.consumer.replicas = 3;
     produce(&pipeline, 75).await;
     let name = pipeline.name_any();
     let client = fake(pipeline).await;
-    let ctx = context(client.clone());
+    let ctx = context(client.clone(), settings());
 
     reconcile_stored(&ctx, &name).await.unwrap();
 

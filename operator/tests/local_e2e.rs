@@ -144,6 +144,19 @@ impl Local {
         panic!("{what} not seen within {limit:?}; last status: {last}");
     }
 
+    /// A runtime whose producer is ready, and a load generator sending it the burst.
+    async fn start_with_burst(services: &DevServices) -> (Self, Child, PathBuf) {
+        let mut local = Self::start(services);
+        local
+            .wait_for("a ready producer", Duration::from_secs(90), |s| {
+                s["producerReady"] == true
+            })
+            .await;
+        let ids_file = local.dir.join("ids.txt");
+        let loadgen = local.loadgen(&ids_file);
+        (local, loadgen, ids_file)
+    }
+
     fn loadgen(&self, ids_file: &Path) -> Child {
         Command::new(binary("eventflow"))
             .arg("loadgen")
@@ -230,14 +243,7 @@ async fn assert_exactly_once(services: &DevServices, local: &Local, ids_file: &P
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_scales_consumers_up_drains_and_scales_back_down_exactly_once() {
     let services = DevServices::from_env().expect("dev services");
-    let mut local = Local::start(&services);
-    local
-        .wait_for("a ready producer", Duration::from_secs(90), |s| {
-            s["producerReady"] == true
-        })
-        .await;
-    let ids_file = local.dir.join("ids.txt");
-    let mut loadgen = local.loadgen(&ids_file);
+    let (mut local, mut loadgen, ids_file) = Local::start_with_burst(&services).await;
 
     let scaled = local
         .wait_for("a scale-up", Duration::from_secs(90), |s| consumers(s) >= 2)
@@ -263,14 +269,7 @@ async fn a_burst_scales_consumers_up_drains_and_scales_back_down_exactly_once() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_killed_mid_burst_loses_and_doubles_nothing() {
     let services = DevServices::from_env().expect("dev services");
-    let mut local = Local::start(&services);
-    local
-        .wait_for("a ready producer", Duration::from_secs(90), |s| {
-            s["producerReady"] == true
-        })
-        .await;
-    let ids_file = local.dir.join("ids.txt");
-    let mut loadgen = local.loadgen(&ids_file);
+    let (mut local, mut loadgen, ids_file) = Local::start_with_burst(&services).await;
 
     let status = local
         .wait_for("two running consumers", Duration::from_secs(90), |s| {

@@ -10,127 +10,36 @@
     reason = "test helpers fail the test on any error"
 )]
 
+mod support;
+
 use std::{sync::Arc, time::Duration};
 
 use eventflow_operator::{
-    controller::{Context, Settings, error_policy, finalizer, reconcile},
+    controller::{Settings, error_policy, finalizer},
     crd::{DeletionPolicy, EventPipeline},
     kafka::{
-        KafkaAdmin, KafkaAdmins, KafkaConnection,
+        KafkaAdmin, KafkaConnection,
         topic::{self, DesiredTopic},
     },
-    metrics::Metrics,
-    resources::BuildContext,
 };
-use eventflow_workloads::testkit::{DevServices, unique_name};
 use k8s_openapi::{
-    ByteString,
     api::{
         apps::v1::Deployment,
-        core::v1::{ConfigMap, Secret, Service},
+        core::v1::{ConfigMap, Service},
         events::v1::Event,
     },
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
     jiff::Timestamp,
 };
 use kube::{
-    Api, Client, ResourceExt,
+    Client, ResourceExt,
     api::{ListParams, Patch, PatchParams},
 };
-use kube_fake_client::ClientBuilder;
 use serde_json::json;
-
-const NAMESPACE: &str = "shop";
+use support::{api, bootstrap, context, fake, fake_with, pipeline, reconcile_stored, secret};
 
 /// tansu loses topics created while another is deleted: tests here take turns on the broker.
 static BROKER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn bootstrap() -> String {
-    DevServices::from_env()
-        .expect("dev services")
-        .kafka_bootstrap
-}
-
-/// A pipeline from the full fixture, renamed to be unique, pointing at `bootstrap`.
-fn pipeline(bootstrap: &str) -> EventPipeline {
-    let mut pipeline: EventPipeline =
-        serde_yaml::from_str(include_str!("fixtures/full.yaml")).unwrap();
-    // A valid Kubernetes name (lower case, digits, `-`) whatever `unique_name` separates with.
-    let name = unique_name("ep").to_lowercase().replace('_', "-");
-    pipeline.metadata = kube::api::ObjectMeta {
-        name: Some(name.clone()),
-        namespace: Some(NAMESPACE.to_owned()),
-        ..Default::default()
-    };
-    bootstrap.clone_into(&mut pipeline.spec.kafka.bootstrap_servers);
-    pipeline.spec.kafka.secret_ref = None;
-    pipeline.spec.topic.name = Some(name);
-    pipeline.spec.topic.replication_factor = 1;
-    pipeline
-}
-
-/// An in-memory API holding the pipeline and the Secrets its pods read.
-async fn fake(pipeline: EventPipeline) -> Client {
-    let secrets = vec![
-        secret("mongodb", "uri", "mongodb://mongo:27017"),
-        secret("ingest-tokens", "tokens.txt", "t0ken"),
-    ];
-    fake_with(pipeline, secrets).await
-}
-
-async fn fake_with(pipeline: EventPipeline, secrets: Vec<Secret>) -> Client {
-    ClientBuilder::new()
-        .with_resource::<EventPipeline>()
-        .with_status_subresource::<EventPipeline>()
-        .with_object(pipeline)
-        .with_objects(secrets)
-        .build()
-        .await
-        .unwrap()
-}
-
-fn secret(name: &str, key: &str, value: &str) -> Secret {
-    Secret {
-        metadata: kube::api::ObjectMeta {
-            name: Some(name.to_owned()),
-            namespace: Some(NAMESPACE.to_owned()),
-            ..Default::default()
-        },
-        data: Some([(key.to_owned(), ByteString(value.as_bytes().to_vec()))].into()),
-        ..Secret::default()
-    }
-}
-
-fn context(client: Client, settings: Settings) -> Arc<Context> {
-    let build = BuildContext {
-        workload_image: "ghcr.io/eventflow/eventflow:test".to_owned(),
-        workload_log_format: "json".to_owned(),
-    };
-    let kafka = KafkaAdmins::new(Duration::from_secs(3));
-    Arc::new(Context::new(
-        client,
-        build,
-        kafka,
-        Arc::new(Metrics::new().unwrap()),
-        settings,
-    ))
-}
-
-fn api<K>(client: &Client) -> Api<K>
-where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-{
-    Api::namespaced(client.clone(), NAMESPACE)
-}
-
-/// Reconciles the stored pipeline, as the controller does after a watch event.
-async fn reconcile_stored(
-    ctx: &Arc<Context>,
-    name: &str,
-) -> eventflow_operator::Result<kube::runtime::controller::Action> {
-    let stored = api::<EventPipeline>(&ctx.client).get(name).await.unwrap();
-    reconcile(Arc::new(stored), Arc::clone(ctx)).await
-}
 
 fn condition<'a>(pipeline: &'a EventPipeline, type_: &str) -> &'a Condition {
     let status = pipeline.status.as_ref().expect("status written");
@@ -159,7 +68,7 @@ fn admin(bootstrap: &str) -> Arc<KafkaAdmin> {
 async fn create_builds_topic_children_and_status() {
     let _turn = BROKER.lock().await;
     let bootstrap = bootstrap();
-    let pipeline = pipeline(&bootstrap);
+    let pipeline = pipeline(&bootstrap, "ep");
     let name = pipeline.name_any();
     let client = fake(pipeline).await;
     let ctx = context(client.clone(), Settings::default());
@@ -218,7 +127,7 @@ async fn create_builds_topic_children_and_status() {
 #[tokio::test]
 async fn second_reconcile_changes_nothing() {
     let _turn = BROKER.lock().await;
-    let pipeline = pipeline(&bootstrap());
+    let pipeline = pipeline(&bootstrap(), "ep");
     let name = pipeline.name_any();
     let client = fake(pipeline).await;
     let ctx = context(client.clone(), Settings::default());
@@ -245,7 +154,7 @@ async fn second_reconcile_changes_nothing() {
 #[tokio::test]
 async fn spec_change_updates_the_children() {
     let _turn = BROKER.lock().await;
-    let pipeline = pipeline(&bootstrap());
+    let pipeline = pipeline(&bootstrap(), "ep");
     let name = pipeline.name_any();
     let client = fake(pipeline).await;
     let ctx = context(client.clone(), Settings::default());
@@ -288,7 +197,7 @@ async fn spec_change_updates_the_children() {
 async fn partition_decrease_is_refused_and_reported() {
     let _turn = BROKER.lock().await;
     let bootstrap = bootstrap();
-    let pipeline = pipeline(&bootstrap);
+    let pipeline = pipeline(&bootstrap, "ep");
     let name = pipeline.name_any();
     let client = fake(pipeline).await;
     let ctx = context(client.clone(), Settings::default());
@@ -331,7 +240,7 @@ async fn partition_decrease_is_refused_and_reported() {
 
 #[tokio::test]
 async fn invalid_spec_waits_with_ready_false_and_creates_nothing() {
-    let mut pipeline = pipeline("127.0.0.1:1");
+    let mut pipeline = pipeline("127.0.0.1:1", "ep");
     pipeline.spec.autoscaling.min_replicas = 9;
     let name = pipeline.name_any();
     let client = fake(pipeline.clone()).await;
@@ -361,7 +270,7 @@ async fn invalid_spec_waits_with_ready_false_and_creates_nothing() {
 
 #[tokio::test]
 async fn kafka_outage_is_a_condition_and_a_transient_error() {
-    let pipeline = pipeline("127.0.0.1:1");
+    let pipeline = pipeline("127.0.0.1:1", "ep");
     let name = pipeline.name_any();
     let client = fake(pipeline).await;
     let ctx = context(client.clone(), Settings::default());
@@ -400,7 +309,7 @@ fn deleting(mut pipeline: EventPipeline, policy: DeletionPolicy) -> EventPipelin
 /// Deletes a pipeline whose topics exist; answers whether its topic and dead-letter topic are left.
 async fn delete_with_policy(policy: DeletionPolicy) -> ([bool; 2], Vec<String>) {
     let bootstrap = bootstrap();
-    let pipeline = pipeline(&bootstrap);
+    let pipeline = pipeline(&bootstrap, "ep");
     let name = pipeline.name_any();
     let admin = admin(&bootstrap);
     for topic in [
@@ -452,7 +361,7 @@ async fn deletion_with_delete_removes_the_topic() {
 
 #[tokio::test]
 async fn unreachable_kafka_releases_the_finalizer_after_bounded_retries() {
-    let pipeline = deleting(pipeline("127.0.0.1:1"), DeletionPolicy::Delete);
+    let pipeline = deleting(pipeline("127.0.0.1:1", "ep"), DeletionPolicy::Delete);
     let name = pipeline.name_any();
     let client = fake(pipeline).await;
     let settings = Settings {
@@ -498,7 +407,7 @@ async fn unreachable_kafka_releases_the_finalizer_after_bounded_retries() {
 async fn an_existing_topic_is_adopted() {
     let _turn = BROKER.lock().await;
     let bootstrap = bootstrap();
-    let pipeline = pipeline(&bootstrap);
+    let pipeline = pipeline(&bootstrap, "ep");
     let name = pipeline.name_any();
     topic::ensure(&admin(&bootstrap), &DesiredTopic::of(&pipeline))
         .await
@@ -518,7 +427,7 @@ async fn an_existing_topic_is_adopted() {
 #[tokio::test]
 async fn a_missing_secret_is_named_in_the_workload_conditions() {
     let _turn = BROKER.lock().await;
-    let pipeline = pipeline(&bootstrap());
+    let pipeline = pipeline(&bootstrap(), "ep");
     let name = pipeline.name_any();
     let client = fake_with(pipeline, vec![secret("mongodb", "url", "typo in the key")]).await;
     let ctx = context(client.clone(), Settings::default());
@@ -552,7 +461,7 @@ async fn a_missing_secret_is_named_in_the_workload_conditions() {
 
 #[tokio::test]
 async fn kafka_properties_come_from_the_kafka_secret() {
-    let mut pipeline = pipeline(&bootstrap());
+    let mut pipeline = pipeline(&bootstrap(), "ep");
     pipeline.spec.kafka.secret_ref = Some(eventflow_operator::crd::SecretReference {
         name: "kafka-client".to_owned(),
     });

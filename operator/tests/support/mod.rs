@@ -1,0 +1,114 @@
+//! What the reconcile-level tests share: a pipeline on the dev broker, a fake Kubernetes API
+//! holding it and its Secrets, and a controller context over that API.
+#![allow(
+    dead_code,
+    reason = "each test binary includes this module and uses a different part of it"
+)]
+
+use std::{sync::Arc, time::Duration};
+
+use eventflow_operator::{
+    controller::{Context, Settings, reconcile},
+    crd::EventPipeline,
+    kafka::KafkaAdmins,
+    metrics::Metrics,
+    resources::BuildContext,
+};
+use eventflow_workloads::testkit::{DevServices, unique_name};
+use k8s_openapi::{ByteString, api::core::v1::Secret};
+use kube::{Api, Client, runtime::controller::Action};
+use kube_fake_client::ClientBuilder;
+
+/// Namespace of every test object.
+pub const NAMESPACE: &str = "shop";
+
+/// The dev broker's address.
+pub fn bootstrap() -> String {
+    DevServices::from_env()
+        .expect("dev services")
+        .kafka_bootstrap
+}
+
+/// A pipeline from the full fixture, renamed to be unique, pointing at `bootstrap`.
+pub fn pipeline(bootstrap: &str, prefix: &str) -> EventPipeline {
+    let mut pipeline: EventPipeline =
+        serde_yaml::from_str(include_str!("../fixtures/full.yaml")).unwrap();
+    // A valid Kubernetes name (lower case, digits, `-`) whatever `unique_name` separates with.
+    let name = unique_name(prefix).to_lowercase().replace('_', "-");
+    pipeline.metadata = kube::api::ObjectMeta {
+        name: Some(name.clone()),
+        namespace: Some(NAMESPACE.to_owned()),
+        ..Default::default()
+    };
+    bootstrap.clone_into(&mut pipeline.spec.kafka.bootstrap_servers);
+    pipeline.spec.kafka.secret_ref = None;
+    pipeline.spec.topic.name = Some(name);
+    pipeline.spec.topic.replication_factor = 1;
+    pipeline
+}
+
+/// A fake API holding the pipeline and the Secrets the full fixture refers to.
+pub async fn fake(pipeline: EventPipeline) -> Client {
+    let secrets = vec![
+        secret("mongodb", "uri", "mongodb://mongo:27017"),
+        secret("ingest-tokens", "tokens.txt", "t0ken"),
+    ];
+    fake_with(pipeline, secrets).await
+}
+
+/// A fake API holding the pipeline and `secrets`.
+pub async fn fake_with(pipeline: EventPipeline, secrets: Vec<Secret>) -> Client {
+    ClientBuilder::new()
+        .with_resource::<EventPipeline>()
+        .with_status_subresource::<EventPipeline>()
+        .with_object(pipeline)
+        .with_objects(secrets)
+        .build()
+        .await
+        .unwrap()
+}
+
+/// A Secret of one key in the test namespace.
+pub fn secret(name: &str, key: &str, value: &str) -> Secret {
+    Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(NAMESPACE.to_owned()),
+            ..Default::default()
+        },
+        data: Some([(key.to_owned(), ByteString(value.as_bytes().to_vec()))].into()),
+        ..Secret::default()
+    }
+}
+
+/// A controller context over `client`, with Kafka calls bounded to a few seconds.
+pub fn context(client: Client, settings: Settings) -> Arc<Context> {
+    let build = BuildContext {
+        workload_image: "ghcr.io/eventflow/eventflow:test".to_owned(),
+        workload_log_format: "json".to_owned(),
+    };
+    Arc::new(Context::new(
+        client,
+        build,
+        KafkaAdmins::new(Duration::from_secs(3)),
+        Arc::new(Metrics::new().unwrap()),
+        settings,
+    ))
+}
+
+/// The namespaced API of `K` in the test namespace.
+pub fn api<K>(client: &Client) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    Api::namespaced(client.clone(), NAMESPACE)
+}
+
+/// Reconciles the stored pipeline, as the controller does after a watch event.
+pub async fn reconcile_stored(
+    ctx: &Arc<Context>,
+    name: &str,
+) -> eventflow_operator::Result<Action> {
+    let stored = api::<EventPipeline>(&ctx.client).get(name).await.unwrap();
+    reconcile(Arc::new(stored), Arc::clone(ctx)).await
+}
