@@ -9,4 +9,4 @@ trap 'scripts/dev-services.sh stop; rm -rf "$EVENTFLOW_RUN_DIR"' EXIT
 cargo build --release --locked --bins
 eval "$(scripts/dev-services.sh start)"
 export EVENTFLOW_BIN_DIR=$CARGO_TARGET_DIR/release
-cargo bench --workspace --locked -- "$@"
+cargo bench --workspace --locked --benches -- "$@"
