@@ -339,23 +339,31 @@ async fn config_differences(admin: &KafkaAdmin, desired: &DesiredTopic) -> Resul
     Ok(differing)
 }
 
+/// The first per-resource error code of an admin call, or the call's own error code.
+fn first_error<T>(
+    outcome: rdkafka::error::KafkaResult<Vec<Result<T, (T, RDKafkaErrorCode)>>>,
+) -> Result<Option<RDKafkaErrorCode>> {
+    match outcome {
+        Ok(results) => Ok(results
+            .into_iter()
+            .find_map(Result::err)
+            .map(|(_, code)| code)),
+        Err(error) => Ok(Some(super::error_code(&error).ok_or(error)?)),
+    }
+}
+
 /// Sets the topic's overrides to the spec's; `Some(answer)` when the broker cannot.
 async fn alter_config(admin: &KafkaAdmin, desired: &DesiredTopic) -> Result<Option<String>> {
     let mut alter = AlterConfig::new(ResourceSpecifier::Topic(&desired.name));
     for (key, value) in &desired.config {
         alter = alter.set(key, value);
     }
-    let code = match admin
-        .client()
-        .alter_configs([&alter], &admin.options())
-        .await
-    {
-        Ok(results) => results
-            .into_iter()
-            .find_map(Result::err)
-            .map(|(_, code)| code),
-        Err(error) => Some(super::error_code(&error).ok_or(error)?),
-    };
+    let code = first_error(
+        admin
+            .client()
+            .alter_configs([&alter], &admin.options())
+            .await,
+    )?;
     match code {
         None => Ok(None),
         Some(code) if unsupported(code) => Ok(Some(code.to_string())),
@@ -371,17 +379,12 @@ async fn grow(
 ) -> Result<()> {
     let count = usize::try_from(desired.partitions).unwrap_or(usize::MAX);
     let partitions = NewPartitions::new(&desired.name, count);
-    let outcome = match admin
-        .client()
-        .create_partitions([&partitions], &admin.options())
-        .await
-    {
-        Ok(results) => results
-            .into_iter()
-            .find_map(Result::err)
-            .map(|(_, code)| code),
-        Err(error) => Some(super::error_code(&error).ok_or(error)?),
-    };
+    let outcome = first_error(
+        admin
+            .client()
+            .create_partitions([&partitions], &admin.options())
+            .await,
+    )?;
     match outcome {
         None => {
             report.partitions = desired.partitions;
