@@ -67,6 +67,15 @@ pub fn read_properties(path: &Path) -> Result<Vec<(String, String)>> {
     Ok(properties)
 }
 
+/// Makes `config` an idempotent, `acks=all` producer whose messages fail when Kafka has not
+/// acknowledged them within `timeout` (`message.timeout.ms`).
+pub fn idempotent_producer(config: &mut ClientConfig, timeout: Duration) -> &mut ClientConfig {
+    config
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("message.timeout.ms", timeout.as_millis().to_string())
+}
+
 /// Parses `key=value` lines; blank lines and `#` comments are skipped.
 pub fn parse_properties(text: &str) -> impl Iterator<Item = (&str, &str)> {
     text.lines()

@@ -43,3 +43,28 @@ pub fn unique_name(prefix: &str) -> String {
     // Underscores only: the MongoDB stand-in accepts collection names of `[A-Za-z0-9_]` only.
     format!("{prefix}_{}_{nanos:x}_{n}", std::process::id()).replace('-', "_")
 }
+
+/// Creates `topic` with `partitions` and replication 1 (the dev broker does not auto-create).
+pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<(), String> {
+    use rdkafka::{
+        ClientConfig,
+        admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
+        client::DefaultClientContext,
+    };
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .map_err(|e| format!("admin client: {e}"))?;
+    let options = AdminOptions::new().operation_timeout(Some(std::time::Duration::from_secs(10)));
+    let results = admin
+        .create_topics(
+            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+            &options,
+        )
+        .await
+        .map_err(|e| format!("create topic {topic}: {e}"))?;
+    for result in results {
+        result.map_err(|(name, code)| format!("create topic {name}: {code}"))?;
+    }
+    Ok(())
+}

@@ -1,13 +1,12 @@
 //! The dev services are real: the crates the product uses talk to them as to Kafka and MongoDB.
 #![expect(
-    clippy::unwrap_used,
     clippy::expect_used,
     reason = "test helpers fail the test on any error"
 )]
 
 use std::time::Duration;
 
-use eventflow_workloads::testkit::{DevServices, unique_name};
+use eventflow_workloads::testkit::{DevServices, create_topic, unique_name};
 use mongodb::{
     Client,
     bson::{Document, doc},
@@ -16,8 +15,6 @@ use mongodb::{
 };
 use rdkafka::{
     ClientConfig, Message, Offset, TopicPartitionList,
-    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
-    client::DefaultClientContext,
     consumer::{CommitMode, Consumer, StreamConsumer},
     producer::{FutureProducer, FutureRecord},
 };
@@ -34,25 +31,11 @@ fn kafka_config(bootstrap: &str) -> ClientConfig {
     config
 }
 
-async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = kafka_config(bootstrap).create().unwrap();
-    let results = admin
-        .create_topics(
-            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
-            &AdminOptions::new().operation_timeout(Some(TIMEOUT)),
-        )
-        .await
-        .unwrap();
-    for result in results {
-        result.expect("topic created");
-    }
-}
-
 #[tokio::test]
 async fn kafka_round_trip_gives_exact_lag_from_committed_offsets() {
     let bootstrap = services().kafka_bootstrap;
     let topic = unique_name("devsvc");
-    create_topic(&bootstrap, &topic, 2).await;
+    create_topic(&bootstrap, &topic, 2).await.unwrap();
 
     let producer: FutureProducer = kafka_config(&bootstrap)
         .set("enable.idempotence", "true")

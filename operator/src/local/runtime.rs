@@ -9,7 +9,7 @@ use std::{
 };
 
 use chrono::Utc;
-use eventflow_workloads::{admin, config::parse_duration};
+use eventflow_workloads::{admin, config::parse_duration, contract};
 use kube::ResourceExt;
 use prometheus::Registry;
 use tokio_util::sync::CancellationToken;
@@ -230,14 +230,22 @@ impl Runtime {
             factory.spec("producer".into(), Component::Producer, producer_env),
             PRODUCER_GRACE,
         );
-        let consumer_env = env(&pipeline, Component::Consumer, &ctx);
-        let local = local.clone();
+        // Checked once here (a missing local file is an error now, not a crash loop later);
+        // each consumer then only gets its own admin port.
+        let consumer_env = local_env(
+            &env(&pipeline, Component::Consumer, &ctx),
+            local,
+            Ports { http: 0, admin: 0 },
+        )?;
         let spec_for: SpecFn = Box::new(move |index| {
-            let ports = Ports {
-                http: 0,
-                admin: free_port().unwrap_or(0),
-            };
-            let env = local_env(&consumer_env, &local, ports).unwrap_or_default();
+            let admin_port = free_port().unwrap_or(0).to_string();
+            let env = consumer_env
+                .iter()
+                .map(|(name, value)| match name.as_str() {
+                    contract::ADMIN_PORT => (name.clone(), admin_port.clone()),
+                    _ => (name.clone(), value.clone()),
+                })
+                .collect();
             factory.spec(format!("consumer-{index}"), Component::Consumer, env)
         });
         let policy = if pipeline.spec.autoscaling.enabled {

@@ -54,11 +54,7 @@ impl DeadLetters {
         source_topic: String,
         timeout: Duration,
     ) -> Result<Self> {
-        let producer = config
-            .set("acks", "all")
-            .set("enable.idempotence", "true")
-            .set("message.timeout.ms", timeout.as_millis().to_string())
-            .create()?;
+        let producer = crate::config::idempotent_producer(&mut config, timeout).create()?;
         Ok(Self {
             producer,
             topic,

@@ -107,10 +107,7 @@ impl KafkaSink {
         settings: Settings,
         metrics: Metrics,
     ) -> Result<Self> {
-        let producer = config
-            .set("acks", "all")
-            .set("enable.idempotence", "true")
-            .set("message.timeout.ms", millis(settings.delivery_timeout))
+        let producer = crate::config::idempotent_producer(&mut config, settings.delivery_timeout)
             .set(
                 "queue.buffering.max.messages",
                 settings.queue_max_messages.to_string(),

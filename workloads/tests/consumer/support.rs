@@ -18,8 +18,6 @@ use mongodb::{
 };
 use rdkafka::{
     ClientConfig, Offset, TopicPartitionList,
-    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
-    client::DefaultClientContext,
     consumer::{BaseConsumer, Consumer},
     message::OwnedHeaders,
     producer::{FutureProducer, FutureRecord},
@@ -51,12 +49,10 @@ pub async fn create_topics(topic: &str, partitions: i32) {
 
 /// Creates one topic.
 pub async fn create_topic(topic: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = kafka_config().create().unwrap();
-    let topics = [NewTopic::new(topic, partitions, TopicReplication::Fixed(1))];
-    let options = AdminOptions::new().operation_timeout(Some(TIMEOUT));
-    for result in admin.create_topics(&topics, &options).await.unwrap() {
-        result.expect("topic created");
-    }
+    let bootstrap = services().kafka_bootstrap;
+    eventflow_workloads::testkit::create_topic(&bootstrap, topic, partitions)
+        .await
+        .expect("topic created");
 }
 
 /// The JSON of a valid event.

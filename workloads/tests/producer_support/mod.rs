@@ -5,7 +5,7 @@
     reason = "test helpers panic on purpose to fail the test"
 )]
 
-use std::{path::PathBuf, time::Duration};
+use std::path::PathBuf;
 
 use axum::{
     Router,
@@ -19,11 +19,6 @@ use eventflow_workloads::{
     testkit::unique_name,
 };
 use http_body_util::BodyExt;
-use rdkafka::{
-    ClientConfig,
-    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
-    client::DefaultClientContext,
-};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -119,19 +114,7 @@ pub fn collection_name(prefix: &str) -> String {
 
 /// Creates `topic` with `partitions` (the dev broker does not auto-create topics).
 pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("admin client");
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    let results = admin
-        .create_topics(
-            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
-            &options,
-        )
+    eventflow_workloads::testkit::create_topic(bootstrap, topic, partitions)
         .await
-        .expect("create topics");
-    for result in results {
-        result.expect("topic created");
-    }
+        .expect("topic created");
 }
