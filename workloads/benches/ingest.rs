@@ -23,7 +23,7 @@ use std::{
 use eventflow_workloads::{
     event::IncomingEvent,
     loadgen::{Plan, Summary, Workload, runner, summary::Latency},
-    testkit::{DevServices, unique_name},
+    testkit::{DevServices, metric_sum, unique_name},
 };
 use futures::future::join_all;
 use producer_support::create_topic;
@@ -53,8 +53,15 @@ async fn main() {
         "raw rdkafka single sends, 50 concurrent: {:.0} events/s, p50 {:.2} ms, p99 {:.2} ms",
         raw.0, raw.1.p50_ms, raw.1.p99_ms
     );
+    let before = producer.timings().await;
     let single = load(&producer.url, 50, 1).await;
     report("single-event requests, 50 connections", &single, ceiling);
+    if let Some((before, after)) = before.zip(producer.timings().await) {
+        let (request, kafka) = after.since(&before);
+        println!(
+            "  inside the producer: mean request {request:.2} ms, of which waiting for the Kafka acknowledgement {kafka:.2} ms"
+        );
+    }
     let ceiling = measure_ceiling(&services.kafka_bootstrap, &topic).await;
     let batched = load(&producer.url, 8, 100).await;
     report(
@@ -131,20 +138,25 @@ async fn raw_ceiling(bootstrap: &str, topic: &str) -> f64 {
     CEILING_EVENTS as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Events/s and latency of 50 tasks each sending one event at a time: what the broker gives
-/// single-event requests at 50 connections before any HTTP is involved.
+/// Events/s and latency of 50 tasks each sending one keyed event at a time: what the broker
+/// gives single-event requests at 50 connections before any HTTP is involved.
 async fn raw_latency(bootstrap: &str, topic: &str) -> (f64, Latency) {
     let producer = raw_producer(bootstrap);
-    let payload = sample_payloads(1).remove(0).1;
+    let samples = std::sync::Arc::new(sample_payloads(1000));
     let started = Instant::now();
     let tasks: Vec<_> = (0..50)
         .map(|_| {
-            let (producer, payload, topic) = (producer.clone(), payload.clone(), topic.to_owned());
+            let (producer, samples, topic) = (producer.clone(), samples.clone(), topic.to_owned());
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
-                while started.elapsed() < RAW_LATENCY_RUN {
+                for (key, payload) in samples.iter().cycle() {
+                    if started.elapsed() >= RAW_LATENCY_RUN {
+                        break;
+                    }
                     let sent = Instant::now();
-                    let record = FutureRecord::<str, [u8]>::to(&topic).payload(payload.as_slice());
+                    let record = FutureRecord::to(&topic)
+                        .key(key.as_str())
+                        .payload(payload.as_slice());
                     producer
                         .send(record, Duration::from_secs(10))
                         .await
@@ -204,22 +216,43 @@ fn sample_payloads(count: usize) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// Cumulative sums and counts of the producer's request and Kafka delivery histograms.
+#[derive(Debug, Clone, Copy)]
+struct Timings {
+    request: (f64, f64),
+    kafka: (f64, f64),
+}
+
+impl Timings {
+    /// Mean request and Kafka delivery durations in ms between two snapshots.
+    fn since(&self, before: &Self) -> (f64, f64) {
+        let mean = |(sum, count): (f64, f64), (sum0, count0): (f64, f64)| {
+            1e3 * (sum - sum0) / (count - count0).max(1.0)
+        };
+        (
+            mean(self.request, before.request),
+            mean(self.kafka, before.kafka),
+        )
+    }
+}
+
 /// The producer being measured: the release binary, or the router in this process.
 struct ProducerUnderTest {
     url: String,
+    admin_port: u16,
     child: Option<Child>,
 }
 
 impl ProducerUnderTest {
     async fn start(services: &DevServices, topic: &str) -> Self {
-        let port = free_port();
+        let (port, admin_port) = (free_port(), free_port());
         let url = format!("http://127.0.0.1:{port}");
         let collection = unique_name("bench").replace('-', "_");
         let flags = [
             "--http-port",
             &port.to_string(),
             "--admin-port",
-            &free_port().to_string(),
+            &admin_port.to_string(),
             "--bind-address",
             "127.0.0.1",
             "--mongodb-collection",
@@ -256,7 +289,11 @@ impl ProducerUnderTest {
             tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
             None
         };
-        let producer = Self { url, child };
+        let producer = Self {
+            url,
+            admin_port,
+            child,
+        };
         producer.wait_listening(port).await;
         producer
     }
@@ -272,6 +309,23 @@ impl ProducerUnderTest {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("the producer did not listen on {port}");
+    }
+
+    /// The release binary's histogram totals, from its admin `/metrics`.
+    async fn timings(&self) -> Option<Timings> {
+        self.child.as_ref()?;
+        let url = format!("http://127.0.0.1:{}/metrics", self.admin_port);
+        let text = reqwest::get(url).await.ok()?.text().await.ok()?;
+        let pair = |histogram: &str| {
+            (
+                metric_sum(&text, &format!("{histogram}_sum"), ""),
+                metric_sum(&text, &format!("{histogram}_count"), ""),
+            )
+        };
+        Some(Timings {
+            request: pair("eventflow_producer_http_request_duration_seconds"),
+            kafka: pair("eventflow_producer_kafka_delivery_duration_seconds"),
+        })
     }
 
     fn what(&self) -> &'static str {

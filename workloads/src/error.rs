@@ -23,6 +23,9 @@ pub enum Error {
     /// A socket or file operation failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// The consumer did not flush and commit within its shutdown deadline.
+    #[error("the consumer did not stop within {0:?} of the shutdown signal")]
+    ShutdownTimeout(std::time::Duration),
     /// A metric could not be registered.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),

@@ -1,12 +1,22 @@
 use clap::Parser;
 use eventflow_workloads::cli::{Cli, Command};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
-        Command::Producer(args) => eventflow_workloads::producer::run(args).await?,
-        Command::Consumer(args) => eventflow_workloads::consumer::run(args).await?,
-        Command::Loadgen(args) => eventflow_workloads::loadgen::run(args).await?,
-    }
-    Ok(())
+use std::time::Duration;
+
+/// How long the runtime waits at exit for blocking work (a consumer thread stuck in librdkafka
+/// after its own shutdown deadline must not keep the process alive).
+const EXIT_GRACE: Duration = Duration::from_secs(1);
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new()?;
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Producer(args) => eventflow_workloads::producer::run(args).await,
+            Command::Consumer(args) => eventflow_workloads::consumer::run(args).await,
+            Command::Loadgen(args) => eventflow_workloads::loadgen::run(args).await,
+        }
+    });
+    runtime.shutdown_timeout(EXIT_GRACE);
+    Ok(result?)
 }

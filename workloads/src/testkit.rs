@@ -68,3 +68,16 @@ pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Resu
     }
     Ok(())
 }
+
+/// Sum of the samples of metric `name` (exactly that name) in a Prometheus text exposition
+/// whose label set contains `labels` (`""`: all of them).
+pub fn metric_sum(text: &str, name: &str, labels: &str) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter(|line| {
+            let metric = line.split(['{', ' ']).next().unwrap_or_default();
+            metric == name && line.contains(labels)
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}

@@ -1,9 +1,11 @@
-//! The pending batch and its write: decode messages into it, hand a due batch to a background
-//! write (at most one in flight, so fetching and decoding the next batch overlap the write),
-//! and settle the write: record and commit its offsets, or put it back for a retry. Shared by
-//! the poll loop and the rebalance callbacks, which both run on the consumer thread.
+//! The pending batch and its writes: decode messages into it, hand a due batch to a background
+//! write (a few in flight, so fetching and decoding the next batch and MongoDB's work on the
+//! previous ones overlap), and settle the writes in the order they started: record and commit
+//! their offsets, or put them back for a retry. Shared by the poll loop and the rebalance
+//! callbacks, which both run on the consumer thread.
 
 use std::{
+    collections::VecDeque,
     sync::{Arc, Mutex, MutexGuard},
     time::{Duration, Instant},
 };
@@ -31,6 +33,8 @@ use crate::event::EventRules;
 pub struct FlushSettings {
     /// Messages per batch.
     pub batch_size: usize,
+    /// Most batch writes in flight at once (at least 1).
+    pub max_in_flight: usize,
     /// Longest wait since a batch's first message.
     pub batch_timeout: Duration,
     /// First retry delay after a failed write.
@@ -44,7 +48,7 @@ pub struct FlushSettings {
     pub give_up_after: Duration,
 }
 
-/// A batch being written in the background.
+/// A batch being written in the background; a queue of them is settled front first.
 #[derive(Debug)]
 struct InFlight {
     task: JoinHandle<(Batch, Result<(), String>)>,
@@ -66,7 +70,7 @@ pub struct Flusher {
     writer: Arc<Writer>,
     runtime: Handle,
     batch: Mutex<Batch>,
-    in_flight: Mutex<Option<InFlight>>,
+    in_flight: Mutex<VecDeque<InFlight>>,
     progress: Mutex<Progress>,
 }
 
@@ -147,15 +151,20 @@ impl Flusher {
 
     /// Whether a write is in flight.
     pub fn writing(&self) -> bool {
-        lock(&self.in_flight).is_some()
+        !lock(&self.in_flight).is_empty()
+    }
+
+    /// Whether another write may start now.
+    pub fn can_start(&self) -> bool {
+        lock(&self.in_flight).len() < self.settings.max_in_flight.max(1)
     }
 
     /// Hands the pending batch to a background write; `false` when there is nothing to write
-    /// or a write is still in flight (settle it first: one at a time keeps commits in order).
+    /// or the most writes are in flight (settle the oldest first).
     pub fn start(&self, trigger: Trigger) -> bool {
         let mut in_flight = lock(&self.in_flight);
         let mut batch = std::mem::take(&mut *lock(&self.batch));
-        if batch.is_empty() || in_flight.is_some() {
+        if batch.is_empty() || in_flight.len() >= self.settings.max_in_flight.max(1) {
             lock(&self.batch).absorb_failed(batch);
             return false;
         }
@@ -164,14 +173,30 @@ impl Flusher {
             let result = writer.write(&mut batch).await;
             (batch, result)
         });
-        *in_flight = Some(InFlight { task, trigger });
+        in_flight.push_back(InFlight { task, trigger });
         true
     }
 
-    /// Settles the write in flight, if any: when `wait`, waits for it, else only if it is
-    /// done. A written batch's offsets are recorded (and committed when due); a failed
-    /// batch goes back in front of the pending one. `None` when nothing was settled, else
-    /// the outcome and what triggered the write.
+    /// Waits for a write task; the batch is gone if the task itself failed.
+    fn join(&self, task: JoinHandle<(Batch, Result<(), String>)>) -> (Batch, Result<(), String>) {
+        match self.runtime.block_on(task) {
+            Ok(done) => done,
+            Err(error) => {
+                // Committing anything after a lost batch could skip events, so stop here
+                // uncommitted, as a crash would.
+                tracing::error!(%error, "a batch write task failed; exiting without committing");
+                std::process::exit(70);
+            }
+        }
+    }
+
+    /// Settles the oldest write in flight, if any: when `wait`, waits for it, else only if it
+    /// is done. A written batch's offsets are recorded (and committed when due). A failed
+    /// batch ends every write behind it too (their offsets must not be committed before
+    /// it): all of them go back in front of the pending batch, in order, written or not, so
+    /// their offsets are committed only once the retry succeeds (a written event written again
+    /// is a duplicate no-op). `None` when nothing was settled, else the outcome and what
+    /// triggered the write.
     pub fn settle<C: ConsumerContext>(
         &self,
         consumer: &BaseConsumer<C>,
@@ -179,24 +204,22 @@ impl Flusher {
     ) -> Option<(Result<(), String>, Trigger)> {
         let InFlight { task, trigger } = {
             let mut in_flight = lock(&self.in_flight);
-            if !wait && !in_flight.as_ref()?.task.is_finished() {
+            if !wait && !in_flight.front()?.task.is_finished() {
                 return None;
             }
-            in_flight.take()?
+            in_flight.pop_front()?
         };
-        let (mut batch, result) = match self.runtime.block_on(task) {
-            Ok(done) => done,
-            Err(error) => {
-                // The batch is gone with the task: committing anything after it could skip
-                // events, so stop here uncommitted, as a crash would.
-                tracing::error!(%error, "the batch write task failed; exiting without committing");
-                std::process::exit(70);
-            }
-        };
+        let (mut batch, result) = self.join(task);
         if let Err(error) = result {
             self.health
                 .fail(Check::Write, format!("batch write failing: {error}"));
-            lock(&self.batch).absorb_failed(batch);
+            let behind: Vec<_> = lock(&self.in_flight).drain(..).collect();
+            let mut returned = vec![batch];
+            returned.extend(behind.into_iter().map(|later| self.join(later.task).0));
+            let mut pending = lock(&self.batch);
+            for batch in returned.into_iter().rev() {
+                pending.absorb_failed(batch);
+            }
             return Some((Err(error), trigger));
         }
         self.metrics.batch_size.observe(batch.len() as f64);
@@ -211,18 +234,26 @@ impl Flusher {
         Some((Ok(()), trigger))
     }
 
-    /// Writes everything pending now (the write in flight, then the batch) and waits for it.
+    /// Settles every write in flight, waiting for them; the first failure, if any (the
+    /// failed batches are then pending again).
+    pub fn settle_all<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>) -> Result<(), String> {
+        while let Some((outcome, _)) = self.settle(consumer, true) {
+            outcome?;
+        }
+        Ok(())
+    }
+
+    /// Writes everything pending now (the writes in flight, then the batch) and waits for it.
     pub fn flush_now<C: ConsumerContext>(
         &self,
         consumer: &BaseConsumer<C>,
         trigger: Trigger,
     ) -> Result<(), String> {
-        if let Some((Err(error), _)) = self.settle(consumer, true) {
-            tracing::debug!(%error, "the write in flight failed; writing it again with the batch");
+        if let Err(error) = self.settle_all(consumer) {
+            tracing::debug!(%error, "a write in flight failed; writing it again with the batch");
         }
         self.start(trigger);
-        self.settle(consumer, true)
-            .map_or(Ok(()), |(outcome, _)| outcome)
+        self.settle_all(consumer)
     }
 
     /// Commits the given offsets; a failed commit only means a redelivery later.

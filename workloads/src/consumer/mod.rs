@@ -3,8 +3,9 @@
 //! One thread polls Kafka ([`poll_loop`]) and decodes messages into a [`batch::Batch`]. A due
 //! batch (size or timeout) is written in the background ([`writer`]: one unordered
 //! `insert_many` into MongoDB via [`sink`], poison messages to `<topic>.dlq` via [`dlq`]) while
-//! the next one fills; at most one write is in flight ([`flush`]). Only a written batch's
-//! offsets are recorded and committed ([`offsets`]). A failing write pauses fetching and is
+//! the next one fills; a few writes may be in flight, settled in order ([`flush`]). Only the
+//! offsets of a batch written along with every batch before it are recorded and committed
+//! ([`offsets`]). A failing write pauses fetching and is
 //! retried with capped backoff; partitions being revoked are flushed first ([`rebalance`]);
 //! SIGTERM stops fetching, flushes, commits and leaves the group. The admin server reports
 //! readiness ([`health`]) and [`metrics`].
@@ -20,7 +21,15 @@ pub mod rebalance;
 pub mod sink;
 pub mod writer;
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use clap::Args;
 use mongodb::{Client, Database, options::ClientOptions};
@@ -50,8 +59,9 @@ pub const DLQ_TOPIC_ENV: &str = "EVENTFLOW_DLQ_TOPIC";
 
 /// How often MongoDB is pinged for readiness.
 const PING_INTERVAL: Duration = Duration::from_secs(2);
-/// Extra time for leaving the group after the shutdown flush.
-const CLOSE_GRACE: Duration = Duration::from_secs(10);
+/// Extra time for leaving the group after the shutdown flush; with the default shutdown
+/// timeout the process is gone well within Kubernetes' default 30 s grace period.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Configuration of the consumer.
 #[derive(Debug, Clone, Args)]
@@ -74,6 +84,10 @@ pub struct ConsumerArgs {
     /// Events per batch written to MongoDB.
     #[arg(long, env = contract::BATCH_SIZE, default_value_t = 100)]
     pub batch_size: usize,
+    /// Most batch writes in flight at once; offsets are still committed in order, only for
+    /// batches written along with every batch before them.
+    #[arg(long, env = "EVENTFLOW_MAX_WRITES_IN_FLIGHT", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub max_writes_in_flight: u16,
     /// Longest wait since a batch's first event before it is written.
     #[arg(long, env = contract::BATCH_TIMEOUT, default_value = "5s", value_parser = parse_duration)]
     pub batch_timeout: Duration,
@@ -136,6 +150,7 @@ impl ConsumerArgs {
     fn flush_settings(&self) -> FlushSettings {
         FlushSettings {
             batch_size: self.batch_size.max(1),
+            max_in_flight: usize::from(self.max_writes_in_flight),
             batch_timeout: self.batch_timeout,
             backoff_initial: self.retry_backoff_initial,
             backoff_max: self.retry_backoff_max,
@@ -189,20 +204,32 @@ pub async fn run_until(args: ConsumerArgs, shutdown: CancellationToken) -> Resul
     tracing::info!(topic = %args.topic, group = %args.group_id, dlq = %args.dlq_topic(), "consuming");
 
     let token = shutdown.clone();
+    let drained = Arc::new(AtomicBool::new(false));
+    let drain_done = Arc::clone(&drained);
     let mut worker = tokio::task::spawn_blocking(move || {
         poll_loop::run(&consumer, &flusher, &token);
+        drain_done.store(true, Ordering::SeqCst);
+        // Closing leaves the group; librdkafka waits for the broker's answer.
         drop(consumer);
     });
     let limit = args.shutdown_timeout + CLOSE_GRACE;
+    let mut outcome = Ok(());
     tokio::select! {
         joined = &mut worker => log_worker_end(joined),
         () = async { shutdown.cancelled().await; tokio::time::sleep(limit).await } => {
-            tracing::error!(?limit, "the consumer did not stop in time; exiting anyway");
+            if drained.load(Ordering::SeqCst) {
+                // Everything was written and committed; the group evicts this member after its
+                // session timeout instead.
+                tracing::warn!(?limit, "leaving the consumer group did not finish in time; exiting");
+            } else {
+                tracing::error!(?limit, "the consumer did not flush and commit in time; exiting");
+                outcome = Err(crate::Error::ShutdownTimeout(limit));
+            }
         }
     }
     background.cancel();
     drop(admin_server.await);
-    Ok(())
+    outcome
 }
 
 fn log_worker_end(joined: std::result::Result<(), tokio::task::JoinError>) {

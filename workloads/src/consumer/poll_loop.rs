@@ -1,5 +1,6 @@
-//! The consumer thread: poll, batch, write (one batch in flight while the next fills), commit;
-//! pause while a write keeps failing; on shutdown stop fetching, flush and commit.
+//! The consumer thread: poll, batch, write (a few batches in flight while the next fills),
+//! commit in order; pause while a write keeps failing; on shutdown stop fetching, flush and
+//! commit.
 
 use std::time::{Duration, Instant};
 
@@ -77,16 +78,19 @@ pub fn run<C: ConsumerContext>(
             wait = wait.min(WRITING_POLL_WAIT);
         }
         poll_once(consumer, flusher, wait);
-        if let Some((outcome, trigger)) = flusher.settle(consumer, false) {
+        while let Some((outcome, trigger)) = flusher.settle(consumer, false) {
             retry.settled(consumer, flusher, outcome, trigger);
         }
         flusher.commit_if_due(consumer);
         let Some(trigger) = retry.trigger(flusher, Instant::now()) else {
             continue;
         };
-        // A batch is due while the previous one is still being written: wait for that first,
-        // which also bounds memory to about two batches.
-        if let Some((outcome, trigger)) = flusher.settle(consumer, true) {
+        // A retry goes one write at a time (its outcome ends or extends the failure streak);
+        // otherwise a batch due while the most writes are in flight waits for the oldest,
+        // which also bounds memory to about one batch more than the writes in flight.
+        if (retry.next.is_some() || !flusher.can_start())
+            && let Some((outcome, trigger)) = flusher.settle(consumer, true)
+        {
             let failed = outcome.is_err();
             retry.settled(consumer, flusher, outcome, trigger);
             if failed {

@@ -98,6 +98,8 @@ async fn a_mongodb_outage_pauses_commits_nothing_and_resumes_with_every_event() 
     spec.mongodb_uri = uri(port);
     spec.batch_size = 20;
     spec.batch_timeout = "200ms";
+    // Two writes in flight: a failure must also take back the write behind it.
+    spec.extra = vec!["--max-writes-in-flight".into(), "2".into()];
     let consumer = ConsumerProcess::spawn(&spec);
     consumer.wait_ready(Duration::from_secs(60)).await;
 

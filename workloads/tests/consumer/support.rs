@@ -10,7 +10,7 @@ use std::{
 
 use eventflow_workloads::{
     event::IncomingEvent,
-    testkit::{DevServices, unique_name},
+    testkit::{DevServices, metric_sum, unique_name},
 };
 use mongodb::{
     Client, Collection,
@@ -357,16 +357,4 @@ impl Drop for ConsumerProcess {
             drop(self.child.wait());
         }
     }
-}
-
-/// Sum of the samples of `name` (exactly that metric) whose label set contains `labels`.
-pub fn metric_sum(text: &str, name: &str, labels: &str) -> f64 {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter(|line| {
-            let metric = line.split(['{', ' ']).next().unwrap_or_default();
-            metric == name && line.contains(labels)
-        })
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
