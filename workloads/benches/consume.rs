@@ -23,7 +23,7 @@ use anyhow::{Context, Result, bail};
 use eventflow_workloads::{
     document::{indexes, to_document},
     event::{Event, IncomingEvent},
-    testkit::{DevServices, metric_sum, unique_name},
+    testkit::{DevServices, median, metric_sum, unique_name},
 };
 use futures::future::try_join_all;
 use mongodb::{Client, Collection, bson::Document};
@@ -304,11 +304,6 @@ async fn consumer_round(services: &DevServices, round: usize) -> Result<(Run, St
         .drop()
         .await?;
     Ok((run, load))
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 #[tokio::main]

@@ -1,10 +1,14 @@
 //! `cargo bench --bench ingest` (run by `make bench` with the dev services up): the ingest API
 //! against the raw produce ceiling of the same broker.
 //!
-//! Prints: raw rdkafka produce rate (acks=all, idempotent, as the producer configures it),
-//! ingest with single-event requests at 50 connections and with batched requests (events/s,
-//! p50/p99, ratio to the ceiling), and the producer's peak RSS (`VmHWM`). The producer is the
-//! release binary from `EVENTFLOW_BIN_DIR` when set, else the router served in-process.
+//! Prints: raw rdkafka produce rate (acks=all, idempotent, as the producer configures it, of
+//! the records the producer writes: same keys, headers and JSON events);
+//! raw keyed single sends at 50 concurrent (the broker's own latency); ingest with
+//! single-event requests at 50 connections, with the producer's mean request time split into
+//! its own work and the wait for Kafka's acknowledgement (from its `/metrics`); batched
+//! requests in rounds alternating with the ceiling (events/s, p50/p99, share of the ceiling,
+//! median share); and the producer's peak RSS (`VmHWM`). The producer is the release binary
+//! from `EVENTFLOW_BIN_DIR` when set, else the router served in-process.
 #![expect(
     clippy::expect_used,
     clippy::panic,
@@ -23,7 +27,8 @@ use std::{
 use eventflow_workloads::{
     event::IncomingEvent,
     loadgen::{Plan, Summary, Workload, runner, summary::Latency},
-    testkit::{DevServices, metric_sum, unique_name},
+    producer::kafka::headers,
+    testkit::{DevServices, median, metric_sum, unique_name},
 };
 use futures::future::join_all;
 use producer_support::create_topic;
@@ -34,6 +39,11 @@ use rdkafka::{
 
 const CEILING_EVENTS: usize = 20_000;
 const RUN: Duration = Duration::from_secs(10);
+const ROUND_RUN: Duration = Duration::from_secs(5);
+const ROUNDS: usize = 3;
+/// Connections of the batched runs: 1,600 events in flight (the ceiling has 20,000), enough
+/// that the producer, not the load, is the limit (8 connections reach about 85% of this).
+const BATCHED_CONNECTIONS: usize = 16;
 const RAW_LATENCY_RUN: Duration = Duration::from_secs(3);
 const PARTITIONS: i32 = 3;
 
@@ -46,7 +56,7 @@ async fn main() {
     println!("ingest benchmark (topic {topic}, {PARTITIONS} partitions)");
     let producer = ProducerUnderTest::start(&services, &topic).await;
     // The broker's SQLite store slows as it grows: each ingest run is compared with a ceiling
-    // measured just before it.
+    // measured next to it.
     let ceiling = measure_ceiling(&services.kafka_bootstrap, &topic).await;
     let raw = raw_latency(&services.kafka_bootstrap, &topic).await;
     println!(
@@ -54,7 +64,7 @@ async fn main() {
         raw.0, raw.1.p50_ms, raw.1.p99_ms
     );
     let before = producer.timings().await;
-    let single = load(&producer.url, 50, 1).await;
+    let single = load(&producer.url, 50, 1, RUN).await;
     report("single-event requests, 50 connections", &single, ceiling);
     if let Some((before, after)) = before.zip(producer.timings().await) {
         let (request, kafka) = after.since(&before);
@@ -62,13 +72,7 @@ async fn main() {
             "  inside the producer: mean request {request:.2} ms, of which waiting for the Kafka acknowledgement {kafka:.2} ms"
         );
     }
-    let ceiling = measure_ceiling(&services.kafka_bootstrap, &topic).await;
-    let batched = load(&producer.url, 8, 100).await;
-    report(
-        "batched requests (100 events), 8 connections",
-        &batched,
-        ceiling,
-    );
+    let batched_share = batched_rounds(&services.kafka_bootstrap, &topic, &producer.url).await;
     println!(
         "peak RSS of {}: {:.1} MiB",
         producer.what(),
@@ -76,9 +80,36 @@ async fn main() {
     );
     println!(
         "goals: batched >= 80% of ceiling: {}; single-event p99 < 10 ms: {}",
-        verdict(batched.events_per_s >= 0.8 * ceiling),
+        verdict(batched_share >= 0.8),
         verdict(single.latency.p99_ms < 10.0)
     );
+}
+
+/// Batched ingest against the ceiling. Both swing from one run to the next on two shared
+/// cores, so ceiling and batched runs alternate, every figure is printed, and the result is
+/// the median batched rate over the median ceiling.
+async fn batched_rounds(bootstrap: &str, topic: &str, url: &str) -> f64 {
+    let mut ceilings = vec![measure_ceiling(bootstrap, topic).await];
+    let mut rates = Vec::new();
+    for round in 1..=ROUNDS {
+        let batched = load(url, BATCHED_CONNECTIONS, 100, ROUND_RUN).await;
+        let last = ceilings.last().copied().unwrap_or(f64::NAN);
+        report(
+            &format!(
+                "batched requests (100 events), {BATCHED_CONNECTIONS} connections, round {round}"
+            ),
+            &batched,
+            last,
+        );
+        rates.push(batched.events_per_s);
+        ceilings.push(measure_ceiling(bootstrap, topic).await);
+    }
+    let (rate, ceiling) = (median(&mut rates), median(&mut ceilings));
+    println!(
+        "batched: {rate:.0} events/s median against a median ceiling of {ceiling:.0} events/s: {:.0}% ({ROUNDS} rounds)",
+        100.0 * rate / ceiling
+    );
+    rate / ceiling
 }
 
 fn verdict(met: bool) -> &'static str {
@@ -112,19 +143,25 @@ async fn measure_ceiling(bootstrap: &str, topic: &str) -> f64 {
     ceiling
 }
 
-/// Events/s of a bare `FutureProducer` configured like the ingest path, all sends in flight.
+/// Events/s of a bare `FutureProducer` configured like the ingest path, sending the records
+/// the ingest path sends (key, headers, JSON event), all in flight. The producer is connected
+/// (one record acknowledged) before the clock starts: its start-up is not produce rate.
 async fn raw_ceiling(bootstrap: &str, topic: &str) -> f64 {
     let producer = raw_producer(bootstrap);
-    let payloads = sample_payloads(CEILING_EVENTS);
+    let samples = sample_payloads(CEILING_EVENTS);
+    if let Some(first) = samples.first() {
+        producer
+            .send(first.record(topic), Duration::from_secs(10))
+            .await
+            .map_err(|(e, _)| e)
+            .expect("the warm-up record is acknowledged");
+    }
     let started = Instant::now();
-    let deliveries: Vec<_> = payloads
+    let deliveries: Vec<_> = samples
         .iter()
-        .map(|(key, payload)| {
-            let record = FutureRecord::to(topic)
-                .key(key.as_str())
-                .payload(payload.as_slice());
+        .map(|sample| {
             producer
-                .send_result(record)
+                .send_result(sample.record(topic))
                 .map_err(|(e, _)| e)
                 .expect("queued")
         })
@@ -138,7 +175,7 @@ async fn raw_ceiling(bootstrap: &str, topic: &str) -> f64 {
     CEILING_EVENTS as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Events/s and latency of 50 tasks each sending one keyed event at a time: what the broker
+/// Events/s and latency of 50 tasks each sending one event record at a time: what the broker
 /// gives single-event requests at 50 connections before any HTTP is involved.
 async fn raw_latency(bootstrap: &str, topic: &str) -> (f64, Latency) {
     let producer = raw_producer(bootstrap);
@@ -149,16 +186,13 @@ async fn raw_latency(bootstrap: &str, topic: &str) -> (f64, Latency) {
             let (producer, samples, topic) = (producer.clone(), samples.clone(), topic.to_owned());
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
-                for (key, payload) in samples.iter().cycle() {
+                for sample in samples.iter().cycle() {
                     if started.elapsed() >= RAW_LATENCY_RUN {
                         break;
                     }
                     let sent = Instant::now();
-                    let record = FutureRecord::to(&topic)
-                        .key(key.as_str())
-                        .payload(payload.as_slice());
                     producer
-                        .send(record, Duration::from_secs(10))
+                        .send(sample.record(&topic), Duration::from_secs(10))
                         .await
                         .map_err(|(e, _)| e)
                         .expect("acknowledged");
@@ -176,12 +210,12 @@ async fn raw_latency(bootstrap: &str, topic: &str) -> (f64, Latency) {
     (rate, Latency::of(&mut latencies))
 }
 
-async fn load(url: &str, concurrency: usize, batch: usize) -> Summary {
+async fn load(url: &str, concurrency: usize, batch: usize, run: Duration) -> Summary {
     let plan = Plan {
         endpoint: format!("{url}/v1/events"),
         concurrency,
         rate: None,
-        duration: Some(RUN),
+        duration: Some(run),
         count: None,
         batch,
         workload: Workload::UserActivity,
@@ -203,15 +237,35 @@ fn raw_producer(bootstrap: &str) -> FutureProducer {
         .expect("producer")
 }
 
-/// `count` (key, JSON event) pairs as the ingest path would write them.
-fn sample_payloads(count: usize) -> Vec<(String, Vec<u8>)> {
+/// One event as the ingest path writes it to Kafka.
+struct Sample {
+    key: String,
+    kind: String,
+    payload: Vec<u8>,
+}
+
+impl Sample {
+    fn record<'a>(&'a self, topic: &'a str) -> FutureRecord<'a, str, [u8]> {
+        FutureRecord::to(topic)
+            .key(self.key.as_str())
+            .payload(self.payload.as_slice())
+            .headers(headers(&self.kind))
+    }
+}
+
+/// `count` random user-activity events as the ingest path would write them.
+fn sample_payloads(count: usize) -> Vec<Sample> {
     let mut rng = rand::rng();
     (0..count)
         .map(|_| {
             let incoming: IncomingEvent =
                 serde_json::from_value(Workload::UserActivity.event(&mut rng)).expect("event");
             let event = incoming.into_event(None, "/bench");
-            (event.subject.clone().unwrap_or_default(), event.to_json())
+            Sample {
+                key: event.subject.clone().unwrap_or_default(),
+                kind: event.kind.clone(),
+                payload: event.to_json(),
+            }
         })
         .collect()
 }

@@ -81,3 +81,10 @@ pub fn metric_sum(text: &str, name: &str, labels: &str) -> f64 {
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// The median of `values` (the upper one of an even count; NaN when empty), for benchmarks that
+/// repeat a noisy measurement.
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
