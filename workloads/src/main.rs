@@ -1,7 +1,7 @@
+use std::time::Duration;
+
 use clap::Parser;
 use eventflow_workloads::cli::{Cli, Command};
-
-use std::time::Duration;
 
 /// How long the runtime waits at exit for blocking work (a consumer thread stuck in librdkafka
 /// after its own shutdown deadline must not keep the process alive).
