@@ -125,14 +125,14 @@ impl Context {
     /// The retry delay after one more failure of `pipeline`.
     fn next_backoff(&self, pipeline: &EventPipeline) -> Duration {
         let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = failures.entry(object_key(pipeline)).or_insert(0);
+        let count = failures.entry(pipeline.object_key()).or_insert(0);
         *count = count.saturating_add(1);
         backoff_delay(&self.settings, *count)
     }
 
     fn reset_backoff(&self, pipeline: &EventPipeline) {
         let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        failures.remove(&object_key(pipeline));
+        failures.remove(&pipeline.object_key());
     }
 }
 
@@ -152,14 +152,6 @@ pub fn backoff_delay(settings: &Settings, failures: u32) -> Duration {
         .backoff_base
         .saturating_mul(factor)
         .min(settings.backoff_max)
-}
-
-fn object_key(pipeline: &EventPipeline) -> String {
-    format!(
-        "{}/{}",
-        pipeline.namespace().unwrap_or_default(),
-        pipeline.name_any()
-    )
 }
 
 /// Reconciles one pipeline (the controller's reconcile function).

@@ -454,9 +454,18 @@ impl EventPipeline {
             .unwrap_or_else(|| kube::ResourceExt::name_any(self))
     }
 
+    /// `<namespace>/<name>`: the key of per-pipeline state and the label of its figures.
+    pub fn object_key(&self) -> String {
+        format!(
+            "{}/{}",
+            kube::ResourceExt::namespace(self).unwrap_or_default(),
+            kube::ResourceExt::name_any(self)
+        )
+    }
+
     /// The consumer's dead-letter topic: `<topic>.dlq`.
     pub fn dead_letter_topic_name(&self) -> String {
-        format!("{}.dlq", self.topic_name())
+        eventflow_workloads::consumer::dlq::default_topic(&self.topic_name())
     }
 
     /// The consumer group of the pipeline's consumers: `eventflow-<namespace>-<name>`.

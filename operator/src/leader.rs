@@ -165,23 +165,24 @@ impl LeaderElector {
                 ..self.taken_over(LeaseSpec::default(), now)
             }),
         };
-        match self.api.create(&PostParams::default(), &lease).await {
-            Ok(_) => Ok(true),
-            Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
-            Err(error) => Err(Error::Kube(error)),
-        }
+        won(self.api.create(&PostParams::default(), &lease).await)
     }
 
     async fn replace(&self, lease: &Lease) -> Result<bool> {
-        match self
+        won(self
             .api
             .replace(&self.name, &PostParams::default(), lease)
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
-            Err(error) => Err(Error::Kube(error)),
-        }
+            .await)
+    }
+}
+
+/// Whether a create or replace of the Lease won: a conflict (409) means another replica wrote
+/// it first.
+fn won(outcome: kube::Result<Lease>) -> Result<bool> {
+    match outcome {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+        Err(error) => Err(Error::Kube(error)),
     }
 }
 

@@ -7,7 +7,6 @@ use std::{
 };
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::ResourceExt;
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 use crate::{Result, crd::EventPipeline, scaling::ScalingMetrics};
@@ -106,10 +105,10 @@ impl Metrics {
             .conditions
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(previous) = tracked.insert(key(pipeline), current) {
+        if let Some(previous) = tracked.insert(pipeline.object_key(), current) {
             self.adjust(&previous, -1);
         }
-        if let Some(current) = tracked.get(&key(pipeline)) {
+        if let Some(current) = tracked.get(&pipeline.object_key()) {
             self.adjust(current, 1);
         }
     }
@@ -120,7 +119,7 @@ impl Metrics {
             .conditions
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(previous) = tracked.remove(&key(pipeline)) {
+        if let Some(previous) = tracked.remove(&pipeline.object_key()) {
             self.adjust(&previous, -1);
         }
     }
@@ -132,14 +131,6 @@ impl Metrics {
                 .add(by);
         }
     }
-}
-
-fn key(pipeline: &EventPipeline) -> String {
-    format!(
-        "{}/{}",
-        pipeline.namespace().unwrap_or_default(),
-        pipeline.name_any()
-    )
 }
 
 #[cfg(test)]

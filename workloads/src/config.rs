@@ -37,17 +37,24 @@ impl KafkaArgs {
     }
 }
 
+/// The text of a configured file; the error names the file.
+pub fn read_file(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// A duration as librdkafka's millisecond properties take it.
+pub fn millis(duration: Duration) -> String {
+    duration.as_millis().to_string()
+}
+
 /// Reads librdkafka properties from a `key=value` file or a directory of one file per key
 /// (hidden entries such as a mounted Secret's `..data` are skipped).
 pub fn read_properties(path: &Path) -> Result<Vec<(String, String)>> {
-    let read = |path: &Path| {
-        std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
-            path: path.to_owned(),
-            source,
-        })
-    };
     if !path.is_dir() {
-        let text = read(path)?;
+        let text = read_file(path)?;
         return Ok(parse_properties(&text)
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect());
@@ -61,7 +68,7 @@ pub fn read_properties(path: &Path) -> Result<Vec<(String, String)>> {
         if key.starts_with('.') || entry_path.is_dir() {
             continue;
         }
-        properties.push((key.to_owned(), read(&entry_path)?.trim().to_owned()));
+        properties.push((key.to_owned(), read_file(&entry_path)?.trim().to_owned()));
     }
     properties.sort();
     Ok(properties)
@@ -73,7 +80,7 @@ pub fn idempotent_producer(config: &mut ClientConfig, timeout: Duration) -> &mut
     config
         .set("acks", "all")
         .set("enable.idempotence", "true")
-        .set("message.timeout.ms", timeout.as_millis().to_string())
+        .set("message.timeout.ms", millis(timeout))
 }
 
 /// Parses `key=value` lines; blank lines and `#` comments are skipped.

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -147,11 +147,6 @@ impl Event {
         // Serialising a struct of strings, a timestamp and a `Value` cannot fail.
         serde_json::to_vec(self).unwrap_or_default()
     }
-
-    /// The time as RFC 3339 with milliseconds, as stored and queried.
-    pub fn time_rfc3339(&self) -> String {
-        self.time.to_rfc3339_opts(SecondsFormat::Millis, true)
-    }
 }
 
 /// Which event field keys the Kafka message: `id`, `type`, `source`, `subject` or `data.<path>`.
@@ -275,10 +270,7 @@ impl EventRules {
 }
 
 fn read_schema(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = crate::config::read_file(path)?;
     serde_json::from_str(&text)
         .map_err(|e| Error::Config(format!("{} is not JSON: {e}", path.display())))
 }

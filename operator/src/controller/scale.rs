@@ -27,7 +27,7 @@ use crate::{
     crd::{ConsumerStatus, EventPipeline, EventPipelineStatus, LagStatus},
     kafka::{
         KafkaConnection,
-        lag::{LagReader, LagSample, LagTarget, OffsetReset},
+        lag::{LagReader, LagSample, LagTarget},
         topic::TopicReport,
     },
     resources::{
@@ -122,7 +122,7 @@ impl Scaler {
 
     /// Drops what is remembered about a pipeline: history, reader handle, metric series.
     pub fn forget(&self, pipeline: &EventPipeline) {
-        let label = label(pipeline);
+        let label = pipeline.object_key();
         let removed = self.lock().remove(&label);
         if let Some(target) = removed.and_then(|tracked| tracked.target) {
             self.reader.forget(&target);
@@ -132,13 +132,13 @@ impl Scaler {
 
     /// Records the consumer replicas running now (after the Deployment was applied).
     pub fn running(&self, pipeline: &EventPipeline, replicas: u32) {
-        self.metrics.set_replicas(&label(pipeline), replicas);
+        self.metrics.set_replicas(&pipeline.object_key(), replicas);
     }
 
     /// The remembered outcome while the next poll of `pipeline` is not due yet.
     fn remembered(&self, pipeline: &EventPipeline, interval: Duration) -> Option<Outcome> {
         let pipelines = self.lock();
-        let tracked = pipelines.get(&label(pipeline))?;
+        let tracked = pipelines.get(&pipeline.object_key())?;
         let elapsed = tracked.polled_at?.elapsed();
         let tolerance = DUE_TOLERANCE.min(interval / 10);
         if tracked.generation != pipeline.meta().generation || elapsed + tolerance >= interval {
@@ -151,7 +151,7 @@ impl Scaler {
 
     /// Decides on one poll's measurement and remembers the outcome.
     fn conclude(&self, pipeline: &EventPipeline, poll: Poll) -> Outcome {
-        let label = label(pipeline);
+        let label = pipeline.object_key();
         let mut pipelines = self.lock();
         let tracked = pipelines.entry(label.clone()).or_default();
         if let (Some(old), Some(new)) = (&tracked.target, &poll.target)
@@ -242,7 +242,7 @@ pub async fn phase(
 }
 
 /// `autoscaling.pollInterval`, at least one second.
-fn poll_interval(pipeline: &EventPipeline) -> Duration {
+pub(crate) fn poll_interval(pipeline: &EventPipeline) -> Duration {
     eventflow_workloads::config::parse_duration(&pipeline.spec.autoscaling.poll_interval)
         .unwrap_or(DEFAULT_POLL_INTERVAL)
         .max(MIN_POLL_INTERVAL)
@@ -277,13 +277,7 @@ async fn measure(
         Ok(connection) => connection,
         Err(error) => return (None, Err(error.to_string())),
     };
-    let target = LagTarget {
-        bootstrap_servers: connection.bootstrap,
-        properties: connection.properties,
-        group_id: pipeline.group_id(),
-        topic: pipeline.topic_name(),
-        offset_reset: OffsetReset::Earliest,
-    };
+    let target = connection.lag_target(pipeline);
     let sample = reader.measure(&target).await.map_err(|e| e.to_string());
     (Some(target), sample)
 }
@@ -359,10 +353,6 @@ fn seconds(at: DateTime<Utc>) -> Time {
     let timestamp =
         jiff::Timestamp::from_second(at.timestamp()).unwrap_or_else(|_| jiff::Timestamp::now());
     Time(timestamp)
-}
-
-fn label(pipeline: &EventPipeline) -> String {
-    super::object_key(pipeline)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 //! consumer will really read, so an empty topic is 0 and a retention-trimmed topic is not
 //! inflated by deleted records.
 //!
-//! One measurement is four broker round trips, each bounded by [`LagReader::timeout`]:
+//! One measurement is four broker round trips, each bounded by the reader's timeout:
 //! a metadata request for the topic (its partitions), one `OffsetFetch` for all partitions of the
 //! group, and one `ListOffsets` each for the low and the high watermarks of all partitions. The
 //! librdkafka calls block, so they run on tokio's blocking pool and never stall a reconcile.
@@ -26,7 +26,7 @@
 //! every caller asking for the same key and reused across polls. The handle never subscribes or
 //! joins the group, never commits and never fetches records.
 
-use std::{collections::BTreeMap, fmt, str::FromStr};
+use std::{collections::BTreeMap, fmt};
 
 use chrono::{DateTime, Utc};
 use rdkafka::error::KafkaError;
@@ -92,21 +92,6 @@ pub enum OffsetReset {
     Earliest,
     /// From the next record produced.
     Latest,
-}
-
-impl FromStr for OffsetReset {
-    type Err = String;
-
-    /// Accepts librdkafka's spellings: `earliest`/`smallest`/`beginning`, `latest`/`largest`/`end`.
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "earliest" | "smallest" | "beginning" => Ok(Self::Earliest),
-            "latest" | "largest" | "end" => Ok(Self::Latest),
-            other => Err(format!(
-                "unknown auto.offset.reset {other:?}: expected earliest or latest"
-            )),
-        }
-    }
 }
 
 /// What to measure: one pipeline's topic as read by its consumer group.
@@ -250,14 +235,6 @@ mod tests {
         assert_eq!(sample.partitions_with_lag, 2);
         let order: Vec<i32> = sample.per_partition.iter().map(|p| p.partition).collect();
         assert_eq!(order, vec![0, 1, 2]);
-    }
-
-    #[test]
-    fn offset_reset_parses_librdkafka_spellings_and_refuses_others() {
-        assert_eq!("earliest".parse(), Ok(OffsetReset::Earliest));
-        assert_eq!("smallest".parse(), Ok(OffsetReset::Earliest));
-        assert_eq!("Latest".parse(), Ok(OffsetReset::Latest));
-        assert!("error".parse::<OffsetReset>().is_err());
     }
 
     #[test]

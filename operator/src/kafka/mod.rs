@@ -21,7 +21,11 @@ use rdkafka::{
     client::DefaultClientContext,
 };
 
-use crate::{Error, Result, crd::EventPipeline};
+use crate::{
+    Error, Result,
+    crd::EventPipeline,
+    kafka::lag::{LagTarget, OffsetReset},
+};
 
 /// Where a Kafka cluster is and how to talk to it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -53,6 +57,18 @@ impl KafkaConnection {
             bootstrap,
             properties,
         })
+    }
+
+    /// What the lag measurement reads for `pipeline` over this connection: its topic as read
+    /// by its consumer group, which starts from the earliest offset.
+    pub fn lag_target(self, pipeline: &EventPipeline) -> LagTarget {
+        LagTarget {
+            bootstrap_servers: self.bootstrap,
+            properties: self.properties,
+            group_id: pipeline.group_id(),
+            topic: pipeline.topic_name(),
+            offset_reset: OffsetReset::Earliest,
+        }
     }
 
     /// A librdkafka configuration for this connection.

@@ -454,21 +454,14 @@ pub enum GroupDeletion {
 
 /// Deletes a consumer group (and so its committed offsets) where the broker supports it.
 pub async fn delete_group(admin: &KafkaAdmin, group: &str) -> Result<GroupDeletion> {
-    let results = match admin
+    let outcome = admin
         .client()
         .delete_groups(&[group], &admin.options())
-        .await
-    {
-        Ok(results) => results,
-        Err(error) => match super::error_code(&error) {
-            Some(code) => return Ok(GroupDeletion::NotDeleted(code.to_string())),
-            None => return Err(error.into()),
-        },
-    };
-    Ok(match results.into_iter().find_map(Result::err) {
+        .await;
+    Ok(match first_error(outcome)? {
         None => GroupDeletion::Deleted,
-        Some((_, RDKafkaErrorCode::GroupIdNotFound)) => GroupDeletion::NotFound,
-        Some((_, code)) => GroupDeletion::NotDeleted(code.to_string()),
+        Some(RDKafkaErrorCode::GroupIdNotFound) => GroupDeletion::NotFound,
+        Some(code) => GroupDeletion::NotDeleted(code.to_string()),
     })
 }
 

@@ -24,7 +24,7 @@ pub fn load(path: &Path, name: Option<&str>, ctx: &BuildContext) -> Result<Event
     if pipeline.metadata.namespace.is_none() {
         pipeline.metadata.namespace = Some("default".to_owned());
     }
-    validate(&pipeline, ctx).map_err(|e| invalid(&name_of(&pipeline), &e))?;
+    validate(&pipeline, ctx).map_err(|e| invalid(&kube::ResourceExt::name_any(&pipeline), &e))?;
     Ok(pipeline)
 }
 
@@ -76,11 +76,11 @@ fn pick(documents: Vec<Value>, name: Option<&str>) -> Result<Value, String> {
     }
 }
 
-fn name_of<T: serde::Serialize>(resource: &T) -> String {
-    serde_json::to_value(resource)
-        .ok()
-        .and_then(|v| v["metadata"]["name"].as_str().map(str::to_owned))
+fn name_of(document: &Value) -> String {
+    document["metadata"]["name"]
+        .as_str()
         .unwrap_or_default()
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -104,7 +104,7 @@ kind: EventPipeline
 metadata: {name: blog}
 spec:
   kafka: {bootstrapServers: kafka:9092}
-  topic: {partitions: 0}
+  consumer: {batchTimeout: 5ms}
   sink: {mongodb: {uriSecretRef: {name: mongodb, key: uri}}}
 ";
 
@@ -156,6 +156,10 @@ spec:
     #[test]
     fn an_invalid_pipeline_is_refused_with_the_operator_message() {
         let error = load_text(TWO, Some("blog")).unwrap_err().to_string();
-        assert!(error.contains("/spec/topic/partitions"), "{error}");
+        // 5ms passes the CRD schema's pattern; only the operator's spec checks refuse it.
+        assert!(
+            error.contains("consumer.batchTimeout must be between 10ms and 5m"),
+            "{error}"
+        );
     }
 }

@@ -9,8 +9,7 @@ use std::{
 };
 
 use chrono::Utc;
-use eventflow_workloads::{admin, config::parse_duration, contract};
-use kube::ResourceExt;
+use eventflow_workloads::{admin, contract};
 use prometheus::Registry;
 use tokio_util::sync::CancellationToken;
 
@@ -26,7 +25,7 @@ use crate::{
     crd::EventPipeline,
     kafka::{
         KafkaAdmin, KafkaConnection,
-        lag::{LagReader, LagSample, LagTarget, OffsetReset},
+        lag::{LagReader, LagSample, LagTarget},
         topic::{self, DesiredTopic},
     },
     resources::{env::env, meta::Component},
@@ -35,6 +34,8 @@ use crate::{
 
 /// How long the producer may take to drain in-flight requests and flush.
 const PRODUCER_GRACE: Duration = Duration::from_secs(15);
+/// Longest wait for the producer's readiness answer.
+const READY_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Status refresh when autoscaling is off (no poll interval to follow).
 const STATUS_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -56,7 +57,9 @@ struct Runtime {
     label: String,
     partitions: u32,
     producer: Supervised,
-    producer_admin: u16,
+    /// The producer's `/readyz`, probed with `http` on every status tick.
+    producer_readyz: String,
+    http: reqwest::Client,
     producer_url: String,
     consumers: ConsumerPool<SpecFn>,
     reader: LagReader,
@@ -123,12 +126,7 @@ async fn ensure_topics(
 ) -> Result<u32> {
     let admin = Arc::new(KafkaAdmin::connect(connection, Duration::from_secs(10))?);
     let desired = DesiredTopic::of(pipeline);
-    let dead_letter = DesiredTopic {
-        name: format!("{}.dlq", desired.name),
-        partitions: 1,
-        replication_factor: desired.replication_factor,
-        config: BTreeMap::new(),
-    };
+    let dead_letter = DesiredTopic::dead_letter_of(pipeline);
     let mut backoff = Duration::from_secs(1);
     loop {
         match ensure_both(&admin, &desired, &dead_letter).await {
@@ -253,24 +251,18 @@ impl Runtime {
         } else {
             None
         };
-        let target = LagTarget {
-            bootstrap_servers: connection.bootstrap.clone(),
-            properties: connection.properties.clone(),
-            group_id: pipeline.group_id(),
-            topic: pipeline.topic_name(),
-            offset_reset: OffsetReset::Earliest,
-        };
+        let target = connection.clone().lag_target(&pipeline);
         Ok(Self {
-            label: format!(
-                "{}/{}",
-                pipeline.namespace().unwrap_or_default(),
-                pipeline.name_any()
-            ),
+            label: pipeline.object_key(),
             producer_url: format!("http://127.0.0.1:{}", args.http_port),
             pipeline,
             partitions,
             producer,
-            producer_admin,
+            producer_readyz: format!("http://127.0.0.1:{producer_admin}/readyz"),
+            http: reqwest::Client::builder()
+                .timeout(READY_PROBE_TIMEOUT)
+                .build()
+                .map_err(|error| Error::Local(format!("HTTP client: {error}")))?,
             consumers: ConsumerPool::new(spec_for),
             reader: LagReader::default(),
             target,
@@ -320,11 +312,13 @@ impl Runtime {
         }
     }
 
+    /// The operator's lag poll interval (at least a second), or the status interval when
+    /// nothing scales.
     fn poll_interval(&self) -> Duration {
         if self.policy.is_none() {
             return STATUS_INTERVAL;
         }
-        parse_duration(&self.pipeline.spec.autoscaling.poll_interval).unwrap_or(STATUS_INTERVAL)
+        crate::controller::scale::poll_interval(&self.pipeline)
     }
 
     async fn run(&mut self, shutdown: CancellationToken) {
@@ -427,18 +421,11 @@ impl Runtime {
     }
 
     async fn producer_ready(&self) -> bool {
-        let url = format!("http://127.0.0.1:{}/readyz", self.producer_admin);
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(1))
-            .build();
-        match client {
-            Ok(client) => client
-                .get(url)
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success()),
-            Err(_) => false,
-        }
+        self.http
+            .get(&self.producer_readyz)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
     }
 
     fn print(&self, status: &LocalStatus, previous: Option<&LocalStatus>) {

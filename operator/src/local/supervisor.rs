@@ -72,11 +72,6 @@ impl Supervised {
         }
     }
 
-    /// The name given in the spec.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// The PID of the running child, if one runs now.
     pub fn pid(&self) -> Option<u32> {
         Some(self.pid.load(Ordering::Relaxed)).filter(|pid| *pid != 0)

@@ -1,7 +1,5 @@
 //! The outcome of one scaling decision: the replicas, the rule that set them and why.
 
-use std::fmt;
-
 /// Which rule produced a decision (written to status, Events and metrics labels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Rule {
@@ -40,12 +38,6 @@ impl Rule {
             Self::StabilizedDown => "StabilizedDown",
             Self::Hold => "Hold",
         }
-    }
-}
-
-impl fmt::Display for Rule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -63,11 +63,6 @@ impl DeadLetters {
         })
     }
 
-    /// The dead-letter topic.
-    pub fn topic(&self) -> &str {
-        &self.topic
-    }
-
     /// Sends every pending poison message; the acknowledged ones are removed from `pending`,
     /// so a retry sends only the rest. Returns the reasons of the acknowledged ones and the
     /// first failure, if any.

@@ -163,11 +163,13 @@ impl Flusher {
     /// or the most writes are in flight (settle the oldest first).
     pub fn start(&self, trigger: Trigger) -> bool {
         let mut in_flight = lock(&self.in_flight);
-        let mut batch = std::mem::take(&mut *lock(&self.batch));
-        if batch.is_empty() || in_flight.len() >= self.settings.max_in_flight.max(1) {
-            lock(&self.batch).absorb_failed(batch);
-            return false;
-        }
+        let mut batch = {
+            let mut pending = lock(&self.batch);
+            if pending.is_empty() || in_flight.len() >= self.settings.max_in_flight.max(1) {
+                return false;
+            }
+            std::mem::take(&mut *pending)
+        };
         let writer = Arc::clone(&self.writer);
         let task = self.runtime.spawn(async move {
             let result = writer.write(&mut batch).await;

@@ -32,16 +32,16 @@ pub struct Health {
 impl Health {
     /// Starts not ready: not yet in the group, MongoDB not yet pinged.
     pub fn new(readiness: Readiness) -> Self {
-        let health = Self {
+        let failing = [
+            Some("waiting for a partition assignment".into()),
+            Some("mongodb not pinged yet".into()),
+            None,
+        ];
+        publish(&readiness, &failing);
+        Self {
             readiness,
-            failing: Arc::new(Mutex::new([
-                Some("waiting for a partition assignment".into()),
-                Some("mongodb not pinged yet".into()),
-                None,
-            ])),
-        };
-        health.publish();
-        health
+            failing: Arc::new(Mutex::new(failing)),
+        }
     }
 
     /// Marks a check passing.
@@ -60,22 +60,20 @@ impl Health {
             Check::MongoPing => 1,
             Check::Write => 2,
         };
-        match self.failing.lock() {
-            Ok(mut failing) => failing[index] = value,
-            Err(poisoned) => poisoned.into_inner()[index] = value,
-        }
-        self.publish();
+        let mut failing = self
+            .failing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        failing[index] = value;
+        publish(&self.readiness, &*failing);
     }
+}
 
-    fn publish(&self) {
-        let reason = match self.failing.lock() {
-            Ok(failing) => failing.iter().flatten().next().cloned(),
-            Err(poisoned) => poisoned.into_inner().iter().flatten().next().cloned(),
-        };
-        match reason {
-            None => self.readiness.set_ready(),
-            Some(reason) => self.readiness.set_not_ready(reason),
-        }
+/// Readiness from the checks: ready when none fails, else the first failing one's reason.
+fn publish(readiness: &Readiness, failing: &[Option<String>]) {
+    match failing.iter().flatten().next() {
+        None => readiness.set_ready(),
+        Some(reason) => readiness.set_not_ready(reason.clone()),
     }
 }
 

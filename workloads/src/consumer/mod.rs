@@ -142,7 +142,10 @@ impl ConsumerArgs {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "false")
-            .set("max.poll.interval.ms", millis(self.max_poll_interval))
+            .set(
+                "max.poll.interval.ms",
+                crate::config::millis(self.max_poll_interval),
+            )
             .set("statistics.interval.ms", "5000");
         Ok(config)
     }
@@ -158,10 +161,6 @@ impl ConsumerArgs {
             give_up_after: self.shutdown_timeout,
         }
     }
-}
-
-fn millis(duration: Duration) -> String {
-    duration.as_millis().to_string()
 }
 
 /// Runs the consumer until SIGTERM/SIGINT.
@@ -288,7 +287,7 @@ async fn ensure_indexes(
     shutdown: &CancellationToken,
 ) {
     let mut backoff = sink::Backoff::new(args.retry_backoff_initial, args.retry_backoff_max);
-    while let Err(error) = sink.ensure_indexes(crate::document::indexes()).await {
+    while let Err(error) = sink.ensure_indexes().await {
         let delay = backoff.next_delay();
         tracing::warn!(%error, retry_in = ?delay, "cannot ensure the MongoDB indexes");
         health.fail(Check::Write, format!("ensuring indexes: {error}"));

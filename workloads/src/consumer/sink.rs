@@ -63,9 +63,8 @@ impl Sink {
     }
 
     /// Creates the query indexes (idempotent).
-    pub async fn ensure_indexes(&self, indexes: Vec<mongodb::IndexModel>) -> Result<()> {
-        self.collection.create_indexes(indexes).await?;
-        Ok(())
+    pub async fn ensure_indexes(&self) -> Result<()> {
+        crate::document::ensure_indexes(&self.collection).await
     }
 }
 

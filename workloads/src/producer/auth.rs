@@ -39,11 +39,7 @@ impl Tokens {
 
     /// Tokens from a file.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::parse(&text)
+        Self::parse(&crate::config::read_file(path)?)
     }
 
     /// Whether `candidate` is one of the tokens (compared in constant time per token).

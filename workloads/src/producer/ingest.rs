@@ -76,15 +76,11 @@ impl Ingest {
         let mut records = Vec::with_capacity(items.len());
         let mut errors = Vec::new();
         for (index, item) in items.into_iter().enumerate() {
-            let prefix = if batch {
-                format!("/{index}")
-            } else {
-                String::new()
-            };
             match self.prepare_one(item, idempotency_key) {
                 Ok(record) => records.push(record),
+                Err(failures) if !batch => errors.extend(failures),
                 Err(failures) => errors.extend(failures.into_iter().map(|e| FieldError {
-                    path: format!("{prefix}{}", e.path),
+                    path: format!("/{index}{}", e.path),
                     message: e.message,
                 })),
             }
@@ -106,15 +102,15 @@ impl Ingest {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(self.record(&event))
+        Ok(self.record(event))
     }
 
-    fn record(&self, event: &Event) -> Record {
+    fn record(&self, event: Event) -> Record {
         Record {
-            id: event.id.clone(),
-            kind: event.kind.clone(),
-            key: self.partition_key.extract(event),
+            key: self.partition_key.extract(&event),
             payload: event.to_json(),
+            id: event.id,
+            kind: event.kind,
         }
     }
 }

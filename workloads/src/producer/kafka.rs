@@ -112,7 +112,7 @@ impl KafkaSink {
                 "queue.buffering.max.messages",
                 settings.queue_max_messages.to_string(),
             )
-            .set("linger.ms", millis(settings.linger))
+            .set("linger.ms", crate::config::millis(settings.linger))
             .create()?;
         Ok(Self {
             producer,
@@ -236,8 +236,4 @@ pub fn headers(kind: &str) -> OwnedHeaders {
             key: "content-type",
             value: Some(CONTENT_TYPE),
         })
-}
-
-fn millis(duration: Duration) -> String {
-    duration.as_millis().to_string()
 }

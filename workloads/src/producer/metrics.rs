@@ -95,20 +95,19 @@ impl Metrics {
 
 /// Middleware: counts each request by its route template (not the raw path) and status.
 pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
     let started = Instant::now();
     let response = next.run(request).await;
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let method = method.as_str();
     metrics
         .request_duration
-        .with_label_values(&[&route, &method])
+        .with_label_values(&[route, method])
         .observe(started.elapsed().as_secs_f64());
     metrics
         .requests
-        .with_label_values(&[&route, &method, response.status().as_str()])
+        .with_label_values(&[route, method, response.status().as_str()])
         .inc();
     response
 }

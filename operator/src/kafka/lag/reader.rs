@@ -69,11 +69,6 @@ impl LagReader {
         }
     }
 
-    /// The bound of each broker round trip.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
     /// Measures the lag of `target`'s group on its topic (at most four round trips).
     pub async fn measure(&self, target: &LagTarget) -> Result<LagSample, LagError> {
         let consumer = self.handle(target)?;
