@@ -191,8 +191,7 @@ async fn a_reconcile_before_the_next_poll_reuses_the_decision_and_writes_nothing
     let _turn = BROKER.lock().await;
     let (name, client, ctx) = scaled_pipeline().await;
     let before = api::<EventPipeline>(&client).get(&name).await.unwrap();
-    let stored = api::<EventPipeline>(&client).get(&name).await.unwrap();
-    produce(&stored, 25).await; // lag 600 would ask for 6, but the next poll is not due
+    produce(&before, 25).await; // lag 600 would ask for 6, but the next poll is not due
 
     let action = reconcile_stored(&ctx, &name).await.unwrap();
 

@@ -450,7 +450,9 @@ fn service_exposes_http_and_admin_ports_of_the_producer_pods() {
         .unwrap()
         .labels
         .unwrap();
-    for (key, value) in spec.selector.unwrap() {
+    let selector = spec.selector.unwrap();
+    assert!(!selector.is_empty(), "the Service selects pods");
+    for (key, value) in selector {
         assert_eq!(
             producer_labels.get(&key),
             Some(&value),

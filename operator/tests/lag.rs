@@ -9,11 +9,9 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use eventflow_operator::kafka::lag::{LagError, LagReader, LagTarget, OffsetReset};
-use eventflow_workloads::testkit::{DevServices, unique_name};
+use eventflow_workloads::testkit::{self, DevServices, unique_name};
 use rdkafka::{
     ClientConfig, Message, Offset, TopicPartitionList,
-    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
-    client::DefaultClientContext,
     consumer::{CommitMode, Consumer, StreamConsumer},
     producer::{FutureProducer, FutureRecord},
 };
@@ -34,12 +32,9 @@ fn config(bootstrap: &str) -> ClientConfig {
 
 async fn create_topic(bootstrap: &str, partitions: i32) -> String {
     let topic = unique_name("lag");
-    let admin: AdminClient<DefaultClientContext> = config(bootstrap).create().unwrap();
-    let options = AdminOptions::new().operation_timeout(Some(TIMEOUT));
-    let new_topic = NewTopic::new(&topic, partitions, TopicReplication::Fixed(1));
-    for result in admin.create_topics(&[new_topic], &options).await.unwrap() {
-        result.expect("topic created");
-    }
+    testkit::create_topic(bootstrap, &topic, partitions)
+        .await
+        .expect("topic created");
     topic
 }
 

@@ -14,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-use eventflow_workloads::testkit::{DevServices, unique_name};
+use eventflow_workloads::testkit::{self, DevServices, unique_name};
 use mongodb::bson::Document;
 use nix::{
     sys::signal::{Signal, kill},
@@ -43,11 +43,7 @@ fn binary(name: &str) -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    testkit::free_port().unwrap()
 }
 
 fn pipeline_yaml(name: &str) -> String {

@@ -6,7 +6,7 @@
 //!    write to its last (group join and start-up excluded), read from its `/metrics`.
 //! 3. For context, the fetch ceiling: a bare librdkafka consumer reading the same topic.
 //!
-//! On two shared cores single runs swing by about 10%, so the ceiling and the consumer run
+//! On two shared cores single runs swing (each round is printed), so the ceiling and the consumer run
 //! alternate for several rounds (ceiling, consumer, ceiling, ...); each round's ratio uses the
 //! mean of the ceilings just before and after it, and the median ratio is the result. Every
 //! collection is dropped after its run, so the in-memory stand-in does not slow as it fills.
@@ -23,14 +23,14 @@ use anyhow::{Context, Result, bail};
 use eventflow_workloads::{
     document::{indexes, to_document},
     event::{Event, IncomingEvent},
-    testkit::{DevServices, median, metric_sum, unique_name},
+    testkit::{
+        DevServices, create_topic, free_port, median, metric_sum, peak_rss_kib, unique_name,
+    },
 };
 use futures::future::try_join_all;
 use mongodb::{Client, Collection, bson::Document};
 use rdkafka::{
     ClientConfig,
-    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
-    client::DefaultClientContext,
     consumer::{BaseConsumer, Consumer},
     producer::{FutureProducer, FutureRecord},
 };
@@ -41,10 +41,6 @@ const PARTITIONS: i32 = 3;
 const LIMIT: Duration = Duration::from_secs(60);
 const ROUNDS: usize = 3;
 const DATABASE: &str = "eventflow_bench";
-
-fn name(prefix: &str) -> String {
-    unique_name(prefix).replace('-', "_")
-}
 
 fn event(i: usize) -> Event {
     let incoming: std::result::Result<IncomingEvent, _> = serde_json::from_value(
@@ -70,7 +66,7 @@ async fn collection(uri: &str, name: &str) -> Result<Collection<Document>> {
 
 /// Docs/s of sequential unordered `insert_many` batches.
 async fn raw_ceiling(uri: &str) -> Result<f64> {
-    let collection = collection(uri, &name("raw")).await?;
+    let collection = collection(uri, &unique_name("raw")).await?;
     let documents: Vec<_> = (0..EVENTS)
         .map(|i| to_document(&event(i), Some("user"), 0, i64::try_from(i).unwrap_or(0)))
         .collect();
@@ -84,15 +80,11 @@ async fn raw_ceiling(uri: &str) -> Result<f64> {
 }
 
 async fn prefill(bootstrap: &str, topic: &str) -> Result<()> {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", bootstrap);
-    let admin: AdminClient<DefaultClientContext> = config.create()?;
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    let topics = [NewTopic::new(topic, PARTITIONS, TopicReplication::Fixed(1))];
-    for result in admin.create_topics(&topics, &options).await? {
-        result.map_err(|(t, e)| anyhow::anyhow!("creating {t}: {e}"))?;
-    }
-    let producer: FutureProducer = config
+    create_topic(bootstrap, topic, PARTITIONS)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("linger.ms", "5")
@@ -119,7 +111,7 @@ async fn prefill(bootstrap: &str, topic: &str) -> Result<()> {
 fn fetch_ceiling(bootstrap: &str, topic: &str) -> Result<f64> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
-        .set("group.id", name("bench_fetch"))
+        .set("group.id", unique_name("bench_fetch"))
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
         .create()?;
@@ -138,12 +130,6 @@ fn fetch_ceiling(bootstrap: &str, topic: &str) -> Result<f64> {
     }
     let elapsed = first.context("no message")?.elapsed().as_secs_f64();
     Ok(EVENTS as f64 / elapsed)
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 fn spawn_consumer(services: &DevServices, topic: &str, port: u16) -> Result<Child> {
@@ -217,7 +203,7 @@ async fn consumer_rate(services: &DevServices, topic: &str) -> Result<Run> {
     let elapsed = first.context("no write observed")?.elapsed().as_secs_f64();
     let write_mean = metric(port, "eventflow_consumer_write_duration_seconds_sum").await
         / metric(port, "eventflow_consumer_write_duration_seconds_count").await;
-    let peak_kb = peak_rss_kb(child.id())?;
+    let peak_kb = peak_rss_kib(&child.id().to_string()).context("no VmHWM")?;
     let cpu_seconds = cpu_seconds(child.id())?;
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -268,22 +254,9 @@ fn services_cpu() -> [Option<f64>; 2] {
     [service_cpu("kafka"), service_cpu("mongodb")]
 }
 
-fn peak_rss_kb(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .context("no VmHWM")?;
-    Ok(line
-        .split_whitespace()
-        .nth(1)
-        .context("VmHWM value")?
-        .parse()?)
-}
-
 /// One round: a fresh pre-filled topic drained by the consumer, then its collection dropped.
 async fn consumer_round(services: &DevServices, round: usize) -> Result<(Run, String)> {
-    let topic = name("bench_consume");
+    let topic = unique_name("bench_consume");
     let fill = Instant::now();
     prefill(&services.kafka_bootstrap, &topic).await?;
     println!(

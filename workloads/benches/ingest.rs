@@ -19,7 +19,7 @@
 pub mod producer_support;
 
 use std::{
-    net::{SocketAddr, TcpListener},
+    net::SocketAddr,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -28,7 +28,7 @@ use eventflow_workloads::{
     event::IncomingEvent,
     loadgen::{Plan, Summary, Workload, runner, summary::Latency},
     producer::kafka::headers,
-    testkit::{DevServices, median, metric_sum, unique_name},
+    testkit::{self, DevServices, median, metric_sum, unique_name},
 };
 use futures::future::join_all;
 use producer_support::create_topic;
@@ -42,7 +42,7 @@ const RUN: Duration = Duration::from_secs(10);
 const ROUND_RUN: Duration = Duration::from_secs(5);
 const ROUNDS: usize = 3;
 /// Connections of the batched runs: 1,600 events in flight (the ceiling has 20,000), enough
-/// that the producer, not the load, is the limit (8 connections reach about 85% of this).
+/// that the producer, not the load, is the limit.
 const BATCHED_CONNECTIONS: usize = 16;
 const RAW_LATENCY_RUN: Duration = Duration::from_secs(3);
 const PARTITIONS: i32 = 3;
@@ -301,7 +301,7 @@ impl ProducerUnderTest {
     async fn start(services: &DevServices, topic: &str) -> Self {
         let (port, admin_port) = (free_port(), free_port());
         let url = format!("http://127.0.0.1:{port}");
-        let collection = unique_name("bench").replace('-', "_");
+        let collection = unique_name("bench");
         let flags = [
             "--http-port",
             &port.to_string(),
@@ -395,12 +395,7 @@ impl ProducerUnderTest {
             .child
             .as_ref()
             .map_or_else(|| "self".to_owned(), |c| c.id().to_string());
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmHWM")
+        testkit::peak_rss_kib(&pid).expect("VmHWM")
     }
 }
 
@@ -414,9 +409,5 @@ impl Drop for ProducerUnderTest {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port()
+    testkit::free_port().expect("free port")
 }

@@ -9,7 +9,6 @@ pub mod producer_support;
 
 use std::{
     collections::HashMap,
-    net::TcpListener,
     path::PathBuf,
     process::{Child, Command, Stdio},
     time::Duration,
@@ -18,7 +17,7 @@ use std::{
 use axum::http::{StatusCode, header};
 use eventflow_workloads::{
     event::Event,
-    testkit::{DevServices, unique_name},
+    testkit::{DevServices, free_port, unique_name},
 };
 use producer_support::{app, args, create_topic, post_json, send, temp_file};
 use rdkafka::{
@@ -234,11 +233,7 @@ impl Broker {
             format!("{}/.cache/eventflow", std::env::var("HOME").expect("HOME"))
         });
         let binary = format!("{cache}/tools/tansu-0.6.0/bin/tansu");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .expect("free port")
-            .local_addr()
-            .expect("addr")
-            .port();
+        let port = free_port().expect("free port");
         let dir = std::env::temp_dir().join(unique_name("tansu"));
         std::fs::create_dir_all(&dir).expect("broker dir");
         let url = format!("tcp://127.0.0.1:{port}");

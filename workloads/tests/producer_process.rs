@@ -9,23 +9,18 @@
 pub mod producer_support;
 
 use std::{
-    net::TcpListener,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use eventflow_workloads::testkit::{DevServices, unique_name};
+use eventflow_workloads::testkit::{self, DevServices, unique_name};
 use producer_support::create_topic;
 use serde_json::Value;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_eventflow");
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port()
+    testkit::free_port().expect("free port")
 }
 
 /// The producer process, killed if the test ends early.
@@ -76,10 +71,7 @@ async fn the_producer_process_serves_loadgen_exposes_metrics_and_exits_on_sigter
             "--mongodb-uri",
             &services.mongodb_uri,
         ])
-        .args([
-            "--mongodb-collection",
-            &unique_name("process").replace('-', "_"),
-        ])
+        .args(["--mongodb-collection", &unique_name("process")])
         .stdout(Stdio::null())
         .spawn()
         .expect("producer process");

@@ -14,11 +14,11 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use eventflow_workloads::{
     document::{self, to_document},
     event::Event,
-    testkit::DevServices,
+    testkit::{DevServices, unique_name},
 };
 use futures::TryStreamExt;
 use mongodb::bson::Document;
-use producer_support::{app, args, collection_name, get, send};
+use producer_support::{app, args, get, send};
 use serde_json::json;
 
 struct Fixture {
@@ -28,7 +28,7 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let services = DevServices::from_env().expect("dev services");
-    let name = collection_name("query");
+    let name = unique_name("query");
     let flags = [
         "--mongodb-database",
         "eventflow_test",
@@ -188,10 +188,7 @@ async fn a_cursor_walk_sees_every_event_exactly_once_despite_concurrent_inserts(
 
 #[tokio::test]
 async fn the_query_indexes_exist_and_events_can_still_be_stored() {
-    let f = fixture().await;
-    document::ensure_indexes(&f.collection)
-        .await
-        .expect("indexes");
+    let f = fixture().await; // ensures the indexes once
     document::ensure_indexes(&f.collection)
         .await
         .expect("again: idempotent");

@@ -11,8 +11,8 @@ use std::{
 use mongodb::{Client, bson::doc};
 
 use crate::support::{
-    ConsumerProcess, Spec, collection, committed, create_topics, events, ids, name, produce,
-    producer, wait_committed_at_end, wait_for_count,
+    ConsumerProcess, Spec, collection, committed, create_topics, events, free_port, ids, name,
+    produce, producer, wait_committed_at_end, wait_for_count,
 };
 
 /// A dedicated in-memory MongoDB stand-in on a fixed port.
@@ -85,11 +85,7 @@ fn uri(port: u16) -> String {
 async fn a_mongodb_outage_pauses_commits_nothing_and_resumes_with_every_event() {
     let dir = std::env::temp_dir().join(name("outage"));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mongo = Mongo::start(port, &dir).await;
     let topic = name("outage");
     let table = name("outage");

@@ -226,5 +226,5 @@ async fn batches_are_written_when_full_and_when_the_timeout_passes() {
             "the last partial batch is written only once the timeout passed"
         );
     }
-    consumer.terminate(Duration::from_secs(30)).await;
+    assert!(consumer.terminate(Duration::from_secs(30)).await.success());
 }

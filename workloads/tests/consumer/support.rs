@@ -10,7 +10,7 @@ use std::{
 
 use eventflow_workloads::{
     event::IncomingEvent,
-    testkit::{DevServices, metric_sum, unique_name},
+    testkit::{self, DevServices, metric_sum},
 };
 use mongodb::{
     Client, Collection,
@@ -31,9 +31,7 @@ pub fn services() -> DevServices {
 }
 
 /// A name usable as a topic, group and MongoDB collection.
-pub fn name(prefix: &str) -> String {
-    unique_name(prefix).replace('-', "_")
-}
+pub use eventflow_workloads::testkit::unique_name as name;
 
 pub fn kafka_config() -> ClientConfig {
     let mut config = ClientConfig::new();
@@ -224,12 +222,8 @@ pub struct ConsumerProcess {
     pub log: PathBuf,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+pub fn free_port() -> u16 {
+    testkit::free_port().unwrap()
 }
 
 fn properties_file() -> PathBuf {

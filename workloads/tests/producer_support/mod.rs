@@ -107,11 +107,6 @@ pub fn temp_file(name: &str, contents: &str) -> PathBuf {
     path
 }
 
-/// A name that is also a valid collection name of the MongoDB stand-in.
-pub fn collection_name(prefix: &str) -> String {
-    unique_name(prefix).replace('-', "_")
-}
-
 /// Creates `topic` with `partitions` (the dev broker does not auto-create topics).
 pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
     eventflow_workloads::testkit::create_topic(bootstrap, topic, partitions)
