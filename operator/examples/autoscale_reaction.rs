@@ -15,29 +15,26 @@
 //! so the controller's requeue is replaced by the tick (it adds at most one tick). No
 //! assertions: the figures are for reading (goal: max <= pollInterval + 1 s).
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "the shared test support fails loudly on set-up errors"
+)]
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
 
 use clap::Parser;
-use eventflow_operator::{
-    controller::{Context, Settings, reconcile},
-    crd::EventPipeline,
-    kafka::KafkaAdmins,
-    metrics::Metrics,
-    resources::BuildContext,
-};
-use eventflow_workloads::testkit::{DevServices, unique_name};
+use eventflow_operator::{controller::Settings, crd::EventPipeline};
+use eventflow_workloads::testkit::DevServices;
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::{Api, Client, ResourceExt};
-use kube_fake_client::ClientBuilder;
+use kube::{Client, ResourceExt};
 use rdkafka::{
     ClientConfig,
     producer::{FutureProducer, FutureRecord},
 };
-
-const NAMESPACE: &str = "bench";
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -67,7 +64,15 @@ async fn main() -> anyhow::Result<()> {
     let mut reactions = Vec::new();
     for run in 0..args.runs {
         let phase = interval.mul_f64(f64::from(run % 10) / 10.0);
-        let reaction = one_run(&bootstrap, &producer, &args.poll_interval, phase, tick).await?;
+        let reaction = one_run(
+            &bootstrap,
+            &producer,
+            &args.poll_interval,
+            phase,
+            tick,
+            interval,
+        )
+        .await?;
         println!("reconcile reaction run {run}: {reaction:.2?}");
         reactions.push(reaction);
     }
@@ -88,15 +93,16 @@ async fn one_run(
     poll_interval: &str,
     phase: Duration,
     tick: Duration,
+    interval: Duration,
 ) -> anyhow::Result<Duration> {
-    let pipeline = pipeline(bootstrap, poll_interval)?;
+    let pipeline = pipeline(bootstrap, poll_interval);
     let (name, topic) = (pipeline.name_any(), pipeline.topic_name());
-    let ctx = context(fake(pipeline).await?)?;
-    reconcile_stored(&ctx, &name).await?;
+    let ctx = support::context(support::fake(pipeline).await, Settings::default());
+    support::reconcile_stored(&ctx, &name).await?;
     produce(producer, &topic, 100).await?;
     let controller = async {
         loop {
-            reconcile_stored(&ctx, &name).await?;
+            support::reconcile_stored(&ctx, &name).await?;
             if replicas(&ctx.client, &name).await? == Some(2) {
                 return anyhow::Ok(Instant::now());
             }
@@ -107,8 +113,6 @@ async fn one_run(
         tokio::time::sleep(phase).await;
         produce(producer, &topic, 1).await.map(|()| Instant::now())
     };
-    let interval =
-        eventflow_workloads::config::parse_duration(poll_interval).map_err(anyhow::Error::msg)?;
     let bound = tick + phase + 3 * interval;
     let (scaled, crossed) =
         tokio::time::timeout(bound, async { tokio::join!(controller, crossing) })
@@ -117,21 +121,11 @@ async fn one_run(
     Ok(scaled?.saturating_duration_since(crossed?))
 }
 
-fn pipeline(bootstrap: &str, poll_interval: &str) -> anyhow::Result<EventPipeline> {
-    let mut pipeline: EventPipeline =
-        serde_yaml::from_str(include_str!("../tests/fixtures/full.yaml"))?;
-    let name = unique_name("react").to_lowercase().replace('_', "-");
-    pipeline.metadata = kube::api::ObjectMeta {
-        name: Some(name.clone()),
-        namespace: Some(NAMESPACE.to_owned()),
-        ..Default::default()
-    };
-    bootstrap.clone_into(&mut pipeline.spec.kafka.bootstrap_servers);
-    pipeline.spec.kafka.secret_ref = None;
-    pipeline.spec.producer.auth = None;
-    pipeline.spec.topic.name = Some(name);
+/// The tests' pipeline with 4 partitions and autoscaling from 1 to 4 consumers at a lag
+/// threshold of 100.
+fn pipeline(bootstrap: &str, poll_interval: &str) -> EventPipeline {
+    let mut pipeline = support::pipeline(bootstrap, "react");
     pipeline.spec.topic.partitions = 4;
-    pipeline.spec.topic.replication_factor = 1;
     pipeline.spec.consumer.replicas = 1;
     let autoscaling = &mut pipeline.spec.autoscaling;
     autoscaling.enabled = true;
@@ -141,41 +135,13 @@ fn pipeline(bootstrap: &str, poll_interval: &str) -> anyhow::Result<EventPipelin
     "0s".clone_into(&mut autoscaling.scale_up_stabilization);
     autoscaling.exclude_persistent_lag = false;
     autoscaling.target_drain_seconds = None;
-    Ok(pipeline)
-}
-
-async fn fake(pipeline: EventPipeline) -> anyhow::Result<Client> {
-    Ok(ClientBuilder::new()
-        .with_resource::<EventPipeline>()
-        .with_status_subresource::<EventPipeline>()
-        .with_object(pipeline)
-        .build()
-        .await?)
-}
-
-fn context(client: Client) -> anyhow::Result<Arc<Context>> {
-    let build = BuildContext {
-        workload_image: "ghcr.io/eventflow/eventflow:bench".to_owned(),
-        workload_log_format: "json".to_owned(),
-    };
-    Ok(Arc::new(Context::new(
-        client,
-        build,
-        KafkaAdmins::new(Duration::from_secs(5)),
-        Arc::new(Metrics::new()?),
-        Settings::default(),
-    )))
-}
-
-async fn reconcile_stored(ctx: &Arc<Context>, name: &str) -> anyhow::Result<()> {
-    let api = Api::<EventPipeline>::namespaced(ctx.client.clone(), NAMESPACE);
-    reconcile(Arc::new(api.get(name).await?), Arc::clone(ctx)).await?;
-    Ok(())
+    pipeline
 }
 
 async fn replicas(client: &Client, name: &str) -> anyhow::Result<Option<i32>> {
-    let api = Api::<Deployment>::namespaced(client.clone(), NAMESPACE);
-    let deployment = api.get(&format!("{name}-consumer")).await?;
+    let deployment = support::api::<Deployment>(client)
+        .get(&format!("{name}-consumer"))
+        .await?;
     Ok(deployment.spec.and_then(|spec| spec.replicas))
 }
 

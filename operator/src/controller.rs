@@ -39,7 +39,7 @@ use crate::{
     Error, Result,
     crd::{EventPipeline, TopicStatus},
     kafka::{
-        KafkaAdmins, lag,
+        KafkaAdmins, KafkaConnection, lag,
         topic::{self, DesiredTopic, TopicChange, TopicReport},
     },
     metrics::Metrics,
@@ -205,8 +205,15 @@ async fn reconcile_spec(
     if let Err(problem) = validate(pipeline, &ctx.build) {
         return refuse_invalid(api, pipeline, ctx, problem).await;
     }
-    let topic = ensure_topic(pipeline, ctx).await;
-    let scaling = scale::phase(ctx, pipeline, &topic).await;
+    // The connection (with `kafka.secretRef` read through the API) serves both phases.
+    let (topic, connection) = match KafkaConnection::for_pipeline(&ctx.client, pipeline).await {
+        Ok(connection) => (
+            ensure_topic(pipeline, ctx, &connection).await,
+            Some(connection),
+        ),
+        Err(error) => (Err(error), None),
+    };
+    let scaling = scale::phase(ctx, pipeline, &topic, connection).await;
     let scaled = scaling.as_ref().map(|outcome| outcome.applied_to(pipeline));
     let desired = resources::desired(scaled.as_ref().unwrap_or(pipeline), &ctx.build);
     let applied = apply::apply_all(&ctx.client, pipeline, &desired).await?;
@@ -250,8 +257,12 @@ async fn refuse_invalid(
 }
 
 /// The pipeline's topic, then its dead-letter topic (brokers often do not auto-create topics).
-async fn ensure_topic(pipeline: &EventPipeline, ctx: &Context) -> Result<TopicReport> {
-    let admin = ctx.kafka.for_pipeline(&ctx.client, pipeline).await?;
+async fn ensure_topic(
+    pipeline: &EventPipeline,
+    ctx: &Context,
+    connection: &KafkaConnection,
+) -> Result<TopicReport> {
+    let admin = ctx.kafka.get(connection)?;
     let report = topic::ensure(&admin, &DesiredTopic::of(pipeline)).await?;
     let dead_letter = topic::ensure(&admin, &DesiredTopic::dead_letter_of(pipeline)).await?;
     if dead_letter.changes.contains(&TopicChange::Created) {

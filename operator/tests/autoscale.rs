@@ -39,7 +39,7 @@ use rdkafka::{
     producer::{FutureProducer, FutureRecord},
 };
 use serde_json::json;
-use support::{NAMESPACE, api, bootstrap, context, fake, reconcile_stored};
+use support::{NAMESPACE, api, bootstrap, reconcile_stored, stored};
 
 const PARTITIONS: i32 = 6;
 
@@ -137,9 +137,7 @@ fn exposition(ctx: &Context) -> String {
 async fn scaled_pipeline() -> (String, Client, Arc<Context>) {
     let pipeline = autoscaled_pipeline(&bootstrap());
     produce(&pipeline, 75).await;
-    let name = pipeline.name_any();
-    let client = fake(pipeline).await;
-    let ctx = context(client.clone(), settings());
+    let (name, client, ctx) = stored(pipeline, settings()).await;
     reconcile_stored(&ctx, &name).await.unwrap();
     (name, client, ctx)
 }
@@ -261,9 +259,7 @@ async fn a_pipeline_without_autoscaling_is_not_measured() {
     pipeline.spec.autoscaling.enabled = false;
     pipeline.spec.consumer.replicas = 3;
     produce(&pipeline, 75).await;
-    let name = pipeline.name_any();
-    let client = fake(pipeline).await;
-    let ctx = context(client.clone(), settings());
+    let (name, client, ctx) = stored(pipeline, settings()).await;
 
     reconcile_stored(&ctx, &name).await.unwrap();
 

@@ -69,6 +69,16 @@ fn literal(deployment: &Deployment, name: &str) -> Option<String> {
     env(deployment).get(name).and_then(|var| var.value.clone())
 }
 
+/// The Deployment's container sets `name` to exactly `expected`.
+#[track_caller]
+fn assert_env(deployment: &Deployment, name: &str, expected: &str) {
+    assert_eq!(
+        literal(deployment, name).as_deref(),
+        Some(expected),
+        "env {name}"
+    );
+}
+
 fn replicas(deployment: &Deployment) -> i32 {
     deployment.spec.as_ref().unwrap().replicas.unwrap()
 }
@@ -82,17 +92,16 @@ fn mounts(deployment: &Deployment) -> BTreeMap<String, String> {
 fn kafka_settings_reach_both_workloads() {
     let (_, desired) = build("full");
     for deployment in [&desired.producer, &desired.consumer] {
-        assert_eq!(
-            literal(deployment, contract::KAFKA_BOOTSTRAP).as_deref(),
-            Some("kafka-0.kafka:9092,kafka-1.kafka:9092")
+        assert_env(
+            deployment,
+            contract::KAFKA_BOOTSTRAP,
+            "kafka-0.kafka:9092,kafka-1.kafka:9092",
         );
-        assert_eq!(
-            literal(deployment, contract::TOPIC).as_deref(),
-            Some("user-activity-events")
-        );
-        assert_eq!(
-            literal(deployment, contract::KAFKA_PROPERTIES_FILE).as_deref(),
-            Some("/etc/eventflow/kafka")
+        assert_env(deployment, contract::TOPIC, "user-activity-events");
+        assert_env(
+            deployment,
+            contract::KAFKA_PROPERTIES_FILE,
+            "/etc/eventflow/kafka",
         );
         let volumes = pod(deployment).volumes.clone().unwrap();
         let kafka = volumes
@@ -135,22 +144,18 @@ fn producer_spec_lands_in_the_producer_deployment() {
     let (_, desired) = build("full");
     let producer = &desired.producer;
     assert_eq!(replicas(producer), 2);
-    assert_eq!(
-        literal(producer, contract::PARTITION_KEY).as_deref(),
-        Some("data.userId")
+    assert_env(producer, contract::PARTITION_KEY, "data.userId");
+    assert_env(
+        producer,
+        contract::ALLOWED_TYPES,
+        "LOGIN,LOGOUT,PRODUCT_VIEW",
     );
-    assert_eq!(
-        literal(producer, contract::ALLOWED_TYPES).as_deref(),
-        Some("LOGIN,LOGOUT,PRODUCT_VIEW")
+    assert_env(
+        producer,
+        contract::AUTH_TOKENS_FILE,
+        "/etc/eventflow/auth/tokens",
     );
-    assert_eq!(
-        literal(producer, contract::AUTH_TOKENS_FILE).as_deref(),
-        Some("/etc/eventflow/auth/tokens")
-    );
-    assert_eq!(
-        literal(producer, contract::HTTP_PORT).as_deref(),
-        Some("8080")
-    );
+    assert_env(producer, contract::HTTP_PORT, "8080");
     let volumes = pod(producer).volumes.clone().unwrap();
     let auth = volumes
         .iter()
@@ -188,9 +193,10 @@ fn schema_goes_to_a_config_map_mounted_in_both_workloads() {
         serde_json::from_str(&config_map.data.unwrap()["schema.json"]).unwrap();
     assert_eq!(Some(&stored), pipeline.spec.producer.schema.as_ref());
     for deployment in [&desired.producer, &desired.consumer] {
-        assert_eq!(
-            literal(deployment, contract::SCHEMA_FILE).as_deref(),
-            Some("/etc/eventflow/schema/schema.json")
+        assert_env(
+            deployment,
+            contract::SCHEMA_FILE,
+            "/etc/eventflow/schema/schema.json",
         );
         assert_eq!(
             mounts(deployment)
@@ -217,18 +223,9 @@ fn consumer_spec_lands_in_the_consumer_deployment() {
     let (pipeline, desired) = build("full");
     let consumer = &desired.consumer;
     assert_eq!(replicas(consumer), 3, "autoscaling off: consumer.replicas");
-    assert_eq!(
-        literal(consumer, contract::BATCH_SIZE).as_deref(),
-        Some("250")
-    );
-    assert_eq!(
-        literal(consumer, contract::BATCH_TIMEOUT).as_deref(),
-        Some("750ms")
-    );
-    assert_eq!(
-        literal(consumer, contract::GROUP_ID),
-        Some(pipeline.group_id())
-    );
+    assert_env(consumer, contract::BATCH_SIZE, "250");
+    assert_env(consumer, contract::BATCH_TIMEOUT, "750ms");
+    assert_env(consumer, contract::GROUP_ID, &pipeline.group_id());
     assert_eq!(pipeline.group_id(), "eventflow-shop-user-activity");
     let requests = container(consumer)
         .resources
@@ -263,22 +260,10 @@ fn sink_reaches_both_workloads_with_the_uri_from_its_secret() {
             (secret.name.as_str(), secret.key.as_str()),
             ("mongodb", "uri")
         );
-        assert_eq!(
-            literal(deployment, contract::MONGODB_DATABASE).as_deref(),
-            Some("analytics")
-        );
-        assert_eq!(
-            literal(deployment, contract::MONGODB_COLLECTION).as_deref(),
-            Some("user_activity")
-        );
-        assert_eq!(
-            literal(deployment, contract::PIPELINE).as_deref(),
-            Some("user-activity")
-        );
-        assert_eq!(
-            literal(deployment, contract::LOG_FORMAT).as_deref(),
-            Some("json")
-        );
+        assert_env(deployment, contract::MONGODB_DATABASE, "analytics");
+        assert_env(deployment, contract::MONGODB_COLLECTION, "user_activity");
+        assert_env(deployment, contract::PIPELINE, "user-activity");
+        assert_env(deployment, contract::LOG_FORMAT, "json");
     }
 }
 
@@ -335,22 +320,10 @@ fn defaults_fill_a_minimal_pipeline() {
     assert_eq!(pipeline.topic_name(), "orders");
     assert_eq!(pipeline.spec.topic.partitions, 1);
     assert_eq!(pipeline.spec.topic.deletion_policy, DeletionPolicy::Retain);
-    assert_eq!(
-        literal(&desired.consumer, contract::BATCH_SIZE).as_deref(),
-        Some("100")
-    );
-    assert_eq!(
-        literal(&desired.consumer, contract::BATCH_TIMEOUT).as_deref(),
-        Some("5s")
-    );
-    assert_eq!(
-        literal(&desired.producer, contract::PARTITION_KEY).as_deref(),
-        Some("subject")
-    );
-    assert_eq!(
-        literal(&desired.producer, contract::MONGODB_COLLECTION).as_deref(),
-        Some("orders")
-    );
+    assert_env(&desired.consumer, contract::BATCH_SIZE, "100");
+    assert_env(&desired.consumer, contract::BATCH_TIMEOUT, "5s");
+    assert_env(&desired.producer, contract::PARTITION_KEY, "subject");
+    assert_env(&desired.producer, contract::MONGODB_COLLECTION, "orders");
     assert!(desired.schema.is_none());
     let mut dashed = pipeline.clone();
     dashed.metadata.name = Some("web-clicks.v2".to_owned());

@@ -36,7 +36,9 @@ use kube::{
     api::{ListParams, Patch, PatchParams},
 };
 use serde_json::json;
-use support::{api, bootstrap, context, fake, fake_with, pipeline, reconcile_stored, secret};
+use support::{
+    api, bootstrap, context, fake, fake_with, pipeline, reconcile_stored, secret, stored,
+};
 
 /// tansu loses topics created while another is deleted: tests here take turns on the broker.
 static BROKER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -69,9 +71,7 @@ async fn create_builds_topic_children_and_status() {
     let _turn = BROKER.lock().await;
     let bootstrap = bootstrap();
     let pipeline = pipeline(&bootstrap, "ep");
-    let name = pipeline.name_any();
-    let client = fake(pipeline).await;
-    let ctx = context(client.clone(), Settings::default());
+    let (name, client, ctx) = stored(pipeline, Settings::default()).await;
 
     reconcile_stored(&ctx, &name).await.unwrap();
 
@@ -128,9 +128,7 @@ async fn create_builds_topic_children_and_status() {
 async fn second_reconcile_changes_nothing() {
     let _turn = BROKER.lock().await;
     let pipeline = pipeline(&bootstrap(), "ep");
-    let name = pipeline.name_any();
-    let client = fake(pipeline).await;
-    let ctx = context(client.clone(), Settings::default());
+    let (name, client, ctx) = stored(pipeline, Settings::default()).await;
     reconcile_stored(&ctx, &name).await.unwrap();
     let before = api::<EventPipeline>(&client).get(&name).await.unwrap();
     let events_before = event_reasons(&client).await.len();
@@ -155,9 +153,7 @@ async fn second_reconcile_changes_nothing() {
 async fn spec_change_updates_the_children() {
     let _turn = BROKER.lock().await;
     let pipeline = pipeline(&bootstrap(), "ep");
-    let name = pipeline.name_any();
-    let client = fake(pipeline).await;
-    let ctx = context(client.clone(), Settings::default());
+    let (name, client, ctx) = stored(pipeline, Settings::default()).await;
     reconcile_stored(&ctx, &name).await.unwrap();
 
     let change = json!({ "spec": { "producer": { "replicas": 4 }, "consumer": { "batchSize": 42 }, "suspend": false } });
@@ -198,9 +194,7 @@ async fn partition_decrease_is_refused_and_reported() {
     let _turn = BROKER.lock().await;
     let bootstrap = bootstrap();
     let pipeline = pipeline(&bootstrap, "ep");
-    let name = pipeline.name_any();
-    let client = fake(pipeline).await;
-    let ctx = context(client.clone(), Settings::default());
+    let (name, client, ctx) = stored(pipeline, Settings::default()).await;
     reconcile_stored(&ctx, &name).await.unwrap();
 
     // The API server's CEL rule refuses this; an older CRD or a forced write may not.
@@ -271,9 +265,7 @@ async fn invalid_spec_waits_with_ready_false_and_creates_nothing() {
 #[tokio::test]
 async fn kafka_outage_is_a_condition_and_a_transient_error() {
     let pipeline = pipeline("127.0.0.1:1", "ep");
-    let name = pipeline.name_any();
-    let client = fake(pipeline).await;
-    let ctx = context(client.clone(), Settings::default());
+    let (name, client, ctx) = stored(pipeline, Settings::default()).await;
 
     let error = reconcile_stored(&ctx, &name).await.unwrap_err();
 

@@ -133,14 +133,19 @@ async fn setup(bootstrap: &str, args: &Args) -> anyhow::Result<Vec<LagTarget>> {
     );
     Ok(topics
         .into_iter()
-        .map(|topic| LagTarget {
-            bootstrap_servers: bootstrap.to_owned(),
-            properties: std::collections::BTreeMap::new(),
-            group_id: format!("{topic}-group"),
-            topic,
-            offset_reset: OffsetReset::Earliest,
-        })
+        .map(|topic| target(bootstrap, topic))
         .collect())
+}
+
+/// `topic` as read by the group `<topic>-group` from the earliest offset.
+fn target(bootstrap: &str, topic: String) -> LagTarget {
+    LagTarget {
+        bootstrap_servers: bootstrap.to_owned(),
+        properties: std::collections::BTreeMap::new(),
+        group_id: format!("{topic}-group"),
+        topic,
+        offset_reset: OffsetReset::Earliest,
+    }
 }
 
 /// Measures every target at once; returns each measurement's latency.

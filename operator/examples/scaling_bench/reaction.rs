@@ -6,15 +6,13 @@
 use std::time::{Duration, Instant};
 
 use eventflow_operator::{
-    kafka::lag::{LagReader, LagTarget, OffsetReset},
+    kafka::lag::{LagReader, LagTarget},
     scaling::{self, History, Input, Policy},
 };
-use eventflow_workloads::testkit::unique_name;
+use eventflow_workloads::testkit::{create_topic, unique_name};
 use futures::future::join_all;
 use rdkafka::{
     ClientConfig,
-    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
-    client::DefaultClientContext,
     producer::{FutureProducer, FutureRecord},
 };
 
@@ -28,13 +26,12 @@ pub async fn reaction(
     runs: u32,
     interval: Duration,
 ) -> anyhow::Result<()> {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", bootstrap);
-    let admin: AdminClient<DefaultClientContext> = config.create()?;
-    let producer: FutureProducer = config.create()?;
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()?;
     let mut reactions = Vec::new();
     for run in 0..runs {
-        let target = new_pipeline(&admin, bootstrap).await?;
+        let target = new_pipeline(bootstrap).await?;
         produce(&producer, &target.topic, ACTIVATION_LAG).await?;
         let poller = poll_until_woken(reader, &target, interval);
         // Cross the activation lag at a varying phase of the poll interval.
@@ -59,22 +56,12 @@ pub async fn reaction(
     Ok(())
 }
 
-async fn new_pipeline(
-    admin: &AdminClient<DefaultClientContext>,
-    bootstrap: &str,
-) -> anyhow::Result<LagTarget> {
+async fn new_pipeline(bootstrap: &str) -> anyhow::Result<LagTarget> {
     let topic = unique_name("bench-reaction");
-    let new = NewTopic::new(&topic, PARTITIONS, TopicReplication::Fixed(1));
-    for result in admin.create_topics(&[new], &AdminOptions::new()).await? {
-        result.map_err(|(topic, code)| anyhow::anyhow!("create {topic}: {code}"))?;
-    }
-    Ok(LagTarget {
-        bootstrap_servers: bootstrap.to_owned(),
-        properties: std::collections::BTreeMap::new(),
-        group_id: format!("{topic}-group"),
-        topic,
-        offset_reset: OffsetReset::Earliest,
-    })
+    create_topic(bootstrap, &topic, PARTITIONS)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    Ok(super::target(bootstrap, topic))
 }
 
 async fn produce(producer: &FutureProducer, topic: &str, count: u64) -> anyhow::Result<()> {

@@ -215,6 +215,7 @@ pub async fn phase(
     ctx: &super::Context,
     pipeline: &EventPipeline,
     topic: &Result<TopicReport>,
+    connection: Option<KafkaConnection>,
 ) -> Option<Outcome> {
     let scaler = &ctx.scaler;
     if !pipeline.spec.autoscaling.enabled || pipeline.spec.suspend {
@@ -227,7 +228,7 @@ pub async fn phase(
     }
     let started = Instant::now();
     let current = current_replicas(&ctx.client, pipeline).await;
-    let (target, sample) = measure(&ctx.client, &scaler.reader, pipeline).await;
+    let (target, sample) = measure(&scaler.reader, pipeline, connection, topic).await;
     let poll = Poll {
         started,
         interval,
@@ -267,15 +268,20 @@ async fn current_replicas(client: &Client, pipeline: &EventPipeline) -> u32 {
     }
 }
 
-/// Measures the pipeline's lag, reading the connection as the topic phase does.
+/// Measures the pipeline's lag over the connection the topic phase used; without one, the
+/// measurement fails with the reason the topic phase has.
 async fn measure(
-    client: &Client,
     reader: &LagReader,
     pipeline: &EventPipeline,
+    connection: Option<KafkaConnection>,
+    topic: &Result<TopicReport>,
 ) -> (Option<LagTarget>, Result<LagSample, String>) {
-    let connection = match KafkaConnection::for_pipeline(client, pipeline).await {
-        Ok(connection) => connection,
-        Err(error) => return (None, Err(error.to_string())),
+    let Some(connection) = connection else {
+        let reason = topic
+            .as_ref()
+            .err()
+            .map_or_else(|| "no Kafka connection".to_owned(), ToString::to_string);
+        return (None, Err(reason));
     };
     let target = connection.lag_target(pipeline);
     let sample = reader.measure(&target).await.map_err(|e| e.to_string());

@@ -56,6 +56,14 @@ pub async fn fake(pipeline: EventPipeline) -> Client {
     fake_with(pipeline, secrets).await
 }
 
+/// `pipeline` stored in a [`fake`] API: its name, the client and a context over it.
+pub async fn stored(pipeline: EventPipeline, settings: Settings) -> (String, Client, Arc<Context>) {
+    let name = kube::ResourceExt::name_any(&pipeline);
+    let client = fake(pipeline).await;
+    let ctx = context(client.clone(), settings);
+    (name, client, ctx)
+}
+
 /// A fake API holding the pipeline and `secrets`.
 pub async fn fake_with(pipeline: EventPipeline, secrets: Vec<Secret>) -> Client {
     ClientBuilder::new()
