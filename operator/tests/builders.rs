@@ -69,6 +69,11 @@ fn literal(deployment: &Deployment, name: &str) -> Option<String> {
     env(deployment).get(name).and_then(|var| var.value.clone())
 }
 
+fn template_annotations(deployment: &Deployment) -> BTreeMap<String, String> {
+    let spec = deployment.spec.as_ref().unwrap();
+    spec.template.metadata.clone().unwrap().annotations.unwrap()
+}
+
 /// The Deployment's container sets `name` to exactly `expected`.
 #[track_caller]
 fn assert_env(deployment: &Deployment, name: &str, expected: &str) {
@@ -204,16 +209,7 @@ fn schema_goes_to_a_config_map_mounted_in_both_workloads() {
                 .map(String::as_str),
             Some("schema")
         );
-        let annotations = deployment
-            .spec
-            .as_ref()
-            .unwrap()
-            .template
-            .metadata
-            .clone()
-            .unwrap()
-            .annotations
-            .unwrap();
+        let annotations = template_annotations(deployment);
         assert!(annotations.contains_key("eventflow.dev/schema-hash"));
     }
 }
@@ -373,16 +369,7 @@ fn pods_are_hardened_probed_and_scraped() {
             .http_get
             .unwrap();
         assert_eq!(liveness.path.as_deref(), Some("/healthz"));
-        let annotations = deployment
-            .spec
-            .as_ref()
-            .unwrap()
-            .template
-            .metadata
-            .clone()
-            .unwrap()
-            .annotations
-            .unwrap();
+        let annotations = template_annotations(deployment);
         assert_eq!(
             annotations.get("prometheus.io/scrape").map(String::as_str),
             Some("true")

@@ -84,24 +84,30 @@ impl Received {
     }
 }
 
-#[tokio::test]
-async fn accepted_events_are_on_the_topic_with_key_partition_and_headers() {
+/// A fresh topic of `partitions` and the API router writing to it with `flags`.
+async fn ingest(partitions: i32, flags: &[&str]) -> (DevServices, String, axum::Router) {
     let services = services();
     let topic = unique_name("ingest");
-    create_topic(&services.kafka_bootstrap, &topic, 3).await;
+    create_topic(&services.kafka_bootstrap, &topic, partitions).await;
+    let (app, _) = app(&args(
+        &services.kafka_bootstrap,
+        &services.mongodb_uri,
+        &topic,
+        flags,
+    ))
+    .await;
+    (services, topic, app)
+}
+
+#[tokio::test]
+async fn accepted_events_are_on_the_topic_with_key_partition_and_headers() {
     let flags = [
         "--partition-key",
         "data.userId",
         "--allowed-types",
         "LOGIN,LOGOUT",
     ];
-    let (app, _) = app(&args(
-        &services.kafka_bootstrap,
-        &services.mongodb_uri,
-        &topic,
-        &flags,
-    ))
-    .await;
+    let (services, topic, app) = ingest(3, &flags).await;
 
     let events: Vec<Value> = (0..6)
         .map(|i| json!({"type": if i % 2 == 0 { "LOGIN" } else { "LOGOUT" }, "data": {"userId": format!("user-{}", i % 3)}}))
@@ -141,16 +147,7 @@ async fn accepted_events_are_on_the_topic_with_key_partition_and_headers() {
 
 #[tokio::test]
 async fn a_single_event_takes_its_id_from_the_idempotency_key() {
-    let services = services();
-    let topic = unique_name("ingest");
-    create_topic(&services.kafka_bootstrap, &topic, 1).await;
-    let (app, _) = app(&args(
-        &services.kafka_bootstrap,
-        &services.mongodb_uri,
-        &topic,
-        &[],
-    ))
-    .await;
+    let (services, topic, app) = ingest(1, &[]).await;
     let mut request = post_json(&json!({"type": "LOGIN", "subject": "s-1", "data": {}}));
     request
         .headers_mut()
@@ -169,16 +166,7 @@ async fn a_single_event_takes_its_id_from_the_idempotency_key() {
 
 #[tokio::test]
 async fn an_array_with_one_invalid_event_publishes_nothing() {
-    let services = services();
-    let topic = unique_name("ingest");
-    create_topic(&services.kafka_bootstrap, &topic, 1).await;
-    let (app, _) = app(&args(
-        &services.kafka_bootstrap,
-        &services.mongodb_uri,
-        &topic,
-        &[],
-    ))
-    .await;
+    let (services, topic, app) = ingest(1, &[]).await;
     let batch =
         json!([{"type": "LOGIN", "id": "first"}, {"data": {}}, {"type": "LOGIN", "id": "third"}]);
     let (status, _, body) = send(&app, post_json(&batch)).await;
@@ -195,18 +183,9 @@ async fn an_array_with_one_invalid_event_publishes_nothing() {
 
 #[tokio::test]
 async fn with_auth_on_a_valid_token_is_accepted() {
-    let services = services();
-    let topic = unique_name("ingest");
-    create_topic(&services.kafka_bootstrap, &topic, 1).await;
     let tokens = temp_file("tokens", "t0ken\n");
     let flags = ["--auth-tokens-file", tokens.to_str().expect("path")];
-    let (app, _) = app(&args(
-        &services.kafka_bootstrap,
-        &services.mongodb_uri,
-        &topic,
-        &flags,
-    ))
-    .await;
+    let (_, _, app) = ingest(1, &flags).await;
     let event = json!({"type": "LOGIN"});
     assert_eq!(
         send(&app, post_json(&event)).await.0,
