@@ -1,49 +1,64 @@
 #!/usr/bin/env bash
-# Dev services for tests, benchmarks and the local runtime: a Kafka-protocol broker (tansu) and a
-# MongoDB-wire-protocol server (nx-27017), installed pinned from crates.io and PyPI into a cache
-# outside the checkout and run on free loopback ports.
+# Dev services for tests, benchmarks and the local runtime: Apache Kafka (KRaft, one combined
+# broker+controller, jars from Maven Central) and FerretDB (a MongoDB-wire-protocol server over
+# SQLite, built from its Go module), installed pinned into a cache outside the checkout and run
+# on free loopback ports.
 #
-#   scripts/dev-services.sh install   install both (no-op when present)
-#   scripts/dev-services.sh start     install if needed, start both, wait until they answer, print env
-#   scripts/dev-services.sh env       print the addresses as `export` lines
-#   scripts/dev-services.sh status    running / crashed / not answering, per service (exit 1 unless all answer)
-#   scripts/dev-services.sh stop      stop exactly the processes this run directory started (by PID)
+#   scripts/dev-services.sh install          install both (no-op when present)
+#   scripts/dev-services.sh start            install if needed, start both, wait until they answer, print env
+#   scripts/dev-services.sh restart SERVICE  stop kafka or mongodb and start it again: same port, data kept
+#   scripts/dev-services.sh env              print the addresses as `export` lines
+#   scripts/dev-services.sh status           running / crashed / not answering, per service (exit 1 unless all answer)
+#   scripts/dev-services.sh stop             stop exactly the processes this run directory started (by PID), drop their data
 #
 # EVENTFLOW_CACHE (default ~/.cache/eventflow) holds the installs; EVENTFLOW_RUN_DIR (default
 # $EVENTFLOW_CACHE/run/default) holds PIDs, ports, logs and data of one set of running services,
-# so separate run directories give independent sets.
+# so separate run directories give independent sets. A service whose process died (SIGKILL in a
+# fault test) is started again by `start` on its old port with its data: that is the restart.
+# Needs Java 17+ and Maven (Kafka), Go 1.24+ (FerretDB), python3 (free ports, probes).
 set -euo pipefail
 
-TANSU_VERSION=0.6.0
-NX_VERSION=0.8.1
-CACHE=${EVENTFLOW_CACHE:-$HOME/.cache/eventflow}
-RUN_DIR=${EVENTFLOW_RUN_DIR:-$CACHE/run/default}
-TANSU_ROOT=$CACHE/tools/tansu-$TANSU_VERSION
-TANSU_BIN=$TANSU_ROOT/bin/tansu
-NX_VENV=$CACHE/tools/nx-27017-$NX_VERSION
-NX_BIN=$NX_VENV/bin/nx-27017
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$HERE/env.sh"
+KAFKA_VERSION=4.1.1
+FERRETDB_VERSION=1.24.2
+CACHE=$EVENTFLOW_CACHE
+RUN_DIR=${EVENTFLOW_RUN_DIR:-$CACHE/run/default}
+DEPLOY=$HERE/../deploy/dev-services
+KAFKA_HOME=$CACHE/tools/kafka-$KAFKA_VERSION
+FERRETDB_BIN=$CACHE/tools/ferretdb-$FERRETDB_VERSION/bin/ferretdb
+KAFKA_HEAP=${EVENTFLOW_KAFKA_HEAP:-512m}
 PROBE=$HERE/probe.py
 SERVICES=(kafka mongodb)
 
 say() { printf 'dev-services: %s\n' "$*" >&2; }
+fail() { say "$*"; exit 1; }
 
-install_tansu() {
-  [ -x "$TANSU_BIN" ] && return
-  say "building tansu $TANSU_VERSION from crates.io into $TANSU_ROOT (about 10 minutes on 2 cores; once)"
-  mkdir -p "$CACHE"
-  CARGO_TARGET_DIR=$CACHE/tansu-target cargo install --locked tansu --version "$TANSU_VERSION" \
-    --features libsql --root "$TANSU_ROOT" 2>&1 | grep --line-buffered -E 'Compiling|Installed|error' >&2 || true
-  [ -x "$TANSU_BIN" ] || { say "tansu install failed"; exit 1; }
-  rm -rf "$CACHE/tansu-target"
+install_kafka() {
+  [ -f "$KAFKA_HOME/installed" ] && return
+  command -v java >/dev/null && command -v mvn >/dev/null || fail "Kafka needs Java 17+ and Maven (Debian: apt-get install openjdk-17-jre-headless maven)"
+  say "installing Apache Kafka $KAFKA_VERSION (jars from Maven Central) into $KAFKA_HOME"
+  rm -rf "$KAFKA_HOME" && mkdir -p "$KAFKA_HOME"
+  # Download lines are the progress; a failure prints Maven's whole error.
+  mvn -B -Dstyle.color=never -f "$DEPLOY/kafka/pom.xml" -Dmaven.repo.local="$CACHE/maven" \
+    org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+    -DoutputDirectory="$KAFKA_HOME/libs" -DincludeScope=runtime 2>&1 \
+    | grep --line-buffered -vE '^\[INFO\] *$|^\[INFO\] -+$' >&2 \
+    || fail "Kafka install failed (output above)"
+  [ -f "$KAFKA_HOME/libs/kafka_2.13-$KAFKA_VERSION.jar" ] || fail "Kafka install failed: no kafka_2.13 jar"
+  touch "$KAFKA_HOME/installed"
 }
 
-install_nx() {
-  [ -x "$NX_BIN" ] && return
-  say "installing nx-27017 $NX_VERSION from PyPI into $NX_VENV"
-  python3 -m venv "$NX_VENV"
-  "$NX_VENV/bin/pip" install --quiet --disable-pip-version-check "nx-27017==$NX_VERSION"
-  [ -x "$NX_BIN" ] || { say "nx-27017 install failed"; exit 1; }
+install_ferretdb() {
+  [ -x "$FERRETDB_BIN" ] && return
+  command -v go >/dev/null || fail "FerretDB is built with Go 1.24+ (https://go.dev/dl/ or Debian's golang)"
+  say "building FerretDB $FERRETDB_VERSION (Go module proxy) into $(dirname "$FERRETDB_BIN") (a few minutes, once)"
+  # FerretDB's own command panics when built outside its repository (FerretDB#2982), so a small
+  # pinned module embeds it (deploy/dev-services/ferretdb).
+  go build -C "$DEPLOY/ferretdb" -mod=readonly -trimpath -ldflags "-s -w" -v \
+    -o "$FERRETDB_BIN" . 2>&1 \
+    | sed -u 's/^/  go: /' >&2
+  [ -x "$FERRETDB_BIN" ] || fail "FerretDB build failed (output above)"
 }
 
 free_port() {
@@ -55,22 +70,49 @@ port_of() { cat "$RUN_DIR/$1.port" 2>/dev/null || true; }
 alive() { local pid; pid=$(pid_of "$1"); [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
 answers() { python3 "$PROBE" "$1" "127.0.0.1:$(port_of "$1")" >/dev/null 2>&1; }
 
+# Ports are chosen once per run directory and kept, so a restart comes back where clients look.
+ensure_port() {
+  local name=$1
+  [ -n "$(port_of "$name")" ] || free_port >"$RUN_DIR/$name.port"
+}
+
+# The JVM and its options; run as a plain command (not a function), so that `&` gives the PID of
+# java itself and a signal to that PID reaches the broker.
+KAFKA_JAVA=(java -Xms256m "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
+  "-Dlog4j2.configurationFile=$DEPLOY/kafka/log4j2.properties" -cp "$KAFKA_HOME/libs/*")
+
+# The run's server.properties (the shared one plus this run's ports and data), formatted once.
+prepare_kafka() {
+  local dir=$RUN_DIR/kafka port controller
+  ensure_port kafka; ensure_port kafka-controller
+  port=$(port_of kafka); controller=$(port_of kafka-controller)
+  mkdir -p "$dir/data"
+  { cat "$DEPLOY/kafka/server.properties"
+    echo "listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller"
+    echo "advertised.listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller"
+    echo "controller.quorum.bootstrap.servers=127.0.0.1:$controller"
+    echo "log.dirs=$dir/data"
+  } >"$dir/server.properties"
+  [ -f "$dir/data/meta.properties" ] && return
+  local cluster_id
+  cluster_id=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+  "${KAFKA_JAVA[@]}" kafka.tools.StorageTool format --standalone -t "$cluster_id" \
+    -c "$dir/server.properties" >"$RUN_DIR/kafka.log" 2>&1 \
+    || { cat "$RUN_DIR/kafka.log" >&2; fail "formatting the Kafka log directory failed"; }
+}
+
 launch() {
-  local service=$1 port
-  port=$(free_port)
-  echo "$port" >"$RUN_DIR/$service.port"
+  local service=$1
   case $service in
     kafka)
-      mkdir -p "$RUN_DIR/kafka-data"
-      # tansu resolves the sqlite:// path against its working directory (a leading / is lost).
-      (cd "$RUN_DIR" && NO_COLOR=1 exec "$TANSU_BIN" broker \
-        --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
-        --storage-engine "sqlite://kafka-data/tansu.db") >"$RUN_DIR/kafka.log" 2>&1 </dev/null &
+      prepare_kafka
+      "${KAFKA_JAVA[@]}" kafka.Kafka "$RUN_DIR/kafka/server.properties" >>"$RUN_DIR/kafka.log" 2>&1 </dev/null &
       ;;
     mongodb)
-      nohup "$NX_BIN" --db memory --host 127.0.0.1 -p "$port" \
-        --log-file "$RUN_DIR/mongodb.server.log" --pid-file "$RUN_DIR/mongodb.server.pid" \
-        >"$RUN_DIR/mongodb.log" 2>&1 </dev/null &
+      ensure_port mongodb
+      mkdir -p "$RUN_DIR/mongodb/data"
+      "$FERRETDB_BIN" --listen-addr="127.0.0.1:$(port_of mongodb)" --sqlite-dir="$RUN_DIR/mongodb/data" \
+        >>"$RUN_DIR/mongodb.log" 2>&1 </dev/null &
       ;;
   esac
   echo $! >"$RUN_DIR/$service.pid"
@@ -78,13 +120,13 @@ launch() {
 
 wait_until_answering() {
   local service=$1
-  for _ in $(seq 1 120); do
+  for _ in $(seq 1 240); do
     if answers "$service"; then return 0; fi
     if ! alive "$service"; then
       say "$service exited during start-up; last log lines:"; tail -n 20 "$RUN_DIR/$service.log" >&2
       return 1
     fi
-    sleep 0.5
+    sleep 0.25
   done
   say "$service did not answer within 60 s; last log lines:"; tail -n 20 "$RUN_DIR/$service.log" >&2
   return 1
@@ -96,24 +138,28 @@ print_env() {
   echo "export EVENTFLOW_DEV_SERVICES_DIR=$RUN_DIR"
 }
 
+start_service() {
+  local service=$1 started
+  if alive "$service" && answers "$service"; then
+    say "$service already running on 127.0.0.1:$(port_of "$service") (pid $(pid_of "$service"))"
+    return
+  fi
+  if [ -n "$(pid_of "$service")" ]; then
+    say "$service (pid $(pid_of "$service")) had stopped or stopped answering; last log lines:"
+    tail -n 5 "$RUN_DIR/$service.log" >&2 || true
+    kill_service "$service"
+  fi
+  started=$(date +%s%N)
+  launch "$service"
+  wait_until_answering "$service" || exit 1
+  say "$service answering on 127.0.0.1:$(port_of "$service") (pid $(pid_of "$service"), $(( ($(date +%s%N) - started) / 1000000 )) ms)"
+}
+
 cmd_start() {
-  install_tansu
-  install_nx
+  install_kafka
+  install_ferretdb
   mkdir -p "$RUN_DIR"
-  for service in "${SERVICES[@]}"; do
-    if alive "$service" && answers "$service"; then
-      say "$service already running on 127.0.0.1:$(port_of "$service") (pid $(pid_of "$service"))"
-      continue
-    fi
-    if [ -n "$(pid_of "$service")" ]; then
-      say "$service (pid $(pid_of "$service")) had crashed or stopped answering; last log lines:"
-      tail -n 10 "$RUN_DIR/$service.log" >&2 || true
-      stop_service "$service"
-    fi
-    launch "$service"
-    wait_until_answering "$service" || exit 1
-    say "$service answering on 127.0.0.1:$(port_of "$service") (pid $(pid_of "$service"))"
-  done
+  for service in "${SERVICES[@]}"; do start_service "$service"; done
   print_env >"$RUN_DIR/env"
   print_env
 }
@@ -134,28 +180,39 @@ cmd_status() {
   return $failed
 }
 
-stop_service() {
+# Stops the process (SIGTERM: Kafka shuts down cleanly; SIGKILL after 20 s); ports and data stay.
+kill_service() {
   local service=$1 pid
   pid=$(pid_of "$service")
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -CONT "$pid" 2>/dev/null || true
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   fi
-  rm -f "$RUN_DIR/$service.pid" "$RUN_DIR/$service.port"
+  rm -f "$RUN_DIR/$service.pid"
+}
+
+cmd_restart() {
+  local service=${1:-}
+  [[ " ${SERVICES[*]} " == *" $service "* ]] || fail "restart what? one of: ${SERVICES[*]}"
+  [ -n "$(port_of "$service")" ] || fail "$service was never started in $RUN_DIR"
+  kill_service "$service"
+  start_service "$service"
 }
 
 cmd_stop() {
-  for service in "${SERVICES[@]}"; do stop_service "$service"; done
-  rm -rf "$RUN_DIR/kafka-data" "$RUN_DIR/env"
+  for service in "${SERVICES[@]}"; do kill_service "$service"; done
+  rm -rf "$RUN_DIR/kafka" "$RUN_DIR/mongodb" "$RUN_DIR"/*.port "$RUN_DIR/env"
   say "stopped (run directory $RUN_DIR)"
 }
 
 case ${1:-} in
-  install) install_tansu; install_nx ;;
+  install) install_kafka; install_ferretdb ;;
   start) cmd_start ;;
-  env) [ -f "$RUN_DIR/env" ] || { say "not running (no $RUN_DIR/env)"; exit 1; }; cmd_status >/dev/null || { cmd_status >&2; exit 1; }; cat "$RUN_DIR/env" ;;
+  restart) cmd_restart "${2:-}" ;;
+  env) [ -f "$RUN_DIR/env" ] || fail "not running (no $RUN_DIR/env)"; cmd_status >/dev/null || { cmd_status >&2; exit 1; }; cat "$RUN_DIR/env" ;;
   status) cmd_status ;;
   stop) cmd_stop ;;
-  *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -2,3 +2,8 @@
 export EVENTFLOW_CACHE=${EVENTFLOW_CACHE:-$HOME/.cache/eventflow}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$EVENTFLOW_CACHE/target}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# Go builds of the dev servers (FerretDB, the Kubernetes control plane, kwok, helm) keep their module
+# and build caches there too, use the machine's Go only (no toolchain download) and need no cgo.
+export GOMODCACHE=${GOMODCACHE:-$EVENTFLOW_CACHE/go/mod}
+export GOCACHE=${GOCACHE:-$EVENTFLOW_CACHE/go/build}
+export GOTOOLCHAIN=local CGO_ENABLED=0

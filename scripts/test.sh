@@ -16,7 +16,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "building the test binaries"
 cargo test --workspace --locked --no-run
 
-step "starting the dev services (Kafka protocol: tansu, MongoDB wire: nx-27017)"
+step "starting the dev services (Apache Kafka, FerretDB)"
 export EVENTFLOW_RUN_DIR=$EVENTFLOW_CACHE/run/test-$$
 trap 'scripts/dev-services.sh stop; rm -rf "$EVENTFLOW_RUN_DIR"' EXIT
 eval "$(scripts/dev-services.sh start)"

@@ -43,9 +43,6 @@ use support::{NAMESPACE, api, bootstrap, reconcile_stored, stored};
 
 const PARTITIONS: i32 = 6;
 
-/// tansu loses topics created while another is deleted: tests here take turns on the broker.
-static BROKER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// Lag measurements bounded to a second, so a failed one is quick.
 fn settings() -> Settings {
     Settings {
@@ -144,7 +141,6 @@ async fn scaled_pipeline() -> (String, Client, Arc<Context>) {
 
 #[tokio::test]
 async fn lag_over_the_threshold_scales_the_consumer_deployment() {
-    let _turn = BROKER.lock().await;
     let (name, client, ctx) = scaled_pipeline().await;
 
     assert_eq!(
@@ -186,7 +182,6 @@ async fn lag_over_the_threshold_scales_the_consumer_deployment() {
 
 #[tokio::test]
 async fn a_reconcile_before_the_next_poll_reuses_the_decision_and_writes_nothing() {
-    let _turn = BROKER.lock().await;
     let (name, client, ctx) = scaled_pipeline().await;
     let before = api::<EventPipeline>(&client).get(&name).await.unwrap();
     produce(&before, 25).await; // lag 600 would ask for 6, but the next poll is not due
@@ -215,7 +210,6 @@ async fn a_reconcile_before_the_next_poll_reuses_the_decision_and_writes_nothing
 
 #[tokio::test]
 async fn a_failed_measurement_keeps_the_replicas_and_says_why() {
-    let _turn = BROKER.lock().await;
     let (name, client, ctx) = scaled_pipeline().await;
     let unreachable = json!({ "spec": { "kafka": { "bootstrapServers": "127.0.0.1:1" } } });
     api::<EventPipeline>(&client)
@@ -254,7 +248,6 @@ async fn a_failed_measurement_keeps_the_replicas_and_says_why() {
 
 #[tokio::test]
 async fn a_pipeline_without_autoscaling_is_not_measured() {
-    let _turn = BROKER.lock().await;
     let mut pipeline = autoscaled_pipeline(&bootstrap());
     pipeline.spec.autoscaling.enabled = false;
     pipeline.spec.consumer.replicas = 3;
@@ -274,7 +267,6 @@ async fn a_pipeline_without_autoscaling_is_not_measured() {
 
 #[tokio::test]
 async fn deleting_a_pipeline_forgets_its_scaling_series() {
-    let _turn = BROKER.lock().await;
     let (name, client, ctx) = scaled_pipeline().await;
     let mut deleting = api::<EventPipeline>(&client).get(&name).await.unwrap();
     deleting.spec.topic.deletion_policy = DeletionPolicy::Retain;

@@ -40,9 +40,6 @@ use support::{
     api, bootstrap, context, fake, fake_with, pipeline, reconcile_stored, secret, stored,
 };
 
-/// tansu loses topics created while another is deleted: tests here take turns on the broker.
-static BROKER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 fn condition<'a>(pipeline: &'a EventPipeline, type_: &str) -> &'a Condition {
     let status = pipeline.status.as_ref().expect("status written");
     status
@@ -68,7 +65,6 @@ fn admin(bootstrap: &str) -> Arc<KafkaAdmin> {
 
 #[tokio::test]
 async fn create_builds_topic_children_and_status() {
-    let _turn = BROKER.lock().await;
     let bootstrap = bootstrap();
     let pipeline = pipeline(&bootstrap, "ep");
     let (name, client, ctx) = stored(pipeline, Settings::default()).await;
@@ -126,7 +122,6 @@ async fn create_builds_topic_children_and_status() {
 
 #[tokio::test]
 async fn second_reconcile_changes_nothing() {
-    let _turn = BROKER.lock().await;
     let pipeline = pipeline(&bootstrap(), "ep");
     let (name, client, ctx) = stored(pipeline, Settings::default()).await;
     reconcile_stored(&ctx, &name).await.unwrap();
@@ -151,7 +146,6 @@ async fn second_reconcile_changes_nothing() {
 
 #[tokio::test]
 async fn spec_change_updates_the_children() {
-    let _turn = BROKER.lock().await;
     let pipeline = pipeline(&bootstrap(), "ep");
     let (name, client, ctx) = stored(pipeline, Settings::default()).await;
     reconcile_stored(&ctx, &name).await.unwrap();
@@ -191,7 +185,6 @@ async fn spec_change_updates_the_children() {
 
 #[tokio::test]
 async fn partition_decrease_is_refused_and_reported() {
-    let _turn = BROKER.lock().await;
     let bootstrap = bootstrap();
     let pipeline = pipeline(&bootstrap, "ep");
     let (name, client, ctx) = stored(pipeline, Settings::default()).await;
@@ -337,7 +330,6 @@ async fn delete_with_policy(policy: DeletionPolicy) -> ([bool; 2], Vec<String>) 
 
 #[tokio::test]
 async fn deletion_with_retain_keeps_the_topic() {
-    let _turn = BROKER.lock().await;
     let (left, reasons) = delete_with_policy(DeletionPolicy::Retain).await;
     assert_eq!(left, [true, true]);
     assert!(reasons.contains(&"TopicRetained".to_owned()), "{reasons:?}");
@@ -345,7 +337,6 @@ async fn deletion_with_retain_keeps_the_topic() {
 
 #[tokio::test]
 async fn deletion_with_delete_removes_the_topic() {
-    let _turn = BROKER.lock().await;
     let (left, reasons) = delete_with_policy(DeletionPolicy::Delete).await;
     assert_eq!(left, [false, false]);
     assert!(reasons.contains(&"TopicDeleted".to_owned()), "{reasons:?}");
@@ -397,7 +388,6 @@ async fn unreachable_kafka_releases_the_finalizer_after_bounded_retries() {
 
 #[tokio::test]
 async fn an_existing_topic_is_adopted() {
-    let _turn = BROKER.lock().await;
     let bootstrap = bootstrap();
     let pipeline = pipeline(&bootstrap, "ep");
     let name = pipeline.name_any();
@@ -418,7 +408,6 @@ async fn an_existing_topic_is_adopted() {
 
 #[tokio::test]
 async fn a_missing_secret_is_named_in_the_workload_conditions() {
-    let _turn = BROKER.lock().await;
     let pipeline = pipeline(&bootstrap(), "ep");
     let name = pipeline.name_any();
     let client = fake_with(pipeline, vec![secret("mongodb", "url", "typo in the key")]).await;

@@ -1,9 +1,8 @@
-//! The topic module against the dev broker (`scripts/dev-services.sh`): create, adopt, config
-//! change, refusals, the `CreatePartitions` gap, delete.
+//! The topic module against the dev broker (Apache Kafka, `scripts/dev-services.sh`): create,
+//! adopt, config change read back from the broker, refusals, partition growth, delete.
 #![expect(
     clippy::unwrap_used,
     clippy::expect_used,
-    clippy::panic,
     reason = "test helpers fail the test on any error"
 )]
 
@@ -14,28 +13,21 @@ use eventflow_operator::kafka::{
     topic::{self, DesiredTopic, GroupDeletion, TopicChange, TopicRefusal},
 };
 use eventflow_workloads::testkit::{DevServices, unique_name};
+use rdkafka::{
+    ClientConfig, Offset, TopicPartitionList,
+    admin::{ConfigSource, ResourceSpecifier},
+    consumer::{BaseConsumer, CommitMode, Consumer},
+};
 
-/// tansu 0.6.0 (SQLite) loses topics created while another topic is deleted, so the tests of
-/// this file take turns on the broker.
-static BROKER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn admin() -> Arc<KafkaAdmin> {
-    let services = DevServices::from_env().expect("dev services");
-    let connection = KafkaConnection::plain(services.kafka_bootstrap);
-    Arc::new(KafkaAdmin::connect(&connection, Duration::from_secs(10)).unwrap())
+fn bootstrap() -> String {
+    DevServices::from_env()
+        .expect("dev services")
+        .kafka_bootstrap
 }
 
-/// Waits until the broker's metadata shows the topic (tansu may answer a create before a
-/// concurrent metadata request sees it).
-async fn created(admin: &Arc<KafkaAdmin>, want: &DesiredTopic) {
-    topic::ensure(admin, want).await.unwrap();
-    for _ in 0..100 {
-        if topic::describe(admin, &want.name).await.unwrap().is_some() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("topic {} never showed up in the metadata", want.name);
+fn admin() -> Arc<KafkaAdmin> {
+    let connection = KafkaConnection::plain(bootstrap());
+    Arc::new(KafkaAdmin::connect(&connection, Duration::from_secs(10)).unwrap())
 }
 
 fn desired(name: &str, partitions: u32) -> DesiredTopic {
@@ -47,17 +39,50 @@ fn desired(name: &str, partitions: u32) -> DesiredTopic {
     }
 }
 
+/// The topic's config overrides as the broker reports them (`DescribeConfigs`).
+async fn overrides(admin: &KafkaAdmin, name: &str) -> BTreeMap<String, String> {
+    let results = admin
+        .client()
+        .describe_configs([&ResourceSpecifier::Topic(name)], &admin.options())
+        .await
+        .unwrap();
+    let resource = results.into_iter().next().unwrap().unwrap();
+    resource
+        .entries
+        .into_iter()
+        .filter(|entry| entry.source == ConfigSource::DynamicTopic)
+        .map(|entry| (entry.name, entry.value.unwrap_or_default()))
+        .collect()
+}
+
+/// The partition count once the broker's metadata shows `want` (it applies the controller's
+/// records asynchronously), or the last count seen after 5 s.
+async fn partitions_on_broker(admin: &Arc<KafkaAdmin>, name: &str, want: u32) -> u32 {
+    let mut seen = 0;
+    for _ in 0..50 {
+        seen = topic::describe(admin, name)
+            .await
+            .unwrap()
+            .unwrap()
+            .partitions;
+        if seen == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    seen
+}
+
 #[tokio::test]
-async fn missing_topic_is_created_with_partitions_and_then_left_alone() {
-    let _turn = BROKER.lock().await;
+async fn missing_topic_is_created_with_partitions_and_config_and_then_left_alone() {
     let admin = admin();
     let want = desired(&unique_name("topic-create"), 3);
     let first = topic::ensure(&admin, &want).await.unwrap();
     assert_eq!(first.changes, vec![TopicChange::Created]);
     assert!(!first.existed);
     let observed = topic::describe(&admin, &want.name).await.unwrap().unwrap();
-    assert_eq!(observed.partitions, 3);
-    assert_eq!(observed.replication_factor, 1);
+    assert_eq!((observed.partitions, observed.replication_factor), (3, 1));
+    assert_eq!(overrides(&admin, &want.name).await, want.config);
     let second = topic::ensure(&admin, &want).await.unwrap();
     assert!(second.existed);
     assert_eq!(second.changes, Vec::new(), "a settled topic is not touched");
@@ -66,41 +91,47 @@ async fn missing_topic_is_created_with_partitions_and_then_left_alone() {
 
 #[tokio::test]
 async fn existing_topic_is_adopted_and_its_config_brought_to_the_spec() {
-    let _turn = BROKER.lock().await;
     let admin = admin();
     let mut want = desired(&unique_name("topic-adopt"), 2);
-    want.config.clear();
-    created(&admin, &want).await;
     want.config
-        .insert("retention.ms".to_owned(), "3600000".to_owned());
+        .insert("cleanup.policy".to_owned(), "compact".to_owned());
+    topic::ensure(&admin, &want).await.unwrap();
+
+    // retention.ms changes, cleanup.policy leaves the spec: the override must go.
+    want.config = BTreeMap::from([("retention.ms".to_owned(), "3600000".to_owned())]);
     let report = topic::ensure(&admin, &want).await.unwrap();
     assert!(report.existed, "{report:?}");
-    assert_eq!(report.partitions, 2);
-    let keys = vec!["retention.ms".to_owned()];
-    match &report.refusal {
-        // A real broker takes the change, and the next pass finds nothing to do.
-        None => {
-            assert_eq!(report.changes, vec![TopicChange::ConfigUpdated(keys)]);
-            let again = topic::ensure(&admin, &want).await.unwrap();
-            assert_eq!(again.changes, Vec::new(), "config now matches: {again:?}");
-        }
-        // tansu 0.6.0 answers AlterConfigs with "unsupported feature": reported, not an error.
-        Some(refusal) => {
-            assert!(
-                matches!(refusal, TopicRefusal::ConfigUpdateUnsupported { keys: k, .. } if *k == keys)
-            );
-            assert_eq!(refusal.reason(), "ConfigUpdateUnsupported");
-            assert_eq!(report.changes, Vec::new());
-        }
-    }
+    assert_eq!(report.refusal, None);
+    let keys = vec!["retention.ms".to_owned(), "cleanup.policy".to_owned()];
+    assert_eq!(report.changes, vec![TopicChange::ConfigUpdated(keys)]);
+    assert_eq!(overrides(&admin, &want.name).await, want.config);
+    let again = topic::ensure(&admin, &want).await.unwrap();
+    assert_eq!(again.changes, Vec::new(), "config now matches: {again:?}");
+}
+
+#[tokio::test]
+async fn an_invalid_config_value_is_refused_and_the_old_config_kept() {
+    let admin = admin();
+    let want = desired(&unique_name("topic-badconfig"), 1);
+    topic::ensure(&admin, &want).await.unwrap();
+    let mut bad = want.clone();
+    bad.config
+        .insert("retention.ms".to_owned(), "a week".to_owned());
+    let report = topic::ensure(&admin, &bad).await.unwrap();
+    let Some(refusal @ TopicRefusal::ConfigRejected { keys, .. }) = &report.refusal else {
+        panic!("expected ConfigRejected, got {report:?}")
+    };
+    assert_eq!(keys, &vec!["retention.ms".to_owned()]);
+    assert_eq!(refusal.reason(), "ConfigRejected");
+    assert_eq!(report.changes, Vec::new());
+    assert_eq!(overrides(&admin, &want.name).await, want.config);
 }
 
 #[tokio::test]
 async fn partition_decrease_and_replication_change_are_refused_touching_nothing() {
-    let _turn = BROKER.lock().await;
     let admin = admin();
     let want = desired(&unique_name("topic-refuse"), 3);
-    created(&admin, &want).await;
+    topic::ensure(&admin, &want).await.unwrap();
     let fewer = DesiredTopic {
         partitions: 1,
         ..want.clone()
@@ -126,78 +157,59 @@ async fn partition_decrease_and_replication_change_are_refused_touching_nothing(
             desired: 3
         })
     );
-    assert_eq!(
-        topic::describe(&admin, &want.name)
-            .await
-            .unwrap()
-            .unwrap()
-            .partitions,
-        3
-    );
+    assert_eq!(partitions_on_broker(&admin, &want.name, 3).await, 3);
 }
 
 #[tokio::test]
-async fn growing_partitions_either_grows_or_reports_the_broker_gap() {
-    // tansu 0.6.0 has no CreatePartitions: the refusal must say so; a real broker grows.
-    let _turn = BROKER.lock().await;
+async fn growing_partitions_adds_them_on_the_broker() {
     let admin = admin();
     let want = desired(&unique_name("topic-grow"), 1);
-    created(&admin, &want).await;
+    topic::ensure(&admin, &want).await.unwrap();
     let more = DesiredTopic {
         partitions: 4,
         ..want.clone()
     };
     let report = topic::ensure(&admin, &more).await.unwrap();
-    match &report.refusal {
-        None => {
-            assert_eq!(
-                report.changes,
-                vec![TopicChange::PartitionsGrown { from: 1, to: 4 }]
-            );
-            assert_eq!(
-                topic::describe(&admin, &want.name)
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .partitions,
-                4
-            );
-        }
-        Some(refusal) => {
-            assert!(matches!(
-                refusal,
-                TopicRefusal::PartitionGrowthUnsupported {
-                    current: 1,
-                    desired: 4,
-                    ..
-                }
-            ));
-            assert_eq!(refusal.reason(), "PartitionGrowthUnsupported");
-            assert!(
-                refusal.message(&want.name).contains("cannot grow"),
-                "{}",
-                refusal.message(&want.name)
-            );
-            assert_eq!(report.partitions, 1);
-        }
-    }
+    assert_eq!(report.refusal, None);
+    assert_eq!(
+        report.changes,
+        vec![TopicChange::PartitionsGrown { from: 1, to: 4 }]
+    );
+    assert_eq!(report.partitions, 4);
+    assert_eq!(partitions_on_broker(&admin, &want.name, 4).await, 4);
+}
+
+/// A consumer group with a committed offset on `topic`.
+fn group_with_offsets(topic: &str) -> String {
+    let group = unique_name("topic-group");
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("group.id", &group)
+        .create()
+        .unwrap();
+    let mut offsets = TopicPartitionList::new();
+    offsets
+        .add_partition_offset(topic, 0, Offset::Offset(0))
+        .unwrap();
+    consumer.commit(&offsets, CommitMode::Sync).unwrap();
+    group
 }
 
 #[tokio::test]
-async fn delete_removes_the_topic_and_tolerates_a_missing_one() {
-    let _turn = BROKER.lock().await;
+async fn delete_removes_the_topic_and_its_group_and_tolerates_missing_ones() {
     let admin = admin();
     let want = desired(&unique_name("topic-delete"), 1);
-    created(&admin, &want).await;
+    topic::ensure(&admin, &want).await.unwrap();
+    let group = group_with_offsets(&want.name);
+    assert_eq!(
+        topic::delete_group(&admin, &group).await.unwrap(),
+        GroupDeletion::Deleted
+    );
+    assert_eq!(
+        topic::delete_group(&admin, &group).await.unwrap(),
+        GroupDeletion::NotFound
+    );
     assert!(topic::delete(&admin, &want.name).await.unwrap());
     assert_eq!(topic::describe(&admin, &want.name).await.unwrap(), None);
     assert!(!topic::delete(&admin, &want.name).await.unwrap());
-    let group = topic::delete_group(&admin, &unique_name("group"))
-        .await
-        .unwrap();
-    assert_ne!(
-        group,
-        GroupDeletion::Deleted,
-        "an unknown group cannot have been deleted"
-    );
 }

@@ -9,9 +9,8 @@
 //! ```
 //!
 //! `time` is a BSON datetime (millisecond precision), so range filters and the newest-first
-//! sort compare instants, not strings. The newest-first order is (`time`, `id`) descending;
-//! `id` equals `_id`, and the index names `id` because the MongoDB stand-in of the dev services
-//! (nx-27017) fails every insert into a collection with a compound index over `_id`.
+//! sort compare instants, not strings. The newest-first order is (`time`, `_id`) descending,
+//! which the first index serves; `id` repeats `_id` so the stored document is the event.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use mongodb::{
@@ -51,7 +50,7 @@ pub fn to_document(event: &Event, key: Option<&str>, partition: i32, offset: i64
 /// The indexes the queries need: newest first overall, by key and by type.
 pub fn indexes() -> Vec<IndexModel> {
     [
-        doc! { "time": -1, "id": -1 },
+        doc! { "time": -1, "_id": -1 },
         doc! { "key": 1, "time": -1 },
         doc! { "type": 1, "time": -1 },
     ]
@@ -174,7 +173,7 @@ mod tests {
     #[test]
     fn three_indexes_serve_the_queries() {
         let keys: Vec<Document> = indexes().into_iter().map(|i| i.keys).collect();
-        assert_eq!(keys[0], doc! { "time": -1, "id": -1 });
+        assert_eq!(keys[0], doc! { "time": -1, "_id": -1 });
         assert_eq!(keys.len(), 3);
     }
 }

@@ -3,7 +3,11 @@
 //! The test command exports the services' addresses;
 //! tests take them from here and fail, never skip, when they are missing.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::{SystemTime, UNIX_EPOCH},
+};
 
 /// Addresses of the running dev services.
 #[derive(Debug, Clone)]
@@ -40,8 +44,7 @@ pub fn unique_name(prefix: &str) -> String {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    // Underscores only: the MongoDB stand-in accepts collection names of `[A-Za-z0-9_]` only.
-    format!("{prefix}_{}_{nanos:x}_{n}", std::process::id()).replace('-', "_")
+    format!("{prefix}-{}-{nanos:x}-{n}", std::process::id())
 }
 
 /// Creates `topic` with `partitions` and replication 1 (the dev broker does not auto-create).
@@ -107,4 +110,131 @@ pub fn peak_rss_kib(pid: &str) -> Option<u64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// A dev service of `scripts/dev-services.sh`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// The Kafka broker.
+    Kafka,
+    /// The MongoDB-wire server.
+    MongoDb,
+}
+
+impl Service {
+    /// The script's name of the service.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Kafka => "kafka",
+            Self::MongoDb => "mongodb",
+        }
+    }
+}
+
+/// A private set of dev services in a run directory of its own, for fault tests that kill,
+/// pause and restart a server under running clients without disturbing other tests. Stopped
+/// (processes and data) when dropped.
+#[derive(Debug)]
+pub struct PrivateServices {
+    /// Their addresses.
+    pub addresses: DevServices,
+    run_dir: PathBuf,
+}
+
+impl PrivateServices {
+    /// Starts Kafka and MongoDB on free ports (installed already by the test command).
+    pub fn start() -> Result<Self, String> {
+        let run_dir = std::env::temp_dir().join(unique_name("eventflow-services"));
+        let output = script(&run_dir, &["start"])?;
+        let value = |name: &str| {
+            output
+                .lines()
+                .find_map(|line| line.strip_prefix(&format!("export {name}=")))
+                .map(str::to_owned)
+                .ok_or_else(|| format!("dev-services.sh start printed no {name}: {output}"))
+        };
+        let addresses = DevServices {
+            kafka_bootstrap: value(crate::contract::KAFKA_BOOTSTRAP)?,
+            mongodb_uri: value(crate::contract::MONGODB_URI)?,
+        };
+        Ok(Self { addresses, run_dir })
+    }
+
+    /// The PID of the service's process.
+    pub fn pid(&self, service: Service) -> Result<u32, String> {
+        let file = self.run_dir.join(format!("{}.pid", service.name()));
+        let text =
+            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        text.trim()
+            .parse()
+            .map_err(|e| format!("{}: {e}", file.display()))
+    }
+
+    /// Sends `signal` (`KILL`, `STOP`, `CONT`, `TERM`) to the service's process.
+    pub fn signal(&self, service: Service, signal: &str) -> Result<(), String> {
+        let pid = self.pid(service)?.to_string();
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), pid])
+            .status()
+            .map_err(|e| e.to_string())?;
+        status
+            .success()
+            .then_some(())
+            .ok_or_else(|| format!("kill -{signal} {} failed", service.name()))
+    }
+
+    /// SIGKILLs the service and waits until its port refuses connections, so a fault test
+    /// knows the outage is real.
+    pub fn kill(&self, service: Service) -> Result<(), String> {
+        self.signal(service, "KILL")?;
+        let port = std::fs::read_to_string(self.run_dir.join(format!("{}.port", service.name())))
+            .map_err(|e| e.to_string())?;
+        let address = format!("127.0.0.1:{}", port.trim());
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&address).is_err() {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Err(format!(
+            "{} still accepts connections on {address} after SIGKILL",
+            service.name()
+        ))
+    }
+
+    /// Starts a service that was killed again, on its port with its data, and waits until it
+    /// answers (`dev-services.sh start`).
+    pub fn revive(&self) -> Result<(), String> {
+        script(&self.run_dir, &["start"]).map(drop)
+    }
+
+    /// Stops the service cleanly and starts it again on its port with its data.
+    pub fn restart(&self, service: Service) -> Result<(), String> {
+        script(&self.run_dir, &["restart", service.name()]).map(drop)
+    }
+}
+
+impl Drop for PrivateServices {
+    fn drop(&mut self) {
+        drop(script(&self.run_dir, &["stop"]));
+        drop(std::fs::remove_dir_all(&self.run_dir));
+    }
+}
+
+/// Runs `scripts/dev-services.sh` on a run directory; its standard output, or its whole output
+/// as the error.
+fn script(run_dir: &Path, args: &[&str]) -> Result<String, String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/dev-services.sh");
+    let output = Command::new(&path)
+        .args(args)
+        .env("EVENTFLOW_RUN_DIR", run_dir)
+        .output()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if output.status.success() {
+        Ok(stdout)
+    } else {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        Err(format!("dev-services.sh {args:?} failed: {stdout}{stderr}"))
+    }
 }

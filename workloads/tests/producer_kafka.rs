@@ -7,17 +7,12 @@
 
 pub mod producer_support;
 
-use std::{
-    collections::HashMap,
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::{collections::HashMap, time::Duration};
 
 use axum::http::{StatusCode, header};
 use eventflow_workloads::{
     event::Event,
-    testkit::{DevServices, free_port, unique_name},
+    testkit::{DevServices, PrivateServices, Service, unique_name},
 };
 use producer_support::{app, args, create_topic, post_json, send, temp_file};
 use rdkafka::{
@@ -199,86 +194,19 @@ async fn with_auth_on_a_valid_token_is_accepted() {
     assert_eq!(send(&app, request).await.0, StatusCode::ACCEPTED);
 }
 
-/// A tansu broker of its own, killed when dropped.
-struct Broker {
-    child: Child,
-    bootstrap: String,
-    dir: PathBuf,
-}
-
-impl Broker {
-    fn start() -> Self {
-        let cache = std::env::var("EVENTFLOW_CACHE").unwrap_or_else(|_| {
-            format!("{}/.cache/eventflow", std::env::var("HOME").expect("HOME"))
-        });
-        let binary = format!("{cache}/tools/tansu-0.6.0/bin/tansu");
-        let port = free_port().expect("free port");
-        let dir = std::env::temp_dir().join(unique_name("tansu"));
-        std::fs::create_dir_all(&dir).expect("broker dir");
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(&binary)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "sqlite://tansu.db"])
-            .current_dir(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot run {binary} (scripts/dev-services.sh install): {e}")
-            });
-        let broker = Self {
-            child,
-            bootstrap: format!("127.0.0.1:{port}"),
-            dir,
-        };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(&broker.bootstrap).is_ok() {
-                return broker;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!(
-            "the dedicated broker did not listen on {}",
-            broker.bootstrap
-        );
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 #[tokio::test]
 async fn a_stopped_broker_gives_503_with_retry_after_never_202() {
-    let mut broker = Broker::start();
+    // A broker of its own: this test takes it away.
+    let broker = PrivateServices::start().expect("private dev services");
+    let bootstrap = &broker.addresses.kafka_bootstrap;
     let topic = unique_name("outage");
-    create_topic(&broker.bootstrap, &topic, 1).await;
+    create_topic(bootstrap, &topic, 1).await;
     let flags = ["--delivery-timeout", "2s", "--request-timeout", "10s"];
-    let (app, state) = app(&args(
-        &broker.bootstrap,
-        &services().mongodb_uri,
-        &topic,
-        &flags,
-    ))
-    .await;
+    let (app, state) = app(&args(bootstrap, &services().mongodb_uri, &topic, &flags)).await;
     let (status, _, body) = send(&app, post_json(&json!({"type": "LOGIN"}))).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 
-    broker.stop();
+    broker.kill(Service::Kafka).expect("broker killed");
     let (status, headers, body) = send(&app, post_json(&json!({"type": "LOGIN"}))).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "kafka_unavailable");

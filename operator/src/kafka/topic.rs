@@ -1,8 +1,9 @@
 //! The pipeline's topic on the broker: create, adopt, reconfigure, grow, delete.
 //!
 //! A change the topic cannot take (fewer partitions, another replication factor) is refused
-//! before anything is touched; a broker that cannot add partitions (the dev stand-in tansu has no
-//! `CreatePartitions`) is reported as a refusal too, so the condition says what is wrong.
+//! before anything is touched; a change the broker refuses for good (an invalid config value, a
+//! policy, a broker without the request) is reported as a refusal too, so the condition says what
+//! is wrong instead of the operator retrying forever.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -95,15 +96,16 @@ pub enum TopicRefusal {
         /// Factor in the spec.
         desired: u16,
     },
-    /// The broker cannot change topic configs (e.g. it lacks the `AlterConfigs` request).
-    ConfigUpdateUnsupported {
+    /// The broker refused the spec's topic config (an invalid value, a policy, no
+    /// `AlterConfigs`); the topic keeps its old config.
+    ConfigRejected {
         /// Keys that differ from the spec.
         keys: Vec<String>,
         /// What the broker answered.
         message: String,
     },
-    /// The broker refused to add partitions (e.g. it lacks `CreatePartitions`).
-    PartitionGrowthUnsupported {
+    /// The broker refused to add partitions (a policy, a partition limit, no `CreatePartitions`).
+    PartitionGrowthRejected {
         /// Count on the broker.
         current: u32,
         /// Count in the spec.
@@ -119,8 +121,8 @@ impl TopicRefusal {
         match self {
             Self::PartitionDecrease { .. } => "PartitionDecreaseRefused",
             Self::ReplicationFactorChange { .. } => "ReplicationFactorChangeRefused",
-            Self::ConfigUpdateUnsupported { .. } => "ConfigUpdateUnsupported",
-            Self::PartitionGrowthUnsupported { .. } => "PartitionGrowthUnsupported",
+            Self::ConfigRejected { .. } => "ConfigRejected",
+            Self::PartitionGrowthRejected { .. } => "PartitionGrowthRejected",
         }
     }
 
@@ -133,16 +135,16 @@ impl TopicRefusal {
             Self::ReplicationFactorChange { current, desired } => format!(
                 "topic {topic} has replication factor {current}; changing it to {desired} needs a partition reassignment, which the operator does not do (nothing changed)"
             ),
-            Self::ConfigUpdateUnsupported { keys, message } => format!(
-                "the broker cannot change the config of topic {topic} ({}): {message}",
+            Self::ConfigRejected { keys, message } => format!(
+                "the broker refused the config of topic {topic} ({}): {message}",
                 keys.join(", ")
             ),
-            Self::PartitionGrowthUnsupported {
+            Self::PartitionGrowthRejected {
                 current,
                 desired,
                 message,
             } => format!(
-                "the broker cannot grow topic {topic} from {current} to {desired} partitions: {message}"
+                "the broker refused to grow topic {topic} from {current} to {desired} partitions: {message}"
             ),
         }
     }
@@ -212,7 +214,7 @@ fn report(desired: &DesiredTopic, existed: bool, partitions: u32) -> TopicReport
     }
 }
 
-/// Brings the topic's config overrides to the spec's, or reports that the broker cannot.
+/// Brings the topic's config overrides to the spec's, or reports that the broker refused.
 async fn reconfigure(
     admin: &KafkaAdmin,
     desired: &DesiredTopic,
@@ -222,16 +224,43 @@ async fn reconfigure(
     if differing.is_empty() {
         return Ok(());
     }
-    match alter_config(admin, desired).await? {
-        None => report.changes.push(TopicChange::ConfigUpdated(differing)),
-        Some(message) => {
-            report.refusal = Some(TopicRefusal::ConfigUpdateUnsupported {
-                keys: differing,
-                message,
-            });
-        }
+    if let Some(message) = alter_config(admin, desired).await? {
+        report.refusal = Some(TopicRefusal::ConfigRejected {
+            keys: differing,
+            message,
+        });
+        return Ok(());
+    }
+    let kept = read_back(admin, desired).await?;
+    if kept.is_empty() {
+        report.changes.push(TopicChange::ConfigUpdated(differing));
+    } else {
+        report.refusal = Some(TopicRefusal::ConfigRejected {
+            keys: kept,
+            message: "the broker kept its values (an invalid value: its log says which)".to_owned(),
+        });
     }
     Ok(())
+}
+
+/// How long an applied config may take to show in `DescribeConfigs` (the broker applies the
+/// controller's record asynchronously), and how often it is read meanwhile.
+const CONFIG_READ_BACK: (std::time::Duration, u32) = (std::time::Duration::from_millis(200), 15);
+
+/// The keys still differing once the change had time to apply. rust-rdkafka's `alter_configs`
+/// reports no per-topic error (the broker refuses an invalid value, the result says success),
+/// so reading the config back is how a refusal shows.
+async fn read_back(admin: &KafkaAdmin, desired: &DesiredTopic) -> Result<Vec<String>> {
+    let (pause, reads) = CONFIG_READ_BACK;
+    let mut differing = Vec::new();
+    for _ in 0..reads {
+        tokio::time::sleep(pause).await;
+        differing = config_differences(admin, desired).await?;
+        if differing.is_empty() {
+            break;
+        }
+    }
+    Ok(differing)
 }
 
 /// A change of the spec that the existing topic cannot take.
@@ -250,8 +279,8 @@ pub fn refusal(observed: ObservedTopic, desired: &DesiredTopic) -> Option<TopicR
 
 /// The topic's partition count and replication factor, `None` when it does not exist.
 ///
-/// Metadata is eventually consistent (a broker may not know a topic created a moment ago on
-/// another one, and tansu answers concurrent requests unevenly), so "missing" is asked twice more.
+/// Metadata is eventually consistent (a broker may learn of a topic the controller created a
+/// moment ago a little later), so "missing" is asked twice more.
 pub async fn describe(admin: &Arc<KafkaAdmin>, name: &str) -> Result<Option<ObservedTopic>> {
     for _ in 0..2 {
         if let Some(observed) = describe_once(admin, name).await? {
@@ -352,7 +381,7 @@ fn first_error<T>(
     }
 }
 
-/// Sets the topic's overrides to the spec's; `Some(answer)` when the broker cannot.
+/// Sets the topic's overrides to the spec's; `Some(answer)` when the broker refused them.
 async fn alter_config(admin: &KafkaAdmin, desired: &DesiredTopic) -> Result<Option<String>> {
     let mut alter = AlterConfig::new(ResourceSpecifier::Topic(&desired.name));
     for (key, value) in &desired.config {
@@ -366,7 +395,9 @@ async fn alter_config(admin: &KafkaAdmin, desired: &DesiredTopic) -> Result<Opti
     )?;
     match code {
         None => Ok(None),
-        Some(code) if unsupported(code) => Ok(Some(code.to_string())),
+        Some(code) if refused(code) || code == RDKafkaErrorCode::InvalidConfig => {
+            Ok(Some(code.to_string()))
+        }
         Some(code) => Err(resource_error("alter configs", &desired.name, code)),
     }
 }
@@ -394,8 +425,8 @@ async fn grow(
             });
             Ok(())
         }
-        Some(code) if unsupported(code) || invalid_growth(code) => {
-            report.refusal = Some(TopicRefusal::PartitionGrowthUnsupported {
+        Some(code) if refused(code) || invalid_growth(code) => {
+            report.refusal = Some(TopicRefusal::PartitionGrowthRejected {
                 current: observed.partitions,
                 desired: desired.partitions,
                 message: code.to_string(),
@@ -406,8 +437,8 @@ async fn grow(
     }
 }
 
-/// Answers meaning "this broker cannot do that request", not "try again".
-fn unsupported(code: RDKafkaErrorCode) -> bool {
+/// Answers meaning "this broker will not do that request", not "try again".
+fn refused(code: RDKafkaErrorCode) -> bool {
     matches!(
         code,
         RDKafkaErrorCode::UnsupportedFeature

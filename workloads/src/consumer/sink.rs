@@ -1,5 +1,6 @@
 //! The MongoDB side: one unordered `insert_many` per batch, duplicate keys counted as duplicates,
-//! and the capped exponential backoff between failed attempts.
+//! documents the server refuses for good (e.g. a key it does not allow) handed back for the
+//! dead-letter topic, and the capped exponential backoff between failed attempts.
 
 use std::time::Duration;
 
@@ -14,13 +15,32 @@ use crate::Result;
 /// MongoDB's duplicate-key error code.
 const DUPLICATE_KEY: i32 = 11000;
 
+/// Per-document error codes that say "the server could not write now", not "never": the
+/// drivers' retryable codes (shutdown, step-down, network, write conflict).
+const RETRYABLE: [i32; 16] = [
+    6, 7, 63, 89, 91, 112, 150, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 134,
+];
+
+/// A document the server refused for good: written again it would be refused again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// Its position in the inserted slice.
+    pub index: usize,
+    /// The server's error code.
+    pub code: i32,
+    /// The server's message.
+    pub message: String,
+}
+
 /// What one `insert_many` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Written {
     /// Documents newly inserted.
     pub inserted: u64,
     /// Documents whose `_id` was already there.
     pub duplicates: u64,
+    /// Documents refused for good.
+    pub rejected: Vec<Rejected>,
 }
 
 /// Writes batches of event documents into the pipeline's collection.
@@ -39,8 +59,9 @@ impl Sink {
         }
     }
 
-    /// Inserts the documents unordered. Duplicate keys are not errors; any other failure
-    /// (including a timeout) is, and the caller retries the whole batch.
+    /// Inserts the documents unordered. Duplicate keys are not errors, and documents refused
+    /// for good come back in [`Written::rejected`]; any other failure (a timeout, a write
+    /// concern error, a retryable code) is, and the caller retries the whole batch.
     pub async fn insert(&self, documents: &[Document]) -> Result<Written, String> {
         if documents.is_empty() {
             return Ok(Written::default());
@@ -51,11 +72,11 @@ impl Sink {
             Err(_) => Err(format!("insert_many timed out after {:?}", self.timeout)),
             Ok(Ok(_)) => Ok(Written {
                 inserted: total,
-                duplicates: 0,
+                ..Written::default()
             }),
             Ok(Err(error)) => match *error.kind {
                 ErrorKind::InsertMany(ref failure) => {
-                    duplicates_only(failure, total).ok_or_else(|| error.to_string())
+                    settled(failure, total).ok_or_else(|| error.to_string())
                 }
                 _ => Err(error.to_string()),
             },
@@ -68,17 +89,27 @@ impl Sink {
     }
 }
 
-/// The outcome of a failed unordered insert whose every error is a duplicate key.
-fn duplicates_only(failure: &InsertManyError, total: u64) -> Option<Written> {
-    if failure.write_concern_error.is_some() {
+/// The outcome of an unordered insert with per-document errors, or `None` when it must be
+/// retried (a write concern error, a retryable code).
+fn settled(failure: &InsertManyError, total: u64) -> Option<Written> {
+    let errors = failure.write_errors.as_deref().unwrap_or_default();
+    if failure.write_concern_error.is_some() || errors.iter().any(|e| RETRYABLE.contains(&e.code)) {
         return None;
     }
-    let errors = failure.write_errors.as_deref().unwrap_or_default();
-    let all_duplicates = errors.iter().all(|e| e.code == DUPLICATE_KEY);
-    let duplicates = errors.len() as u64;
-    all_duplicates.then_some(Written {
-        inserted: total.saturating_sub(duplicates),
+    let duplicates = errors.iter().filter(|e| e.code == DUPLICATE_KEY).count() as u64;
+    let rejected: Vec<Rejected> = errors
+        .iter()
+        .filter(|e| e.code != DUPLICATE_KEY)
+        .map(|e| Rejected {
+            index: e.index,
+            code: e.code,
+            message: e.message.clone(),
+        })
+        .collect();
+    Some(Written {
+        inserted: total.saturating_sub(errors.len() as u64),
         duplicates,
+        rejected,
     })
 }
 

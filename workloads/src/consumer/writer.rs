@@ -1,11 +1,20 @@
-//! Writing one batch: its events into MongoDB, then its poison messages into the DLQ. Each part
-//! shrinks as it is written, so a retry repeats only what failed.
+//! Writing one batch: its events into MongoDB, then its poison messages into the DLQ, among them
+//! the events MongoDB refused for good. Each part shrinks as it is written, so a retry repeats
+//! only what failed.
 
 use tracing::instrument;
 
 use crate::document::to_document;
 
-use super::{batch::Batch, dlq::DeadLetters, metrics::ConsumerMetrics, sink::Sink};
+use super::{
+    batch::{Batch, Poison, Record},
+    dlq::DeadLetters,
+    metrics::ConsumerMetrics,
+    sink::{Rejected, Sink},
+};
+
+/// The dead-letter reason of an event MongoDB refused.
+pub const REJECTED_BY_SINK: &str = "rejected_by_mongodb";
 
 /// The destinations of a batch.
 #[derive(Debug)]
@@ -39,7 +48,8 @@ impl Writer {
             timer.observe_duration();
             self.metrics.written.inc_by(written.inserted);
             self.metrics.duplicates.inc_by(written.duplicates);
-            batch.records.clear();
+            let records = std::mem::take(&mut batch.records);
+            batch.poison.extend(refused(records, &written.rejected));
         }
         if !batch.poison.is_empty() {
             let (acknowledged, failure) = self.dead_letters.send_all(&mut batch.poison).await;
@@ -52,4 +62,28 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// The records MongoDB refused, as poison for the dead-letter topic (the event's JSON, its key,
+/// and the server's code and message as the reason).
+fn refused(records: Vec<Record>, rejected: &[Rejected]) -> Vec<Poison> {
+    let mut records: Vec<Option<Record>> = records.into_iter().map(Some).collect();
+    rejected
+        .iter()
+        .filter_map(|rejection| {
+            let record = records.get_mut(rejection.index)?.take()?;
+            Some(Poison {
+                key: record.key.map(String::into_bytes),
+                value: Some(record.event.to_json()),
+                headers: Vec::new(),
+                partition: record.partition,
+                offset: record.offset,
+                code: REJECTED_BY_SINK,
+                reason: format!(
+                    "MongoDB refused the document (code {}): {}",
+                    rejection.code, rejection.message
+                ),
+            })
+        })
+        .collect()
 }

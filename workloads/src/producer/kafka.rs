@@ -224,8 +224,7 @@ pub const CONTENT_TYPE: &str = "application/cloudevents+json; charset=utf-8";
 
 /// The headers of an event's message. The value is the whole event (CloudEvents structured
 /// mode, named by `content-type`); its type is repeated as `ce_type` so routers and consumers
-/// can filter without parsing. Nothing else: the id is in the value, and every header costs
-/// the broker (three headers instead of two cut tansu's produce rate by a quarter).
+/// can filter without parsing. Nothing else: the id is in the value.
 pub fn headers(kind: &str) -> OwnedHeaders {
     OwnedHeaders::new_with_capacity(2)
         .insert(Header {

@@ -44,10 +44,10 @@ impl Store {
         Ok(self.collection.find_one(doc! { "_id": id }).await?)
     }
 
-    /// Up to `limit` documents matching `filter`, newest first (time, then id, descending).
+    /// Up to `limit` documents matching `filter`, newest first (time, then `_id`, descending).
     pub async fn list(&self, filter: &Filter, limit: usize) -> Result<Vec<Document>> {
         let options = FindOptions::builder()
-            .sort(doc! { "time": -1, "id": -1 })
+            .sort(doc! { "time": -1, "_id": -1 })
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
             .build();
         let cursor = self
@@ -78,7 +78,7 @@ pub fn to_query(filter: &Filter) -> Document {
         let time = bson_time(*time);
         clauses.push(doc! { "$or": [
             { "time": { "$lt": time } },
-            { "time": time, "id": { "$lt": id } },
+            { "time": time, "_id": { "$lt": id } },
         ] });
     }
     match clauses.len() {

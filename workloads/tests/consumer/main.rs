@@ -1,5 +1,5 @@
 //! `eventflow consumer` against the real dev services, as a real process: nothing lost, nothing
-//! duplicated, through poison, crashes, a MongoDB outage and a rebalance.
+//! duplicated, through poison, crashes and a rebalance (server faults: tests/faults).
 #![expect(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,6 +10,5 @@
 mod crash;
 mod dead_letters;
 mod group;
-mod outage;
 mod pipeline;
 mod support;

@@ -34,15 +34,98 @@ pub fn services() -> DevServices {
 pub use eventflow_workloads::testkit::unique_name as name;
 
 pub fn kafka_config() -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", services().kafka_bootstrap);
-    config
+    Kafka::shared().config()
+}
+
+/// Test helpers over one Kafka cluster: the shared dev broker, or a fault test's private one.
+#[derive(Debug, Clone)]
+pub struct Kafka {
+    pub bootstrap: String,
+}
+
+impl Kafka {
+    pub fn shared() -> Self {
+        Self {
+            bootstrap: services().kafka_bootstrap,
+        }
+    }
+
+    pub fn config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.bootstrap);
+        config
+    }
+
+    /// Creates the topic and its dead-letter topic.
+    pub async fn create_topics(&self, topic: &str, partitions: i32) {
+        for (name, partitions) in [(topic.to_owned(), partitions), (format!("{topic}.dlq"), 1)] {
+            testkit::create_topic(&self.bootstrap, &name, partitions)
+                .await
+                .expect("topic created");
+        }
+    }
+
+    pub fn producer(&self) -> FutureProducer {
+        self.config()
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .create()
+            .unwrap()
+    }
+
+    /// Committed offsets of `group` on the topic's partitions (-1 when none).
+    pub fn committed(&self, group: &str, topic: &str, partitions: i32) -> Vec<i64> {
+        let consumer: BaseConsumer = self.config().set("group.id", group).create().unwrap();
+        let mut list = TopicPartitionList::new();
+        for partition in 0..partitions {
+            list.add_partition(topic, partition);
+        }
+        let committed = consumer.committed_offsets(list, TIMEOUT).unwrap();
+        (0..partitions)
+            .map(
+                |p| match committed.find_partition(topic, p).unwrap().offset() {
+                    Offset::Offset(offset) => offset,
+                    _ => -1,
+                },
+            )
+            .collect()
+    }
+
+    /// The high watermark of each partition.
+    pub fn end_offsets(&self, topic: &str, partitions: i32) -> Vec<i64> {
+        let consumer: BaseConsumer = self.config().create().unwrap();
+        (0..partitions)
+            .map(|p| consumer.fetch_watermarks(topic, p, TIMEOUT).unwrap().1)
+            .collect()
+    }
+
+    /// Waits until `group` committed the end of every partition.
+    pub async fn wait_committed_at_end(
+        &self,
+        group: &str,
+        topic: &str,
+        partitions: i32,
+        limit: Duration,
+    ) {
+        let start = Instant::now();
+        let end = self.end_offsets(topic, partitions);
+        loop {
+            let now = self.committed(group, topic, partitions);
+            if now == end {
+                return;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "committed {now:?}, end {end:?} after {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
 }
 
 /// Creates the topic and its dead-letter topic.
 pub async fn create_topics(topic: &str, partitions: i32) {
-    create_topic(topic, partitions).await;
-    create_topic(&format!("{topic}.dlq"), 1).await;
+    Kafka::shared().create_topics(topic, partitions).await;
 }
 
 /// Creates one topic.
@@ -81,11 +164,7 @@ impl Outgoing {
 }
 
 pub fn producer() -> FutureProducer {
-    kafka_config()
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .create()
-        .unwrap()
+    Kafka::shared().producer()
 }
 
 /// Produces the messages one by one, each acknowledged.
@@ -120,12 +199,19 @@ pub async fn collection(uri: &str, name: &str) -> Collection<Document> {
         .collection(name)
 }
 
+/// The event ids stored, counted by the event's `id` field (not the unique `_id`), so an event
+/// stored twice under two keys fails the test.
 pub async fn ids(collection: &Collection<Document>) -> BTreeSet<String> {
     let mut ids = BTreeSet::new();
+    let mut twice = BTreeSet::new();
     let mut cursor = collection.find(doc! {}).await.unwrap();
     while cursor.advance().await.unwrap() {
-        ids.insert(cursor.current().get_str("_id").unwrap().to_owned());
+        let id = cursor.current().get_str("id").unwrap().to_owned();
+        if !ids.insert(id.clone()) {
+            twice.insert(id);
+        }
     }
+    assert!(twice.is_empty(), "events stored more than once: {twice:?}");
     ids
 }
 
@@ -147,50 +233,25 @@ pub async fn wait_for_count(collection: &Collection<Document>, count: u64, limit
 
 /// Committed offsets of `group` on the topic's partitions (-1 when none).
 pub fn committed(group: &str, topic: &str, partitions: i32) -> Vec<i64> {
-    let consumer: BaseConsumer = kafka_config().set("group.id", group).create().unwrap();
-    let mut list = TopicPartitionList::new();
-    for partition in 0..partitions {
-        list.add_partition(topic, partition);
-    }
-    let committed = consumer.committed_offsets(list, TIMEOUT).unwrap();
-    (0..partitions)
-        .map(
-            |p| match committed.find_partition(topic, p).unwrap().offset() {
-                Offset::Offset(offset) => offset,
-                _ => -1,
-            },
-        )
-        .collect()
+    Kafka::shared().committed(group, topic, partitions)
 }
 
 /// The high watermark of each partition.
 pub fn end_offsets(topic: &str, partitions: i32) -> Vec<i64> {
-    let consumer: BaseConsumer = kafka_config().create().unwrap();
-    (0..partitions)
-        .map(|p| consumer.fetch_watermarks(topic, p, TIMEOUT).unwrap().1)
-        .collect()
+    Kafka::shared().end_offsets(topic, partitions)
 }
 
 /// Waits until `group` committed the end of every partition.
 pub async fn wait_committed_at_end(group: &str, topic: &str, partitions: i32, limit: Duration) {
-    let start = Instant::now();
-    let end = end_offsets(topic, partitions);
-    loop {
-        let now = committed(group, topic, partitions);
-        if now == end {
-            return;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "committed {now:?}, end {end:?} after {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    Kafka::shared()
+        .wait_committed_at_end(group, topic, partitions, limit)
+        .await;
 }
 
 /// How a consumer process is started.
 #[derive(Debug, Clone)]
 pub struct Spec {
+    pub kafka_bootstrap: String,
     pub topic: String,
     pub group: String,
     pub collection: String,
@@ -203,6 +264,7 @@ pub struct Spec {
 impl Spec {
     pub fn new(topic: &str, collection: &str) -> Self {
         Self {
+            kafka_bootstrap: services().kafka_bootstrap,
             topic: topic.to_owned(),
             group: format!("{topic}_group"),
             collection: collection.to_owned(),
@@ -244,7 +306,7 @@ impl ConsumerProcess {
         let output = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_eventflow"))
             .arg("consumer")
-            .args(["--kafka-bootstrap", &services().kafka_bootstrap])
+            .args(["--kafka-bootstrap", &spec.kafka_bootstrap])
             .arg("--kafka-properties-file")
             .arg(properties_file())
             .args(["--mongodb-uri", &spec.mongodb_uri])

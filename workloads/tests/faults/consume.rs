@@ -1,0 +1,144 @@
+//! Servers taken away under a running consumer, on private dev services (their own Kafka and
+//! MongoDB, so other tests keep theirs): a MongoDB outage pauses fetching and commits nothing; a
+//! broker restart resumes from the committed offsets. Every event ends in MongoDB, written once.
+
+use std::time::{Duration, Instant};
+
+use eventflow_workloads::testkit::{PrivateServices, Service};
+
+use crate::support::{
+    ConsumerProcess, Kafka, Spec, collection, events, ids, name, produce, wait_for_count,
+};
+
+fn private_services() -> (PrivateServices, Kafka) {
+    let services = PrivateServices::start().expect("private dev services");
+    let kafka = Kafka {
+        bootstrap: services.addresses.kafka_bootstrap.clone(),
+    };
+    (services, kafka)
+}
+
+fn spec(services: &PrivateServices, topic: &str) -> Spec {
+    let mut spec = Spec::new(topic, topic);
+    spec.kafka_bootstrap.clone_from(&services.addresses.kafka_bootstrap);
+    spec.mongodb_uri = format!(
+        "{}&serverSelectionTimeoutMS=2000",
+        services.addresses.mongodb_uri
+    );
+    spec.batch_size = 20;
+    spec.batch_timeout = "200ms";
+    spec
+}
+
+/// Every id of `prefixes` × 0..n, once.
+fn expected(prefixes: &[(&str, usize)]) -> std::collections::BTreeSet<String> {
+    prefixes
+        .iter()
+        .flat_map(|(prefix, n)| (0..*n).map(move |i| format!("{prefix}-{i}")))
+        .collect()
+}
+
+async fn wait_until_readyz(consumer: &ConsumerProcess, status: u16, limit: Duration) {
+    let start = Instant::now();
+    while consumer.readyz().await != status {
+        assert!(
+            start.elapsed() < limit,
+            "readyz never answered {status} within {limit:?}; log:\n{}",
+            consumer.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_mongodb_outage_pauses_commits_nothing_and_resumes_with_every_event_once() {
+    let (services, kafka) = private_services();
+    let topic = name("outage");
+    kafka.create_topics(&topic, 2).await;
+    let mut spec = spec(&services, &topic);
+    // Two writes in flight: a failure must also take back the write behind it.
+    spec.extra = vec!["--max-writes-in-flight".into(), "2".into()];
+    let consumer = ConsumerProcess::spawn(&spec);
+    consumer.wait_ready(Duration::from_secs(60)).await;
+
+    let producer = kafka.producer();
+    produce(&producer, &topic, &events("before", 0..100)).await;
+    let stored = collection(&spec.mongodb_uri, &spec.collection).await;
+    wait_for_count(&stored, 100, Duration::from_secs(60)).await;
+    kafka
+        .wait_committed_at_end(&spec.group, &topic, 2, Duration::from_secs(30))
+        .await;
+    let committed_before = kafka.committed(&spec.group, &topic, 2);
+
+    services.kill(Service::MongoDb).unwrap();
+    produce(&producer, &topic, &events("during", 0..200)).await;
+    wait_until_readyz(&consumer, 503, Duration::from_secs(20)).await;
+    for _ in 0..10 {
+        assert_eq!(
+            kafka.committed(&spec.group, &topic, 2),
+            committed_before,
+            "committed during the outage"
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    assert_eq!(consumer.metric("eventflow_consumer_paused", "").await, 1);
+    assert!(
+        consumer
+            .metric("eventflow_consumer_write_retries_total", "")
+            .await
+            >= 1
+    );
+
+    // Back on the same port with its data: the events before are still there.
+    services.revive().unwrap();
+    wait_for_count(&stored, 300, Duration::from_secs(90)).await;
+    kafka
+        .wait_committed_at_end(&spec.group, &topic, 2, Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        ids(&stored).await,
+        expected(&[("before", 100), ("during", 200)])
+    );
+    wait_until_readyz(&consumer, 200, Duration::from_secs(20)).await;
+    assert_eq!(consumer.metric("eventflow_consumer_paused", "").await, 0);
+    assert!(consumer.terminate(Duration::from_secs(30)).await.success());
+}
+
+#[tokio::test]
+async fn a_broker_restart_during_consumption_resumes_from_the_committed_offsets() {
+    let (services, kafka) = private_services();
+    let topic = name("broker-restart");
+    kafka.create_topics(&topic, 2).await;
+    let spec = spec(&services, &topic);
+    let consumer = ConsumerProcess::spawn(&spec);
+    consumer.wait_ready(Duration::from_secs(60)).await;
+
+    produce(&kafka.producer(), &topic, &events("before", 0..100)).await;
+    let stored = collection(&spec.mongodb_uri, &spec.collection).await;
+    wait_for_count(&stored, 100, Duration::from_secs(60)).await;
+    kafka
+        .wait_committed_at_end(&spec.group, &topic, 2, Duration::from_secs(30))
+        .await;
+
+    services.kill(Service::Kafka).unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    services.revive().unwrap();
+    produce(&kafka.producer(), &topic, &events("after", 0..200)).await;
+    wait_for_count(&stored, 300, Duration::from_secs(120)).await;
+    kafka
+        .wait_committed_at_end(&spec.group, &topic, 2, Duration::from_secs(60))
+        .await;
+    assert_eq!(
+        ids(&stored).await,
+        expected(&[("before", 100), ("after", 200)])
+    );
+    // Resumed where it had committed: nothing of before was read and written again.
+    let duplicates = consumer
+        .metric("eventflow_consumer_events_duplicate_total", "")
+        .await;
+    let inserted = consumer
+        .metric("eventflow_consumer_events_written_total", "")
+        .await;
+    assert_eq!((inserted, duplicates), (300, 0), "{}", consumer.log_text());
+    assert!(consumer.terminate(Duration::from_secs(30)).await.success());
+}
