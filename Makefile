@@ -1,5 +1,5 @@
 # One entry point for humans. Each target is a short recipe over scripts/.
-.PHONY: run test bench generate dev-up dev-down dev-status images kind-up kind-down help
+.PHONY: run test bench generate dev-up dev-down dev-status cluster-up cluster-down images kind-up kind-down help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -24,6 +24,12 @@ dev-down: ## stop the dev services
 
 dev-status: ## state of the dev services
 	scripts/dev-services.sh status
+
+cluster-up: ## build (once) and start a local Kubernetes control plane with kwok; print KUBECONFIG
+	scripts/dev-cluster.sh start
+
+cluster-down: ## stop the local Kubernetes control plane
+	scripts/dev-cluster.sh stop
 
 images: ## build the eventflow-operator and eventflow container images (needs Docker)
 	scripts/images.sh
