@@ -59,9 +59,13 @@ pub fn indexes() -> Vec<IndexModel> {
     .collect()
 }
 
-/// Creates the [`indexes`] on `collection` (a no-op when they exist).
+/// Creates the [`indexes`] on `collection` (a no-op when they exist), one command each: the dev
+/// server (FerretDB 1.24) drops the connection when one `createIndexes` names several indexes
+/// that all exist already.
 pub async fn ensure_indexes(collection: &Collection<Document>) -> Result<()> {
-    collection.create_indexes(indexes()).await?;
+    for index in indexes() {
+        collection.create_index(index).await?;
+    }
     Ok(())
 }
 

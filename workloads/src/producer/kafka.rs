@@ -1,11 +1,17 @@
 //! The producer's only Kafka I/O: an idempotent `FutureProducer` (acks=all) with a bounded
-//! delivery timeout and a bounded local queue.
+//! delivery timeout and a bounded local queue, which reports whether it holds a producer id.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use futures::future::join_all;
 use rdkafka::{
-    ClientConfig,
+    ClientConfig, ClientContext, Statistics,
     error::{KafkaError, RDKafkaErrorCode},
     message::{Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord, Producer},
@@ -81,10 +87,38 @@ pub struct Settings {
     pub linger: Duration,
 }
 
+/// How often librdkafka reports its statistics, among them the idempotent producer's state.
+const STATISTICS_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Whether the idempotent producer holds a producer id (its state is `Assigned`), from
+/// librdkafka's statistics. Until then, and while it re-acquires one after a broker failure, an
+/// event would wait for the id before it could be sent.
+#[derive(Debug, Clone, Default)]
+pub struct ProducerIdState {
+    assigned: Arc<AtomicBool>,
+}
+
+impl ProducerIdState {
+    /// Whether the last statistics showed a producer id.
+    pub fn assigned(&self) -> bool {
+        self.assigned.load(Ordering::Relaxed)
+    }
+}
+
+impl ClientContext for ProducerIdState {
+    fn stats(&self, statistics: Statistics) {
+        let assigned = statistics
+            .eos
+            .is_some_and(|eos| eos.idemp_state == "Assigned");
+        self.assigned.store(assigned, Ordering::Relaxed);
+    }
+}
+
 /// The idempotent producer of one topic.
 #[derive(Clone)]
 pub struct KafkaSink {
-    producer: FutureProducer,
+    producer: FutureProducer<ProducerIdState>,
+    producer_id: ProducerIdState,
     topic: String,
     settings: Settings,
     metrics: Metrics,
@@ -107,15 +141,21 @@ impl KafkaSink {
         settings: Settings,
         metrics: Metrics,
     ) -> Result<Self> {
+        let producer_id = ProducerIdState::default();
         let producer = crate::config::idempotent_producer(&mut config, settings.delivery_timeout)
             .set(
                 "queue.buffering.max.messages",
                 settings.queue_max_messages.to_string(),
             )
             .set("linger.ms", crate::config::millis(settings.linger))
-            .create()?;
+            .set(
+                "statistics.interval.ms",
+                crate::config::millis(STATISTICS_INTERVAL),
+            )
+            .create_with_context(producer_id.clone())?;
         Ok(Self {
             producer,
+            producer_id,
             topic,
             settings,
             metrics,
@@ -183,8 +223,12 @@ impl KafkaSink {
         }
     }
 
-    /// Whether the broker answers a metadata request that knows the topic.
+    /// Whether an event would be acknowledged promptly: the producer holds a producer id and
+    /// the broker answers a metadata request that knows the topic.
     pub async fn check(&self, timeout: Duration) -> Result<(), String> {
+        if !self.producer_id.assigned() {
+            return Err("waiting for the Kafka producer id (idempotent producer)".to_owned());
+        }
         let sink = self.clone();
         let checked = tokio::task::spawn_blocking(move || {
             let metadata = sink

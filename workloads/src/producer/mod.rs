@@ -80,8 +80,10 @@ pub struct ProducerArgs {
     pub default_source: Option<String>,
 }
 
-/// How often `/readyz` re-checks Kafka and MongoDB.
-const READINESS_INTERVAL: Duration = Duration::from_secs(5);
+/// How often `/readyz` re-checks Kafka and MongoDB while ready, and while not (at start and
+/// during an outage, so that readiness follows a recovery closely).
+const READINESS_INTERVAL: (Duration, Duration) =
+    (Duration::from_secs(5), Duration::from_millis(250));
 
 /// Builds the API state (no network I/O: Kafka and MongoDB clients connect lazily).
 pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState> {
@@ -176,23 +178,33 @@ pub async fn run(args: ProducerArgs) -> Result<()> {
 /// Re-checks Kafka metadata and a MongoDB ping every few seconds; ensures the indexes once.
 async fn watch_readiness(state: AppState, readiness: Readiness, shutdown: CancellationToken) {
     let mut indexed = false;
-    let mut ticks = tokio::time::interval(READINESS_INTERVAL);
+    let mut pause = Duration::ZERO;
+    let mut last_failure = None;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
-            _ = ticks.tick() => {}
+            () = tokio::time::sleep(pause) => {}
         }
         state
             .metrics
             .queue_size
             .set(i64::from(state.ingest.sink.queued()));
-        match check(&state, &mut indexed).await {
-            Ok(()) => readiness.set_ready(),
-            Err(reason) => {
-                tracing::warn!(%reason, "not ready");
-                readiness.set_not_ready(reason);
+        let (while_ready, while_not) = READINESS_INTERVAL;
+        pause = match check(&state, &mut indexed).await {
+            Ok(()) => {
+                readiness.set_ready();
+                last_failure = None;
+                while_ready
             }
-        }
+            Err(reason) => {
+                if last_failure.as_ref() != Some(&reason) {
+                    tracing::warn!(%reason, "not ready");
+                }
+                readiness.set_not_ready(reason.clone());
+                last_failure = Some(reason);
+                while_not
+            }
+        };
     }
 }
 

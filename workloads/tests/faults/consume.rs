@@ -20,7 +20,8 @@ fn private_services() -> (PrivateServices, Kafka) {
 
 fn spec(services: &PrivateServices, topic: &str) -> Spec {
     let mut spec = Spec::new(topic, topic);
-    spec.kafka_bootstrap.clone_from(&services.addresses.kafka_bootstrap);
+    spec.kafka_bootstrap
+        .clone_from(&services.addresses.kafka_bootstrap);
     spec.mongodb_uri = format!(
         "{}&serverSelectionTimeoutMS=2000",
         services.addresses.mongodb_uri
