@@ -9,7 +9,8 @@
 //! On two shared cores single runs swing (each round is printed), so the ceiling and the consumer run
 //! alternate for several rounds (ceiling, consumer, ceiling, ...); each round's ratio uses the
 //! mean of the ceilings just before and after it, and the median ratio is the result. Every
-//! collection is dropped after its run, so the in-memory stand-in does not slow as it fills.
+//! collection is dropped after its run, so the dev MongoDB-wire server (FerretDB over SQLite)
+//! does not slow as it fills.
 //!
 //! Prints each round, the median ratio to the insert ceiling (goal >= 0.9), the consumer's
 //! CPU time per event and its peak RSS (`VmHWM`).

@@ -37,8 +37,7 @@ async fn sigkill_at_random_points_then_restart_loses_and_doubles_nothing() {
         if committed(&spec.group, &topic, 3) != end_offsets(&topic, 3) {
             killed_behind += 1;
         }
-        // Let the group notice the dead member (session.timeout.ms is 6 s in the tests); the
-        // stand-in broker evicts it only on the next group request after that.
+        // Let the group notice the dead member (session.timeout.ms is 6 s in the tests).
         tokio::time::sleep(SESSION_TIMEOUT).await;
     }
     println!("{killed_behind} of {ROUNDS} kills left uncommitted events behind");
