@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (`make test`): formatting, lints, then every test against freshly started
-# dev services, which are stopped again however the tests end.
+# dev services and a fresh dev cluster (a real Kubernetes control plane with kwok), which are
+# stopped again however the tests end.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env.sh
@@ -16,10 +17,27 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "building the test binaries"
 cargo test --workspace --locked --no-run
 
-step "starting the dev services (Apache Kafka, FerretDB)"
+# Private run directories: a `make test` never touches the services or cluster of a `make dev-up`
+# or `make cluster-up`, and stops exactly what it started, also when the tests fail.
 export EVENTFLOW_RUN_DIR=$EVENTFLOW_CACHE/run/test-$$
-trap 'scripts/dev-services.sh stop; rm -rf "$EVENTFLOW_RUN_DIR"' EXIT
+export EVENTFLOW_CLUSTER_DIR=$EVENTFLOW_CACHE/run/test-$$-cluster
+stop_all() {
+  status=$?
+  step "stopping the dev cluster and the dev services"
+  scripts/dev-cluster.sh stop || true
+  scripts/dev-services.sh stop || true
+  rm -rf "$EVENTFLOW_RUN_DIR"
+  # The cluster's logs (apiserver, controller-manager, kwok) stay for a failed run.
+  if [ "$status" -eq 0 ]; then rm -rf "$EVENTFLOW_CLUSTER_DIR"; else echo "cluster logs kept in $EVENTFLOW_CLUSTER_DIR"; fi
+}
+trap stop_all EXIT
+
+step "starting the dev services (Apache Kafka, FerretDB)"
 eval "$(scripts/dev-services.sh start)"
+
+step "starting the dev cluster (kube-apiserver, etcd, controller-manager, scheduler, kwok; kubectl, helm)"
+# Exports KUBECONFIG (admin) and PATH (kubectl, helm) for operator/tests/cluster.
+eval "$(scripts/dev-cluster.sh start)"
 
 step "cargo test --workspace"
 log=$EVENTFLOW_RUN_DIR/cargo-test.log

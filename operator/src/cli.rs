@@ -66,6 +66,13 @@ pub struct RunArgs {
     /// Watch pipelines in every namespace (the default when `--namespace` is not given).
     #[arg(long, short = 'A')]
     pub all_namespaces: bool,
+    /// Failed cleanup attempts of a deleted pipeline (Kafka unreachable) before its finalizer is
+    /// removed anyway, with a Warning Event naming what was left behind.
+    #[arg(long, env = "EVENTFLOW_CLEANUP_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cleanup_attempts: u32,
+    /// First retry delay after a failed reconcile (doubles per failure, up to 5m), e.g. `5s`.
+    #[arg(long, env = "EVENTFLOW_BACKOFF_BASE", default_value = "5s", value_parser = eventflow_workloads::config::parse_duration)]
+    pub backoff_base: std::time::Duration,
 }
 
 impl RunArgs {
@@ -110,6 +117,8 @@ mod tests {
         assert_eq!(args.log_format, LogFormat::Json);
         assert_eq!(args.metrics_port, 8080);
         assert_eq!(args.workload_image, DEFAULT_WORKLOAD_IMAGE);
+        assert_eq!(args.cleanup_attempts, 5);
+        assert_eq!(args.backoff_base, std::time::Duration::from_secs(5));
     }
 
     #[test]

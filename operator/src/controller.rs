@@ -29,10 +29,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use kube::{
-    Api, Client, Resource, ResourceExt,
-    runtime::{controller::Action, events::Recorder},
-};
+use kube::{Api, Client, Resource, ResourceExt, runtime::controller::Action};
 use tracing::instrument;
 
 use crate::{
@@ -86,7 +83,7 @@ pub struct Context {
     /// Cached Kafka admin clients.
     pub kafka: KafkaAdmins,
     /// Publishes Kubernetes Events.
-    pub recorder: Recorder,
+    pub recorder: events::Publisher,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
     /// Tunables.
@@ -112,7 +109,7 @@ impl Context {
         let reader = lag::LagReader::new(settings.lag_timeout);
         Self {
             scaler: scale::Scaler::new(reader, metrics.scaling().clone()),
-            recorder: Recorder::new(client.clone(), reporter),
+            recorder: events::Publisher::new(client.clone(), reporter),
             client,
             build,
             kafka,

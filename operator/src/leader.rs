@@ -160,8 +160,9 @@ impl LeaderElector {
                 name: Some(self.name.clone()),
                 ..ObjectMeta::default()
             },
+            // The first holder: no transition yet (the API server refuses a negative count).
             spec: Some(LeaseSpec {
-                lease_transitions: Some(-1),
+                lease_transitions: Some(0),
                 ..self.taken_over(LeaseSpec::default(), now)
             }),
         };

@@ -41,6 +41,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         shutdown.clone(),
     )
     .await?;
+    install_crypto_provider();
     let client = Client::try_default().await?;
     let elector = elector(&args, &client);
     let lost = CancellationToken::new();
@@ -66,6 +67,14 @@ pub async fn run(args: RunArgs) -> Result<()> {
     outcome
 }
 
+/// Selects ring as rustls' process-wide crypto provider. Two providers are compiled in (kube's
+/// ring and jsonschema's aws-lc-rs), and with two rustls refuses to choose: without this the
+/// first TLS connection to the API server panics.
+fn install_crypto_provider() {
+    // An error only means a provider is installed already, which is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 fn elector(args: &RunArgs, client: &Client) -> Option<LeaderElector> {
     if !args.leader_election {
         return None;
@@ -89,13 +98,12 @@ fn context(args: &RunArgs, client: Client, metrics: Arc<Metrics>) -> Arc<Context
         workload_log_format: format!("{:?}", args.log_format).to_lowercase(),
     };
     let kafka = KafkaAdmins::new(KAFKA_TIMEOUT);
-    Arc::new(Context::new(
-        client,
-        build,
-        kafka,
-        metrics,
-        Settings::default(),
-    ))
+    let settings = Settings {
+        cleanup_attempts: args.cleanup_attempts,
+        backoff_base: args.backoff_base,
+        ..Settings::default()
+    };
+    Arc::new(Context::new(client, build, kafka, metrics, settings))
 }
 
 /// A token cancelled by the first of `shutdown` and `lost`.

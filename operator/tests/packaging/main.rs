@@ -8,9 +8,7 @@
 )]
 
 mod chart;
-mod code_scan;
 mod examples;
 mod manifests;
-mod rbac;
 mod repo;
 mod schema;

@@ -1,0 +1,143 @@
+//! Deletion through the finalizer on a real API server: `Delete` removes the topics and the
+//! consumer group, `Retain` keeps the topic, the controller-manager garbage-collects the
+//! children, and an unreachable Kafka still lets the pipeline go after the bounded retries.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::{
+    kafka,
+    support::{
+        CONVERGE, Namespace, apply, example, get, installed, is_ready, kubectl_ok, wait_for,
+        wait_pipeline,
+    },
+};
+
+fn delete_and_wait(namespace: &str, name: &str, timeout: Duration) {
+    kubectl_ok(&[
+        "-n",
+        namespace,
+        "delete",
+        "eventpipeline",
+        name,
+        "--wait=false",
+    ]);
+    wait_for(&format!("{namespace}/{name} gone"), timeout, || {
+        get("eventpipeline", namespace, name)
+            .is_none()
+            .then_some(())
+    });
+}
+
+fn children_collected(namespace: &str, name: &str) {
+    wait_for("the children garbage-collected", CONVERGE, || {
+        let gone = |kind, child: String| get(kind, namespace, &child).is_none();
+        (gone("deployment", format!("{name}-producer"))
+            && gone("deployment", format!("{name}-consumer"))
+            && gone("service", format!("{name}-producer")))
+        .then_some(())
+    });
+}
+
+fn event_notes(namespace: &str, reason: &str) -> Vec<(String, String)> {
+    let selector = format!("reason={reason}");
+    let events: Value = serde_json::from_str(&kubectl_ok(&[
+        "-n",
+        namespace,
+        "get",
+        "events.events.k8s.io",
+        "--field-selector",
+        &selector,
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap_or_default().to_owned(),
+                e["note"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn delete_policy_removes_topics_and_group_and_children_go() {
+    installed();
+    let ns = Namespace::new("delete");
+    let mut spec = example("quickstart.yaml", &ns.0).remove(0);
+    spec["spec"]["autoscaling"]["enabled"] = false.into();
+    assert_eq!(spec["spec"]["topic"]["deletionPolicy"], "Delete");
+    let topic = spec["spec"]["topic"]["name"].as_str().unwrap().to_owned();
+    apply(&[spec]);
+    wait_pipeline(&ns.0, "quickstart", "Ready", CONVERGE, is_ready);
+    let group = format!("eventflow-{}-quickstart", ns.0);
+    kafka::produce(&topic, 3);
+    kafka::commit_to_end(&group, &topic);
+    assert!(kafka::group_exists(&group));
+    assert!(
+        kafka::partitions(&format!("{topic}.dlq")).is_some(),
+        "no dead-letter topic"
+    );
+
+    delete_and_wait(&ns.0, "quickstart", CONVERGE);
+    assert_eq!(kafka::partitions(&topic), None, "topic {topic} left behind");
+    assert_eq!(
+        kafka::partitions(&format!("{topic}.dlq")),
+        None,
+        "dead-letter topic left behind"
+    );
+    assert!(!kafka::group_exists(&group), "group {group} left behind");
+    children_collected(&ns.0, "quickstart");
+    let notes = event_notes(&ns.0, "TopicDeleted");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].0, "Normal");
+    assert!(
+        notes[0]
+            .1
+            .contains(&format!("consumer group {group} deleted")),
+        "{notes:?}"
+    );
+}
+
+#[test]
+fn retain_policy_keeps_the_topic_and_children_go() {
+    installed();
+    let ns = Namespace::new("retain");
+    let spec = example("posts.yaml", &ns.0).remove(0);
+    assert_eq!(spec["spec"]["topic"]["deletionPolicy"], "Retain");
+    let topic = spec["spec"]["topic"]["name"].as_str().unwrap().to_owned();
+    apply(&[spec]);
+    wait_pipeline(&ns.0, "posts", "Ready", CONVERGE, is_ready);
+    delete_and_wait(&ns.0, "posts", CONVERGE);
+    assert_eq!(kafka::partitions(&topic), Some(3));
+    children_collected(&ns.0, "posts");
+    assert_eq!(event_notes(&ns.0, "TopicRetained").len(), 1);
+}
+
+#[test]
+fn unreachable_kafka_still_deletes_after_bounded_retries_with_a_warning() {
+    installed();
+    let ns = Namespace::new("unreachable");
+    let mut spec = example("quickstart.yaml", &ns.0).remove(0);
+    spec["spec"]["kafka"]["bootstrapServers"] = "127.0.0.1:1".into();
+    spec["spec"]["autoscaling"]["enabled"] = false.into();
+    apply(&[spec]);
+    wait_for("the finalizer", CONVERGE, || {
+        let pipeline = get("eventpipeline", &ns.0, "quickstart")?;
+        (pipeline["metadata"]["finalizers"] == serde_json::json!(["eventflow.dev/cleanup"]))
+            .then_some(())
+    });
+    // The shared operator: 3 attempts, 1 s backoff doubling, each bounded by the Kafka timeout.
+    delete_and_wait(&ns.0, "quickstart", Duration::from_secs(120));
+    let notes = event_notes(&ns.0, "CleanupAbandoned");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].0, "Warning");
+    assert!(notes[0].1.contains("after 3 attempts"), "{notes:?}");
+    children_collected(&ns.0, "quickstart");
+}

@@ -1,0 +1,22 @@
+//! End-to-end tests on a real Kubernetes control plane (kube-apiserver with RBAC, etcd,
+//! controller-manager, scheduler, kwok) and the real dev Kafka: the CRD, the chart, and the
+//! operator running as a local process with the chart's service account token, so the API server
+//! enforces the chart's RBAC on every call. `scripts/test.sh` starts the cluster and exports its
+//! `KUBECONFIG` and `PATH`; without them every test fails.
+//!
+//! kwok plays the kubelet: pods become Running/Ready but nothing runs in them, so the consumer
+//! group's lag is made with the tests' own Kafka clients.
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers fail the test on any error"
+)]
+
+mod chart;
+mod crd;
+mod deletion;
+mod kafka;
+mod pipelines;
+mod rbac;
+mod scaling;
+mod support;

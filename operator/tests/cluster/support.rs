@@ -1,0 +1,453 @@
+//! What the cluster tests share: the control plane's kubectl and helm, one helm release of the
+//! chart, and the operator running as a local process with that release's service account token.
+//!
+//! `scripts/test.sh` starts the dev cluster and the dev services and exports `KUBECONFIG` (the
+//! admin kubeconfig), `PATH` (kubectl, helm) and `EVENTFLOW_KAFKA_BOOTSTRAP`; without them every
+//! test fails with a message that says so, never skips.
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use eventflow_workloads::testkit::{free_port, unique_name};
+use serde_json::Value;
+
+/// The chart in the checkout.
+pub const CHART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../charts/eventflow");
+/// The repository root.
+pub const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+/// The operator binary cargo built for these tests.
+pub const OPERATOR_BIN: &str = env!("CARGO_BIN_EXE_eventflow-operator");
+
+/// The environment the test command provides.
+#[derive(Debug)]
+pub struct Env {
+    /// The admin kubeconfig of the dev cluster.
+    pub admin_kubeconfig: PathBuf,
+    /// The dev Kafka's bootstrap servers.
+    pub kafka: String,
+    /// Scratch directory of this test process (kubeconfigs, operator logs).
+    pub scratch: PathBuf,
+}
+
+/// The environment, or a failure naming what is missing.
+pub fn env() -> &'static Env {
+    static ENV: OnceLock<Env> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let hint = "the cluster tests need the dev cluster and the dev services: run them through \
+                    `make test` (or `eval \"$(scripts/dev-cluster.sh start)\"` and \
+                    `eval \"$(scripts/dev-services.sh start)\"`)";
+        let kubeconfig =
+            std::env::var("KUBECONFIG").unwrap_or_else(|_| panic!("KUBECONFIG is not set; {hint}"));
+        let kafka = std::env::var("EVENTFLOW_KAFKA_BOOTSTRAP")
+            .unwrap_or_else(|_| panic!("EVENTFLOW_KAFKA_BOOTSTRAP is not set; {hint}"));
+        for tool in ["kubectl", "helm"] {
+            let found = Command::new(tool).arg("version").output();
+            assert!(
+                found.is_ok_and(|o| o.status.success()),
+                "`{tool} version` failed (not on PATH?); {hint}"
+            );
+        }
+        let scratch = std::env::temp_dir().join(unique_name("eventflow-cluster-tests"));
+        std::fs::create_dir_all(&scratch).unwrap();
+        Env {
+            admin_kubeconfig: PathBuf::from(kubeconfig),
+            kafka,
+            scratch,
+        }
+    })
+}
+
+/// Runs a command, returning its output (stdout, stderr, status).
+pub fn run(program: &str, args: &[&str], stdin: Option<&str>, kubeconfig: &Path) -> Output {
+    let mut child = Command::new(program)
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    let mut input = child.stdin.take().unwrap();
+    input
+        .write_all(stdin.unwrap_or_default().as_bytes())
+        .unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+/// kubectl as the cluster admin.
+pub fn kubectl(args: &[&str]) -> Output {
+    run("kubectl", args, None, &env().admin_kubeconfig)
+}
+
+/// kubectl as the admin with `input` on stdin.
+pub fn kubectl_stdin(args: &[&str], input: &str) -> Output {
+    run("kubectl", args, Some(input), &env().admin_kubeconfig)
+}
+
+/// The stdout of a command that must succeed.
+pub fn ok(what: &str, output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "{what} failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The stderr of a command that must fail.
+pub fn refused(what: &str, output: &Output) -> String {
+    assert!(
+        !output.status.success(),
+        "{what} was accepted: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// kubectl as the admin; fails the test unless it succeeds.
+pub fn kubectl_ok(args: &[&str]) -> String {
+    ok(&format!("kubectl {}", args.join(" ")), &kubectl(args))
+}
+
+/// helm as the admin; fails the test unless it succeeds.
+pub fn helm_ok(args: &[&str]) -> String {
+    let output = run("helm", args, None, &env().admin_kubeconfig);
+    ok(&format!("helm {}", args.join(" ")), &output)
+}
+
+/// An object as JSON, `None` when it does not exist.
+pub fn get(kind: &str, namespace: &str, name: &str) -> Option<Value> {
+    let output = kubectl(&["-n", namespace, "get", kind, name, "-o", "json"]);
+    if output.status.success() {
+        return Some(serde_json::from_slice(&output.stdout).unwrap());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("NotFound"),
+        "kubectl get {kind} {name}: {stderr}"
+    );
+    None
+}
+
+/// Polls `check` every 200 ms until it returns `Some`, failing after `timeout` with `what`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A condition of a pipeline: (status, reason, message, observedGeneration).
+pub fn condition(pipeline: &Value, type_: &str) -> Option<(String, String, String, i64)> {
+    let conditions = pipeline["status"]["conditions"].as_array()?;
+    let found = conditions.iter().find(|c| c["type"] == type_)?;
+    let text = |key: &str| found[key].as_str().unwrap_or_default().to_owned();
+    Some((
+        text("status"),
+        text("reason"),
+        text("message"),
+        found["observedGeneration"].as_i64().unwrap_or(-1),
+    ))
+}
+
+/// Waits until the pipeline's status reflects its current generation and `accept` holds.
+pub fn wait_pipeline(
+    namespace: &str,
+    name: &str,
+    what: &str,
+    timeout: Duration,
+    accept: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let pipeline = get("eventpipeline", namespace, name);
+        if let Some(pipeline) = &pipeline {
+            let current =
+                pipeline["status"]["observedGeneration"] == pipeline["metadata"]["generation"];
+            if current && accept(pipeline) {
+                return pipeline.clone();
+            }
+        }
+        if Instant::now() > deadline {
+            let log = std::fs::read_to_string(&installed().log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            panic!(
+                "timed out after {timeout:?} waiting for {namespace}/{name}: {what}; last seen: {:#}\n\
+                 shared operator log (newest first):\n{}",
+                pipeline.unwrap_or_default(),
+                tail.join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Whether the pipeline's `Ready` condition is `True` for its current generation.
+pub fn is_ready(pipeline: &Value) -> bool {
+    let generation = pipeline["metadata"]["generation"].as_i64().unwrap_or(0);
+    condition(pipeline, "Ready").is_some_and(|(s, _, _, g)| s == "True" && g == generation)
+}
+
+/// A namespace of one test, deleted (without waiting) when the test ends.
+#[derive(Debug)]
+pub struct Namespace(pub String);
+
+impl Namespace {
+    /// A fresh namespace with the `mongodb` Secret the examples refer to.
+    pub fn new(prefix: &str) -> Self {
+        let name = unique_name(prefix).to_lowercase();
+        kubectl_ok(&["create", "namespace", &name]);
+        kubectl_ok(&[
+            "-n",
+            &name,
+            "create",
+            "secret",
+            "generic",
+            "mongodb",
+            "--from-literal=uri=mongodb://127.0.0.1:1",
+        ]);
+        Self(name)
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = kubectl(&["delete", "namespace", &self.0, "--wait=false"]);
+    }
+}
+
+/// The pipelines of an example file, placed in `namespace`, on the dev Kafka, with topic names
+/// unique to the namespace.
+pub fn example(file: &str, namespace: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(format!("{REPO}/examples/{file}")).unwrap();
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|doc| {
+            let mut pipeline: Value = serde::Deserialize::deserialize(doc).unwrap();
+            pipeline["metadata"]["namespace"] = namespace.into();
+            pipeline["spec"]["kafka"]["bootstrapServers"] = env().kafka.clone().into();
+            let topic = pipeline["spec"]["topic"]["name"]
+                .as_str()
+                .or(pipeline["metadata"]["name"].as_str())
+                .unwrap()
+                .to_owned();
+            pipeline["spec"]["topic"]["name"] = format!("{topic}.{namespace}").into();
+            pipeline
+        })
+        .collect()
+}
+
+/// `kubectl apply` of objects given as JSON.
+pub fn apply(objects: &[Value]) -> String {
+    let input = objects
+        .iter()
+        .map(|o| serde_json::to_string(o).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n---\n");
+    let output = kubectl_stdin(&["apply", "-f", "-"], &input);
+    ok("kubectl apply", &output)
+}
+
+/// The shared helm release and the operator process acting with its service account.
+#[derive(Debug)]
+pub struct Installed {
+    /// Namespace of the release (and of the leader-election Lease).
+    pub namespace: String,
+    /// The release's service account.
+    pub service_account: String,
+    /// Log of the shared operator.
+    pub log: PathBuf,
+}
+
+/// Installs the chart once per test process and starts the shared operator.
+pub fn installed() -> &'static Installed {
+    static INSTALLED: OnceLock<Installed> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let env = env();
+        let namespace = unique_name("eventflow-system").to_lowercase();
+        let release = name("ef");
+        kubectl_ok(&["apply", "--server-side", "-f", &format!("{REPO}/crds/")]);
+        helm_install(&release, &namespace, &[]);
+        let service_account = format!("{release}-eventflow");
+        let kubeconfig = env.scratch.join("operator.kubeconfig");
+        write_token_kubeconfig(&namespace, &service_account, &kubeconfig);
+        let log = env.scratch.join("operator.log");
+        // Short retries, so the unreachable-Kafka deletion gives up within the tests' bounds.
+        let tuning = ["--cleanup-attempts", "3", "--backoff-base", "1s"];
+        let operator = OperatorProcess::start(&kubeconfig, &namespace, "shared", &log, &tuning);
+        // Detached: it lives as long as this test process (see `OperatorProcess::start`).
+        std::mem::forget(operator);
+        Installed {
+            namespace,
+            service_account,
+            log,
+        }
+    })
+}
+
+/// `helm install` into a fresh namespace, waiting until the operator Deployment is Available.
+pub fn helm_install(release: &str, namespace: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "install",
+        release,
+        CHART,
+        "--namespace",
+        namespace,
+        "--create-namespace",
+        "--wait",
+        "--timeout",
+        "90s",
+    ];
+    args.extend_from_slice(extra);
+    helm_ok(&args)
+}
+
+/// Writes a kubeconfig that authenticates as `namespace/service_account` with a `TokenRequest`
+/// token (`kubectl create token`) and trusts the cluster CA.
+pub fn write_token_kubeconfig(namespace: &str, service_account: &str, path: &Path) {
+    let token = kubectl_ok(&[
+        "-n",
+        namespace,
+        "create",
+        "token",
+        service_account,
+        "--duration=2h",
+    ]);
+    let field = |path: &str| {
+        kubectl_ok(&[
+            "config",
+            "view",
+            "--raw",
+            "--minify",
+            "-o",
+            &format!("jsonpath={path}"),
+        ])
+    };
+    let server = field("{.clusters[0].cluster.server}");
+    let ca = field("{.clusters[0].cluster.certificate-authority-data}");
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "dev", "cluster": {"server": server, "certificate-authority-data": ca}}],
+        "users": [{"name": service_account, "user": {"token": token.trim()}}],
+        "contexts": [{"name": "sa", "context": {"cluster": "dev", "user": service_account}}],
+        "current-context": "sa",
+    });
+    std::fs::write(path, serde_json::to_string(&config).unwrap()).unwrap();
+}
+
+/// An operator process (`eventflow-operator run`) outside the cluster, killed when dropped.
+///
+/// It runs under a small shell watchdog that kills it once this test process is gone, so a
+/// detached operator never outlives the tests.
+#[derive(Debug)]
+pub struct OperatorProcess {
+    watchdog: Child,
+    /// PID of the operator itself.
+    pub pid: u32,
+    /// Its log.
+    pub log: PathBuf,
+}
+
+impl OperatorProcess {
+    /// Starts `eventflow-operator run` with leader election in `lease_namespace` as `identity`.
+    pub fn start(
+        kubeconfig: &Path,
+        lease_namespace: &str,
+        identity: &str,
+        log: &Path,
+        extra: &[&str],
+    ) -> Self {
+        let port = free_port().unwrap();
+        let pid_file = log.with_extension("pid");
+        let _ = std::fs::remove_file(&pid_file);
+        let script = r#"log=$1 pidfile=$2 parent=$3; shift 3
+"$@" >>"$log" 2>&1 &
+child=$!
+echo "$child" >"$pidfile"
+trap 'kill -9 $child 2>/dev/null; exit 0' TERM
+while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done
+kill -9 "$child" 2>/dev/null
+wait"#;
+        let port_text = port.to_string();
+        let mut args = vec![
+            "-c",
+            script,
+            "watchdog",
+            log.to_str().unwrap(),
+            pid_file.to_str().unwrap(),
+        ];
+        let parent = std::process::id().to_string();
+        args.push(&parent);
+        args.extend_from_slice(&[
+            OPERATOR_BIN,
+            "run",
+            "--metrics-port",
+            &port_text,
+            "--lease-namespace",
+            lease_namespace,
+            "--identity",
+            identity,
+            "--log-format",
+            "plain",
+        ]);
+        args.extend_from_slice(extra);
+        let watchdog = Command::new("sh")
+            .args(&args)
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUST_LOG", "info,eventflow_operator=debug")
+            .env_remove("POD_NAME")
+            .env_remove("POD_NAMESPACE")
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = wait_for("the operator's pid file", Duration::from_secs(10), || {
+            std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok()
+        });
+        Self {
+            watchdog,
+            pid,
+            log: log.to_owned(),
+        }
+    }
+
+    /// Its log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILLs the operator (the watchdog then exits).
+    pub fn kill(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.pid.to_string()])
+            .status();
+        let _ = self.watchdog.wait();
+    }
+}
+
+impl Drop for OperatorProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A name for a throwaway object.
+pub fn name(prefix: &str) -> String {
+    unique_name(prefix).to_lowercase()
+}
+
+/// Generous bound for the operator to converge after a change (reconcile + kwok pods).
+pub const CONVERGE: Duration = Duration::from_secs(60);
