@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::{
     kafka,
     support::{
-        CONVERGE, Namespace, apply, example, get, installed, is_ready, kubectl_ok, wait_for,
+        CONVERGE, Watched, apply, example, get, installed, is_ready, kubectl_ok, wait_for,
         wait_pipeline,
     },
 };
@@ -69,7 +69,8 @@ fn event_notes(namespace: &str, reason: &str) -> Vec<(String, String)> {
 #[test]
 fn delete_policy_removes_topics_and_group_and_children_go() {
     installed();
-    let ns = Namespace::new("delete");
+    let watched = Watched::new("delete");
+    let ns = &watched.ns;
     let mut spec = example("quickstart.yaml", &ns.0).remove(0);
     spec["spec"]["autoscaling"]["enabled"] = false.into();
     assert_eq!(spec["spec"]["topic"]["deletionPolicy"], "Delete");
@@ -108,7 +109,8 @@ fn delete_policy_removes_topics_and_group_and_children_go() {
 #[test]
 fn retain_policy_keeps_the_topic_and_children_go() {
     installed();
-    let ns = Namespace::new("retain");
+    let watched = Watched::new("retain");
+    let ns = &watched.ns;
     let spec = example("posts.yaml", &ns.0).remove(0);
     assert_eq!(spec["spec"]["topic"]["deletionPolicy"], "Retain");
     let topic = spec["spec"]["topic"]["name"].as_str().unwrap().to_owned();
@@ -123,7 +125,8 @@ fn retain_policy_keeps_the_topic_and_children_go() {
 #[test]
 fn unreachable_kafka_still_deletes_after_bounded_retries_with_a_warning() {
     installed();
-    let ns = Namespace::new("unreachable");
+    let watched = Watched::new("unreachable");
+    let ns = &watched.ns;
     let mut spec = example("quickstart.yaml", &ns.0).remove(0);
     spec["spec"]["kafka"]["bootstrapServers"] = "127.0.0.1:1".into();
     spec["spec"]["autoscaling"]["enabled"] = false.into();

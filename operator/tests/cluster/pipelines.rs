@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::{
     kafka,
     support::{
-        CONVERGE, Namespace, apply, condition, example, get, installed, is_ready, kubectl,
+        CONVERGE, Watched, apply, condition, example, get, installed, is_ready, kubectl,
         kubectl_ok, refused, wait_for, wait_pipeline,
     },
 };
@@ -83,7 +83,8 @@ fn assert_made_real(namespace: &str, spec: &Value, pipeline: &Value) {
 #[test]
 fn every_example_reaches_ready_with_its_topic_and_owned_children() {
     installed();
-    let ns = Namespace::new("examples");
+    let watched = Watched::new("examples");
+    let ns = &watched.ns;
     kubectl_ok(&[
         "-n",
         &ns.0,
@@ -144,7 +145,8 @@ fn env_value(deployment: &Value, variable: &str) -> Option<String> {
 #[test]
 fn kubectl_changes_reach_kafka_and_the_deployments() {
     installed();
-    let ns = Namespace::new("changes");
+    let watched = Watched::new("changes");
+    let ns = &watched.ns;
     let spec = example("posts.yaml", &ns.0).remove(0);
     assert_eq!(
         spec["spec"]["autoscaling"]["enabled"], false,

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::{
     kafka,
     support::{
-        CONVERGE, Namespace, apply, example, get, installed, is_ready, kubectl_ok, wait_for,
+        CONVERGE, Watched, apply, example, get, installed, is_ready, kubectl_ok, wait_for,
         wait_pipeline,
     },
 };
@@ -42,7 +42,8 @@ fn scaled_events(namespace: &str) -> Vec<String> {
 #[test]
 fn lag_scales_the_consumers_up_within_a_poll_and_down_after_the_window() {
     installed();
-    let ns = Namespace::new("scaling");
+    let watched = Watched::new("scaling");
+    let ns = &watched.ns;
     let mut spec = example("quickstart.yaml", &ns.0).remove(0);
     let window = Duration::from_secs(6);
     spec["spec"]["autoscaling"]["scaleDownStabilization"] = "6s".into();

@@ -1,5 +1,6 @@
 //! What the cluster tests share: the control plane's kubectl and helm, one helm release of the
-//! chart, and the operator running as a local process with that release's service account token.
+//! chart, and operators running as local processes with that release's service account token,
+//! one per test namespace (so a test sees only its own operator's writes, and may kill it).
 //!
 //! `scripts/test.sh` starts the dev cluster and the dev services and exports `KUBECONFIG` (the
 //! admin kubeconfig), `PATH` (kubectl, helm) and `EVENTFLOW_KAFKA_BOOTSTRAP`; without them every
@@ -183,11 +184,11 @@ pub fn wait_pipeline(
             }
         }
         if Instant::now() > deadline {
-            let log = std::fs::read_to_string(&installed().log).unwrap_or_default();
+            let log = std::fs::read_to_string(operator_log(namespace)).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(20).collect();
             panic!(
                 "timed out after {timeout:?} waiting for {namespace}/{name}: {what}; last seen: {:#}\n\
-                 shared operator log (newest first):\n{}",
+                 operator log (newest first):\n{}",
                 pipeline.unwrap_or_default(),
                 tail.join("\n")
             );
@@ -205,6 +206,57 @@ pub fn is_ready(pipeline: &Value) -> bool {
 /// A namespace of one test, deleted (without waiting) when the test ends.
 #[derive(Debug)]
 pub struct Namespace(pub String);
+
+/// The log of the operator of a test namespace.
+pub fn operator_log(namespace: &str) -> PathBuf {
+    env().scratch.join(format!("operator-{namespace}.log"))
+}
+
+/// A namespace of one test with its own operator (the chart's service account token, watching
+/// only this namespace, short retries); the operator is killed when the test ends.
+#[derive(Debug)]
+pub struct Watched {
+    /// The namespace (field order: deleted before the operator goes).
+    pub ns: Namespace,
+    /// Its operator, alive as long as the test holds this.
+    #[expect(dead_code, reason = "held for its lifetime; killed on drop")]
+    operator: OperatorProcess,
+}
+
+impl Watched {
+    /// A fresh namespace and its operator.
+    pub fn new(prefix: &str) -> Self {
+        let ns = Namespace::new(prefix);
+        let operator = start_operator(&ns.0, &ns.0, &[]);
+        Self { ns, operator }
+    }
+}
+
+/// Starts an operator for `namespace` as the chart's service account, with leader election on a
+/// Lease named after `identity` (so operators of different tests never compete).
+pub fn start_operator(namespace: &str, identity: &str, extra: &[&str]) -> OperatorProcess {
+    let installed = installed();
+    let lease = format!("lease-{namespace}");
+    // Short retries, so the unreachable-Kafka deletion gives up within the tests' bounds.
+    let mut args = vec![
+        "--namespace",
+        namespace,
+        "--lease-name",
+        &lease,
+        "--cleanup-attempts",
+        "3",
+        "--backoff-base",
+        "1s",
+    ];
+    args.extend_from_slice(extra);
+    OperatorProcess::start(
+        &installed.kubeconfig,
+        &installed.namespace,
+        identity,
+        &env().scratch.join(format!("operator-{identity}.log")),
+        &args,
+    )
+}
 
 impl Namespace {
     /// A fresh namespace with the `mongodb` Secret the examples refer to.
@@ -261,18 +313,18 @@ pub fn apply(objects: &[Value]) -> String {
     ok("kubectl apply", &output)
 }
 
-/// The shared helm release and the operator process acting with its service account.
+/// The shared helm release whose service account the operators act as.
 #[derive(Debug)]
 pub struct Installed {
     /// Namespace of the release (and of the leader-election Lease).
     pub namespace: String,
     /// The release's service account.
     pub service_account: String,
-    /// Log of the shared operator.
-    pub log: PathBuf,
+    /// Kubeconfig with that service account's token.
+    pub kubeconfig: PathBuf,
 }
 
-/// Installs the chart once per test process and starts the shared operator.
+/// Installs the chart once per test process and writes its service account's kubeconfig.
 pub fn installed() -> &'static Installed {
     static INSTALLED: OnceLock<Installed> = OnceLock::new();
     INSTALLED.get_or_init(|| {
@@ -284,16 +336,10 @@ pub fn installed() -> &'static Installed {
         let service_account = format!("{release}-eventflow");
         let kubeconfig = env.scratch.join("operator.kubeconfig");
         write_token_kubeconfig(&namespace, &service_account, &kubeconfig);
-        let log = env.scratch.join("operator.log");
-        // Short retries, so the unreachable-Kafka deletion gives up within the tests' bounds.
-        let tuning = ["--cleanup-attempts", "3", "--backoff-base", "1s"];
-        let operator = OperatorProcess::start(&kubeconfig, &namespace, "shared", &log, &tuning);
-        // Detached: it lives as long as this test process (see `OperatorProcess::start`).
-        std::mem::forget(operator);
         Installed {
             namespace,
             service_account,
-            log,
+            kubeconfig,
         }
     })
 }
@@ -409,7 +455,8 @@ wait"#;
             .args(&args)
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,eventflow_operator=debug")
-            .env_remove("POD_NAME")
+            // The Events' reportingInstance.
+            .env("POD_NAME", identity)
             .env_remove("POD_NAMESPACE")
             .stdin(Stdio::null())
             .spawn()
@@ -433,6 +480,7 @@ wait"#;
     pub fn kill(&mut self) {
         let _ = Command::new("kill")
             .args(["-KILL", &self.pid.to_string()])
+            .stderr(Stdio::null())
             .status();
         let _ = self.watchdog.wait();
     }

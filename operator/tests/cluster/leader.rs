@@ -1,0 +1,102 @@
+//! Leader election on a real API server: of two operator processes only the Lease holder
+//! reconciles; SIGKILL it and the standby takes over once the Lease expired.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::{
+    CONVERGE, Namespace, apply, example, installed, is_ready, kubectl, start_operator, wait_for,
+    wait_pipeline,
+};
+
+/// The Lease's duration and the standby's retry period (`controller::run`, `leader`).
+const LEASE: Duration = Duration::from_secs(15);
+const RETRY: Duration = Duration::from_secs(5);
+
+fn holder(lease: &str) -> Option<String> {
+    let output = kubectl(&[
+        "-n",
+        &installed().namespace,
+        "get",
+        "lease",
+        lease,
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    ]);
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[test]
+fn only_the_leader_reconciles_and_the_standby_takes_over_after_sigkill() {
+    let ns = Namespace::new("leader");
+    let lease = format!("lease-{}", ns.0);
+    let (a, b) = (format!("{}-a", ns.0), format!("{}-b", ns.0));
+    let mut leader = start_operator(&ns.0, &a, &[]);
+    wait_for("a holds the Lease", CONVERGE, || {
+        (holder(&lease).as_deref() == Some(a.as_str())).then_some(())
+    });
+    let standby = start_operator(&ns.0, &b, &[]);
+    wait_for("b standing by", CONVERGE, || {
+        standby
+            .log_text()
+            .contains("admin server listening")
+            .then_some(())
+    });
+
+    apply(&example("posts.yaml", &ns.0));
+    wait_pipeline(&ns.0, "posts", "Ready", CONVERGE, is_ready);
+    assert!(
+        leader.log_text().contains("reconciled"),
+        "the leader did not reconcile"
+    );
+    let quiet = standby.log_text();
+    assert!(
+        !quiet.contains("became the leader") && !quiet.contains("reconciled"),
+        "the standby acted:\n{quiet}"
+    );
+    assert_eq!(holder(&lease).as_deref(), Some(a.as_str()));
+
+    leader.kill();
+    let killed = Instant::now();
+    wait_for(
+        "b holds the Lease",
+        LEASE + RETRY + Duration::from_secs(5),
+        || (holder(&lease).as_deref() == Some(b.as_str())).then_some(()),
+    );
+    let took = killed.elapsed();
+    // Expiry is at most LEASE after the last renewal (renewals every LEASE / 3 before the kill);
+    // the standby looks every RETRY.
+    assert!(took <= LEASE + RETRY, "took over after {took:?}");
+
+    // The new leader reconciles a change made after the takeover.
+    let patch = json!({"spec": {"consumer": {"batchSize": 77}}}).to_string();
+    let patched = kubectl(&[
+        "-n",
+        &ns.0,
+        "patch",
+        "eventpipeline",
+        "posts",
+        "--type",
+        "merge",
+        "-p",
+        &patch,
+    ]);
+    assert!(patched.status.success());
+    wait_pipeline(
+        &ns.0,
+        "posts",
+        "Ready at the new generation",
+        CONVERGE,
+        |p| is_ready(p) && p["metadata"]["generation"] == 2,
+    );
+    let log = standby.log_text();
+    assert!(
+        log.contains("became the leader") && log.contains("reconciled"),
+        "{log}"
+    );
+    eprintln!("standby took over {took:?} after the leader's SIGKILL");
+}
