@@ -8,6 +8,8 @@
 #   scripts/dev-cluster.sh start     install if needed, start the cluster, wait until usable, print env
 #   scripts/dev-cluster.sh env       print KUBECONFIG and PATH as `export` lines
 #   scripts/dev-cluster.sh status    running / crashed / not answering, per component (exit 1 unless all answer)
+#   scripts/dev-cluster.sh restart COMPONENT   stop one component (SIGTERM) and start it again on the same
+#                                    port with the same data, waiting until it answers (e.g. kube-apiserver)
 #   scripts/dev-cluster.sh stop      stop exactly the processes this run directory started (by PID), drop etcd data
 #
 # EVENTFLOW_CACHE (default ~/.cache/eventflow) holds the builds in tools/kubernetes-<version>/bin;
@@ -373,6 +375,22 @@ stop_component() {
   rm -f "$RUN_DIR/$c.pid" "$RUN_DIR/$c.port"
 }
 
+cmd_restart() {
+  local c=${1:-} pid
+  [ "$c" = apiserver ] && c=kube-apiserver
+  case " ${COMPONENTS[*]} " in *" $c "*) ;; *) say "restart what? one of: ${COMPONENTS[*]}"; exit 2 ;; esac
+  alive "$c" || { say "$c is not running (run directory $RUN_DIR)"; exit 1; }
+  pid=$(pid_of "$c")
+  # A short grace: kube-apiserver drains its watches for longer than a test wants to wait.
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 30); do running "$pid" || break; sleep 0.1; done
+  if running "$pid"; then say "$c (pid $pid) still running 3 s after SIGTERM; killing it"; kill -KILL "$pid"; fi
+  for _ in $(seq 1 50); do running "$pid" || break; sleep 0.1; done
+  launch "$c"
+  wait_until_answering "$c" || exit 1
+  say "$c restarted on 127.0.0.1:$(port_of "$c") (pid $(pid_of "$c"))"
+}
+
 cmd_stop() {
   local i
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop_component "${COMPONENTS[i]}"; done
@@ -386,5 +404,6 @@ case ${1:-} in
   env) [ -f "$RUN_DIR/env" ] || { say "not running (no $RUN_DIR/env)"; exit 1; }; cmd_status >/dev/null || { cmd_status >&2; exit 1; }; cat "$RUN_DIR/env" ;;
   status) cmd_status ;;
   stop) cmd_stop ;;
-  *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  restart) cmd_restart "${2:-}" ;;
+  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

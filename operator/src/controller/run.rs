@@ -7,7 +7,11 @@ use futures::StreamExt;
 use k8s_openapi::api::{apps::v1::Deployment, core::v1::ConfigMap, core::v1::Service};
 use kube::{
     Api, Client,
-    runtime::{Controller, watcher},
+    runtime::{
+        Controller,
+        utils::{Backoff, ResetTimerBackoff},
+        watcher,
+    },
 };
 use tokio_util::sync::CancellationToken;
 
@@ -135,6 +139,7 @@ async fn run_controller(
         .owns(namespaced::<Deployment>(&client, namespace), owned.clone())
         .owns(namespaced::<Service>(&client, namespace), owned.clone())
         .owns(namespaced::<ConfigMap>(&client, namespace), owned)
+        .trigger_backoff(WatchBackoff::new())
         .graceful_shutdown_on(stop.cancelled_owned());
     let store = controller.store();
     tokio::spawn(async move {
@@ -164,6 +169,44 @@ async fn run_controller(
     tracing::info!("controller stopped");
 }
 
+/// The backoff of the controller's watches: 250 ms doubling to at most 4 s, reset after 10 s
+/// without errors.
+///
+/// The watches share one backoff, and while it runs no watch event is handled. kube's default
+/// (800 ms doubling to 30 s, reset only after 120 s without errors) makes an API server restart
+/// cost minutes: the connection errors while it is away, then each watch's `410 Expired` on
+/// resuming from the restarted server's fresh watch cache, each wait up to 30 s — measured
+/// 155 s before a change made after the restart was reconciled.
+struct WatchBackoff {
+    next: Duration,
+}
+
+impl WatchBackoff {
+    const FIRST: Duration = Duration::from_millis(250);
+    const MAX: Duration = Duration::from_secs(4);
+    const RESET_AFTER: Duration = Duration::from_secs(10);
+
+    fn new() -> ResetTimerBackoff<Self> {
+        ResetTimerBackoff::new(Self { next: Self::FIRST }, Self::RESET_AFTER)
+    }
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let delay = self.next;
+        self.next = (delay * 2).min(Self::MAX);
+        Some(delay)
+    }
+}
+
+impl Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+}
+
 fn namespaced<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
@@ -187,4 +230,22 @@ async fn finish(
         .await
         .map_err(|e| Error::Io(std::io::Error::other(e)))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_backoff_doubles_to_four_seconds_and_resets() {
+        let mut backoff = WatchBackoff {
+            next: WatchBackoff::FIRST,
+        };
+        let delays: Vec<u64> = (0..7)
+            .map(|_| u64::try_from(backoff.next().unwrap().as_millis()).unwrap())
+            .collect();
+        assert_eq!(delays, [250, 500, 1000, 2000, 4000, 4000, 4000]);
+        backoff.reset();
+        assert_eq!(backoff.next(), Some(Duration::from_millis(250)));
+    }
 }

@@ -41,6 +41,7 @@ fn operator_env(namespace: &str, deployment: &str, variable: &str) -> String {
 
 #[test]
 fn helm_installs_upgrades_and_uninstalls_keeping_the_crd() {
+    let _cluster = crate::support::shared();
     installed(); // the CRD is there, as after any earlier install
     let namespace = name("chart");
     let release = "ef-chart";

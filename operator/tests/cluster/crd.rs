@@ -7,6 +7,7 @@ use crate::support::{Namespace, REPO, installed, kubectl_ok, kubectl_stdin, ok, 
 
 #[test]
 fn the_crd_applies_becomes_established_and_explains_its_fields() {
+    let _cluster = crate::support::shared();
     installed();
     let applied = kubectl_ok(&["apply", "-f", &format!("{REPO}/crds/")]);
     assert!(
@@ -60,6 +61,7 @@ fn set(mut object: Value, pointer: &str, value: Value) -> Value {
 
 #[test]
 fn each_validation_rule_refuses_its_bad_pipeline_with_its_message() {
+    let _cluster = crate::support::shared();
     installed();
     let ns = Namespace::new("cel");
     let base = pipeline(&ns.0, "valid");

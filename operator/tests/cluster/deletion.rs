@@ -68,6 +68,7 @@ fn event_notes(namespace: &str, reason: &str) -> Vec<(String, String)> {
 
 #[test]
 fn delete_policy_removes_topics_and_group_and_children_go() {
+    let _cluster = crate::support::shared();
     installed();
     let watched = Watched::new("delete");
     let ns = &watched.ns;
@@ -87,12 +88,14 @@ fn delete_policy_removes_topics_and_group_and_children_go() {
     );
 
     delete_and_wait(&ns.0, "quickstart", CONVERGE);
-    assert_eq!(kafka::partitions(&topic), None, "topic {topic} left behind");
-    assert_eq!(
-        kafka::partitions(&format!("{topic}.dlq")),
-        None,
-        "dead-letter topic left behind"
-    );
+    // The broker's metadata follows a topic deletion shortly after it was accepted.
+    for name in [topic.clone(), format!("{topic}.dlq")] {
+        wait_for(
+            &format!("topic {name} gone from Kafka"),
+            Duration::from_secs(10),
+            || kafka::partitions(&name).is_none().then_some(()),
+        );
+    }
     assert!(!kafka::group_exists(&group), "group {group} left behind");
     children_collected(&ns.0, "quickstart");
     let notes = event_notes(&ns.0, "TopicDeleted");
@@ -108,6 +111,7 @@ fn delete_policy_removes_topics_and_group_and_children_go() {
 
 #[test]
 fn retain_policy_keeps_the_topic_and_children_go() {
+    let _cluster = crate::support::shared();
     installed();
     let watched = Watched::new("retain");
     let ns = &watched.ns;
@@ -124,6 +128,7 @@ fn retain_policy_keeps_the_topic_and_children_go() {
 
 #[test]
 fn unreachable_kafka_still_deletes_after_bounded_retries_with_a_warning() {
+    let _cluster = crate::support::shared();
     installed();
     let watched = Watched::new("unreachable");
     let ns = &watched.ns;

@@ -32,6 +32,7 @@ fn holder(lease: &str) -> Option<String> {
 
 #[test]
 fn only_the_leader_reconciles_and_the_standby_takes_over_after_sigkill() {
+    let _cluster = crate::support::shared();
     let ns = Namespace::new("leader");
     let lease = format!("lease-{}", ns.0);
     let (a, b) = (format!("{}-a", ns.0), format!("{}-b", ns.0));

@@ -82,6 +82,7 @@ fn assert_made_real(namespace: &str, spec: &Value, pipeline: &Value) {
 
 #[test]
 fn every_example_reaches_ready_with_its_topic_and_owned_children() {
+    let _cluster = crate::support::shared();
     installed();
     let watched = Watched::new("examples");
     let ns = &watched.ns;
@@ -144,6 +145,7 @@ fn env_value(deployment: &Value, variable: &str) -> Option<String> {
 
 #[test]
 fn kubectl_changes_reach_kafka_and_the_deployments() {
+    let _cluster = crate::support::shared();
     installed();
     let watched = Watched::new("changes");
     let ns = &watched.ns;

@@ -28,6 +28,7 @@ fn can(service_account: &str, namespace: &str, verb: &str, resource: &str) -> bo
 
 #[test]
 fn the_chart_grants_exactly_the_calls_the_operator_makes() {
+    let _cluster = crate::support::shared();
     let installed = installed();
     let account = format!(
         "system:serviceaccount:{}:{}",
@@ -92,6 +93,7 @@ fn the_chart_grants_exactly_the_calls_the_operator_makes() {
 
 #[test]
 fn an_operator_without_the_deployments_rule_fails_with_a_clear_403() {
+    let _cluster = crate::support::shared();
     installed();
     let release_ns = name("rbac-release");
     let release = name("ef-rbac");

@@ -41,6 +41,7 @@ fn scaled_events(namespace: &str) -> Vec<String> {
 
 #[test]
 fn lag_scales_the_consumers_up_within_a_poll_and_down_after_the_window() {
+    let _cluster = crate::support::shared();
     installed();
     let watched = Watched::new("scaling");
     let ns = &watched.ns;

@@ -10,7 +10,7 @@ use std::{
     io::Write,
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
-    sync::OnceLock,
+    sync::{OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard},
     time::{Duration, Instant},
 };
 
@@ -135,6 +135,32 @@ pub fn get(kind: &str, namespace: &str, name: &str) -> Option<Value> {
         "kubectl get {kind} {name}: {stderr}"
     );
     None
+}
+
+/// Held by every test while it uses the cluster; the API server restart takes it exclusively.
+static CLUSTER: RwLock<()> = RwLock::new(());
+
+/// The cluster, shared with the other tests (held for the whole test).
+pub fn shared() -> RwLockReadGuard<'static, ()> {
+    CLUSTER.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The cluster for this test alone (no other test runs while it is held).
+pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
+    CLUSTER.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Restarts the API server of the dev cluster (same port, same etcd), waiting until it answers.
+pub fn restart_api_server() {
+    let dir = std::env::var("EVENTFLOW_CLUSTER_DIR").unwrap_or_else(|_| {
+        panic!("EVENTFLOW_CLUSTER_DIR is not set (scripts/dev-cluster.sh env)")
+    });
+    let output = Command::new(format!("{REPO}/scripts/dev-cluster.sh"))
+        .args(["restart", "kube-apiserver"])
+        .env("EVENTFLOW_CLUSTER_DIR", dir)
+        .output()
+        .unwrap();
+    ok("dev-cluster.sh restart kube-apiserver", &output);
 }
 
 /// Polls `check` every 200 ms until it returns `Some`, failing after `timeout` with `what`.
