@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, time::Duration};
 use futures::executor::block_on;
 use rdkafka::{
     ClientConfig, Offset, TopicPartitionList,
-    admin::{AdminClient, AdminOptions, ResourceSpecifier},
+    admin::{AdminClient, AdminOptions, NewPartitions, ResourceSpecifier},
     client::DefaultClientContext,
     consumer::{BaseConsumer, CommitMode, Consumer},
     producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer},
@@ -92,4 +92,15 @@ pub fn group_exists(group: &str) -> bool {
         .groups()
         .iter()
         .any(|g| g.name() == group && g.state() != "Dead")
+}
+
+/// Grows `topic` to `partitions` behind the operator's back.
+pub fn grow(topic: &str, partitions: usize) {
+    let options = AdminOptions::new().request_timeout(Some(TIMEOUT));
+    let results =
+        block_on(admin().create_partitions(&[NewPartitions::new(topic, partitions)], &options))
+            .unwrap();
+    for result in results {
+        result.unwrap();
+    }
 }

@@ -220,6 +220,21 @@ fn kubectl_changes_reach_kafka_and_the_deployments() {
     assert_eq!(scale, "3/3");
 
     batch_size_change_rolls_the_consumer(&ns.0);
+
+    // A topic grown behind the operator's back (7 > spec 5): the operator never shrinks it and
+    // says so in TopicReady (any change to the pipeline triggers a reconcile).
+    kafka::grow(&topic, 7);
+    kubectl_ok(&["-n", &ns.0, "annotate", "eventpipeline", "posts", "poke=1"]);
+    let refused = wait_pipeline(&ns.0, "posts", "TopicReady False", CONVERGE, |p| {
+        condition(p, "TopicReady").is_some_and(|(status, ..)| status == "False")
+    });
+    let (_, reason, message, _) = condition(&refused, "TopicReady").unwrap();
+    assert_eq!(reason, "PartitionDecreaseRefused");
+    assert_eq!(
+        message,
+        format!("topic {topic} has 7 partitions; Kafka cannot shrink it to 5 (nothing changed)")
+    );
+    assert_eq!(kafka::partitions(&topic), Some(7));
 }
 
 /// Batch size: the pod template changes, so the Deployment rolls out a new `ReplicaSet`.
