@@ -22,7 +22,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use eventflow_workloads::{
-    document::{indexes, to_document},
+    document::{ensure_indexes, to_document},
     event::{Event, IncomingEvent},
     testkit::{
         DevServices, create_topic, free_port, median, metric_sum, peak_rss_kib, unique_name,
@@ -61,7 +61,7 @@ async fn collection(uri: &str, name: &str) -> Result<Collection<Document>> {
         .await?
         .database(DATABASE)
         .collection(name);
-    collection.create_indexes(indexes()).await?;
+    ensure_indexes(&collection).await?;
     Ok(collection)
 }
 

@@ -4,12 +4,10 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::{
     kafka,
     support::{
-        CONVERGE, Watched, apply, example, get, installed, is_ready, kubectl_ok, wait_for,
+        CONVERGE, Watched, apply, events, example, get, installed, is_ready, kubectl_ok, wait_for,
         wait_pipeline,
     },
 };
@@ -41,29 +39,7 @@ fn children_collected(namespace: &str, name: &str) {
 }
 
 fn event_notes(namespace: &str, reason: &str) -> Vec<(String, String)> {
-    let selector = format!("reason={reason}");
-    let events: Value = serde_json::from_str(&kubectl_ok(&[
-        "-n",
-        namespace,
-        "get",
-        "events.events.k8s.io",
-        "--field-selector",
-        &selector,
-        "-o",
-        "json",
-    ]))
-    .unwrap();
-    events["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["type"].as_str().unwrap_or_default().to_owned(),
-                e["note"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
+    events(namespace, &format!("reason={reason}"))
 }
 
 #[test]

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::support::{
-    CONVERGE, Namespace, apply, example, installed, is_ready, kubectl, start_operator, wait_for,
-    wait_pipeline,
+    CONVERGE, Namespace, apply, example, installed, is_ready, kubectl, patch, start_operator,
+    wait_for, wait_pipeline,
 };
 
 /// The Lease's duration and the standby's retry period (`controller::run`, `leader`).
@@ -74,18 +74,11 @@ fn only_the_leader_reconciles_and_the_standby_takes_over_after_sigkill() {
     assert!(took <= LEASE + RETRY, "took over after {took:?}");
 
     // The new leader reconciles a change made after the takeover.
-    let patch = json!({"spec": {"consumer": {"batchSize": 77}}}).to_string();
-    let patched = kubectl(&[
-        "-n",
+    let patched = patch(
         &ns.0,
-        "patch",
-        "eventpipeline",
         "posts",
-        "--type",
-        "merge",
-        "-p",
-        &patch,
-    ]);
+        &json!({"spec": {"consumer": {"batchSize": 77}}}),
+    );
     assert!(patched.status.success());
     wait_pipeline(
         &ns.0,

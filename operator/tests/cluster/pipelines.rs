@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use crate::{
     kafka,
     support::{
-        CONVERGE, Watched, apply, condition, example, get, installed, is_ready, kubectl,
-        kubectl_ok, refused, wait_for, wait_pipeline,
+        CONVERGE, Watched, apply, condition, example, get, installed, is_ready, kubectl_ok, patch,
+        refused, wait_for, wait_pipeline,
     },
 };
 
@@ -117,20 +117,6 @@ fn every_example_reaches_ready_with_its_topic_and_owned_children() {
         ["NAME", "PARTITIONS", "CONSUMERS", "LAG", "READY", "AGE"]
     );
     assert_eq!(lines[1][..5], ["quickstart", "4", "1", "0", "True"]);
-}
-
-fn patch(namespace: &str, name: &str, patch: &Value) -> std::process::Output {
-    kubectl(&[
-        "-n",
-        namespace,
-        "patch",
-        "eventpipeline",
-        name,
-        "--type",
-        "merge",
-        "-p",
-        &patch.to_string(),
-    ])
 }
 
 fn consumer(namespace: &str, name: &str) -> Value {

@@ -4,29 +4,18 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::{
     kafka,
     support::{
-        CONVERGE, Namespace, apply, example, get, is_ready, kubectl_ok, restart_api_server,
-        start_operator, wait_for, wait_pipeline,
+        CONVERGE, Namespace, apply, events, example, get, is_ready, kubectl_ok, patch,
+        restart_api_server, start_operator, wait_for, wait_pipeline,
     },
 };
 
 fn event_count(namespace: &str, reason: &str) -> usize {
-    let events: Value = serde_json::from_str(&kubectl_ok(&[
-        "-n",
-        namespace,
-        "get",
-        "events.events.k8s.io",
-        "--field-selector",
-        &format!("reason={reason}"),
-        "-o",
-        "json",
-    ]))
-    .unwrap();
-    events["items"].as_array().unwrap().len()
+    events(namespace, &format!("reason={reason}")).len()
 }
 
 #[test]
@@ -101,18 +90,12 @@ fn watches_resume_after_the_api_server_restarts() {
     restart_api_server();
 
     // Only a watch event reconciles this before the resync (5 min).
-    let patch = json!({"spec": {"consumer": {"batchSize": 55}}}).to_string();
-    kubectl_ok(&[
-        "-n",
+    let patched = patch(
         &ns.0,
-        "patch",
-        "eventpipeline",
         "posts",
-        "--type",
-        "merge",
-        "-p",
-        &patch,
-    ]);
+        &json!({"spec": {"consumer": {"batchSize": 55}}}),
+    );
+    assert!(patched.status.success(), "{patched:?}");
     let patched = std::time::Instant::now();
     wait_pipeline(
         &ns.0,

@@ -4,12 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use crate::{
     kafka,
     support::{
-        CONVERGE, Watched, apply, example, get, installed, is_ready, kubectl_ok, wait_for,
+        CONVERGE, Watched, apply, events, example, get, installed, is_ready, wait_for,
         wait_pipeline,
     },
 };
@@ -20,22 +18,10 @@ fn consumer_replicas(namespace: &str) -> Option<i64> {
 
 /// The notes of the `Scaled` Events on the pipeline.
 fn scaled_events(namespace: &str) -> Vec<String> {
-    let events: Value = serde_json::from_str(&kubectl_ok(&[
-        "-n",
-        namespace,
-        "get",
-        "events.events.k8s.io",
-        "--field-selector",
-        "regarding.kind=EventPipeline,regarding.name=quickstart,reason=Scaled",
-        "-o",
-        "json",
-    ]))
-    .unwrap();
-    events["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["note"].as_str().unwrap_or_default().to_owned())
+    let selector = "regarding.kind=EventPipeline,regarding.name=quickstart,reason=Scaled";
+    events(namespace, selector)
+        .into_iter()
+        .map(|(_, note)| note)
         .collect()
 }
 

@@ -124,6 +124,43 @@ pub fn helm_ok(args: &[&str]) -> String {
 }
 
 /// An object as JSON, `None` when it does not exist.
+/// `kubectl patch eventpipeline NAME --type merge -p PATCH`.
+pub fn patch(namespace: &str, name: &str, patch: &Value) -> Output {
+    kubectl(&[
+        "-n",
+        namespace,
+        "patch",
+        "eventpipeline",
+        name,
+        "--type",
+        "merge",
+        "-p",
+        &patch.to_string(),
+    ])
+}
+
+/// (type, note) of the `events.k8s.io` Events of the namespace matching `field_selector`.
+pub fn events(namespace: &str, field_selector: &str) -> Vec<(String, String)> {
+    let events: Value = serde_json::from_str(&kubectl_ok(&[
+        "-n",
+        namespace,
+        "get",
+        "events.events.k8s.io",
+        "--field-selector",
+        field_selector,
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    let text = |event: &Value, field: &str| event[field].as_str().unwrap_or_default().to_owned();
+    events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| (text(event, "type"), text(event, "note")))
+        .collect()
+}
+
 pub fn get(kind: &str, namespace: &str, name: &str) -> Option<Value> {
     let output = kubectl(&["-n", namespace, "get", kind, name, "-o", "json"]);
     if output.status.success() {
