@@ -48,6 +48,6 @@ Try:
   curl -X POST http://127.0.0.1:30080/v1/events -H 'content-type: application/json' \
     -d '{"type":"demo","source":"/cli","subject":"k1","data":{"hello":"kind"}}'
   curl 'http://127.0.0.1:30080/v1/events?key=k1'
-  kubectl get ep -w
+  kubectl get evp -w
 Tear down with: make kind-down
 DONE

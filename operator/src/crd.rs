@@ -25,7 +25,7 @@ pub const DURATION_PATTERN: &str = r"^[0-9]+(ms|s|m)$";
     version = "v1alpha1",
     kind = "EventPipeline",
     plural = "eventpipelines",
-    shortname = "ep",
+    shortname = "evp",
     category = "eventflow",
     namespaced,
     status = "EventPipelineStatus",

@@ -65,7 +65,7 @@ fn names_scope_and_subresources_are_as_agreed() {
     let spec = &crd["spec"];
     assert_eq!(spec["group"], "eventflow.dev");
     assert_eq!(spec["scope"], "Namespaced");
-    assert_eq!(spec["names"]["shortNames"], serde_json::json!(["ep"]));
+    assert_eq!(spec["names"]["shortNames"], serde_json::json!(["evp"]));
     assert_eq!(spec["names"]["plural"], "eventpipelines");
     let version = &spec["versions"][0];
     assert_eq!(version["name"], "v1alpha1");

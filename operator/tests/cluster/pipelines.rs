@@ -107,7 +107,7 @@ fn every_example_reaches_ready_with_its_topic_and_owned_children() {
         assert_made_real(&ns.0, spec, &pipeline);
     }
     // The printer columns, through the fully qualified resource (`ep` alone is core Endpoints).
-    let table = kubectl_ok(&["-n", &ns.0, "get", "ep.eventflow.dev", "quickstart"]);
+    let table = kubectl_ok(&["-n", &ns.0, "get", "evp", "quickstart"]);
     let lines: Vec<Vec<&str>> = table
         .lines()
         .map(|l| l.split_whitespace().collect())
