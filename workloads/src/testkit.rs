@@ -207,11 +207,6 @@ impl PrivateServices {
     pub fn revive(&self) -> Result<(), String> {
         script(&self.run_dir, &["start"]).map(drop)
     }
-
-    /// Stops the service cleanly and starts it again on its port with its data.
-    pub fn restart(&self, service: Service) -> Result<(), String> {
-        script(&self.run_dir, &["restart", service.name()]).map(drop)
-    }
 }
 
 impl Drop for PrivateServices {

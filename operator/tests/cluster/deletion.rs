@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::{
     kafka,
     support::{
-        CONVERGE, Watched, apply, events, example, get, installed, is_ready, kubectl_ok, wait_for,
+        CONVERGE, Watched, apply, events, example, get, is_ready, kubectl_ok, topic_of, wait_for,
         wait_pipeline,
     },
 };
@@ -45,13 +45,12 @@ fn event_notes(namespace: &str, reason: &str) -> Vec<(String, String)> {
 #[test]
 fn delete_policy_removes_topics_and_group_and_children_go() {
     let _cluster = crate::support::shared();
-    installed();
     let watched = Watched::new("delete");
     let ns = &watched.ns;
     let mut spec = example("quickstart.yaml", &ns.0).remove(0);
     spec["spec"]["autoscaling"]["enabled"] = false.into();
     assert_eq!(spec["spec"]["topic"]["deletionPolicy"], "Delete");
-    let topic = spec["spec"]["topic"]["name"].as_str().unwrap().to_owned();
+    let topic = topic_of(&spec);
     apply(&[spec]);
     wait_pipeline(&ns.0, "quickstart", "Ready", CONVERGE, is_ready);
     let group = format!("eventflow-{}-quickstart", ns.0);
@@ -88,12 +87,11 @@ fn delete_policy_removes_topics_and_group_and_children_go() {
 #[test]
 fn retain_policy_keeps_the_topic_and_children_go() {
     let _cluster = crate::support::shared();
-    installed();
     let watched = Watched::new("retain");
     let ns = &watched.ns;
     let spec = example("posts.yaml", &ns.0).remove(0);
     assert_eq!(spec["spec"]["topic"]["deletionPolicy"], "Retain");
-    let topic = spec["spec"]["topic"]["name"].as_str().unwrap().to_owned();
+    let topic = topic_of(&spec);
     apply(&[spec]);
     wait_pipeline(&ns.0, "posts", "Ready", CONVERGE, is_ready);
     delete_and_wait(&ns.0, "posts", CONVERGE);
@@ -105,7 +103,6 @@ fn retain_policy_keeps_the_topic_and_children_go() {
 #[test]
 fn unreachable_kafka_still_deletes_after_bounded_retries_with_a_warning() {
     let _cluster = crate::support::shared();
-    installed();
     let watched = Watched::new("unreachable");
     let ns = &watched.ns;
     let mut spec = example("quickstart.yaml", &ns.0).remove(0);

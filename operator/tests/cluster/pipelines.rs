@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use crate::{
     kafka,
     support::{
-        CONVERGE, Watched, apply, condition, example, get, installed, is_ready, kubectl_ok, patch,
-        refused, wait_for, wait_pipeline,
+        CONVERGE, Watched, apply, condition, example, get, is_ready, kubectl_ok, patch, refused,
+        topic_of, transactions_tokens, wait_for, wait_pipeline,
     },
 };
 
@@ -83,18 +83,9 @@ fn assert_made_real(namespace: &str, spec: &Value, pipeline: &Value) {
 #[test]
 fn every_example_reaches_ready_with_its_topic_and_owned_children() {
     let _cluster = crate::support::shared();
-    installed();
     let watched = Watched::new("examples");
     let ns = &watched.ns;
-    kubectl_ok(&[
-        "-n",
-        &ns.0,
-        "create",
-        "secret",
-        "generic",
-        "transactions-ingest-tokens",
-        "--from-literal=tokens=t0ken",
-    ]);
+    transactions_tokens(&ns.0);
     let pipelines: Vec<Value> = EXAMPLES
         .iter()
         .flat_map(|file| example(file, &ns.0))
@@ -132,7 +123,6 @@ fn env_value(deployment: &Value, variable: &str) -> Option<String> {
 #[test]
 fn kubectl_changes_reach_kafka_and_the_deployments() {
     let _cluster = crate::support::shared();
-    installed();
     let watched = Watched::new("changes");
     let ns = &watched.ns;
     let spec = example("posts.yaml", &ns.0).remove(0);
@@ -140,7 +130,7 @@ fn kubectl_changes_reach_kafka_and_the_deployments() {
         spec["spec"]["autoscaling"]["enabled"], false,
         "kubectl scale needs autoscaling off"
     );
-    let topic = spec["spec"]["topic"]["name"].as_str().unwrap().to_owned();
+    let topic = topic_of(&spec);
     apply(std::slice::from_ref(&spec));
     wait_pipeline(&ns.0, "posts", "Ready", CONVERGE, is_ready);
 

@@ -9,8 +9,8 @@ use serde_json::json;
 use crate::{
     kafka,
     support::{
-        CONVERGE, Namespace, apply, events, example, get, is_ready, kubectl_ok, patch,
-        restart_api_server, start_operator, wait_for, wait_pipeline,
+        CONVERGE, Namespace, apply, events, example, get, is_ready, patch, restart_api_server,
+        start_operator, topic_of, transactions_tokens, wait_for, wait_pipeline,
     },
 };
 
@@ -25,16 +25,8 @@ fn an_operator_killed_mid_reconcile_converges_on_restart() {
     let identity = format!("{}-op", ns.0);
     let mut operator = start_operator(&ns.0, &identity, &[]);
     let spec = example("transactions.yaml", &ns.0).remove(0);
-    let topic = spec["spec"]["topic"]["name"].as_str().unwrap().to_owned();
-    kubectl_ok(&[
-        "-n",
-        &ns.0,
-        "create",
-        "secret",
-        "generic",
-        "transactions-ingest-tokens",
-        "--from-literal=tokens=t",
-    ]);
+    let topic = topic_of(&spec);
+    transactions_tokens(&ns.0);
     apply(&[spec]);
     // Kill as soon as the reconcile started (finalizer added) and before it finished (no status).
     let landed = wait_for("the finalizer", CONVERGE, || {

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 use crate::{
     kafka,
     support::{
-        CONVERGE, Watched, apply, events, example, get, installed, is_ready, wait_for,
-        wait_pipeline,
+        CONVERGE, Watched, apply, events, example, get, is_ready, topic_of, wait_for, wait_pipeline,
     },
 };
 
@@ -28,7 +27,6 @@ fn scaled_events(namespace: &str) -> Vec<String> {
 #[test]
 fn lag_scales_the_consumers_up_within_a_poll_and_down_after_the_window() {
     let _cluster = crate::support::shared();
-    installed();
     let watched = Watched::new("scaling");
     let ns = &watched.ns;
     let mut spec = example("quickstart.yaml", &ns.0).remove(0);
@@ -37,7 +35,7 @@ fn lag_scales_the_consumers_up_within_a_poll_and_down_after_the_window() {
     assert_eq!(spec["spec"]["autoscaling"]["pollInterval"], "2s");
     assert_eq!(spec["spec"]["autoscaling"]["lagThreshold"], 200);
     let poll = Duration::from_secs(2);
-    let topic = spec["spec"]["topic"]["name"].as_str().unwrap().to_owned();
+    let topic = topic_of(&spec);
     apply(&[spec]);
     wait_pipeline(&ns.0, "quickstart", "Ready", CONVERGE, is_ready);
     assert_eq!(consumer_replicas(&ns.0), Some(1));

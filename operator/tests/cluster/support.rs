@@ -139,6 +139,27 @@ pub fn patch(namespace: &str, name: &str, patch: &Value) -> Output {
     ])
 }
 
+/// The Kafka topic of a pipeline object (set by [`example`]).
+pub fn topic_of(pipeline: &Value) -> String {
+    pipeline["spec"]["topic"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The Secret of bearer tokens `examples/transactions.yaml` refers to.
+pub fn transactions_tokens(namespace: &str) {
+    kubectl_ok(&[
+        "-n",
+        namespace,
+        "create",
+        "secret",
+        "generic",
+        "transactions-ingest-tokens",
+        "--from-literal=tokens=t0ken",
+    ]);
+}
+
 /// (type, note) of the `events.k8s.io` Events of the namespace matching `field_selector`.
 pub fn events(namespace: &str, field_selector: &str) -> Vec<(String, String)> {
     let events: Value = serde_json::from_str(&kubectl_ok(&[

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use eventflow_workloads::testkit::{PrivateServices, Service};
+use mongodb::{Collection, bson::Document};
 
 use crate::support::{
     ConsumerProcess, Kafka, Spec, collection, events, ids, name, produce, wait_for_count,
@@ -39,6 +40,23 @@ fn expected(prefixes: &[(&str, usize)]) -> std::collections::BTreeSet<String> {
         .collect()
 }
 
+/// Waits until MongoDB holds exactly the events of `prefixes` (each once) and the group
+/// committed the end of both partitions.
+async fn settled(
+    kafka: &Kafka,
+    spec: &Spec,
+    stored: &Collection<Document>,
+    prefixes: &[(&str, usize)],
+    limit: Duration,
+) {
+    let expected = expected(prefixes);
+    wait_for_count(stored, expected.len() as u64, limit).await;
+    kafka
+        .wait_committed_at_end(&spec.group, &spec.topic, 2, limit)
+        .await;
+    assert_eq!(ids(stored).await, expected);
+}
+
 async fn wait_until_readyz(consumer: &ConsumerProcess, status: u16, limit: Duration) {
     let start = Instant::now();
     while consumer.readyz().await != status {
@@ -65,10 +83,14 @@ async fn a_mongodb_outage_pauses_commits_nothing_and_resumes_with_every_event_on
     let producer = kafka.producer();
     produce(&producer, &topic, &events("before", 0..100)).await;
     let stored = collection(&spec.mongodb_uri, &spec.collection).await;
-    wait_for_count(&stored, 100, Duration::from_secs(60)).await;
-    kafka
-        .wait_committed_at_end(&spec.group, &topic, 2, Duration::from_secs(30))
-        .await;
+    settled(
+        &kafka,
+        &spec,
+        &stored,
+        &[("before", 100)],
+        Duration::from_secs(60),
+    )
+    .await;
     let committed_before = kafka.committed(&spec.group, &topic, 2);
 
     services.kill(Service::MongoDb).unwrap();
@@ -92,14 +114,8 @@ async fn a_mongodb_outage_pauses_commits_nothing_and_resumes_with_every_event_on
 
     // Back on the same port with its data: the events before are still there.
     services.revive().unwrap();
-    wait_for_count(&stored, 300, Duration::from_secs(90)).await;
-    kafka
-        .wait_committed_at_end(&spec.group, &topic, 2, Duration::from_secs(30))
-        .await;
-    assert_eq!(
-        ids(&stored).await,
-        expected(&[("before", 100), ("during", 200)])
-    );
+    let all = [("before", 100), ("during", 200)];
+    settled(&kafka, &spec, &stored, &all, Duration::from_secs(90)).await;
     wait_until_readyz(&consumer, 200, Duration::from_secs(20)).await;
     assert_eq!(consumer.metric("eventflow_consumer_paused", "").await, 0);
     assert!(consumer.terminate(Duration::from_secs(30)).await.success());
@@ -116,23 +132,21 @@ async fn a_broker_restart_during_consumption_resumes_from_the_committed_offsets(
 
     produce(&kafka.producer(), &topic, &events("before", 0..100)).await;
     let stored = collection(&spec.mongodb_uri, &spec.collection).await;
-    wait_for_count(&stored, 100, Duration::from_secs(60)).await;
-    kafka
-        .wait_committed_at_end(&spec.group, &topic, 2, Duration::from_secs(30))
-        .await;
+    settled(
+        &kafka,
+        &spec,
+        &stored,
+        &[("before", 100)],
+        Duration::from_secs(60),
+    )
+    .await;
 
     services.kill(Service::Kafka).unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     services.revive().unwrap();
     produce(&kafka.producer(), &topic, &events("after", 0..200)).await;
-    wait_for_count(&stored, 300, Duration::from_secs(120)).await;
-    kafka
-        .wait_committed_at_end(&spec.group, &topic, 2, Duration::from_secs(60))
-        .await;
-    assert_eq!(
-        ids(&stored).await,
-        expected(&[("before", 100), ("after", 200)])
-    );
+    let all = [("before", 100), ("after", 200)];
+    settled(&kafka, &spec, &stored, &all, Duration::from_secs(120)).await;
     // Resumed where it had committed: nothing of before was read and written again.
     let duplicates = consumer
         .metric("eventflow_consumer_events_duplicate_total", "")
