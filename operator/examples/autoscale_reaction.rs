@@ -43,10 +43,10 @@ struct Args {
     runs: u32,
     /// `autoscaling.pollInterval` of the pipelines.
     #[arg(long, default_value = "1s")]
-    poll_interval: String,
+    poll_interval: eventflow_contract::Duration,
     /// How often the stand-in controller calls reconcile.
     #[arg(long, default_value = "100ms")]
-    tick: String,
+    tick: eventflow_contract::Duration,
 }
 
 #[tokio::main]
@@ -55,9 +55,7 @@ async fn main() -> anyhow::Result<()> {
     let bootstrap = DevServices::from_env()
         .map_err(anyhow::Error::msg)?
         .kafka_bootstrap;
-    let duration =
-        |text: &str| eventflow_workloads::config::parse_duration(text).map_err(anyhow::Error::msg);
-    let (interval, tick) = (duration(&args.poll_interval)?, duration(&args.tick)?);
+    let (interval, tick) = (args.poll_interval.get(), args.tick.get());
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
         .create()?;
@@ -67,10 +65,9 @@ async fn main() -> anyhow::Result<()> {
         let reaction = one_run(
             &bootstrap,
             &producer,
-            &args.poll_interval,
+            args.poll_interval,
             phase,
             tick,
-            interval,
         )
         .await?;
         println!("reconcile reaction run {run}: {reaction:.2?}");
@@ -90,11 +87,11 @@ async fn main() -> anyhow::Result<()> {
 async fn one_run(
     bootstrap: &str,
     producer: &FutureProducer,
-    poll_interval: &str,
+    poll_interval: eventflow_contract::Duration,
     phase: Duration,
     tick: Duration,
-    interval: Duration,
 ) -> anyhow::Result<Duration> {
+    let interval = poll_interval.get();
     let pipeline = pipeline(bootstrap, poll_interval);
     let (name, topic) = (pipeline.name_any(), pipeline.topic_name());
     let ctx = support::context(support::fake(pipeline).await, Settings::default());
@@ -123,7 +120,7 @@ async fn one_run(
 
 /// The tests' pipeline with 4 partitions and autoscaling from 1 to 4 consumers at a lag
 /// threshold of 100.
-fn pipeline(bootstrap: &str, poll_interval: &str) -> EventPipeline {
+fn pipeline(bootstrap: &str, poll_interval: eventflow_contract::Duration) -> EventPipeline {
     let mut pipeline = support::pipeline(bootstrap, "react");
     pipeline.spec.topic.partitions = 4;
     pipeline.spec.consumer.replicas = 1;
@@ -131,8 +128,8 @@ fn pipeline(bootstrap: &str, poll_interval: &str) -> EventPipeline {
     autoscaling.enabled = true;
     (autoscaling.min_replicas, autoscaling.max_replicas) = (1, 4);
     (autoscaling.lag_threshold, autoscaling.activation_lag) = (100, 0);
-    poll_interval.clone_into(&mut autoscaling.poll_interval);
-    "0s".clone_into(&mut autoscaling.scale_up_stabilization);
+    autoscaling.poll_interval = poll_interval;
+    autoscaling.scale_up_stabilization = eventflow_contract::Duration::from_secs(0);
     autoscaling.exclude_persistent_lag = false;
     autoscaling.target_drain_seconds = None;
     pipeline

@@ -1,7 +1,7 @@
 //! The `eventflow-operator` command line.
 
 use clap::{Args, Parser, Subcommand};
-use eventflow_workloads::config::LogFormat;
+use eventflow_contract::logs::LogFormat;
 
 /// Default workload image: the release matching this operator.
 pub const DEFAULT_WORKLOAD_IMAGE: &str =
@@ -71,7 +71,7 @@ pub struct RunArgs {
     #[arg(long, env = "EVENTFLOW_CLEANUP_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub cleanup_attempts: u32,
     /// First retry delay after a failed reconcile (doubles per failure, up to 5m), e.g. `5s`.
-    #[arg(long, env = "EVENTFLOW_BACKOFF_BASE", default_value = "5s", value_parser = eventflow_workloads::config::parse_duration)]
+    #[arg(long, env = "EVENTFLOW_BACKOFF_BASE", default_value = "5s", value_parser = eventflow_contract::duration::parse)]
     pub backoff_base: std::time::Duration,
 }
 

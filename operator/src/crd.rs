@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use eventflow_contract::Duration;
 use k8s_openapi::{
     api::core::v1::ResourceRequirements,
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
@@ -13,9 +14,6 @@ use k8s_openapi::{
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-
-/// The pattern of every duration field: a whole number with a unit (`ms`, `s` or `m`).
-pub const DURATION_PATTERN: &str = r"^[0-9]+(ms|s|m)$";
 
 /// An event pipeline: a Kafka topic, an HTTP ingest and query service (the producer) and a
 /// Kafka to MongoDB batch writer (the consumer), scaled on consumer-group lag.
@@ -216,12 +214,11 @@ pub struct ConsumerSpec {
     pub batch_size: u32,
     /// Longest wait since a batch's first event before it is written, e.g. `500ms`, `5s` (10ms to 5m).
     #[serde(default = "default_batch_timeout")]
-    #[schemars(regex(pattern = DURATION_PATTERN))]
     #[schemars(extend("x-kubernetes-validations" = [{
         "rule": "duration(self) >= duration('10ms') && duration(self) <= duration('5m')",
         "message": "consumer.batchTimeout must be between 10ms and 5m"
     }]))]
-    pub batch_timeout: String,
+    pub batch_timeout: Duration,
     /// CPU and memory of each consumer pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
@@ -297,16 +294,13 @@ pub struct AutoscalingSpec {
     pub activation_lag: u64,
     /// How often the lag is measured, e.g. `10s`.
     #[serde(default = "default_poll_interval")]
-    #[schemars(regex(pattern = DURATION_PATTERN))]
-    pub poll_interval: String,
+    pub poll_interval: Duration,
     /// How long a higher desired count must hold before scaling up, e.g. `0s`.
     #[serde(default = "default_scale_up_stabilization")]
-    #[schemars(regex(pattern = DURATION_PATTERN))]
-    pub scale_up_stabilization: String,
+    pub scale_up_stabilization: Duration,
     /// How long a lower desired count must hold before scaling down, e.g. `300s`.
     #[serde(default = "default_scale_down_stabilization")]
-    #[schemars(regex(pattern = DURATION_PATTERN))]
-    pub scale_down_stabilization: String,
+    pub scale_down_stabilization: Duration,
     /// Leave out partitions whose lag does not move between measurements (a stuck partition does
     /// not get more consumers by scaling).
     #[serde(default)]
@@ -422,8 +416,8 @@ fn default_partition_key() -> String {
 fn default_batch_size() -> u32 {
     100
 }
-fn default_batch_timeout() -> String {
-    "5s".to_owned()
+fn default_batch_timeout() -> Duration {
+    Duration::from_secs(5)
 }
 fn default_database() -> String {
     "eventflow".to_owned()
@@ -434,14 +428,14 @@ fn default_max_replicas() -> u32 {
 fn default_lag_threshold() -> u64 {
     1000
 }
-fn default_poll_interval() -> String {
-    "10s".to_owned()
+fn default_poll_interval() -> Duration {
+    Duration::from_secs(10)
 }
-fn default_scale_up_stabilization() -> String {
-    "0s".to_owned()
+fn default_scale_up_stabilization() -> Duration {
+    Duration::from_secs(0)
 }
-fn default_scale_down_stabilization() -> String {
-    "300s".to_owned()
+fn default_scale_down_stabilization() -> Duration {
+    Duration::from_secs(300)
 }
 
 impl EventPipeline {
@@ -465,7 +459,7 @@ impl EventPipeline {
 
     /// The consumer's dead-letter topic: `<topic>.dlq`.
     pub fn dead_letter_topic_name(&self) -> String {
-        eventflow_workloads::consumer::dlq::default_topic(&self.topic_name())
+        eventflow_contract::naming::dead_letter_topic(&self.topic_name())
     }
 
     /// The consumer group of the pipeline's consumers: `eventflow-<namespace>-<name>`.

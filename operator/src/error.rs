@@ -39,7 +39,7 @@ pub enum Error {
     Io(#[from] std::io::Error),
     /// A workload-side helper failed (admin server).
     #[error("{0}")]
-    Workloads(#[from] eventflow_workloads::Error),
+    Workloads(#[from] eventflow_contract::Error),
     /// Leader election failed in a way that ends the process.
     #[error("leader election: {0}")]
     Leader(String),

@@ -63,8 +63,8 @@ fn autoscaled_pipeline(bootstrap: &str) -> EventPipeline {
     autoscaling.max_replicas = 6;
     autoscaling.lag_threshold = 100;
     autoscaling.activation_lag = 0;
-    "10s".clone_into(&mut autoscaling.poll_interval);
-    "0s".clone_into(&mut autoscaling.scale_up_stabilization);
+    autoscaling.poll_interval = eventflow_contract::Duration::from_secs(10);
+    autoscaling.scale_up_stabilization = eventflow_contract::Duration::from_secs(0);
     autoscaling.exclude_persistent_lag = false;
     autoscaling.target_drain_seconds = None;
     pipeline

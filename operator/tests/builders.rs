@@ -11,7 +11,7 @@ use eventflow_operator::{
     kafka::topic::DesiredTopic,
     resources::{self, BuildContext, Desired, validate::validate},
 };
-use eventflow_workloads::contract;
+use eventflow_contract as contract;
 use k8s_openapi::{
     api::{
         apps::v1::Deployment,
@@ -463,23 +463,17 @@ fn every_child_is_owned_by_the_pipeline_and_labelled() {
 }
 
 #[test]
-fn validation_reports_every_problem_of_a_bad_spec() {
+fn validation_reports_every_broken_cel_rule_of_the_crd_and_what_the_crd_cannot_say() {
     let mut pipeline = load("full");
     assert_eq!(validate(&pipeline, &ctx()), Ok(()));
     pipeline.spec.autoscaling.min_replicas = 7;
-    pipeline.spec.consumer.batch_timeout = "10m".to_owned();
-    pipeline.spec.consumer.batch_size = 0;
-    let problems = validate(&pipeline, &ctx()).unwrap_err();
-    assert!(
-        problems.contains("minReplicas must not exceed"),
-        "{problems}"
-    );
-    assert!(
-        problems.contains("batchTimeout must be between 10ms and 5m"),
-        "{problems}"
-    );
-    assert!(
-        problems.contains("batchSize must be between 1 and 10000"),
-        "{problems}"
+    pipeline.spec.consumer.batch_timeout = "10m".parse().unwrap();
+    pipeline.spec.producer.schema = Some(serde_json::json!("not a schema"));
+    assert_eq!(
+        validate(&pipeline, &ctx()),
+        Err("autoscaling.minReplicas must not exceed autoscaling.maxReplicas; \
+             consumer.batchTimeout must be between 10ms and 5m; \
+             producer.schema must be a JSON Schema object"
+            .to_owned())
     );
 }

@@ -36,7 +36,7 @@ fn min_replicas_above_max_is_refused() {
 fn batch_timeout_outside_10ms_to_5m_is_refused() {
     for timeout in ["5ms", "6m"] {
         let mut pipeline = full();
-        pipeline.spec.consumer.batch_timeout = timeout.to_owned();
+        pipeline.spec.consumer.batch_timeout = timeout.parse().unwrap();
         refused(validate_cel(&pipeline), "batchTimeout must be between");
     }
 }

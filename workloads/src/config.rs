@@ -9,7 +9,9 @@ use std::{
 use clap::Args;
 use rdkafka::ClientConfig;
 
-use crate::{Result, contract, error::Error};
+use eventflow_contract::{self as contract, logs::LogFormat};
+
+use crate::{Result, error::Error};
 
 /// How to reach Kafka.
 #[derive(Debug, Clone, Args)]
@@ -29,7 +31,7 @@ impl KafkaArgs {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.bootstrap);
         if let Some(path) = &self.properties_file {
-            for (key, value) in read_properties(path)? {
+            for (key, value) in eventflow_contract::properties::read(path)? {
                 config.set(key, value);
             }
         }
@@ -50,30 +52,6 @@ pub fn millis(duration: Duration) -> String {
     duration.as_millis().to_string()
 }
 
-/// Reads librdkafka properties from a `key=value` file or a directory of one file per key
-/// (hidden entries such as a mounted Secret's `..data` are skipped).
-pub fn read_properties(path: &Path) -> Result<Vec<(String, String)>> {
-    if !path.is_dir() {
-        let text = read_file(path)?;
-        return Ok(parse_properties(&text)
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect());
-    }
-    let mut properties = Vec::new();
-    for entry in std::fs::read_dir(path)? {
-        let entry_path = entry?.path();
-        let Some(key) = entry_path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        if key.starts_with('.') || entry_path.is_dir() {
-            continue;
-        }
-        properties.push((key.to_owned(), read_file(&entry_path)?.trim().to_owned()));
-    }
-    properties.sort();
-    Ok(properties)
-}
-
 /// Makes `config` an idempotent, `acks=all` producer whose messages fail when Kafka has not
 /// acknowledged them within `timeout` (`message.timeout.ms`).
 pub fn idempotent_producer(config: &mut ClientConfig, timeout: Duration) -> &mut ClientConfig {
@@ -81,15 +59,6 @@ pub fn idempotent_producer(config: &mut ClientConfig, timeout: Duration) -> &mut
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("message.timeout.ms", millis(timeout))
-}
-
-/// Parses `key=value` lines; blank lines and `#` comments are skipped.
-pub fn parse_properties(text: &str) -> impl Iterator<Item = (&str, &str)> {
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .filter_map(|line| line.split_once('='))
-        .map(|(key, value)| (key.trim(), value.trim()))
 }
 
 /// Where the read model lives.
@@ -121,83 +90,4 @@ pub struct TelemetryArgs {
     /// Pipeline name, attached to logs and metrics.
     #[arg(long = "pipeline", env = contract::PIPELINE, default_value = "default")]
     pub pipeline: String,
-}
-
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Plain,
-    /// One JSON object per line.
-    Json,
-}
-
-/// Parses durations such as `5s`, `250ms`, `2m` or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration such as 5s, 250ms or 2m"))?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        other => {
-            return Err(format!(
-                "unknown duration unit `{other}` (use ms, s, m or h)"
-            ));
-        }
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("").is_err());
-    }
-
-    #[test]
-    fn properties_come_from_a_directory_of_files() {
-        let dir = std::env::temp_dir().join(crate::testkit::unique_name("props"));
-        std::fs::create_dir_all(dir.join("..data")).unwrap();
-        std::fs::write(dir.join("sasl.mechanism"), "PLAIN\n").unwrap();
-        std::fs::write(dir.join("security.protocol"), "SASL_SSL").unwrap();
-        let properties = read_properties(&dir).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(
-            properties,
-            vec![
-                ("sasl.mechanism".to_owned(), "PLAIN".to_owned()),
-                ("security.protocol".to_owned(), "SASL_SSL".to_owned())
-            ]
-        );
-    }
-
-    #[test]
-    fn properties_skip_comments_and_blanks() {
-        let parsed: Vec<_> =
-            parse_properties("# sasl\nsecurity.protocol = SASL_SSL\n\nsasl.mechanism=PLAIN\n")
-                .collect();
-        assert_eq!(
-            parsed,
-            vec![
-                ("security.protocol", "SASL_SSL"),
-                ("sasl.mechanism", "PLAIN")
-            ]
-        );
-    }
 }

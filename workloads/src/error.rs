@@ -20,6 +20,9 @@ pub enum Error {
     /// MongoDB refused or failed an operation.
     #[error("mongodb: {0}")]
     Mongo(#[from] mongodb::error::Error),
+    /// A contract input (the Kafka properties) could not be read, or the admin server not bound.
+    #[error(transparent)]
+    Contract(#[from] eventflow_contract::Error),
     /// A socket or file operation failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

@@ -30,8 +30,8 @@ impl DevServices {
             })
         };
         Ok(Self {
-            kafka_bootstrap: read(crate::contract::KAFKA_BOOTSTRAP)?,
-            mongodb_uri: read(crate::contract::MONGODB_URI)?,
+            kafka_bootstrap: read(eventflow_contract::KAFKA_BOOTSTRAP)?,
+            mongodb_uri: read(eventflow_contract::MONGODB_URI)?,
         })
     }
 }
@@ -154,8 +154,8 @@ impl PrivateServices {
                 .ok_or_else(|| format!("dev-services.sh start printed no {name}: {output}"))
         };
         let addresses = DevServices {
-            kafka_bootstrap: value(crate::contract::KAFKA_BOOTSTRAP)?,
-            mongodb_uri: value(crate::contract::MONGODB_URI)?,
+            kafka_bootstrap: value(eventflow_contract::KAFKA_BOOTSTRAP)?,
+            mongodb_uri: value(eventflow_contract::MONGODB_URI)?,
         };
         Ok(Self { addresses, run_dir })
     }

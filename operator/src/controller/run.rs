@@ -2,7 +2,7 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use eventflow_workloads::admin::{self, Readiness};
+use eventflow_contract::admin::{self, Readiness};
 use futures::StreamExt;
 use k8s_openapi::api::{apps::v1::Deployment, core::v1::ConfigMap, core::v1::Service};
 use kube::{
@@ -33,7 +33,7 @@ const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs the operator until SIGTERM/SIGINT (or until it loses the leader Lease).
 pub async fn run(args: RunArgs) -> Result<()> {
-    eventflow_workloads::telemetry::init(args.log_format);
+    eventflow_contract::logs::init(args.log_format);
     let shutdown = admin::shutdown_on_signal();
     let metrics = Arc::new(Metrics::new()?);
     let readiness = Readiness::new("waiting for the first watch sync");

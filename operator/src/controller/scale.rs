@@ -37,8 +37,6 @@ use crate::{
     scaling::{self, Decision, History, Input, Policy, Rule, ScalingMetrics},
 };
 
-/// The poll interval when `autoscaling.pollInterval` cannot be read.
-const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(10);
 /// The shortest poll interval honoured.
 const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// A poll this close to due is taken now (requeue timers are not exact); at most a tenth of the
@@ -160,18 +158,18 @@ impl Scaler {
             self.reader.forget(old);
         }
         let policy = Policy::from_spec(&pipeline.spec.autoscaling);
-        let decision = match (policy.as_ref(), poll.sample.as_ref()) {
-            (Ok(policy), Ok(sample)) => {
+        let decision = match poll.sample.as_ref() {
+            Ok(sample) => {
                 let input = Input {
                     sample,
                     partitions: poll.partitions,
                     current_replicas: poll.current,
                 };
-                let decision = scaling::decide(policy, &input, &mut tracked.history);
+                let decision = scaling::decide(&policy, &input, &mut tracked.history);
                 self.metrics.observe(&label, sample, &decision);
                 decision
             }
-            (Err(error), _) | (_, Err(error)) => {
+            Err(error) => {
                 let decision = scaling::hold(poll.current, error);
                 self.metrics.observe_failure(&label, &decision);
                 decision
@@ -244,9 +242,7 @@ pub async fn phase(
 
 /// `autoscaling.pollInterval`, at least one second.
 pub(crate) fn poll_interval(pipeline: &EventPipeline) -> Duration {
-    eventflow_workloads::config::parse_duration(&pipeline.spec.autoscaling.poll_interval)
-        .unwrap_or(DEFAULT_POLL_INTERVAL)
-        .max(MIN_POLL_INTERVAL)
+    pipeline.spec.autoscaling.poll_interval.get().max(MIN_POLL_INTERVAL)
 }
 
 /// The consumer Deployment's replicas as stored; before it exists, what the builder would set.

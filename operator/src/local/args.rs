@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use eventflow_workloads::contract;
+use eventflow_contract as contract;
 
 /// Run one `EventPipeline` on this machine: the topic through the operator's Kafka code, the
 /// producer and consumers as local processes with the env the operator would give their pods,

@@ -53,8 +53,8 @@ impl DevServices {
                 .ok_or_else(|| Error::Local(format!("{} printed no {name}", script.display())))
         };
         Ok(Self {
-            kafka_bootstrap: read(eventflow_workloads::contract::KAFKA_BOOTSTRAP)?,
-            mongodb_uri: read(eventflow_workloads::contract::MONGODB_URI)?,
+            kafka_bootstrap: read(eventflow_contract::KAFKA_BOOTSTRAP)?,
+            mongodb_uri: read(eventflow_contract::MONGODB_URI)?,
             run_dir: run_dir.to_owned(),
             script,
         })

@@ -16,7 +16,7 @@ pub mod workload_env;
 
 use std::path::PathBuf;
 
-use eventflow_workloads::{admin::shutdown_on_signal, config::LogFormat};
+use eventflow_contract::{admin::shutdown_on_signal, logs::LogFormat};
 use kube::ResourceExt;
 
 pub use args::LocalArgs;
@@ -27,7 +27,7 @@ use crate::{Error, Result, resources::BuildContext};
 
 /// Runs the pipeline of `args.file` until SIGTERM/SIGINT; leaves no process behind.
 pub async fn run(args: LocalArgs) -> Result<()> {
-    eventflow_workloads::telemetry::init(LogFormat::Plain);
+    eventflow_contract::logs::init(LogFormat::Plain);
     let pipeline = pipeline_file::load(&args.file, args.name.as_deref(), &build_context())?;
     let run_dir = match &args.run_dir {
         Some(dir) => dir.clone(),

@@ -9,7 +9,7 @@ use std::{
 };
 
 use chrono::Utc;
-use eventflow_workloads::{admin, contract};
+use eventflow_contract::{self as contract, admin};
 use prometheus::Registry;
 use tokio_util::sync::CancellationToken;
 
@@ -106,7 +106,7 @@ pub async fn run(
 
 fn connection(args: &LocalArgs, endpoints: &Endpoints) -> Result<KafkaConnection> {
     let properties = match &args.kafka_properties_file {
-        Some(path) => eventflow_workloads::config::read_properties(path)?
+        Some(path) => eventflow_contract::properties::read(path)?
             .into_iter()
             .collect(),
         None => BTreeMap::new(),
@@ -247,7 +247,7 @@ impl Runtime {
             factory.spec(format!("consumer-{index}"), Component::Consumer, env)
         });
         let policy = if pipeline.spec.autoscaling.enabled {
-            Some(Policy::from_spec(&pipeline.spec.autoscaling).map_err(Error::InvalidSpec)?)
+            Some(Policy::from_spec(&pipeline.spec.autoscaling))
         } else {
             None
         };

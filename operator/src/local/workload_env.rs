@@ -4,7 +4,7 @@
 
 use std::{collections::BTreeMap, path::PathBuf};
 
-use eventflow_workloads::contract;
+use eventflow_contract as contract;
 use k8s_openapi::api::core::v1::EnvVar;
 
 use crate::{

@@ -1,6 +1,6 @@
-//! The workloads' environment and mounts, named only through `eventflow_workloads::contract`.
+//! The workloads' environment and mounts, named only through `eventflow_contract`.
 
-use eventflow_workloads::contract;
+use eventflow_contract as contract;
 use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, EmptyDirVolumeSource, EnvVar, EnvVarSource, KeyToPath,
     SecretKeySelector, SecretVolumeSource, Volume, VolumeMount,
@@ -116,7 +116,7 @@ fn consumer_env(pipeline: &EventPipeline) -> Vec<EnvVar> {
     vec![
         literal(contract::GROUP_ID, pipeline.group_id()),
         literal(contract::BATCH_SIZE, consumer.batch_size.to_string()),
-        literal(contract::BATCH_TIMEOUT, consumer.batch_timeout.clone()),
+        literal(contract::BATCH_TIMEOUT, consumer.batch_timeout.to_string()),
     ]
 }
 

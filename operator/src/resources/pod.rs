@@ -1,6 +1,6 @@
 //! What the producer and consumer pods share: container, probes, security context.
 
-use eventflow_workloads::contract;
+use eventflow_contract as contract;
 use k8s_openapi::{
     api::{
         apps::v1::{Deployment, DeploymentSpec},

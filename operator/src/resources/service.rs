@@ -1,6 +1,6 @@
 //! The producer's Service: the API port and the admin port, scraped by Prometheus.
 
-use eventflow_workloads::contract;
+use eventflow_contract as contract;
 use k8s_openapi::{
     api::core::v1::{Service, ServicePort, ServiceSpec},
     apimachinery::pkg::util::intstr::IntOrString,

@@ -1,17 +1,21 @@
-//! The spec checks the operator makes before it touches anything (pure).
+//! The spec checks the operator and the local runtime make before they touch anything (pure).
 //!
-//! The CRD schema refuses most bad specs already; these checks repeat the cross-field ones so a
-//! pipeline stored under an older schema, or applied with validation off, still gets a clear
-//! `Ready=False` reason instead of half-built objects.
-
-use eventflow_workloads::config::parse_duration;
+//! The cross-field rules are the CRD's own CEL rules (`x-kubernetes-validations`), evaluated here
+//! with kube's `cel` support: a pipeline stored under an older schema or applied with validation
+//! off, and every pipeline file of the local runtime, is refused with the message `kubectl apply`
+//! would print. Durations are checked when the spec is deserialized (their type parses them).
+//! The checks written here are only what the CRD cannot express.
 
 use super::BuildContext;
 use crate::crd::EventPipeline;
 
 /// Every problem of the spec, joined; `Ok` when the pipeline can be built.
 pub fn validate(pipeline: &EventPipeline, ctx: &BuildContext) -> Result<(), String> {
-    let problems: Vec<String> = checks(pipeline, ctx).into_iter().flatten().collect();
+    let mut problems: Vec<String> = match kube::core::cel::validate_cel(pipeline) {
+        Ok(()) => Vec::new(),
+        Err(broken) => broken.into_vec().into_iter().map(|e| e.message).collect(),
+    };
+    problems.extend(beyond_the_crd(pipeline, ctx));
     if problems.is_empty() {
         Ok(())
     } else {
@@ -19,75 +23,20 @@ pub fn validate(pipeline: &EventPipeline, ctx: &BuildContext) -> Result<(), Stri
     }
 }
 
-fn checks(pipeline: &EventPipeline, ctx: &BuildContext) -> Vec<Option<String>> {
-    let spec = &pipeline.spec;
-    let scaling = &spec.autoscaling;
-    vec![
-        check(
-            !spec.kafka.bootstrap_servers.trim().is_empty(),
-            "kafka.bootstrapServers is empty",
-        ),
-        check(
-            spec.topic.partitions >= 1,
-            "topic.partitions must be at least 1",
-        ),
-        check(
-            spec.topic.replication_factor >= 1,
-            "topic.replicationFactor must be at least 1",
-        ),
-        check(
-            (1..=10_000).contains(&spec.consumer.batch_size),
-            "consumer.batchSize must be between 1 and 10000",
-        ),
-        duration_in_range("consumer.batchTimeout", &spec.consumer.batch_timeout),
-        check(
-            scaling.min_replicas <= scaling.max_replicas,
-            "autoscaling.minReplicas must not exceed autoscaling.maxReplicas",
-        ),
-        check(
-            scaling.lag_threshold >= 1,
-            "autoscaling.lagThreshold must be at least 1",
-        ),
-        duration("autoscaling.pollInterval", &scaling.poll_interval),
-        duration(
-            "autoscaling.scaleUpStabilization",
-            &scaling.scale_up_stabilization,
-        ),
-        duration(
-            "autoscaling.scaleDownStabilization",
-            &scaling.scale_down_stabilization,
-        ),
-        check(
-            !ctx.image(pipeline).is_empty(),
-            "no workload image: set spec.image or the operator's --workload-image",
-        ),
-        check(
-            spec.producer
-                .schema
-                .as_ref()
-                .is_none_or(serde_json::Value::is_object),
-            "producer.schema must be a JSON Schema object",
-        ),
-    ]
-}
-
-fn check(ok: bool, problem: &str) -> Option<String> {
-    (!ok).then(|| problem.to_owned())
-}
-
-fn duration(field: &str, value: &str) -> Option<String> {
-    parse_duration(value)
-        .err()
-        .map(|error| format!("{field}: {error}"))
-}
-
-fn duration_in_range(field: &str, value: &str) -> Option<String> {
-    use std::time::Duration;
-    match parse_duration(value) {
-        Err(error) => Some(format!("{field}: {error}")),
-        Ok(d) if d < Duration::from_millis(10) || d > Duration::from_secs(300) => {
-            Some(format!("{field} must be between 10ms and 5m, got {value}"))
-        }
-        Ok(_) => None,
+/// What the CRD cannot say: the image depends on the operator's flags, and `producer.schema` is
+/// free-form in the CRD (`x-kubernetes-preserve-unknown-fields`), where CEL cannot see its type.
+fn beyond_the_crd(pipeline: &EventPipeline, ctx: &BuildContext) -> Option<String> {
+    let schema_is_object = pipeline
+        .spec
+        .producer
+        .schema
+        .as_ref()
+        .is_none_or(serde_json::Value::is_object);
+    if ctx.image(pipeline).is_empty() {
+        Some("no workload image: set spec.image or the operator's --workload-image".to_owned())
+    } else if !schema_is_object {
+        Some("producer.schema must be a JSON Schema object".to_owned())
+    } else {
+        None
     }
 }

@@ -112,25 +112,18 @@ impl Bounds {
 }
 
 impl Policy {
-    /// The policy of a pipeline's `spec.autoscaling` (durations as the CRD writes them).
-    pub fn from_spec(spec: &crate::crd::AutoscalingSpec) -> Result<Self, String> {
-        let duration = |field: &str, value: &str| {
-            eventflow_workloads::config::parse_duration(value)
-                .map_err(|e| format!("autoscaling.{field}: {e}"))
-        };
-        Ok(Self {
+    /// The policy of a pipeline's `spec.autoscaling`.
+    pub fn from_spec(spec: &crate::crd::AutoscalingSpec) -> Self {
+        Self {
             activation_lag: spec.activation_lag,
-            scale_up_stabilization: duration("scaleUpStabilization", &spec.scale_up_stabilization)?,
-            scale_down_stabilization: duration(
-                "scaleDownStabilization",
-                &spec.scale_down_stabilization,
-            )?,
+            scale_up_stabilization: spec.scale_up_stabilization.get(),
+            scale_down_stabilization: spec.scale_down_stabilization.get(),
             exclude_persistent_lag: spec.exclude_persistent_lag,
             target_drain: spec
                 .target_drain_seconds
                 .map(|seconds| Duration::from_secs(u64::from(seconds))),
             ..Self::new(spec.min_replicas, spec.max_replicas, spec.lag_threshold)
-        })
+        }
     }
 }
 

@@ -24,11 +24,6 @@ pub const SOURCE_PARTITION_HEADER: &str = "eventflow-source-partition";
 /// Header with the source offset (decimal).
 pub const SOURCE_OFFSET_HEADER: &str = "eventflow-source-offset";
 
-/// The dead-letter topic of a pipeline topic.
-pub fn default_topic(source_topic: &str) -> String {
-    format!("{source_topic}.dlq")
-}
-
 /// Writes poison messages to the dead-letter topic and waits for Kafka's acknowledgement.
 pub struct DeadLetters {
     producer: FutureProducer,

@@ -9,7 +9,7 @@ use std::{
 use mongodb::{Database, bson::doc};
 use tokio_util::sync::CancellationToken;
 
-use crate::admin::Readiness;
+use eventflow_contract::admin::Readiness;
 
 /// What can keep the consumer from being ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

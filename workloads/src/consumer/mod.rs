@@ -47,10 +47,11 @@ use self::{
     sink::Sink,
     writer::Writer,
 };
+use eventflow_contract::{self as contract, admin, duration::parse as parse_duration, naming};
+
 use crate::{
-    Result, admin,
-    config::{KafkaArgs, MongoArgs, TelemetryArgs, parse_duration},
-    contract,
+    Result,
+    config::{KafkaArgs, MongoArgs, TelemetryArgs},
     event::EventRules,
 };
 
@@ -129,7 +130,7 @@ impl ConsumerArgs {
     pub fn dlq_topic(&self) -> String {
         self.dlq_topic
             .clone()
-            .unwrap_or_else(|| dlq::default_topic(&self.topic))
+            .unwrap_or_else(|| naming::dead_letter_topic(&self.topic))
     }
 
     /// The librdkafka consumer configuration: no automatic offset store or commit; offsets are
@@ -165,7 +166,7 @@ impl ConsumerArgs {
 
 /// Runs the consumer until SIGTERM/SIGINT.
 pub async fn run(args: ConsumerArgs) -> Result<()> {
-    crate::telemetry::init(args.telemetry.log_format);
+    eventflow_contract::logs::init(args.telemetry.log_format);
     run_until(args, admin::shutdown_on_signal()).await
 }
 

@@ -11,7 +11,9 @@ use std::{io::Write, path::PathBuf, time::Duration};
 use clap::Args;
 
 pub use self::{events::Workload, runner::Plan, summary::Summary};
-use crate::{Error, Result, config::parse_duration};
+use eventflow_contract::duration::parse as parse_duration;
+
+use crate::{Error, Result};
 
 /// Configuration of the load generator.
 #[derive(Debug, Clone, Args)]

@@ -22,11 +22,15 @@ use tokio_util::sync::CancellationToken;
 
 pub use self::routes::{AppState, Limits, router};
 use self::{ingest::Ingest, kafka::KafkaSink, metrics::Metrics, store::Store};
+use eventflow_contract::{
+    self as contract,
+    admin::{self, Readiness},
+    duration::parse as parse_duration,
+};
+
 use crate::{
     Error, Result,
-    admin::{self, Readiness},
-    config::{KafkaArgs, MongoArgs, TelemetryArgs, parse_duration},
-    contract,
+    config::{KafkaArgs, MongoArgs, TelemetryArgs},
     event::{EventRules, PartitionKey},
 };
 
@@ -140,7 +144,7 @@ pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState>
 /// Runs the producer until SIGTERM/SIGINT: stops accepting, finishes in-flight requests,
 /// flushes the Kafka producer.
 pub async fn run(args: ProducerArgs) -> Result<()> {
-    crate::telemetry::init(args.telemetry.log_format);
+    eventflow_contract::logs::init(args.telemetry.log_format);
     let registry = Metrics::registry(&args.telemetry.pipeline)?;
     let state = build(&args, &registry).await?;
     let shutdown = admin::shutdown_on_signal();

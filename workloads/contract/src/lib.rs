@@ -1,9 +1,25 @@
-//! The configuration contract between the operator and the workloads.
+//! The contract between the eventflow operator and the workloads it runs, and nothing else: the
+//! operator binary links this crate, not the workloads (no MongoDB driver, no HTTP API in it).
 //!
-//! The operator configures every workload only through these environment variables (and the
-//! files of mounted Secrets they point at). The workloads' clap definitions read the same
-//! constants, so the two sides cannot drift; a test in the operator feeds its generated env
-//! to [`crate::cli::Cli`] to prove it.
+//! - the environment variables below: the operator configures every workload only through them
+//!   (and the files of mounted Secrets they point at); the workloads' clap definitions read the
+//!   same constants, so the two sides cannot drift (a test in the operator feeds its generated
+//!   env to the workloads' CLI to prove it);
+//! - [`duration`]: the one duration grammar of the CRD, the env and the command lines;
+//! - [`naming`]: the names derived from a pipeline (dead-letter topic);
+//! - [`properties`]: the format of `kafka.secretRef`'s librdkafka properties;
+//! - [`admin`] and [`logs`]: what every eventflow process serves (`/healthz`, `/readyz`,
+//!   `/metrics`) and how it logs.
+
+pub mod admin;
+pub mod duration;
+mod error;
+pub mod logs;
+pub mod naming;
+pub mod properties;
+
+pub use duration::Duration;
+pub use error::{Error, Result};
 
 /// Kafka bootstrap servers, comma separated (`host:port,...`).
 pub const KAFKA_BOOTSTRAP: &str = "EVENTFLOW_KAFKA_BOOTSTRAP";

@@ -2,7 +2,6 @@
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-use crate::config::LogFormat;
 
 /// Installs the global tracing subscriber; a second call is a no-op.
 pub fn init(format: LogFormat) {
@@ -16,4 +15,13 @@ pub fn init(format: LogFormat) {
     };
     // A subscriber that is already installed (tests, embedding) is fine.
     drop(installed);
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Plain,
+    /// One JSON object per line.
+    Json,
 }
