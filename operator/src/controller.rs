@@ -9,10 +9,10 @@
 //! The seam with the scaler (`crate::scaling`, `crate::kafka::lag`): the scaling phase
 //! ([`scale::phase`], autoscaled pipelines only) runs between "ensure the topic" and "build". It
 //! decides `status.lag`, `status.consumer.{desiredReplicas,lastScaleTime,lastScaleReason}` and
-//! the `Scaling` condition; the decision is set on the in-memory pipeline before
-//! [`resources::desired`], where [`crate::resources::consumer::replicas`] turns `desiredReplicas`
-//! into the consumer Deployment's replicas, so this reconciler stays the Deployment's only
-//! writer. [`status::write`] writes the scaler's part with the rest of the status, in one apply
+//! the `Scaling` condition; the decided replicas go to [`resources::desired`] as a value (without
+//! a decision, [`crate::resources::consumer::replicas`] says where to start), so this reconciler
+//! stays the Deployment's only writer, and the replicas it applied are what the next poll counts
+//! as current (the Deployment is not read back). [`status::write`] writes the scaler's part with the rest of the status, in one apply
 //! under the one field manager.
 
 pub mod apply;
@@ -211,9 +211,15 @@ async fn reconcile_spec(
         Err(error) => (Err(error), None),
     };
     let scaling = scale::phase(ctx, pipeline, &topic, connection).await;
-    let scaled = scaling.as_ref().map(|outcome| outcome.applied_to(pipeline));
-    let desired = resources::desired(scaled.as_ref().unwrap_or(pipeline), &ctx.build);
+    let consumers = scaling
+        .as_ref()
+        .and_then(|outcome| outcome.consumer.desired_replicas)
+        .unwrap_or_else(|| resources::consumer::replicas(pipeline));
+    let desired = resources::desired(pipeline, &ctx.build, consumers);
     let applied = apply::apply_all(&ctx.client, pipeline, &desired).await?;
+    if scaling.is_some() {
+        ctx.scaler.applied(pipeline, consumers);
+    }
     let missing = references::missing_secrets(&ctx.client, pipeline).await?;
     let mut verdicts = verdicts(pipeline, &topic, &applied, &missing);
     let ready = verdicts.iter().all(|v| v.ok);

@@ -6,12 +6,12 @@
 
 use std::collections::BTreeMap;
 
+use eventflow_contract as contract;
 use eventflow_operator::{
     crd::{DeletionPolicy, EventPipeline},
     kafka::topic::DesiredTopic,
     resources::{self, BuildContext, Desired, validate::validate},
 };
-use eventflow_contract as contract;
 use k8s_openapi::{
     api::{
         apps::v1::Deployment,
@@ -39,7 +39,7 @@ fn ctx() -> BuildContext {
 
 fn build(fixture: &str) -> (EventPipeline, Desired) {
     let pipeline = load(fixture);
-    let desired = resources::desired(&pipeline, &ctx());
+    let desired = resources::desired(&pipeline, &ctx(), resources::consumer::replicas(&pipeline));
     (pipeline, desired)
 }
 
@@ -285,7 +285,7 @@ fn image_override_and_default_image() {
 fn suspend_scales_both_workloads_to_zero() {
     let mut pipeline = load("full");
     pipeline.spec.suspend = true;
-    let desired = resources::desired(&pipeline, &ctx());
+    let desired = resources::desired(&pipeline, &ctx(), resources::consumer::replicas(&pipeline));
     assert_eq!(
         (replicas(&desired.producer), replicas(&desired.consumer)),
         (0, 0)
@@ -302,7 +302,7 @@ fn autoscaling_uses_the_scalers_decision_else_the_start_within_bounds() {
     );
     let mut pipeline = load("autoscaled");
     pipeline.status = None;
-    let desired = resources::desired(&pipeline, &ctx());
+    let desired = resources::desired(&pipeline, &ctx(), resources::consumer::replicas(&pipeline));
     assert_eq!(
         replicas(&desired.consumer),
         2,
@@ -471,9 +471,11 @@ fn validation_reports_every_broken_cel_rule_of_the_crd_and_what_the_crd_cannot_s
     pipeline.spec.producer.schema = Some(serde_json::json!("not a schema"));
     assert_eq!(
         validate(&pipeline, &ctx()),
-        Err("autoscaling.minReplicas must not exceed autoscaling.maxReplicas; \
+        Err(
+            "autoscaling.minReplicas must not exceed autoscaling.maxReplicas; \
              consumer.batchTimeout must be between 10ms and 5m; \
              producer.schema must be a JSON Schema object"
-            .to_owned())
+                .to_owned()
+        )
     );
 }

@@ -26,7 +26,7 @@ fn desired(fixture: &str) -> resources::Desired {
         workload_image: "img".to_owned(),
         workload_log_format: "json".to_owned(),
     };
-    resources::desired(&pipeline, &ctx)
+    resources::desired(&pipeline, &ctx, resources::consumer::replicas(&pipeline))
 }
 
 /// The value the kubelet would give: literals as they are, Secret references resolved.

@@ -8,7 +8,10 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use eventflow_operator::kafka::lag::{LagError, LagReader, LagTarget, OffsetReset};
+use eventflow_operator::{
+    kafka::lag::{LagError, LagReader, LagTarget},
+    scaling::OffsetReset,
+};
 use eventflow_workloads::testkit::{self, DevServices, unique_name};
 use rdkafka::{
     ClientConfig, Message, Offset, TopicPartitionList,
@@ -97,9 +100,7 @@ fn target(bootstrap: &str, topic: &str, group: &str, offset_reset: OffsetReset) 
 }
 
 /// Per partition: (partition, high watermark, committed, lag).
-fn figures(
-    sample: &eventflow_operator::kafka::lag::LagSample,
-) -> Vec<(i32, i64, Option<i64>, u64)> {
+fn figures(sample: &eventflow_operator::scaling::LagSample) -> Vec<(i32, i64, Option<i64>, u64)> {
     sample
         .per_partition
         .iter()

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use eventflow_operator::{
-    kafka::lag::{LagReader, LagTarget, OffsetReset},
+    kafka::lag::{LagReader, LagTarget},
+    scaling::OffsetReset,
     scaling::{self, History, Input, Policy},
 };
 use eventflow_workloads::testkit::{DevServices, unique_name};

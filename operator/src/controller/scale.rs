@@ -18,8 +18,8 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use k8s_openapi::{api::apps::v1::Deployment, apimachinery::pkg::apis::meta::v1::Time, jiff};
-use kube::{Api, Client, Resource, ResourceExt};
+use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff};
+use kube::Resource;
 
 use super::status::{SCALING, Verdict};
 use crate::{
@@ -27,18 +27,13 @@ use crate::{
     crd::{ConsumerStatus, EventPipeline, EventPipelineStatus, LagStatus},
     kafka::{
         KafkaConnection,
-        lag::{LagReader, LagSample, LagTarget},
+        lag::{LagReader, LagTarget},
         topic::TopicReport,
     },
-    resources::{
-        consumer,
-        meta::{Component, component_name},
-    },
-    scaling::{self, Decision, History, Input, Policy, Rule, ScalingMetrics},
+    resources::consumer,
+    scaling::{self, Decision, History, Input, LagSample, Policy, Rule, ScalingMetrics},
 };
 
-/// The shortest poll interval honoured.
-const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// A poll this close to due is taken now (requeue timers are not exact); at most a tenth of the
 /// interval, so that frequent reconciles never poll faster than that.
 const DUE_TOLERANCE: Duration = Duration::from_millis(500);
@@ -59,15 +54,6 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The pipeline as the builders should see it: `desiredReplicas` set to the decision.
-    pub fn applied_to(&self, pipeline: &EventPipeline) -> EventPipeline {
-        let mut pipeline = pipeline.clone();
-        let status = pipeline.status.get_or_insert_with(Default::default);
-        let consumer = status.consumer.get_or_insert_with(Default::default);
-        consumer.desired_replicas = self.consumer.desired_replicas;
-        pipeline
-    }
-
     /// Sets the scaler's part of `status` (lag and the decision; `consumer.replicas` is kept).
     pub fn write_into(&self, status: &mut EventPipelineStatus) {
         status.lag.clone_from(&self.lag);
@@ -86,6 +72,8 @@ impl Outcome {
 #[derive(Default)]
 struct Tracked {
     history: History,
+    /// The consumer Deployment's replicas this process applied last.
+    applied: Option<u32>,
     target: Option<LagTarget>,
     polled_at: Option<Instant>,
     generation: Option<i64>,
@@ -133,6 +121,23 @@ impl Scaler {
         self.metrics.set_replicas(&pipeline.object_key(), replicas);
     }
 
+    /// Records the replicas just applied to the consumer Deployment: the next poll's current.
+    pub fn applied(&self, pipeline: &EventPipeline, replicas: u32) {
+        self.lock()
+            .entry(pipeline.object_key())
+            .or_default()
+            .applied = Some(replicas);
+    }
+
+    /// The consumer replicas now: as this process last applied them, else (after a restart)
+    /// where the builder starts.
+    fn current(&self, pipeline: &EventPipeline) -> u32 {
+        self.lock()
+            .get(&pipeline.object_key())
+            .and_then(|tracked| tracked.applied)
+            .unwrap_or_else(|| consumer::replicas(pipeline))
+    }
+
     /// The remembered outcome while the next poll of `pipeline` is not due yet.
     fn remembered(&self, pipeline: &EventPipeline, interval: Duration) -> Option<Outcome> {
         let pipelines = self.lock();
@@ -157,24 +162,22 @@ impl Scaler {
         {
             self.reader.forget(old);
         }
-        let policy = Policy::from_spec(&pipeline.spec.autoscaling);
-        let decision = match poll.sample.as_ref() {
-            Ok(sample) => {
-                let input = Input {
-                    sample,
-                    partitions: poll.partitions,
-                    current_replicas: poll.current,
-                };
-                let decision = scaling::decide(&policy, &input, &mut tracked.history);
-                self.metrics.observe(&label, sample, &decision);
-                decision
-            }
-            Err(error) => {
-                let decision = scaling::hold(poll.current, error);
-                self.metrics.observe_failure(&label, &decision);
-                decision
-            }
+        let measured = match &poll.sample {
+            Ok(sample) => Ok(Input {
+                sample,
+                partitions: poll.partitions,
+                current_replicas: poll.current,
+            }),
+            Err(error) => Err((poll.current, error)),
         };
+        let policy = Policy::from_spec(&pipeline.spec.autoscaling);
+        let decision = scaling::poll(
+            &policy,
+            &mut tracked.history,
+            &self.metrics,
+            &label,
+            measured,
+        );
         let previous = tracked
             .last
             .as_ref()
@@ -220,12 +223,12 @@ pub async fn phase(
         scaler.forget(pipeline);
         return None;
     }
-    let interval = poll_interval(pipeline);
+    let interval = scaling::poll_interval(&pipeline.spec.autoscaling);
     if let Some(outcome) = scaler.remembered(pipeline, interval) {
         return Some(outcome);
     }
     let started = Instant::now();
-    let current = current_replicas(&ctx.client, pipeline).await;
+    let current = scaler.current(pipeline);
     let (target, sample) = measure(&scaler.reader, pipeline, connection, topic).await;
     let poll = Poll {
         started,
@@ -238,30 +241,6 @@ pub async fn phase(
     let outcome = scaler.conclude(pipeline, poll);
     tracing::debug!(reason = %outcome.verdict.message, "scaling decided");
     Some(outcome)
-}
-
-/// `autoscaling.pollInterval`, at least one second.
-pub(crate) fn poll_interval(pipeline: &EventPipeline) -> Duration {
-    pipeline.spec.autoscaling.poll_interval.get().max(MIN_POLL_INTERVAL)
-}
-
-/// The consumer Deployment's replicas as stored; before it exists, what the builder would set.
-async fn current_replicas(client: &Client, pipeline: &EventPipeline) -> u32 {
-    let deployments =
-        Api::<Deployment>::namespaced(client.clone(), &pipeline.namespace().unwrap_or_default());
-    let name = component_name(pipeline, Component::Consumer);
-    match deployments.get_opt(&name).await {
-        Ok(Some(deployment)) => deployment
-            .spec
-            .and_then(|spec| spec.replicas)
-            .and_then(|replicas| u32::try_from(replicas).ok())
-            .unwrap_or_else(|| consumer::replicas(pipeline)),
-        Ok(None) => consumer::replicas(pipeline),
-        Err(error) => {
-            tracing::warn!(%error, "cannot read the consumer Deployment; assuming the last decision");
-            consumer::replicas(pipeline)
-        }
-    }
 }
 
 /// Measures the pipeline's lag over the connection the topic phase used; without one, the

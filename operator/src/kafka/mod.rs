@@ -21,11 +21,7 @@ use rdkafka::{
     client::DefaultClientContext,
 };
 
-use crate::{
-    Error, Result,
-    crd::EventPipeline,
-    kafka::lag::{LagTarget, OffsetReset},
-};
+use crate::{Error, Result, crd::EventPipeline, kafka::lag::LagTarget, scaling::OffsetReset};
 
 /// Where a Kafka cluster is and how to talk to it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     args::LocalArgs,
     consumers::ConsumerPool,
-    status::{LocalStatus, rate},
+    status::LocalStatus,
     supervisor::{ChildSpec, Supervised},
     workload_env::{LocalResources, Ports, local_env},
 };
@@ -25,11 +25,11 @@ use crate::{
     crd::EventPipeline,
     kafka::{
         KafkaAdmin, KafkaConnection,
-        lag::{LagReader, LagSample, LagTarget},
+        lag::{LagReader, LagTarget},
         topic::{self, DesiredTopic},
     },
     resources::{env::env, meta::Component},
-    scaling::{Decision, History, Input, Policy, ScalingMetrics, decide, hold},
+    scaling::{self, Decision, History, Input, LagSample, Policy, ScalingMetrics},
 };
 
 /// How long the producer may take to drain in-flight requests and flush.
@@ -298,18 +298,10 @@ impl Runtime {
     }
 
     fn initial_replicas(&self) -> u32 {
-        let spec = &self.pipeline.spec;
-        match &self.policy {
-            Some(policy) => spec
-                .consumer
-                .replicas
-                .clamp(
-                    policy.min_replicas,
-                    policy.max_replicas.max(policy.min_replicas),
-                )
-                .min(self.partitions.max(1)),
-            None => spec.consumer.replicas,
-        }
+        let requested = self.pipeline.spec.consumer.replicas;
+        self.policy.as_ref().map_or(requested, |policy| {
+            policy.initial_replicas(requested, self.partitions)
+        })
     }
 
     /// The operator's lag poll interval (at least a second), or the status interval when
@@ -318,7 +310,7 @@ impl Runtime {
         if self.policy.is_none() {
             return STATUS_INTERVAL;
         }
-        crate::controller::scale::poll_interval(&self.pipeline)
+        scaling::poll_interval(&self.pipeline.spec.autoscaling)
     }
 
     async fn run(&mut self, shutdown: CancellationToken) {
@@ -357,24 +349,21 @@ impl Runtime {
     ) -> Option<Decision> {
         let policy = self.policy.as_ref()?;
         let current = u32::try_from(self.consumers.len()).unwrap_or(u32::MAX);
-        let decision = match measured {
-            Ok(sample) => {
-                let input = Input {
-                    sample,
-                    partitions: self.partitions,
-                    current_replicas: current,
-                };
-                let decision = decide(policy, &input, &mut self.history);
-                self.metrics.observe(&self.label, sample, &decision);
-                decision
-            }
-            Err(error) => {
-                let decision = hold(current, error);
-                self.metrics.observe_failure(&self.label, &decision);
-                decision
-            }
+        let measured = match measured {
+            Ok(sample) => Ok(Input {
+                sample,
+                partitions: self.partitions,
+                current_replicas: current,
+            }),
+            Err(error) => Err((current, error)),
         };
-        Some(decision)
+        Some(scaling::poll(
+            policy,
+            &mut self.history,
+            &self.metrics,
+            &self.label,
+            measured,
+        ))
     }
 
     async fn scale(&mut self, replicas: u32) {
@@ -391,7 +380,7 @@ impl Runtime {
         let (lag, error, produced, consumed) = match measured {
             Ok(sample) => {
                 let (produced, consumed) =
-                    previous.map_or((0.0, 0.0), |before| rates(before, sample));
+                    previous.map_or((0.0, 0.0), |before| sample.rates_since(before));
                 (i64::try_from(sample.total).ok(), None, produced, consumed)
             }
             Err(error) => (None, Some(error.to_string()), 0.0, 0.0),
@@ -442,25 +431,4 @@ impl Runtime {
         self.producer.stop().await;
         self.reader.forget(&self.target);
     }
-}
-
-/// Produced and consumed events per second between two samples.
-fn rates(before: &LagSample, after: &LagSample) -> (f64, f64) {
-    let seconds = (after.measured_at - before.measured_at).as_seconds_f64();
-    let high = |s: &LagSample| {
-        s.per_partition
-            .iter()
-            .map(|p| p.high_watermark)
-            .sum::<i64>()
-    };
-    let committed = |s: &LagSample| {
-        s.per_partition
-            .iter()
-            .filter_map(|p| p.committed)
-            .sum::<i64>()
-    };
-    (
-        rate(high(before), high(after), seconds),
-        rate(committed(before), committed(after), seconds),
-    )
 }

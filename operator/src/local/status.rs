@@ -88,14 +88,6 @@ impl LocalStatus {
     }
 }
 
-/// Events per second between two counter readings.
-pub fn rate(previous: i64, current: i64, seconds: f64) -> f64 {
-    if seconds <= 0.0 {
-        return 0.0;
-    }
-    (current - previous).max(0) as f64 / seconds
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,12 +136,5 @@ mod tests {
         assert!(!next.differs_from(&status()));
         next.lag = Some(0);
         assert!(next.differs_from(&status()));
-    }
-
-    #[test]
-    fn rates_never_go_negative() {
-        assert!((rate(100, 300, 2.0) - 100.0).abs() < f64::EPSILON);
-        assert!(rate(300, 100, 2.0).abs() < f64::EPSILON);
-        assert!(rate(0, 100, 0.0).abs() < f64::EPSILON);
     }
 }

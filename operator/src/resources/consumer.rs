@@ -1,18 +1,18 @@
 //! The consumer's Deployment: Kafka into MongoDB, replicas chosen by the scaler when autoscaling.
 //!
-//! The seam with the scaler: when `spec.autoscaling.enabled`, the scaler (`crate::scaling` and
-//! `crate::kafka::lag`) records its decision in `status.consumer.desiredReplicas`, and this
-//! builder is the only writer of the Deployment's `replicas`, so the two never fight over it.
-//! Before the scaler's first decision the count starts at `spec.consumer.replicas`, clamped to
-//! the autoscaling bounds.
+//! The seam with the scaler: the reconcile hands the scaler's decision to this builder as a value,
+//! and this builder is the only writer of the Deployment's `replicas`, so the two never fight
+//! over it. Before the scaler's first decision, [`replicas`] says where the count starts.
 
 use k8s_openapi::api::apps::v1::Deployment;
 
 use super::{BuildContext, meta::Component, pod};
-use crate::crd::EventPipeline;
+use crate::{crd::EventPipeline, scaling::Policy};
 
-/// Consumer pods: zero while suspended; else the scaler's decision when autoscaling (starting
-/// from `spec.consumer.replicas` within the bounds); else `spec.consumer.replicas`.
+/// Consumer pods before (or without) a decision of this process's scaler: zero while suspended;
+/// when autoscaling, the last decision stored in `status` (an operator restart), else
+/// `spec.consumer.replicas` within the bounds a decision lands in
+/// ([`Policy::initial_replicas`]); else `spec.consumer.replicas`.
 pub fn replicas(pipeline: &EventPipeline) -> u32 {
     let spec = &pipeline.spec;
     if spec.suspend {
@@ -27,15 +27,16 @@ pub fn replicas(pipeline: &EventPipeline) -> u32 {
         .and_then(|status| status.consumer.as_ref())
         .and_then(|consumer| consumer.desired_replicas);
     decided.unwrap_or_else(|| {
-        let bounds = &spec.autoscaling;
-        spec.consumer.replicas.clamp(
-            bounds.min_replicas,
-            bounds.max_replicas.max(bounds.min_replicas),
-        )
+        let partitions = pipeline
+            .status
+            .as_ref()
+            .and_then(|status| status.topic.as_ref())
+            .map_or(spec.topic.partitions, |topic| topic.partitions);
+        Policy::from_spec(&spec.autoscaling).initial_replicas(spec.consumer.replicas, partitions)
     })
 }
 
-/// The consumer Deployment.
-pub fn deployment(pipeline: &EventPipeline, ctx: &BuildContext) -> Deployment {
-    pod::deployment(pipeline, Component::Consumer, Some(replicas(pipeline)), ctx)
+/// The consumer Deployment with `replicas` consumers.
+pub fn deployment(pipeline: &EventPipeline, ctx: &BuildContext, replicas: u32) -> Deployment {
+    pod::deployment(pipeline, Component::Consumer, Some(replicas), ctx)
 }

@@ -46,12 +46,13 @@ pub struct Desired {
     pub consumer: Deployment,
 }
 
-/// Builds every desired object of a (validated) pipeline.
-pub fn desired(pipeline: &EventPipeline, ctx: &BuildContext) -> Desired {
+/// Builds every desired object of a (validated) pipeline, with `consumer_replicas` consumers
+/// (the scaler's decision, or [`consumer::replicas`]).
+pub fn desired(pipeline: &EventPipeline, ctx: &BuildContext, consumer_replicas: u32) -> Desired {
     Desired {
         schema: schema::config_map(pipeline),
         producer: producer::deployment(pipeline, ctx),
         producer_service: service::producer_service(pipeline),
-        consumer: consumer::deployment(pipeline, ctx),
+        consumer: consumer::deployment(pipeline, ctx, consumer_replicas),
     }
 }

@@ -43,7 +43,9 @@ pub(super) fn rates(policy: &Policy, history: &History, excluded: &[i32]) -> Opt
     let mut replica_seconds = 0.0;
     for pair in window.windows(2) {
         let seconds = (pair[1].sample.measured_at - pair[0].sample.measured_at).as_seconds_f64();
-        consumed += moved(pair[0], pair[1], excluded, |p| p.committed);
+        consumed += pair[1]
+            .sample
+            .advanced_since(&pair[0].sample, excluded, |p| p.committed);
         replica_seconds += f64::from(pair[0].replicas) * seconds.max(0.0);
     }
     let backlog = window
@@ -52,34 +54,13 @@ pub(super) fn rates(policy: &Policy, history: &History, excluded: &[i32]) -> Opt
     let per_replica =
         (backlog && consumed > 0.0 && replica_seconds > 0.0).then(|| consumed / replica_seconds);
     Some(Rates {
-        produced: moved(first, last, excluded, |p| Some(p.high_watermark)) / span,
+        produced: last
+            .sample
+            .advanced_since(&first.sample, excluded, |p| Some(p.high_watermark))
+            / span,
         consumed: consumed / span,
         per_replica,
     })
-}
-
-/// Sum over partitions (not excluded, known in both) of how far `offset` advanced.
-fn moved(
-    from: &Observation,
-    to: &Observation,
-    excluded: &[i32],
-    offset: impl Fn(&crate::kafka::lag::PartitionLag) -> Option<i64>,
-) -> f64 {
-    let advanced: i64 = to
-        .sample
-        .per_partition
-        .iter()
-        .filter(|p| !excluded.contains(&p.partition))
-        .filter_map(|p| {
-            let before = from
-                .sample
-                .per_partition
-                .iter()
-                .find(|q| q.partition == p.partition)?;
-            Some((offset(p)? - offset(before)?).max(0))
-        })
-        .sum();
-    advanced as f64
 }
 
 /// Replicas that drain `lag` within the policy's target while producers keep writing, and how

@@ -5,7 +5,7 @@ use std::{collections::VecDeque, time::Duration};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::Policy;
-use crate::kafka::lag::LagSample;
+use crate::scaling::LagSample;
 
 /// Samples kept for the drain-rate estimate (about a minute at the default 10 s poll).
 pub(super) const RATE_WINDOW_SAMPLES: usize = 6;

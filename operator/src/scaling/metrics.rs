@@ -4,7 +4,7 @@
 use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
 
 use super::Decision;
-use crate::kafka::lag::LagSample;
+use crate::scaling::LagSample;
 
 /// The scaler's metrics, labelled by `pipeline` (`namespace/name`).
 #[derive(Debug, Clone)]

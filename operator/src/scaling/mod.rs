@@ -33,6 +33,7 @@ mod history;
 mod metrics;
 mod persistent;
 mod policy;
+pub mod sample;
 #[cfg(test)]
 mod tests;
 
@@ -41,9 +42,12 @@ use chrono::{DateTime, Utc};
 pub use decision::{Decision, Direction, Rule};
 pub use history::{History, Observation, Recommendation};
 pub use metrics::ScalingMetrics;
-pub use policy::{DEFAULT_PERSISTENT_LAG_POLLS, DEFAULT_SCALE_DOWN_STABILIZATION, Policy};
+pub use policy::{
+    DEFAULT_PERSISTENT_LAG_POLLS, DEFAULT_SCALE_DOWN_STABILIZATION, MIN_POLL_INTERVAL, Policy,
+    poll_interval,
+};
+pub use sample::{LagSample, OffsetReset, PartitionLag};
 
-use crate::kafka::lag::LagSample;
 use decision::headline;
 use history::cutoff;
 use policy::Bounds;
@@ -109,6 +113,31 @@ pub fn decide(policy: &Policy, input: &Input<'_>, history: &mut History) -> Deci
         ),
         lag,
         excluded_partitions: excluded,
+    }
+}
+
+/// One poll of one pipeline, as the operator and the local runtime both run it: decide on the
+/// measured sample, or hold the current replicas when the measurement failed, and record the
+/// decision in the metrics under the pipeline's `label`. The two differ only in how they apply
+/// the desired replicas (a Deployment, or local processes).
+pub fn poll<E: std::fmt::Display>(
+    policy: &Policy,
+    history: &mut History,
+    metrics: &ScalingMetrics,
+    label: &str,
+    measured: Result<Input<'_>, (u32, E)>,
+) -> Decision {
+    match measured {
+        Ok(input) => {
+            let decision = decide(policy, &input, history);
+            metrics.observe(label, input.sample, &decision);
+            decision
+        }
+        Err((current_replicas, error)) => {
+            let decision = hold(current_replicas, &error);
+            metrics.observe_failure(label, &decision);
+            decision
+        }
     }
 }
 

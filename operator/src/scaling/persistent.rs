@@ -1,7 +1,7 @@
 //! `excludePersistentLag`: finding partitions whose consumer is stuck.
 
 use super::{History, Policy, history::Observation};
-use crate::kafka::lag::PartitionLag;
+use crate::scaling::PartitionLag;
 
 /// Partitions to leave out of the sizing: those that had lag and the same committed offset (or
 /// none) in each of the last `persistent_lag_polls` observations, all taken while consumers ran.

@@ -8,6 +8,9 @@ use super::decision::Rule;
 /// last five minutes.
 pub const DEFAULT_SCALE_DOWN_STABILIZATION: Duration = Duration::from_secs(300);
 
+/// The shortest `pollInterval` honoured.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Default number of consecutive polls a partition's committed offset must stand still while it
 /// has lag before `excludePersistentLag` leaves it out of the sizing.
 pub const DEFAULT_PERSISTENT_LAG_POLLS: u32 = 5;
@@ -60,6 +63,12 @@ impl Policy {
         usize::try_from(self.persistent_lag_polls.max(2)).unwrap_or(usize::MAX)
     }
 
+    /// The consumers to run before the first decision: `requested` (`spec.consumer.replicas`)
+    /// within the bounds every decision lands in (min, max and the partition cap).
+    pub fn initial_replicas(&self, requested: u32, partitions: u32) -> u32 {
+        Bounds::new(self, partitions).apply(requested).0
+    }
+
     /// The longer stabilization window: how long recommendations must be remembered.
     pub(super) fn longest_window(&self) -> Duration {
         self.scale_up_stabilization
@@ -109,6 +118,12 @@ impl Bounds {
             (replicas, None)
         }
     }
+}
+
+/// How often a pipeline's lag is measured: `autoscaling.pollInterval`, at least
+/// [`MIN_POLL_INTERVAL`].
+pub fn poll_interval(spec: &crate::crd::AutoscalingSpec) -> Duration {
+    spec.poll_interval.get().max(MIN_POLL_INTERVAL)
 }
 
 impl Policy {

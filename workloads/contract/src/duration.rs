@@ -19,7 +19,9 @@ pub const PATTERN: &str = "^[0-9]+(ms|s|m)$";
 
 /// Why a text is not a duration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{text}` is not a duration: {reason} (a whole number with ms, s or m, e.g. 250ms, 5s, 2m)")]
+#[error(
+    "`{text}` is not a duration: {reason} (a whole number with ms, s or m, e.g. 250ms, 5s, 2m)"
+)]
 pub struct ParseError {
     text: String,
     reason: &'static str,

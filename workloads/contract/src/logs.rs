@@ -2,7 +2,6 @@
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-
 /// Installs the global tracing subscriber; a second call is a no-op.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));

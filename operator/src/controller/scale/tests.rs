@@ -1,7 +1,7 @@
 //! The outcome of a decision: what it writes to status and when it announces a scale.
 
 use super::*;
-use crate::kafka::lag::{OffsetReset, PartitionLag};
+use crate::scaling::{OffsetReset, PartitionLag};
 
 fn sample(lags: &[i64]) -> LagSample {
     let partitions = lags
@@ -85,14 +85,30 @@ fn a_failed_measurement_holds_and_keeps_the_last_lag() {
 }
 
 #[test]
-fn the_builders_see_the_decided_replicas() {
+fn the_next_poll_counts_the_replicas_last_applied_else_where_the_builder_starts()
+-> prometheus::Result<()> {
+    let metrics = ScalingMetrics::register(&prometheus::Registry::new())?;
+    let scaler = Scaler::new(LagReader::new(Duration::from_secs(1)), metrics);
     let mut pipeline = EventPipeline::new("p", crate::crd::EventPipelineSpec::default());
+    pipeline.metadata.namespace = Some("ns".to_owned());
     pipeline.spec.autoscaling.enabled = true;
-    pipeline.spec.autoscaling.max_replicas = 10;
-    let outcome = outcome(
-        Default::default(),
-        &decision(1, 5, Rule::LagThreshold),
-        None,
+    (
+        pipeline.spec.autoscaling.min_replicas,
+        pipeline.spec.consumer.replicas,
+    ) = (2, 1);
+    pipeline.spec.topic.partitions = 8;
+    assert_eq!(
+        scaler.current(&pipeline),
+        2,
+        "spec.consumer.replicas 1 raised to min 2"
     );
-    assert_eq!(consumer::replicas(&outcome.applied_to(&pipeline)), 5);
+    pipeline.spec.topic.partitions = 1;
+    assert_eq!(
+        scaler.current(&pipeline),
+        1,
+        "capped at the partitions, as decisions are"
+    );
+    scaler.applied(&pipeline, 5);
+    assert_eq!(scaler.current(&pipeline), 5);
+    Ok(())
 }

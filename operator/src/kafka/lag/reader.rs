@@ -14,7 +14,8 @@ use rdkafka::{
     metadata::MetadataPartition,
 };
 
-use super::{LagError, LagSample, LagTarget, OffsetReset, PartitionLag};
+use super::{LagError, LagTarget};
+use crate::scaling::{LagSample, OffsetReset, PartitionLag};
 
 /// Default bound of each broker round trip of one measurement.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
