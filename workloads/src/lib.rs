@@ -11,6 +11,9 @@ pub mod error;
 pub mod event;
 pub mod loadgen;
 pub mod producer;
+/// Test helpers (dev services, private servers, unique names): only with the `testkit` feature,
+/// which the workspace's tests and benchmarks turn on; not part of the library's API.
+#[cfg(feature = "testkit")]
 pub mod testkit;
 
 pub use error::{Error, Result};
