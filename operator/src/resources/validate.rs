@@ -62,6 +62,15 @@ fn checks(pipeline: &EventPipeline, ctx: &BuildContext) -> Vec<Option<String>> {
             "no workload image: set spec.image or the operator's --workload-image",
         ),
         check(
+            spec.producer.rate_limit.as_ref().is_none_or(|limit| {
+                limit.events_per_second >= 1
+                    && limit
+                        .burst
+                        .is_none_or(|burst| burst >= limit.events_per_second)
+            }),
+            "producer.rateLimit needs eventsPerSecond >= 1 and burst >= eventsPerSecond",
+        ),
+        check(
             spec.producer
                 .schema
                 .as_ref()
