@@ -222,8 +222,8 @@ async fn read_until_closed(stream: &mut (impl AsyncReadExt + Unpin), within: Dur
         match tokio::time::timeout(left, stream.read(&mut buffer)).await {
             Ok(Ok(0) | Err(_)) => break,
             Ok(Ok(n)) => received.extend_from_slice(&buffer[..n]),
-            Err(_) => panic!(
-                "the connection is still open after {within:?}; received {:?}",
+            Err(elapsed) => panic!(
+                "the connection is still open after {within:?} ({elapsed}); received {:?}",
                 String::from_utf8_lossy(&received)
             ),
         }
