@@ -5,8 +5,8 @@
 //!
 //! Prints: the capacity (single valid events, closed loop at 64 connections), the offered
 //! rate (open loop: requests are sent on schedule whatever the answers), the answers by status,
-//! p50/p99 of the accepted (202) requests, the producer's RSS at the start and the end of the
-//! soak (and every 30 s), and whether every 202'd id is in MongoDB exactly once: stored
+//! p50/p99 of the accepted (202) requests, the producer's RSS before the overload, at the start
+//! of the soak (after its first 30 s: connections open, buffers grown) and at the end, and whether every 202'd id is in MongoDB exactly once: stored
 //! documents are counted per `id`, so a loss or a duplicate fails the bench.
 #![expect(clippy::expect_used, reason = "a benchmark fails loudly on any error")]
 

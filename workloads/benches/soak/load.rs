@@ -54,7 +54,7 @@ impl Outcome {
             .collect();
         println!(
             "offered {:.0} requests/s for {} s ({} sent, {} not sent: client full); answers {}",
-            self.sent as f64 / duration.as_secs_f64(),
+            (self.sent + self.not_sent) as f64 / duration.as_secs_f64(),
             duration.as_secs(),
             self.sent,
             self.not_sent,
@@ -68,14 +68,17 @@ impl Outcome {
             latency.p99_ms,
             latency.max_ms
         );
-        let (start, end) = (
-            self.rss.first().map_or(0, |s| s.1),
-            self.rss.last().map_or(0, |s| s.1),
-        );
+        // The first sample is before the overload; the soak's start is the first sample under
+        // it (connections opened, buffers grown), so growth from there is what a leak shows.
+        let sample = |index: usize| self.rss.get(index).map_or(0, |s| s.1);
+        let (before, start) = (sample(0), sample(1));
+        let end = self.rss.last().map_or(0, |s| s.1);
         let peak = self.rss.iter().map(|s| s.1).max().unwrap_or(0);
         let mib = |kib: u64| kib as f64 / 1024.0;
         println!(
-            "producer RSS: start {:.1} MiB, end {:.1} MiB ({:+.1}%), highest sample {:.1} MiB ({} samples): flat (end ≤ 1.25 × start) {}",
+            "producer RSS: {:.1} MiB before the overload; start (after {} s of it) {:.1} MiB, end {:.1} MiB ({:+.1}%), highest sample {:.1} MiB ({} samples): flat (end ≤ 1.25 × start) {}",
+            mib(before),
+            SAMPLE_EVERY.as_secs(),
             mib(start),
             mib(end),
             100.0 * (end as f64 / start.max(1) as f64 - 1.0),
