@@ -161,6 +161,8 @@ fn producer_spec_lands_in_the_producer_deployment() {
         "/etc/eventflow/auth/tokens",
     );
     assert_env(producer, contract::HTTP_PORT, "8080");
+    assert_env(producer, contract::RATE_LIMIT_EVENTS_PER_SECOND, "500");
+    assert_env(producer, contract::RATE_LIMIT_BURST, "1000");
     let volumes = pod(producer).volumes.clone().unwrap();
     let auth = volumes
         .iter()
@@ -235,6 +237,8 @@ fn consumer_spec_lands_in_the_consumer_deployment() {
         contract::ALLOWED_TYPES,
         contract::AUTH_TOKENS_FILE,
         contract::HTTP_PORT,
+        contract::RATE_LIMIT_EVENTS_PER_SECOND,
+        contract::RATE_LIMIT_BURST,
     ] {
         assert!(
             !env(consumer).contains_key(producer_only),
@@ -331,6 +335,7 @@ fn defaults_fill_a_minimal_pipeline() {
     assert!(!env(&desired.producer).contains_key(contract::KAFKA_PROPERTIES_FILE));
     assert!(!env(&desired.producer).contains_key(contract::AUTH_TOKENS_FILE));
     assert!(!env(&desired.producer).contains_key(contract::ALLOWED_TYPES));
+    assert!(!env(&desired.producer).contains_key(contract::RATE_LIMIT_EVENTS_PER_SECOND));
 }
 
 #[test]

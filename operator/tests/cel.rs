@@ -5,7 +5,7 @@
     reason = "test helpers fail the test on any error"
 )]
 
-use eventflow_operator::crd::EventPipeline;
+use eventflow_operator::crd::{EventPipeline, RateLimitSpec};
 use kube::core::cel::{validate_cel, validate_cel_update};
 
 fn full() -> EventPipeline {
@@ -67,4 +67,24 @@ fn replication_factor_and_topic_name_are_immutable() {
         validate_cel_update(&renamed, &old),
         "topic.name is immutable",
     );
+}
+
+#[test]
+fn a_rate_limit_burst_below_its_rate_is_refused() {
+    let mut pipeline = full();
+    pipeline.spec.producer.rate_limit = Some(RateLimitSpec {
+        events_per_second: 100,
+        burst: Some(99),
+    });
+    refused(
+        validate_cel(&pipeline),
+        "burst must be at least producer.rateLimit.eventsPerSecond",
+    );
+    for burst in [None, Some(100), Some(1000)] {
+        pipeline.spec.producer.rate_limit = Some(RateLimitSpec {
+            events_per_second: 100,
+            burst,
+        });
+        validate_cel(&pipeline).unwrap();
+    }
 }

@@ -76,6 +76,11 @@ fn producer_env_parses_as_the_producer_cli_with_every_value() {
     let Command::Producer(args) = parsed.command else {
         panic!("not the producer")
     };
+    let rate = args.rate_limit().unwrap();
+    assert_eq!(
+        (rate.events_per_second.get(), rate.burst.get()),
+        (500, 1000)
+    );
     assert_eq!(args.topic, "user-activity-events");
     assert_eq!(
         args.kafka.bootstrap,

@@ -106,6 +106,10 @@ fn cel_rules_guard_bounds_and_transitions() {
     assert!(
         rules(&format!("{spec}/consumer/properties/batchTimeout"))[0].contains("duration('5m')")
     );
+    assert_eq!(
+        rules(&format!("{spec}/producer/properties/rateLimit")),
+        ["!has(self.burst) || self.burst >= self.eventsPerSecond"]
+    );
     let s = schema();
     let batch = s
         .pointer(&format!("{spec}/consumer/properties/batchSize"))
@@ -177,6 +181,8 @@ fn schema_refuses_an_out_of_range_batch_and_an_unknown_policy() {
         ("/spec/consumer/batchSize", Value::from(20_000)),
         ("/spec/topic/deletionPolicy", Value::from("Purge")),
         ("/spec/consumer/batchTimeout", Value::from("5 seconds")),
+        ("/spec/producer/rateLimit/eventsPerSecond", Value::from(0)),
+        ("/spec/producer/rateLimit/burst", Value::from(0)),
     ] {
         let mut bad = good.clone();
         *bad.pointer_mut(pointer).unwrap() = value.clone();

@@ -111,6 +111,7 @@ mod tests {
             from_secret(contract::MONGODB_URI),
             literal(contract::SCHEMA_FILE, "/etc/eventflow/schema/schema.json"),
             literal(contract::HTTP_PORT, "8080"),
+            literal(contract::RATE_LIMIT_EVENTS_PER_SECOND, "500"),
         ];
         let local = LocalResources {
             kafka_bootstrap: "127.0.0.1:9092".into(),
@@ -134,6 +135,7 @@ mod tests {
         assert_eq!(env[contract::MONGODB_URI], "mongodb://127.0.0.1:27017");
         assert_eq!(env[contract::SCHEMA_FILE], "/tmp/run/schema.json");
         assert_eq!(env[contract::HTTP_PORT], "18080");
+        assert_eq!(env[contract::RATE_LIMIT_EVENTS_PER_SECOND], "500");
         assert_eq!(env[contract::ADMIN_PORT], "19090");
         assert_eq!(env[contract::BIND_ADDRESS], "127.0.0.1");
     }

@@ -108,6 +108,15 @@ fn producer_env(pipeline: &EventPipeline) -> Vec<EnvVar> {
             format!("{AUTH_DIR}/{AUTH_TOKENS_KEY}"),
         ));
     }
+    if let Some(limit) = &producer.rate_limit {
+        env.push(literal(
+            contract::RATE_LIMIT_EVENTS_PER_SECOND,
+            limit.events_per_second.to_string(),
+        ));
+        if let Some(burst) = limit.burst {
+            env.push(literal(contract::RATE_LIMIT_BURST, burst.to_string()));
+        }
+    }
     env
 }
 

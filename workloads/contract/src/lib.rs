@@ -48,6 +48,13 @@ pub const ALLOWED_TYPES: &str = "EVENTFLOW_ALLOWED_TYPES";
 /// Path of a file of bearer tokens, one per line (from `producer.auth.secretRef`).
 pub const AUTH_TOKENS_FILE: &str = "EVENTFLOW_AUTH_TOKENS_FILE";
 
+/// Events per second each client may send (the rate limit's refill rate; from
+/// `producer.rateLimit.eventsPerSecond`; unset: no rate limit).
+pub const RATE_LIMIT_EVENTS_PER_SECOND: &str = "EVENTFLOW_RATE_LIMIT_EVENTS_PER_SECOND";
+/// Most events a client may send at once (the rate limit's bucket; from
+/// `producer.rateLimit.burst`; unset: the events per second).
+pub const RATE_LIMIT_BURST: &str = "EVENTFLOW_RATE_LIMIT_BURST";
+
 /// Events per consumer batch.
 pub const BATCH_SIZE: &str = "EVENTFLOW_BATCH_SIZE";
 /// Longest wait since a batch's first event before it is written (e.g. `5s`, `500ms`).

@@ -1,4 +1,5 @@
-//! Optional bearer-token auth of the /v1 routes.
+//! Optional bearer-token auth of the /v1 routes. An accepted request carries its
+//! [`Client`] (which token) as an extension, so the rate limit counts it against that token.
 
 use std::{path::Path, sync::Arc};
 
@@ -9,7 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::error::ApiError;
+use super::{error::ApiError, rate_limit::Client};
 use crate::{Error, Result};
 
 /// The accepted bearer tokens (one per line of the tokens file).
@@ -42,11 +43,25 @@ impl Tokens {
         Self::parse(&crate::config::read_file(path)?)
     }
 
-    /// Whether `candidate` is one of the tokens (compared in constant time per token).
-    pub fn accepts(&self, candidate: &[u8]) -> bool {
-        self.0.iter().fold(false, |found, token| {
-            found | constant_time_eq(token, candidate)
-        })
+    /// Which token `candidate` is, if any (every token is compared, each in constant time).
+    pub fn find(&self, candidate: &[u8]) -> Option<usize> {
+        self.0
+            .iter()
+            .enumerate()
+            .fold(None, |found, (index, token)| {
+                let matches = constant_time_eq(token, candidate);
+                found.or(matches.then_some(index))
+            })
+    }
+
+    /// Number of tokens.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there is no token (never: parsing refuses an empty file).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -57,7 +72,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Middleware: with tokens configured, requires `Authorization: Bearer <token>`.
 pub async fn require_bearer(
     State(tokens): State<Option<Tokens>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let Some(tokens) = tokens else {
@@ -71,10 +86,13 @@ pub async fn require_bearer(
             let (scheme, token) = value.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         });
-    match given {
-        Some(token) if tokens.accepts(token.as_bytes()) => next.run(request).await,
-        other => ApiError::Unauthorized {
-            token_given: other.is_some(),
+    match given.map(|token| tokens.find(token.as_bytes())) {
+        Some(Some(index)) => {
+            request.extensions_mut().insert(Client::Token(index));
+            next.run(request).await
+        }
+        given => ApiError::Unauthorized {
+            token_given: given.is_some(),
         }
         .into_response(),
     }
@@ -87,10 +105,11 @@ mod tests {
     #[test]
     fn tokens_file_lines_are_the_tokens() {
         let tokens = Tokens::parse("# ingest\nalpha\n\n  beta  \n").unwrap();
-        assert!(tokens.accepts(b"alpha"));
-        assert!(tokens.accepts(b"beta"));
-        assert!(!tokens.accepts(b"alph"));
-        assert!(!tokens.accepts(b"# ingest"));
+        assert_eq!(tokens.find(b"alpha"), Some(0));
+        assert_eq!(tokens.find(b"beta"), Some(1));
+        assert_eq!(tokens.find(b"alph"), None);
+        assert_eq!(tokens.find(b"# ingest"), None);
+        assert_eq!(tokens.len(), 2);
         assert!(Tokens::parse("\n# none\n").is_err());
     }
 }

@@ -33,6 +33,15 @@ pub enum ApiError {
     /// The body is larger than allowed, in bytes or in events (413).
     #[error("{message}")]
     PayloadTooLarge { code: &'static str, message: String },
+    /// The body did not arrive within the body read timeout (408; the connection is closed).
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
+    /// The client's rate limit is spent (429, with `Retry-After`).
+    #[error("rate limit exceeded; retry after {retry_after_seconds} s")]
+    RateLimited {
+        /// Whole seconds until the bucket holds the request's events again.
+        retry_after_seconds: u64,
+    },
     /// The body is not `application/json` (415).
     #[error("the content type must be application/json")]
     UnsupportedMediaType,
@@ -68,6 +77,8 @@ impl ApiError {
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -83,6 +94,8 @@ impl ApiError {
             Self::Unauthorized { .. } => "unauthorized",
             Self::NotFound(_) => "not_found",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::RequestTimeout => "body_timeout",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Invalid(_) => "validation_failed",
         }
     }
@@ -107,6 +120,14 @@ impl IntoResponse for ApiError {
         match self {
             Self::Unavailable { .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+            }
+            Self::RateLimited {
+                retry_after_seconds,
+            } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+            }
+            Self::RequestTimeout => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             Self::Unauthorized { token_given } => {
                 let challenge = if token_given {
@@ -159,6 +180,17 @@ mod tests {
             body(response).await["error"]["details"],
             Value::Array(vec![])
         );
+    }
+
+    #[tokio::test]
+    async fn rate_limited_says_how_long_to_wait() {
+        let response = ApiError::RateLimited {
+            retry_after_seconds: 3,
+        }
+        .into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+        assert_eq!(body(response).await["error"]["code"], "rate_limited");
     }
 
     #[tokio::test]

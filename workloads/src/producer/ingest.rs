@@ -2,17 +2,18 @@
 //! answered 202 only after Kafka acknowledged every event.
 
 use axum::{
-    Json,
-    body::Bytes,
-    extract::{State, rejection::BytesRejection},
+    Extension, Json,
+    extract::State,
     http::{HeaderMap, StatusCode, header},
 };
 use serde_json::{Value, json};
 
 use super::{
+    body::Body,
     error::ApiError,
     kafka::{KafkaSink, PublishError, Record},
     metrics::Metrics,
+    rate_limit::{Client, RateLimiter},
     routes::AppState,
 };
 use crate::event::{Event, EventRules, FieldError, IncomingEvent, PartitionKey};
@@ -33,6 +34,8 @@ pub struct Ingest {
     pub default_source: String,
     /// Most events in one request.
     pub max_events: usize,
+    /// The rate limit, if any.
+    pub rate_limit: Option<RateLimiter>,
 }
 
 impl Ingest {
@@ -167,8 +170,9 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// `POST /v1/events`.
 pub async fn post_events(
     State(state): State<AppState>,
+    client: Option<Extension<Client>>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<Body, ApiError>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let metrics = &state.metrics;
     if !is_json(&headers) {
@@ -178,17 +182,7 @@ pub async fn post_events(
             ApiError::UnsupportedMediaType,
         ));
     }
-    let body = body.map_err(|rejection| {
-        let error = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge {
-                code: "body_too_large",
-                message: "the body is larger than allowed".into(),
-            }
-        } else {
-            ApiError::bad_request("unreadable_body", "the body could not be read")
-        };
-        reject(metrics, "unreadable", error)
-    })?;
+    let Body(body) = body.map_err(|error| reject(metrics, "unreadable", error))?;
     let key = headers.get(IDEMPOTENCY_KEY).map(|v| {
         v.to_str().map_err(|_| {
             ApiError::bad_request(
@@ -202,6 +196,12 @@ pub async fn post_events(
         .ingest
         .prepare(&body, key)
         .map_err(|e| reject(metrics, e.code(), e))?;
+    if let Some(limit) = &state.ingest.rate_limit {
+        let client = client.map_or(Client::Producer, |Extension(client)| client);
+        limit
+            .check(client, records.len(), metrics)
+            .map_err(|e| reject(metrics, "rate_limited", e))?;
+    }
     let acks = state.ingest.sink.publish(&records).await.map_err(|e| {
         metrics
             .events_rejected

@@ -30,6 +30,14 @@ pub struct Metrics {
     pub delivery_errors: IntCounterVec,
     /// Messages in the local producer queue (not yet acknowledged).
     pub queue_size: IntGauge,
+    /// Requests refused by the rate limit (429, or 413 above the burst), by client.
+    pub rate_limited: IntCounterVec,
+    /// Requests answered 503 at once because the most requests were in flight.
+    pub shed: IntCounter,
+    /// Requests being served.
+    pub in_flight: IntGauge,
+    /// Connections of slow clients ended, by phase (`headers`: closed; `body`: 408).
+    pub client_timeouts: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -72,6 +80,25 @@ impl Metrics {
                 "kafka_queue_messages",
                 "Messages in the local producer queue, not yet acknowledged",
             )?,
+            rate_limited: IntCounterVec::new(
+                Opts::new(
+                    "rate_limited_total",
+                    "Requests refused by the rate limit, by client (producer or token-<n>)",
+                ),
+                &["client"],
+            )?,
+            shed: IntCounter::new(
+                "requests_shed_total",
+                "Requests answered 503 at once: the most requests were in flight",
+            )?,
+            in_flight: IntGauge::new("requests_in_flight", "Requests being served")?,
+            client_timeouts: IntCounterVec::new(
+                Opts::new(
+                    "client_timeouts_total",
+                    "Slow clients cut off, by phase (headers: connection closed; body: 408)",
+                ),
+                &["phase"],
+            )?,
         };
         registry.register(Box::new(metrics.requests.clone()))?;
         registry.register(Box::new(metrics.request_duration.clone()))?;
@@ -80,6 +107,10 @@ impl Metrics {
         registry.register(Box::new(metrics.delivery_duration.clone()))?;
         registry.register(Box::new(metrics.delivery_errors.clone()))?;
         registry.register(Box::new(metrics.queue_size.clone()))?;
+        registry.register(Box::new(metrics.rate_limited.clone()))?;
+        registry.register(Box::new(metrics.shed.clone()))?;
+        registry.register(Box::new(metrics.in_flight.clone()))?;
+        registry.register(Box::new(metrics.client_timeouts.clone()))?;
         Ok(metrics)
     }
 

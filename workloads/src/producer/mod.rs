@@ -1,19 +1,30 @@
 //! `eventflow producer`: HTTP ingest into Kafka and the query API over MongoDB.
 //!
 //! `routes` is the HTTP surface, `ingest` the write path (validation, then `kafka`), `query`
-//! and `store` the read path, `auth`, `error` and `metrics` the cross-cutting parts; this module
-//! wires them from the command line and runs the servers until SIGTERM/SIGINT.
+//! and `store` the read path, `auth`, `error` and `metrics` the cross-cutting parts;
+//! `rate_limit`, `in_flight`, `body` and `server` keep overload and slow clients out; this
+//! module wires them from the command line and runs the servers until SIGTERM/SIGINT.
 
 pub mod auth;
+pub mod body;
 pub mod error;
+pub mod in_flight;
 pub mod ingest;
 pub mod kafka;
 pub mod metrics;
 pub mod query;
+pub mod rate_limit;
 pub mod routes;
+pub mod server;
 pub mod store;
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    num::{NonZeroU32, NonZeroUsize},
+    path::PathBuf,
+    sync::Arc,
+    time::Duration,
+};
 
 use clap::Args;
 use prometheus::Registry;
@@ -21,7 +32,14 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use self::routes::{AppState, Limits, router};
-use self::{ingest::Ingest, kafka::KafkaSink, metrics::Metrics, store::Store};
+use self::{
+    in_flight::InFlight,
+    ingest::Ingest,
+    kafka::KafkaSink,
+    metrics::Metrics,
+    rate_limit::{Rate, RateLimiter},
+    store::Store,
+};
 use eventflow_contract::{
     self as contract,
     admin::{self, Readiness},
@@ -82,6 +100,42 @@ pub struct ProducerArgs {
     /// `source` of events that name none (default `/eventflow/<pipeline>`).
     #[arg(long, env = "EVENTFLOW_DEFAULT_SOURCE")]
     pub default_source: Option<String>,
+    /// Rate limit: events per second each client may send, per bearer token when auth is on,
+    /// else for this producer process as a whole (unset: no limit). Over it: 429 with
+    /// Retry-After; a request with more events than the burst: 413.
+    #[arg(long, env = contract::RATE_LIMIT_EVENTS_PER_SECOND, value_name = "EVENTS")]
+    pub rate_limit_events_per_second: Option<NonZeroU32>,
+    /// Rate limit: most events accepted at once from a client that sent nothing for a while
+    /// (default: the events per second).
+    #[arg(
+        long,
+        env = contract::RATE_LIMIT_BURST,
+        value_name = "EVENTS",
+        requires = "rate_limit_events_per_second"
+    )]
+    pub rate_limit_burst: Option<NonZeroU32>,
+    /// Most API requests served at once; one more is answered 503 with Retry-After at once.
+    #[arg(long, env = "EVENTFLOW_MAX_IN_FLIGHT", default_value = "256")]
+    pub max_in_flight: NonZeroUsize,
+    /// Longest wait for a request's line and headers, and for the next request on an idle
+    /// keep-alive connection (then the connection is closed).
+    #[arg(long, env = "EVENTFLOW_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+    /// Longest wait for a whole request body (then 408 and the connection is closed); the
+    /// request timeout still bounds the whole request, so set this below it.
+    #[arg(long, env = "EVENTFLOW_BODY_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub body_read_timeout: Duration,
+}
+
+impl ProducerArgs {
+    /// The configured rate limit, if any.
+    pub fn rate_limit(&self) -> Option<Rate> {
+        self.rate_limit_events_per_second
+            .map(|events_per_second| Rate {
+                events_per_second,
+                burst: self.rate_limit_burst.unwrap_or(events_per_second),
+            })
+    }
 }
 
 /// How often `/readyz` re-checks Kafka and MongoDB while ready, and while not (at start and
@@ -108,6 +162,12 @@ pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState>
         settings,
         metrics.clone(),
     )?;
+    let tokens = args
+        .auth_tokens_file
+        .as_deref()
+        .map(auth::Tokens::from_file)
+        .transpose()?;
+    let clients = tokens.as_ref().map_or(1, auth::Tokens::len);
     let ingest = Ingest {
         sink,
         rules: EventRules::from_file(args.allowed_types.clone(), args.schema_file.as_deref())?,
@@ -117,6 +177,9 @@ pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState>
             .clone()
             .unwrap_or_else(|| format!("/eventflow/{}", args.telemetry.pipeline)),
         max_events: args.max_events_per_request,
+        rate_limit: args
+            .rate_limit()
+            .map(|rate| RateLimiter::new(rate, clients)),
     };
     let store = Store::connect(
         &args.mongo.uri,
@@ -124,19 +187,16 @@ pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState>
         &args.mongo.collection,
     )
     .await?;
-    let tokens = args
-        .auth_tokens_file
-        .as_deref()
-        .map(auth::Tokens::from_file)
-        .transpose()?;
     Ok(AppState {
         ingest: Arc::new(ingest),
         store,
         tokens,
+        in_flight: InFlight::new(args.max_in_flight.get(), metrics.clone()),
         metrics,
         limits: Limits {
             max_body_bytes: args.max_body_bytes,
             request_timeout: args.request_timeout,
+            body_read_timeout: args.body_read_timeout,
         },
     })
 }
@@ -164,9 +224,14 @@ pub async fn run(args: ProducerArgs) -> Result<()> {
     ));
     let listener = TcpListener::bind(bind(args.http_port)).await?;
     tracing::info!(address = %listener.local_addr()?, topic = %args.topic, "producer API listening");
-    axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await?;
+    server::serve(
+        listener,
+        router(state.clone()),
+        args.header_read_timeout,
+        state.metrics.clone(),
+        shutdown.clone(),
+    )
+    .await?;
     readiness.set_not_ready("shutting down");
     tracing::info!(
         queued = state.ingest.sink.queued(),

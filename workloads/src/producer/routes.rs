@@ -12,7 +12,8 @@ use axum::{
 use tower_http::trace::TraceLayer;
 
 use super::{
-    auth, error::ApiError, ingest, ingest::Ingest, metrics, metrics::Metrics, query, store::Store,
+    auth, error::ApiError, in_flight, in_flight::InFlight, ingest, ingest::Ingest, metrics,
+    metrics::Metrics, query, store::Store,
 };
 
 /// Shared state of the handlers; cloning is cheap.
@@ -28,6 +29,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Limits of every request.
     pub limits: Limits,
+    /// The concurrency limit, shared by every route.
+    pub in_flight: InFlight,
 }
 
 /// Request limits.
@@ -37,10 +40,12 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Longest time to answer a request.
     pub request_timeout: Duration,
+    /// Longest time to receive a whole body (then 408).
+    pub body_read_timeout: Duration,
 }
 
 /// The API: `/v1/events` (POST, GET) and `/v1/events/{id}`, with auth, body limit, timeout,
-/// metrics and trace layers.
+/// concurrency limit, metrics and trace layers.
 pub fn router(state: AppState) -> Router {
     let limits = state.limits;
     Router::new()
@@ -58,6 +63,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             limits.request_timeout,
             timeout,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.in_flight.clone(),
+            in_flight::limit,
         ))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),

@@ -1,0 +1,44 @@
+//! The request body of `POST /v1/events`: read whole within the body read timeout and the
+//! body size limit, so a client trickling its body cannot hold a request (and its in-flight
+//! permit) for longer than the timeout: it gets a 408 and the connection is closed.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, Request},
+    http::StatusCode,
+};
+
+use super::{error::ApiError, routes::AppState};
+
+/// The whole body.
+#[derive(Debug)]
+pub struct Body(pub Bytes);
+
+impl FromRequest<AppState> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let read = Bytes::from_request(request, state);
+        match tokio::time::timeout(state.limits.body_read_timeout, read).await {
+            Ok(Ok(bytes)) => Ok(Self(bytes)),
+            Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::PayloadTooLarge {
+                    code: "body_too_large",
+                    message: "the body is larger than allowed".into(),
+                })
+            }
+            Ok(Err(_)) => Err(ApiError::bad_request(
+                "unreadable_body",
+                "the body could not be read",
+            )),
+            Err(_) => {
+                state
+                    .metrics
+                    .client_timeouts
+                    .with_label_values(&["body"])
+                    .inc();
+                Err(ApiError::RequestTimeout)
+            }
+        }
+    }
+}
