@@ -109,6 +109,7 @@ pub fn decide(policy: &Policy, input: &Input<'_>, history: &mut History) -> Deci
         ),
         lag,
         excluded_partitions: excluded,
+        cap: Some(bounds.cap),
     }
 }
 
@@ -121,6 +122,7 @@ pub fn hold(current_replicas: u32, error: &dyn std::fmt::Display) -> Decision {
         reason: format!("kept {current_replicas}: lag measurement failed: {error}"),
         lag: 0,
         excluded_partitions: Vec::new(),
+        cap: None,
     }
 }
 
