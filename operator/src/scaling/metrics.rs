@@ -4,8 +4,11 @@
 
 use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
 
-use super::{Decision, Rule};
+use super::{Decision, Direction, Rule};
 use crate::kafka::lag::LagSample;
+
+/// The label values of the scale-events counter.
+const DIRECTIONS: [Direction; 2] = [Direction::Up, Direction::Down];
 
 /// The scaler's metrics, labelled by `pipeline` (`namespace/name`).
 #[derive(Debug, Clone)]
@@ -111,10 +114,10 @@ impl ScalingMetrics {
         }
         self.clear_rule(pipeline);
         let _ = self.measurement_errors.remove_label_values(&[pipeline]);
-        for direction in ["up", "down"] {
+        for direction in DIRECTIONS {
             let _ = self
                 .scale_events
-                .remove_label_values(&[pipeline, direction]);
+                .remove_label_values(&[pipeline, direction.as_str()]);
         }
     }
 
@@ -134,10 +137,15 @@ impl ScalingMetrics {
         self.rule
             .with_label_values(&[pipeline, decision.rule.as_str()])
             .set(1);
-        if let Some(direction) = decision.direction() {
-            self.scale_events
-                .with_label_values(&[pipeline, direction.as_str()])
-                .inc();
+        // Both directions exist from the first decision on, at 0 until a scale: `increase()`
+        // then reads 0 rather than nothing.
+        for direction in DIRECTIONS {
+            let events = self
+                .scale_events
+                .with_label_values(&[pipeline, direction.as_str()]);
+            if decision.direction() == Some(direction) {
+                events.inc();
+            }
         }
     }
 
@@ -194,6 +202,7 @@ mod tests {
             "eventflow_consumer_max_replicas{pipeline=\"default/orders\"} 6",
             "eventflow_scaling_rule{pipeline=\"default/orders\",rule=\"Hold\"} 1",
             "eventflow_scale_events_total{direction=\"up\",pipeline=\"default/orders\"} 1",
+            "eventflow_scale_events_total{direction=\"down\",pipeline=\"default/orders\"} 0",
             "eventflow_lag_measurement_errors_total{pipeline=\"default/orders\"} 1",
         ] {
             assert!(text.contains(line), "{line} missing in\n{text}");
