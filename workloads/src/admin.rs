@@ -223,4 +223,32 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         assert!(body.contains("demo_total 3"), "{body}");
     }
+
+    #[tokio::test]
+    async fn the_ready_gauge_follows_readiness_with_the_registry_prefix() {
+        let registry = Registry::new_custom(Some("eventflow_test".into()), None).unwrap();
+        let readiness = Readiness::new("starting");
+        readiness.register(&registry).unwrap();
+        let app = || router(registry.clone(), readiness.clone());
+        assert!(
+            get(app(), "/metrics")
+                .await
+                .1
+                .contains("eventflow_test_ready 0")
+        );
+        readiness.set_ready();
+        assert!(
+            get(app(), "/metrics")
+                .await
+                .1
+                .contains("eventflow_test_ready 1")
+        );
+        readiness.set_not_ready("MongoDB down");
+        assert!(
+            get(app(), "/metrics")
+                .await
+                .1
+                .contains("eventflow_test_ready 0")
+        );
+    }
 }
