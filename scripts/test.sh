@@ -14,6 +14,9 @@ cargo fmt --all --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "alerting rules: promtool check rules + promtool test rules (promtool built pinned once into the cache; a cold build is long)"
+scripts/promtool.sh test
+
 step "building the test binaries"
 cargo test --workspace --locked --no-run
 

@@ -478,12 +478,12 @@ impl EventPipeline {
             .unwrap_or_else(|| kube::ResourceExt::name_any(self))
     }
 
-    /// `<namespace>/<name>`: the key of per-pipeline state and the label of its figures.
+    /// `<namespace>/<name>`: the key of per-pipeline state and the `pipeline` label of its
+    /// figures, in the operator and in its workloads alike.
     pub fn object_key(&self) -> String {
-        format!(
-            "{}/{}",
-            kube::ResourceExt::namespace(self).unwrap_or_default(),
-            kube::ResourceExt::name_any(self)
+        eventflow_contract::pipeline_key(
+            &kube::ResourceExt::namespace(self).unwrap_or_default(),
+            &kube::ResourceExt::name_any(self),
         )
     }
 

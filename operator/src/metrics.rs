@@ -11,7 +11,7 @@ use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, 
 
 use crate::{Result, crd::EventPipeline, scaling::ScalingMetrics};
 
-/// Reconcile counters and histograms, and pipelines per condition.
+/// Reconcile counters and histograms, pipelines per condition, and each pipeline's conditions.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
@@ -19,6 +19,7 @@ pub struct Metrics {
     duration: HistogramVec,
     errors: IntCounterVec,
     pipelines: IntGaugeVec,
+    condition: IntGaugeVec,
     conditions: Mutex<HashMap<String, Vec<(String, String)>>>,
     scaling: ScalingMetrics,
 }
@@ -56,10 +57,18 @@ impl Metrics {
             ),
             &["condition", "status"],
         )?;
+        let condition = IntGaugeVec::new(
+            Opts::new(
+                "eventflow_pipeline_condition",
+                "1 for each condition of a pipeline at its current status (True, False or Unknown)",
+            ),
+            &["pipeline", "condition", "status"],
+        )?;
         registry.register(Box::new(reconciles.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(errors.clone()))?;
         registry.register(Box::new(pipelines.clone()))?;
+        registry.register(Box::new(condition.clone()))?;
         let scaling = ScalingMetrics::register(&registry)?;
         Ok(Self {
             registry,
@@ -67,6 +76,7 @@ impl Metrics {
             duration,
             errors,
             pipelines,
+            condition,
             conditions: Mutex::new(HashMap::new()),
             scaling,
         })
@@ -95,8 +105,9 @@ impl Metrics {
         self.errors.with_label_values(&[kind]).inc();
     }
 
-    /// Records a pipeline's current conditions in the per-condition gauge.
+    /// Records a pipeline's current conditions in the per-condition gauges.
     pub fn record_conditions(&self, pipeline: &EventPipeline, conditions: &[Condition]) {
+        let key = pipeline.object_key();
         let current = conditions
             .iter()
             .map(|c| (c.type_.clone(), c.status.clone()))
@@ -105,30 +116,39 @@ impl Metrics {
             .conditions
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(previous) = tracked.insert(pipeline.object_key(), current) {
-            self.adjust(&previous, -1);
+        if let Some(previous) = tracked.insert(key.clone(), current) {
+            self.adjust(&key, &previous, -1);
         }
-        if let Some(current) = tracked.get(&pipeline.object_key()) {
-            self.adjust(current, 1);
+        if let Some(current) = tracked.get(&key) {
+            self.adjust(&key, current, 1);
         }
     }
 
-    /// Drops a deleted pipeline from the per-condition gauge.
+    /// Drops a deleted pipeline from the per-condition gauges.
     pub fn forget(&self, pipeline: &EventPipeline) {
+        let key = pipeline.object_key();
         let mut tracked = self
             .conditions
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(previous) = tracked.remove(&pipeline.object_key()) {
-            self.adjust(&previous, -1);
+        if let Some(previous) = tracked.remove(&key) {
+            self.adjust(&key, &previous, -1);
         }
     }
 
-    fn adjust(&self, conditions: &[(String, String)], by: i64) {
+    /// Adds (`by` = 1) or takes away (-1) one pipeline's conditions.
+    fn adjust(&self, pipeline: &str, conditions: &[(String, String)], by: i64) {
         for (condition, status) in conditions {
             self.pipelines
                 .with_label_values(&[condition.as_str(), status.as_str()])
                 .add(by);
+            let labels = [pipeline, condition.as_str(), status.as_str()];
+            if by > 0 {
+                self.condition.with_label_values(&labels).set(1);
+            } else {
+                // A series that is not there (never set) is fine.
+                let _ = self.condition.remove_label_values(&labels);
+            }
         }
     }
 }
@@ -157,6 +177,35 @@ mod tests {
             .get()
     }
 
+    /// The (condition, status) pairs of `ns/a` in the per-pipeline gauge.
+    fn series(metrics: &Metrics) -> Vec<(String, String)> {
+        let family = metrics
+            .registry()
+            .gather()
+            .into_iter()
+            .find(|family| family.name() == "eventflow_pipeline_condition");
+        family
+            .map(|family| {
+                family
+                    .get_metric()
+                    .iter()
+                    .map(|metric| {
+                        let label = |name: &str| {
+                            metric
+                                .get_label()
+                                .iter()
+                                .find(|pair| pair.name() == name)
+                                .map(|pair| pair.value().to_owned())
+                                .unwrap_or_default()
+                        };
+                        assert_eq!(label("pipeline"), "ns/a");
+                        (label("condition"), label("status"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     #[test]
     fn registry_exposes_reconciles_durations_errors_and_pipelines() {
         let metrics = Metrics::new().unwrap();
@@ -177,6 +226,7 @@ mod tests {
                 "eventflow_operator_pipelines",
                 "eventflow_operator_reconcile_duration_seconds",
                 "eventflow_operator_reconciles_total",
+                "eventflow_pipeline_condition",
             ]
         );
     }
@@ -188,10 +238,13 @@ mod tests {
         pipeline.metadata.namespace = Some("ns".to_owned());
         metrics.record_conditions(&pipeline, &[condition("Ready", "False")]);
         assert_eq!(gauge(&metrics, "Ready", "False"), 1);
+        assert_eq!(series(&metrics), [("Ready".to_owned(), "False".to_owned())]);
         metrics.record_conditions(&pipeline, &[condition("Ready", "True")]);
         assert_eq!(gauge(&metrics, "Ready", "False"), 0);
         assert_eq!(gauge(&metrics, "Ready", "True"), 1);
+        assert_eq!(series(&metrics), [("Ready".to_owned(), "True".to_owned())]);
         metrics.forget(&pipeline);
         assert_eq!(gauge(&metrics, "Ready", "True"), 0);
+        assert!(series(&metrics).is_empty());
     }
 }

@@ -179,7 +179,7 @@ async fn lag_over_the_threshold_scales_the_consumer_deployment() {
     let metrics = exposition(&ctx);
     let label = format!("pipeline=\"{NAMESPACE}/{name}\"");
     for line in [
-        format!("eventflow_consumer_lag{{{label}}} 450"),
+        format!("eventflow_consumer_group_lag{{{label}}} 450"),
         format!("eventflow_consumer_desired_replicas{{{label}}} 5"),
         format!("eventflow_scale_events_total{{direction=\"up\",{label}}} 1"),
     ] {
@@ -269,7 +269,7 @@ async fn a_pipeline_without_autoscaling_is_not_measured() {
     let status = stored.status.unwrap();
     assert_eq!(status.lag, None);
     assert_eq!(status.consumer.unwrap().desired_replicas, None);
-    assert!(!exposition(&ctx).contains("eventflow_consumer_lag"));
+    assert!(!exposition(&ctx).contains("eventflow_consumer_group_lag"));
 }
 
 #[tokio::test]

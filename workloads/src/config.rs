@@ -90,4 +90,14 @@ pub struct TelemetryArgs {
     /// Pipeline name, attached to logs and metrics.
     #[arg(long = "pipeline", env = contract::PIPELINE, default_value = "default")]
     pub pipeline: String,
+    /// Pipeline namespace: the metrics' `pipeline` label is `<namespace>/<pipeline>`.
+    #[arg(long = "namespace", env = contract::NAMESPACE, default_value = "default")]
+    pub namespace: String,
+}
+
+impl TelemetryArgs {
+    /// The `pipeline` label of this process's metrics: `<namespace>/<pipeline>`.
+    pub fn metrics_label(&self) -> String {
+        contract::pipeline_key(&self.namespace, &self.pipeline)
+    }
 }

@@ -122,7 +122,9 @@ async fn the_producer_process_serves_loadgen_exposes_metrics_and_exits_on_sigter
         .await
         .expect("text");
     assert!(
-        metrics.contains("eventflow_producer_events_accepted_total{pipeline=\"default\"} 50"),
+        // The pipeline label is <namespace>/<name>; both default when not given.
+        metrics
+            .contains("eventflow_producer_events_accepted_total{pipeline=\"default/default\"} 50"),
         "{metrics}"
     );
     assert!(metrics.contains("route=\"/v1/events\""), "{metrics}");

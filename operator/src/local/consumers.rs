@@ -40,6 +40,14 @@ impl<F: Fn(usize) -> ChildSpec> ConsumerPool<F> {
         self.running.iter().map(Supervised::pid).collect()
     }
 
+    /// Admin ports (`/metrics`) of the running consumers.
+    pub fn admin_ports(&self) -> Vec<u16> {
+        self.running
+            .iter()
+            .filter_map(Supervised::admin_port)
+            .collect()
+    }
+
     /// Starts or stops consumers until `replicas` run.
     pub async fn scale_to(&mut self, replicas: usize) {
         while self.running.len() < replicas {

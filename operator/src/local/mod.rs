@@ -8,8 +8,10 @@
 pub mod args;
 pub mod consumers;
 pub mod dev_services;
+pub mod figures;
 pub mod pipeline_file;
 pub mod runtime;
+pub mod scrape;
 pub mod status;
 pub mod supervisor;
 pub mod workload_env;

@@ -16,6 +16,8 @@ use tokio_util::sync::CancellationToken;
 use super::{
     args::LocalArgs,
     consumers::ConsumerPool,
+    figures::WorkloadFigures,
+    scrape::Scrape,
     status::LocalStatus,
     supervisor::{ChildSpec, Supervised},
     workload_env::{LocalResources, Ports, local_env},
@@ -57,8 +59,12 @@ struct Runtime {
     label: String,
     partitions: u32,
     producer: Supervised,
-    /// The producer's `/readyz`, probed with `http` on every status tick.
-    producer_readyz: String,
+    /// The producer's admin port: `/readyz` probed and `/metrics` scraped on every status tick.
+    producer_admin: u16,
+    /// The previous scrape of the workloads' `/metrics`, for rates.
+    last_scrape: Option<(std::time::Instant, Scrape)>,
+    /// The latest decision's cap and rule.
+    last_decision: Option<(Option<u32>, &'static str)>,
     http: reqwest::Client,
     producer_url: String,
     consumers: ConsumerPool<SpecFn>,
@@ -258,7 +264,9 @@ impl Runtime {
             pipeline,
             partitions,
             producer,
-            producer_readyz: format!("http://127.0.0.1:{producer_admin}/readyz"),
+            producer_admin,
+            last_scrape: None,
+            last_decision: None,
             http: reqwest::Client::builder()
                 .timeout(READY_PROBE_TIMEOUT)
                 .build()
@@ -327,15 +335,21 @@ impl Runtime {
             let measured = self.reader.measure(&self.target).await;
             let decision = self.decide(&measured);
             self.desired = decision.as_ref().map(|d| d.desired);
+            if let Some(decision) = &decision {
+                self.last_decision = Some((decision.cap, decision.rule.as_str()));
+            }
             if let Some(decision) = &decision
                 && decision.desired as usize != self.consumers.len()
             {
                 self.scale(decision.desired).await;
                 last_reason.clone_from(&decision.reason);
             }
-            let status = self
+            let (figures, urls) = self.workload_figures().await;
+            let mut status = self
                 .status(&measured, previous.as_ref().map(|(_, s)| s), &last_reason)
                 .await;
+            status.workloads = figures;
+            status.workload_metrics = urls;
             self.print(&status, previous.as_ref().map(|(s, _)| s));
             if let Ok(sample) = measured {
                 previous = Some((status, sample));
@@ -385,6 +399,10 @@ impl Runtime {
             }
             Err(error) => (None, Some(error.to_string()), 0.0, 0.0),
         };
+        let lag_trend = match (measured, previous) {
+            (Ok(after), Some(before)) => Some(after.lag_trend_since(before)),
+            _ => None,
+        };
         let consumers = u32::try_from(self.consumers.len()).unwrap_or(u32::MAX);
         LocalStatus {
             pipeline: self.label.clone(),
@@ -400,21 +418,60 @@ impl Runtime {
                 .map(|pid| pid.unwrap_or(0))
                 .collect(),
             desired_consumers: self.desired.unwrap_or(consumers),
+            max_consumers: self.last_decision.and_then(|(cap, _)| cap),
+            scaling_rule: self.last_decision.map(|(_, rule)| rule.to_owned()),
             lag,
+            lag_trend_per_second: lag_trend,
             produced_per_second: produced,
             consumed_per_second: consumed,
             last_scale_reason: last_reason.to_owned(),
             measurement_error: error,
+            workloads: WorkloadFigures::default(),
+            workload_metrics: Vec::new(),
             at: Utc::now(),
         }
     }
 
+    fn admin_url(port: u16, path: &str) -> String {
+        format!("http://127.0.0.1:{port}{path}")
+    }
+
     async fn producer_ready(&self) -> bool {
         self.http
-            .get(&self.producer_readyz)
+            .get(Self::admin_url(self.producer_admin, "/readyz"))
             .send()
             .await
             .is_ok_and(|r| r.status().is_success())
+    }
+
+    /// Scrapes the producer's and the consumers' `/metrics` (a process that does not answer
+    /// counts as not ready and adds nothing) and computes the dashboard's figures since the
+    /// previous scrape; also the scraped URLs.
+    async fn workload_figures(&mut self) -> (WorkloadFigures, Vec<String>) {
+        let mut ports = vec![self.producer_admin];
+        ports.extend(self.consumers.admin_ports());
+        let urls: Vec<String> = ports
+            .into_iter()
+            .map(|port| Self::admin_url(port, "/metrics"))
+            .collect();
+        let http = &self.http;
+        let scrapes = urls.iter().map(|url| async move {
+            match http.get(url).send().await {
+                Ok(response) => response.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            }
+        });
+        let texts = futures::future::join_all(scrapes).await;
+        let now = std::time::Instant::now();
+        let scrape = Scrape::of(texts.iter().map(String::as_str));
+        let figures = match &self.last_scrape {
+            Some((at, before)) => {
+                WorkloadFigures::between(before, &scrape, now.duration_since(*at).as_secs_f64())
+            }
+            None => WorkloadFigures::between(&scrape, &scrape, 0.0),
+        };
+        self.last_scrape = Some((now, scrape));
+        (figures, urls)
     }
 
     fn print(&self, status: &LocalStatus, previous: Option<&LocalStatus>) {

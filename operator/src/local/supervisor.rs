@@ -44,6 +44,7 @@ pub struct ChildSpec {
 #[derive(Debug)]
 pub struct Supervised {
     name: String,
+    admin_port: Option<u16>,
     pid: Arc<AtomicU32>,
     restarts: Arc<AtomicU32>,
     stop: CancellationToken,
@@ -64,6 +65,11 @@ impl Supervised {
             stop.clone(),
         ));
         Self {
+            admin_port: spec
+                .env
+                .iter()
+                .find(|(name, _)| name == eventflow_contract::ADMIN_PORT)
+                .and_then(|(_, port)| port.parse().ok()),
             name: spec.name,
             pid,
             restarts,
@@ -75,6 +81,11 @@ impl Supervised {
     /// The PID of the running child, if one runs now.
     pub fn pid(&self) -> Option<u32> {
         Some(self.pid.load(Ordering::Relaxed)).filter(|pid| *pid != 0)
+    }
+
+    /// The port of the child's admin server (`/metrics`), from its environment.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin_port
     }
 
     /// How often the child was restarted after it exited on its own.

@@ -54,6 +54,10 @@ pub fn env(pipeline: &EventPipeline, component: Component, ctx: &BuildContext) -
     let spec = &pipeline.spec;
     let mut env = vec![
         literal(contract::PIPELINE, pipeline.name_any()),
+        literal(
+            contract::NAMESPACE,
+            pipeline.namespace().unwrap_or_default(),
+        ),
         literal(contract::LOG_FORMAT, ctx.workload_log_format.clone()),
         literal(
             contract::ADMIN_PORT,

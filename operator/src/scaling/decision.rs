@@ -25,6 +25,19 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// Every rule, for dropping a pipeline's rule series.
+    pub const ALL: [Self; 9] = [
+        Self::Idle,
+        Self::LagThreshold,
+        Self::DrainTime,
+        Self::PartitionCap,
+        Self::MaxReplicas,
+        Self::MinReplicas,
+        Self::StabilizedUp,
+        Self::StabilizedDown,
+        Self::Hold,
+    ];
+
     /// The rule's name, as used in status and metric labels.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -76,6 +89,9 @@ pub struct Decision {
     pub lag: u64,
     /// Partitions left out of the sizing by `excludePersistentLag` (for `status.lag`).
     pub excluded_partitions: Vec<i32>,
+    /// The most replicas the bounds allow, `min(maxReplicas, partitions)`; `None` for a hold,
+    /// which decides without the partitions.
+    pub cap: Option<u32>,
 }
 
 impl Decision {

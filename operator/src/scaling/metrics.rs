@@ -1,10 +1,14 @@
-//! Prometheus figures of the scaler, per pipeline: lag, current and desired consumers, and scale
-//! events by direction. The controller and the local runtime register the same set.
+//! Prometheus figures of the scaler, per pipeline: lag, current, desired and most consumers, the
+//! rule behind the latest decision, and scale events by direction. The controller and the local
+//! runtime register the same set.
 
 use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
 
-use super::Decision;
+use super::{Decision, Direction, Rule};
 use crate::scaling::LagSample;
+
+/// The label values of the scale-events counter.
+const DIRECTIONS: [Direction; 2] = [Direction::Up, Direction::Down];
 
 /// The scaler's metrics, labelled by `pipeline` (`namespace/name`).
 #[derive(Debug, Clone)]
@@ -13,6 +17,8 @@ pub struct ScalingMetrics {
     partitions_with_lag: IntGaugeVec,
     replicas: IntGaugeVec,
     desired_replicas: IntGaugeVec,
+    max_replicas: IntGaugeVec,
+    rule: IntGaugeVec,
     scale_events: IntCounterVec,
     measurement_errors: IntCounterVec,
 }
@@ -24,12 +30,27 @@ impl ScalingMetrics {
             IntGaugeVec::new(Opts::new(name, help).namespace("eventflow"), &["pipeline"])
         };
         let metrics = Self {
-            lag: gauge("consumer_lag", "Total consumer-group lag (records).")?,
+            lag: gauge(
+                "consumer_group_lag",
+                "Total consumer-group lag (records), as the scaler measured it.",
+            )?,
             partitions_with_lag: gauge("partitions_with_lag", "Partitions whose lag is above 0.")?,
             replicas: gauge("consumer_replicas", "Consumer replicas running now.")?,
             desired_replicas: gauge(
                 "consumer_desired_replicas",
                 "Consumer replicas the scaler wants.",
+            )?,
+            max_replicas: gauge(
+                "consumer_max_replicas",
+                "Most consumer replicas the scaler may run: min(maxReplicas, partitions).",
+            )?,
+            rule: IntGaugeVec::new(
+                Opts::new(
+                    "scaling_rule",
+                    "1 for the rule behind the latest scaling decision (the reason's kind).",
+                )
+                .namespace("eventflow"),
+                &["pipeline", "rule"],
             )?,
             scale_events: IntCounterVec::new(
                 Opts::new("scale_events_total", "Consumer scale events by direction.")
@@ -49,6 +70,8 @@ impl ScalingMetrics {
         registry.register(Box::new(metrics.partitions_with_lag.clone()))?;
         registry.register(Box::new(metrics.replicas.clone()))?;
         registry.register(Box::new(metrics.desired_replicas.clone()))?;
+        registry.register(Box::new(metrics.max_replicas.clone()))?;
+        registry.register(Box::new(metrics.rule.clone()))?;
         registry.register(Box::new(metrics.scale_events.clone()))?;
         registry.register(Box::new(metrics.measurement_errors.clone()))?;
         Ok(metrics)
@@ -85,14 +108,16 @@ impl ScalingMetrics {
             &self.partitions_with_lag,
             &self.replicas,
             &self.desired_replicas,
+            &self.max_replicas,
         ] {
             let _ = gauge.remove_label_values(&[pipeline]);
         }
+        self.clear_rule(pipeline);
         let _ = self.measurement_errors.remove_label_values(&[pipeline]);
-        for direction in ["up", "down"] {
+        for direction in DIRECTIONS {
             let _ = self
                 .scale_events
-                .remove_label_values(&[pipeline, direction]);
+                .remove_label_values(&[pipeline, direction.as_str()]);
         }
     }
 
@@ -103,10 +128,31 @@ impl ScalingMetrics {
         self.desired_replicas
             .with_label_values(&[pipeline])
             .set(i64::from(decision.desired));
-        if let Some(direction) = decision.direction() {
-            self.scale_events
-                .with_label_values(&[pipeline, direction.as_str()])
-                .inc();
+        if let Some(cap) = decision.cap {
+            self.max_replicas
+                .with_label_values(&[pipeline])
+                .set(i64::from(cap));
+        }
+        self.clear_rule(pipeline);
+        self.rule
+            .with_label_values(&[pipeline, decision.rule.as_str()])
+            .set(1);
+        // Both directions exist from the first decision on, at 0 until a scale: `increase()`
+        // then reads 0 rather than nothing.
+        for direction in DIRECTIONS {
+            let events = self
+                .scale_events
+                .with_label_values(&[pipeline, direction.as_str()]);
+            if decision.direction() == Some(direction) {
+                events.inc();
+            }
+        }
+    }
+
+    /// Removes the rule series of a pipeline (one rule at a time carries the 1).
+    fn clear_rule(&self, pipeline: &str) {
+        for rule in Rule::ALL {
+            let _ = self.rule.remove_label_values(&[pipeline, rule.as_str()]);
         }
     }
 }
@@ -146,10 +192,17 @@ mod tests {
         metrics.observe("default/orders", &sample, &decision);
         metrics.observe_failure("default/orders", &hold(6, &"broker down"));
         let text = exposition(&registry);
+        assert!(
+            !text.contains("rule=\"LagThreshold\""),
+            "one rule at a time:\n{text}"
+        );
         for line in [
-            "eventflow_consumer_lag{pipeline=\"default/orders\"} 5400",
+            "eventflow_consumer_group_lag{pipeline=\"default/orders\"} 5400",
             "eventflow_consumer_desired_replicas{pipeline=\"default/orders\"} 6",
+            "eventflow_consumer_max_replicas{pipeline=\"default/orders\"} 6",
+            "eventflow_scaling_rule{pipeline=\"default/orders\",rule=\"Hold\"} 1",
             "eventflow_scale_events_total{direction=\"up\",pipeline=\"default/orders\"} 1",
+            "eventflow_scale_events_total{direction=\"down\",pipeline=\"default/orders\"} 0",
             "eventflow_lag_measurement_errors_total{pipeline=\"default/orders\"} 1",
         ] {
             assert!(text.contains(line), "{line} missing in\n{text}");

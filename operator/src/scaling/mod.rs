@@ -113,6 +113,7 @@ pub fn decide(policy: &Policy, input: &Input<'_>, history: &mut History) -> Deci
         ),
         lag,
         excluded_partitions: excluded,
+        cap: Some(bounds.cap),
     }
 }
 
@@ -150,6 +151,7 @@ pub fn hold(current_replicas: u32, error: &dyn std::fmt::Display) -> Decision {
         reason: format!("kept {current_replicas}: lag measurement failed: {error}"),
         lag: 0,
         excluded_partitions: Vec::new(),
+        cap: None,
     }
 }
 

@@ -118,6 +118,15 @@ impl LagSample {
         advanced as f64
     }
 
+    /// Lag change per second since `before` (negative while it drains); 0 when no time passed.
+    pub fn lag_trend_since(&self, before: &LagSample) -> f64 {
+        let seconds = (self.measured_at - before.measured_at).as_seconds_f64();
+        if seconds <= 0.0 {
+            return 0.0;
+        }
+        (self.total as f64 - before.total as f64) / seconds
+    }
+
     /// Records produced (high watermarks) and consumed (committed offsets) per second since
     /// `before`; 0 when no time passed.
     pub fn rates_since(&self, before: &LagSample) -> (f64, f64) {

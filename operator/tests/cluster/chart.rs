@@ -89,3 +89,78 @@ fn helm_installs_upgrades_and_uninstalls_keeping_the_crd() {
     );
     let _ = kubectl(&["delete", "namespace", &namespace, "--wait=false"]);
 }
+
+/// The kinds `helm template` renders with `extra` values.
+fn rendered(extra: &[&str]) -> Vec<serde_yaml::Value> {
+    let mut args = vec![
+        "template",
+        "observe",
+        CHART,
+        "--namespace",
+        "monitoring-test",
+    ];
+    args.extend_from_slice(extra);
+    let text = helm_ok(&args);
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
+        .filter(|doc: &serde_yaml::Value| !doc.is_null())
+        .collect()
+}
+
+fn of_kind<'a>(docs: &'a [serde_yaml::Value], kind: &str) -> Vec<&'a serde_yaml::Value> {
+    docs.iter().filter(|d| d["kind"] == kind).collect()
+}
+
+#[test]
+fn dashboard_alerts_and_pod_monitor_render_only_when_enabled_and_ship_the_tested_files() {
+    let off = rendered(&[]);
+    for kind in [
+        "PrometheusRule",
+        "PodMonitor",
+        "ConfigMap",
+        "ServiceMonitor",
+    ] {
+        assert!(of_kind(&off, kind).is_empty(), "{kind} rendered by default");
+    }
+    let on = rendered(&[
+        "--set",
+        "prometheusRule.enabled=true,grafanaDashboard.enabled=true,podMonitor.enabled=true",
+        "--set",
+        "prometheusRule.labels.release=kps,grafanaDashboard.annotations.grafana_folder=eventflow",
+    ]);
+    let repo_file =
+        |path: &str| std::fs::read_to_string(format!("{}/{path}", crate::support::REPO)).unwrap();
+    let rule = of_kind(&on, "PrometheusRule");
+    assert_eq!(rule.len(), 1);
+    assert_eq!(rule[0]["metadata"]["labels"]["release"], "kps");
+    let tested: serde_yaml::Value =
+        serde_yaml::from_str(&repo_file("charts/eventflow/rules/eventflow.rules.yaml")).unwrap();
+    assert_eq!(
+        rule[0]["spec"], tested,
+        "the PrometheusRule differs from the tested rules"
+    );
+    let dashboard = of_kind(&on, "ConfigMap");
+    assert_eq!(dashboard.len(), 1);
+    assert_eq!(dashboard[0]["metadata"]["labels"]["grafana_dashboard"], "1");
+    assert_eq!(
+        dashboard[0]["metadata"]["annotations"]["grafana_folder"],
+        "eventflow"
+    );
+    let shipped: Value =
+        serde_json::from_str(dashboard[0]["data"]["eventflow.json"].as_str().unwrap()).unwrap();
+    let file: Value =
+        serde_json::from_str(&repo_file("charts/eventflow/dashboards/eventflow.json")).unwrap();
+    assert_eq!(
+        shipped, file,
+        "the ConfigMap's dashboard differs from the file"
+    );
+    assert_eq!(of_kind(&on, "PodMonitor").len(), 1);
+    let linted = helm_ok(&[
+        "lint",
+        "--strict",
+        CHART,
+        "--set",
+        "prometheusRule.enabled=true,grafanaDashboard.enabled=true,podMonitor.enabled=true",
+    ]);
+    assert!(linted.contains("0 chart(s) failed"), "{linted}");
+}

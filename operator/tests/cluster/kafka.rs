@@ -63,6 +63,16 @@ pub fn produce(topic: &str, count: usize) {
     producer.flush(TIMEOUT).unwrap();
 }
 
+/// Produces one message with `payload` as it is (e.g. one no consumer can decode).
+pub fn produce_raw(topic: &str, payload: &[u8]) {
+    let producer: ThreadedProducer<DefaultProducerContext> = config().create().unwrap();
+    let record = BaseRecord::<str, [u8]>::to(topic)
+        .key("raw")
+        .payload(payload);
+    producer.send(record).map_err(|(e, _)| e).unwrap();
+    producer.flush(TIMEOUT).unwrap();
+}
+
 /// Commits the end of every partition of `topic` for `group`: the group has no lag left.
 pub fn commit_to_end(group: &str, topic: &str) {
     let consumer: BaseConsumer = config()

@@ -8,6 +8,7 @@
 //! group's lag is made with the tests' own Kafka clients.
 #![expect(
     clippy::unwrap_used,
+    clippy::expect_used,
     clippy::panic,
     reason = "test helpers fail the test on any error"
 )]
@@ -17,6 +18,7 @@ mod crd;
 mod deletion;
 mod kafka;
 mod leader;
+mod observability;
 mod pipelines;
 mod rbac;
 mod restarts;

@@ -303,7 +303,6 @@ pub struct Watched {
     /// The namespace (field order: deleted before the operator goes).
     pub ns: Namespace,
     /// Its operator, alive as long as the test holds this.
-    #[expect(dead_code, reason = "held for its lifetime; killed on drop")]
     operator: OperatorProcess,
 }
 
@@ -313,6 +312,11 @@ impl Watched {
         let ns = Namespace::new(prefix);
         let operator = start_operator(&ns.0, &ns.0, &[]);
         Self { ns, operator }
+    }
+
+    /// The operator's `/metrics`.
+    pub fn metrics_url(&self) -> String {
+        format!("http://127.0.0.1:{}/metrics", self.operator.metrics_port)
     }
 }
 
@@ -488,6 +492,8 @@ pub struct OperatorProcess {
     watchdog: Child,
     /// PID of the operator itself.
     pub pid: u32,
+    /// Port of its `/metrics`, `/healthz` and `/readyz`.
+    pub metrics_port: u16,
     /// Its log.
     pub log: PathBuf,
 }
@@ -551,6 +557,7 @@ wait"#;
         Self {
             watchdog,
             pid,
+            metrics_port: port,
             log: log.to_owned(),
         }
     }

@@ -10,5 +10,7 @@
 mod chart;
 mod examples;
 mod manifests;
+mod observability;
+mod promql;
 mod repo;
 mod schema;

@@ -2,7 +2,7 @@
 
 use std::{
     net::SocketAddr,
-    sync::{Arc, RwLock},
+    sync::{Arc, OnceLock, RwLock},
 };
 
 use axum::{
@@ -12,7 +12,7 @@ use axum::{
     response::IntoResponse,
     routing::get,
 };
-use prometheus::{Encoder, Registry, TextEncoder};
+use prometheus::{Encoder, IntGauge, Registry, TextEncoder};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -20,18 +20,36 @@ use crate::Result;
 
 /// Whether the process can do its job, and if not, why.
 ///
-/// Cloning shares the state: the worker marks it, the admin server reports it.
+/// Cloning shares the state: the worker marks it, the admin server reports it on `/readyz`
+/// and, once [registered](Self::register), as the gauge `ready` (1 ready, 0 not).
 #[derive(Debug, Clone)]
 pub struct Readiness {
     not_ready: Arc<RwLock<Option<String>>>,
+    gauge: Arc<OnceLock<IntGauge>>,
 }
+
+/// Name of the readiness gauge (the registry's prefix and labels are added to it).
+pub const READY_METRIC: &str = "ready";
 
 impl Readiness {
     /// A process starts not ready, with the reason given.
     pub fn new(initial_reason: impl Into<String>) -> Self {
         Self {
             not_ready: Arc::new(RwLock::new(Some(initial_reason.into()))),
+            gauge: Arc::default(),
         }
+    }
+
+    /// Exposes the readiness in `registry` as the gauge [`READY_METRIC`] (once per readiness).
+    pub fn register(&self, registry: &Registry) -> Result<()> {
+        let gauge = IntGauge::new(READY_METRIC, "1 while /readyz answers ready, else 0")?;
+        registry.register(Box::new(gauge.clone()))?;
+        // A second registration of the same readiness keeps the first gauge moving.
+        let _ = self.gauge.set(gauge);
+        if let Some(gauge) = self.gauge.get() {
+            gauge.set(i64::from(self.is_ready()));
+        }
+        Ok(())
     }
 
     /// Marks the process ready.
@@ -58,6 +76,9 @@ impl Readiness {
     }
 
     fn set(&self, value: Option<String>) {
+        if let Some(gauge) = self.gauge.get() {
+            gauge.set(i64::from(value.is_none()));
+        }
         match self.not_ready.write() {
             Ok(mut guard) => *guard = value,
             Err(poisoned) => *poisoned.into_inner() = value,
@@ -201,5 +222,33 @@ mod tests {
         let (status, body) = get(router(registry, Readiness::new("x")), "/metrics").await;
         assert_eq!(status, StatusCode::OK);
         assert!(body.contains("demo_total 3"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn the_ready_gauge_follows_readiness_with_the_registry_prefix() {
+        let registry = Registry::new_custom(Some("eventflow_test".into()), None).unwrap();
+        let readiness = Readiness::new("starting");
+        readiness.register(&registry).unwrap();
+        let app = || router(registry.clone(), readiness.clone());
+        assert!(
+            get(app(), "/metrics")
+                .await
+                .1
+                .contains("eventflow_test_ready 0")
+        );
+        readiness.set_ready();
+        assert!(
+            get(app(), "/metrics")
+                .await
+                .1
+                .contains("eventflow_test_ready 1")
+        );
+        readiness.set_not_ready("MongoDB down");
+        assert!(
+            get(app(), "/metrics")
+                .await
+                .1
+                .contains("eventflow_test_ready 0")
+        );
     }
 }

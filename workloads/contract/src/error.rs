@@ -11,6 +11,9 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A metric could not be registered.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
     /// A socket operation failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

@@ -70,6 +70,15 @@ pub const BIND_ADDRESS: &str = "EVENTFLOW_BIND_ADDRESS";
 pub const LOG_FORMAT: &str = "EVENTFLOW_LOG_FORMAT";
 /// Name of the pipeline, attached to logs and metrics.
 pub const PIPELINE: &str = "EVENTFLOW_PIPELINE";
+/// Namespace of the pipeline (with the name, the `pipeline` label of the metrics).
+pub const NAMESPACE: &str = "EVENTFLOW_NAMESPACE";
+
+/// The `pipeline` label of every process's metrics, and the key of per-pipeline state:
+/// `<namespace>/<name>`, so the operator's, the producer's and the consumer's series of one
+/// pipeline join on it.
+pub fn pipeline_key(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
+}
 
 /// Default port of the producer's API.
 pub const DEFAULT_HTTP_PORT: u16 = 8080;

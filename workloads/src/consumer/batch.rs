@@ -110,6 +110,12 @@ impl Batch {
         self.messages == 0
     }
 
+    /// Time since the batch's first message was read (zero for an empty batch).
+    pub fn age(&self, now: Instant) -> Duration {
+        self.first_at
+            .map_or(Duration::ZERO, |first| now.saturating_duration_since(first))
+    }
+
     /// When the batch must be written at the latest.
     pub fn deadline(&self, timeout: Duration) -> Option<Instant> {
         self.first_at.map(|first| first + timeout)

@@ -226,6 +226,9 @@ impl Flusher {
         }
         self.metrics.batch_size.observe(batch.len() as f64);
         self.metrics
+            .batch_seconds
+            .observe(batch.age(Instant::now()).as_secs_f64());
+        self.metrics
             .batches
             .with_label_values(&[trigger.as_str()])
             .inc();

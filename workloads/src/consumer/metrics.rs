@@ -28,6 +28,8 @@ pub struct ConsumerMetrics {
     pub batch_size: Histogram,
     /// Duration of one MongoDB `insert_many`.
     pub write_seconds: Histogram,
+    /// Batch latency: from a batch's first message read to the batch written (offsets recorded).
+    pub batch_seconds: Histogram,
     /// Failed batch writes that were scheduled again.
     pub retries: IntCounter,
     /// 1 while fetching is paused because a batch cannot be written.
@@ -95,6 +97,11 @@ impl ConsumerMetrics {
                 "write_duration_seconds",
                 "Duration of one MongoDB insert_many.",
                 prometheus::exponential_buckets(0.001, 2.0, 16)?,
+            )?,
+            batch_seconds: histogram(
+                "batch_duration_seconds",
+                "From a batch's first message read to the batch written and its offsets recorded.",
+                prometheus::exponential_buckets(0.005, 2.0, 14)?,
             )?,
             retries: counter("write_retries_total", "Failed batch writes retried.")?,
             paused: gauge("paused", "1 while fetching is paused by a failing write.")?,

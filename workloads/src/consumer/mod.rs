@@ -172,8 +172,9 @@ pub async fn run(args: ConsumerArgs) -> Result<()> {
 
 /// Runs the consumer until `shutdown` is cancelled, then flushes, commits and leaves the group.
 pub async fn run_until(args: ConsumerArgs, shutdown: CancellationToken) -> Result<()> {
-    let metrics = ConsumerMetrics::new(&args.telemetry.pipeline)?;
+    let metrics = ConsumerMetrics::new(&args.telemetry.metrics_label())?;
     let readiness = admin::Readiness::new("starting");
+    readiness.register(&metrics.registry)?;
     let health = Health::new(readiness.clone());
     let background = CancellationToken::new();
     let admin_addr = SocketAddr::new(args.telemetry.bind_address, args.telemetry.admin_port);

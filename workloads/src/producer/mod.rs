@@ -205,10 +205,11 @@ pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState>
 /// flushes the Kafka producer.
 pub async fn run(args: ProducerArgs) -> Result<()> {
     eventflow_contract::logs::init(args.telemetry.log_format);
-    let registry = Metrics::registry(&args.telemetry.pipeline)?;
+    let registry = Metrics::registry(&args.telemetry.metrics_label())?;
     let state = build(&args, &registry).await?;
     let shutdown = admin::shutdown_on_signal();
     let readiness = Readiness::new("checking Kafka and MongoDB");
+    readiness.register(&registry)?;
     let bind = |port| SocketAddr::new(args.telemetry.bind_address, port);
     let admin = admin::serve(
         bind(args.telemetry.admin_port),

@@ -20,6 +20,7 @@ fn decision(current: u32, desired: u32, rule: Rule) -> Decision {
         reason: format!("scaled {current}→{desired}: test"),
         lag: 0,
         excluded_partitions: vec![3],
+        cap: Some(desired),
     }
 }
 
