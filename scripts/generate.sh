@@ -16,3 +16,8 @@ for target in "${targets[@]}"; do
   cp "$crd" "$target"
   echo "generate: wrote $target"
 done
+
+# The producer's OpenAPI document: what a producer with bearer tokens and no pipeline schema
+# serves at /openapi.json (a test in workloads/src/producer/openapi.rs compares it).
+cargo run --quiet --locked --bin eventflow -- openapi --auth >docs/openapi.json
+echo "generate: wrote docs/openapi.json"

@@ -7,7 +7,9 @@ use axum::{
     extract::{State, rejection::BytesRejection},
     http::{HeaderMap, StatusCode, header},
 };
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::{
     error::ApiError,
@@ -15,10 +17,38 @@ use super::{
     metrics::Metrics,
     routes::AppState,
 };
-use crate::event::{Event, EventRules, FieldError, IncomingEvent, PartitionKey};
+use crate::event::{Event, EventRules, FieldError, IncomingEvent, MAX_ID_LEN, PartitionKey};
 
 /// The header that supplies the id of a single event without one.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The body of `POST /v1/events`: one event, or an array of them.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum NewEvents {
+    /// One event.
+    One(IncomingEvent),
+    /// A batch, accepted or refused as a whole.
+    Many(Vec<IncomingEvent>),
+}
+
+/// The answer to an accepted `POST /v1/events`: where each event went, in request order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    /// One entry per event of the request.
+    pub accepted: Vec<AcceptedEvent>,
+}
+
+/// One event Kafka acknowledged.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcceptedEvent {
+    /// The event's id (given, from `Idempotency-Key`, or generated).
+    pub id: String,
+    /// Kafka partition it was written to.
+    pub partition: i32,
+    /// Its offset in that partition.
+    pub offset: i64,
+}
 
 /// Everything the write path needs.
 #[derive(Debug)]
@@ -164,12 +194,44 @@ fn is_json(headers: &HeaderMap) -> bool {
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
-/// `POST /v1/events`.
+/// The `Idempotency-Key` header, when given: 1 to [`MAX_ID_LEN`] visible ASCII characters,
+/// checked whether or not the body's events carry their own ids.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|key| (1..=MAX_ID_LEN).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()));
+    key.map(Some).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_idempotency_key",
+            format!("Idempotency-Key must be 1 to {MAX_ID_LEN} visible ASCII characters"),
+        )
+    })
+}
+
+/// Send one event (an object) or a batch (an array), all or nothing.
+///
+/// Answered 202 only after Kafka acknowledged every event of the request (acks=all).
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    operation_id = "postEvents",
+    tag = "events",
+    params(
+        ("Idempotency-Key" = Option<String>, Header,
+         description = "The id of a single event that has none (a retry with the same key is a no-op); refused with an array"),
+    ),
+    request_body(content = NewEvents, content_type = "application/json"),
+    responses((status = 202, description = "Kafka acknowledged every event", body = Accepted)),
+)]
 pub async fn post_events(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let metrics = &state.metrics;
     if !is_json(&headers) {
         return Err(reject(
@@ -189,15 +251,7 @@ pub async fn post_events(
         };
         reject(metrics, "unreadable", error)
     })?;
-    let key = headers.get(IDEMPOTENCY_KEY).map(|v| {
-        v.to_str().map_err(|_| {
-            ApiError::bad_request(
-                "invalid_idempotency_key",
-                "Idempotency-Key must be visible ASCII",
-            )
-        })
-    });
-    let key = key.transpose()?;
+    let key = idempotency_key(&headers).map_err(|e| reject(metrics, e.code(), e))?;
     let records = state
         .ingest
         .prepare(&body, key)
@@ -210,12 +264,16 @@ pub async fn post_events(
         unavailable(&e)
     })?;
     metrics.events_accepted.inc_by(acks.len() as u64);
-    let accepted: Vec<Value> = records
+    let accepted = records
         .iter()
         .zip(&acks)
-        .map(|(record, ack)| json!({"id": record.id, "partition": ack.partition, "offset": ack.offset}))
+        .map(|(record, ack)| AcceptedEvent {
+            id: record.id.clone(),
+            partition: ack.partition,
+            offset: ack.offset,
+        })
         .collect();
-    Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": accepted }))))
+    Ok((StatusCode::ACCEPTED, Json(Accepted { accepted })))
 }
 
 fn reject(metrics: &Metrics, reason: &str, error: ApiError) -> ApiError {

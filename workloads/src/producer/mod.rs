@@ -9,6 +9,7 @@ pub mod error;
 pub mod ingest;
 pub mod kafka;
 pub mod metrics;
+pub mod openapi;
 pub mod query;
 pub mod routes;
 pub mod store;
@@ -61,7 +62,7 @@ pub struct ProducerArgs {
     #[arg(long, env = "EVENTFLOW_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
     /// Most events in one request (more: 413).
-    #[arg(long, env = "EVENTFLOW_MAX_EVENTS_PER_REQUEST", default_value_t = 1000)]
+    #[arg(long, env = "EVENTFLOW_MAX_EVENTS_PER_REQUEST", default_value_t = DEFAULT_MAX_EVENTS_PER_REQUEST)]
     pub max_events_per_request: usize,
     /// Longest wait for Kafka to acknowledge an event (then 503).
     #[arg(long, env = "EVENTFLOW_DELIVERY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
@@ -79,6 +80,9 @@ pub struct ProducerArgs {
     #[arg(long, env = "EVENTFLOW_DEFAULT_SOURCE")]
     pub default_source: Option<String>,
 }
+
+/// Most events in one request unless configured.
+pub const DEFAULT_MAX_EVENTS_PER_REQUEST: usize = 1000;
 
 /// How often `/readyz` re-checks Kafka and MongoDB while ready, and while not (at start and
 /// during an outage, so that readiness follows a recovery closely).
@@ -125,6 +129,11 @@ pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState>
         .as_deref()
         .map(auth::Tokens::from_file)
         .transpose()?;
+    let document = openapi::document(&openapi::Contract {
+        rules: &ingest.rules,
+        max_events: ingest.max_events,
+        auth: tokens.is_some(),
+    });
     Ok(AppState {
         ingest: Arc::new(ingest),
         store,
@@ -134,6 +143,7 @@ pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState>
             max_body_bytes: args.max_body_bytes,
             request_timeout: args.request_timeout,
         },
+        openapi: openapi::to_text(&document).into(),
     })
 }
 

@@ -9,10 +9,12 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use bytes::Bytes;
 use tower_http::trace::TraceLayer;
 
 use super::{
-    auth, error::ApiError, ingest, ingest::Ingest, metrics, metrics::Metrics, query, store::Store,
+    auth, error::ApiError, ingest, ingest::Ingest, metrics, metrics::Metrics, openapi, query,
+    store::Store,
 };
 
 /// Shared state of the handlers; cloning is cheap.
@@ -28,6 +30,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Limits of every request.
     pub limits: Limits,
+    /// This producer's OpenAPI document (JSON), served at [`openapi::PATH`].
+    pub openapi: Bytes,
 }
 
 /// Request limits.
@@ -40,7 +44,7 @@ pub struct Limits {
 }
 
 /// The API: `/v1/events` (POST, GET) and `/v1/events/{id}`, with auth, body limit, timeout,
-/// metrics and trace layers.
+/// metrics and trace layers, and its OpenAPI document (no auth).
 pub fn router(state: AppState) -> Router {
     let limits = state.limits;
     Router::new()
@@ -53,6 +57,7 @@ pub fn router(state: AppState) -> Router {
             state.tokens.clone(),
             auth::require_bearer,
         ))
+        .route(openapi::PATH, get(openapi::serve))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(middleware::from_fn_with_state(
