@@ -13,7 +13,7 @@ test: ## fmt, clippy, dev services, every test
 bench: ## benchmarks against the dev services, with ratios to raw ceilings
 	scripts/bench.sh
 
-generate: ## regenerate the CRD YAML (crds/ and the chart's copy)
+generate: ## regenerate the CRD YAML (crds/ and the chart's copy) and docs/openapi.json
 	scripts/generate.sh
 
 dev-up: ## start the dev services and print their addresses

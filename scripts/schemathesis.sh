@@ -13,7 +13,8 @@ if [ "${1:-}" = --version ]; then echo "$VERSION"; exit 0; fi
 venv=$EVENTFLOW_CACHE/tools/schemathesis-$VERSION
 st=$venv/bin/st
 
-if [ ! -x "$st" ] || ! "$st" --version 2>/dev/null | grep -q "$VERSION"; then
+# schemathesis keeps a cache (.schemathesis/) in its working directory: never the checkout's.
+if [ ! -x "$st" ] || ! (cd "$EVENTFLOW_CACHE" && "$st" --version 2>/dev/null) | grep -q "$VERSION"; then
   echo "schemathesis: installing $VERSION from PyPI into $venv" >&2
   rm -rf "$venv"
   python3 -m venv "$venv" >&2

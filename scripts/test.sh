@@ -14,6 +14,9 @@ cargo fmt --all --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "installing schemathesis (pinned, from PyPI; workloads/tests/producer_contract.rs runs it)"
+scripts/schemathesis.sh >/dev/null
+
 step "building the test binaries"
 cargo test --workspace --locked --no-run
 

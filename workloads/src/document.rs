@@ -31,7 +31,10 @@ use crate::{
 /// the consumer stored it.
 #[derive(Debug, ToSchema)]
 #[schema(as = StoredEvent)]
-#[expect(dead_code, reason = "describes the JSON that to_json renders; never built")]
+#[expect(
+    dead_code,
+    reason = "describes the JSON that to_json renders; never built"
+)]
 pub struct StoredEvent {
     /// Always `1.0`.
     specversion: String,
@@ -63,7 +66,10 @@ pub struct StoredEvent {
 
 /// Where an event was read from.
 #[derive(Debug, ToSchema)]
-#[expect(dead_code, reason = "describes the JSON that to_json renders; never built")]
+#[expect(
+    dead_code,
+    reason = "describes the JSON that to_json renders; never built"
+)]
 pub struct KafkaPosition {
     /// Kafka partition.
     partition: i32,

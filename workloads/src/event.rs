@@ -207,7 +207,9 @@ impl PartitionKey {
 /// OpenAPI document a producer serves carries that schema here).
 #[derive(Debug, ToSchema)]
 #[schema(value_type = Value)]
-pub struct EventData(#[expect(dead_code, reason = "describes `data` in the OpenAPI document")] Value);
+pub struct EventData(
+    #[expect(dead_code, reason = "describes `data` in the OpenAPI document")] Value,
+);
 
 /// What makes an event valid in a pipeline: allowed types and a JSON Schema for `data`.
 #[derive(Debug, Default)]
@@ -341,6 +343,19 @@ mod tests {
         assert_eq!(keyed.id, "k1");
         let own = incoming(json!({"id": "e1", "type": "t"})).into_event(Some("k1"), "s");
         assert_eq!(own.id, "e1");
+    }
+
+    #[test]
+    fn ids_are_limited_in_characters_as_the_openapi_maxlength_counts() {
+        let rules = EventRules::default();
+        let id = |text: String| incoming(json!({"id": text, "type": "t"})).into_event(None, "s");
+        assert!(rules.check(&id("é".repeat(MAX_ID_LEN))).is_empty());
+        let paths: Vec<_> = rules
+            .check(&id("é".repeat(MAX_ID_LEN + 1)))
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert_eq!(paths, ["/id"]);
     }
 
     #[test]

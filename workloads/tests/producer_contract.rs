@@ -68,13 +68,23 @@ async fn wait_ready(admin_port: u16, what: &str) {
 }
 
 /// `eventflow producer` or `eventflow consumer` with the common flags; returns its admin port.
-fn spawn(workload: &str, services: &DevServices, common: &[&str], extra: &[&str]) -> (Process, u16) {
+fn spawn(
+    workload: &str,
+    services: &DevServices,
+    common: &[&str],
+    extra: &[&str],
+) -> (Process, u16) {
     let admin = free_port();
     let child = Command::new(BINARY)
         .arg(workload)
         .args(["--kafka-bootstrap", &services.kafka_bootstrap])
         .args(["--mongodb-uri", &services.mongodb_uri])
-        .args(["--bind-address", "127.0.0.1", "--admin-port", &admin.to_string()])
+        .args([
+            "--bind-address",
+            "127.0.0.1",
+            "--admin-port",
+            &admin.to_string(),
+        ])
         .args(common)
         .args(extra)
         .stdout(Stdio::null())
@@ -102,15 +112,17 @@ fn schemathesis() -> String {
         .to_owned()
 }
 
-/// Sum of the producer's answered API requests (its `/metrics`).
-async fn requests_answered(admin_port: u16) -> f64 {
+/// The producer's answered API requests so far (its `/metrics`): all of them, and the 5xx.
+async fn requests_answered(admin_port: u16) -> (f64, f64) {
     let text = reqwest::get(format!("http://127.0.0.1:{admin_port}/metrics"))
         .await
         .expect("metrics")
         .text()
         .await
         .expect("metrics text");
-    testkit::metric_sum(&text, "eventflow_producer_http_requests_total", "")
+    let count =
+        |labels| testkit::metric_sum(&text, "eventflow_producer_http_requests_total", labels);
+    (count(""), count("status=\"5"))
 }
 
 /// Posts a few valid events and waits until the consumer stored them, so that the read path
@@ -145,7 +157,10 @@ async fn seed(api: &str) {
         if page["nextCursor"].is_string() {
             return;
         }
-        assert!(Instant::now() < deadline, "seeded events not stored within 30 s: {page}");
+        assert!(
+            Instant::now() < deadline,
+            "seeded events not stored within 30 s: {page}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -161,8 +176,16 @@ async fn schemathesis_finds_no_5xx_no_nonconforming_answer_and_nothing_wrongly_a
     let collection = unique_name("contract");
     let schema_path = schema.to_str().expect("path");
     let common = [
-        "--topic", &topic, "--mongodb-collection", &collection, "--schema-file", schema_path,
-        "--allowed-types", "post.created,post.deleted", "--pipeline", "contract",
+        "--topic",
+        &topic,
+        "--mongodb-collection",
+        &collection,
+        "--schema-file",
+        schema_path,
+        "--allowed-types",
+        "post.created,post.deleted",
+        "--pipeline",
+        "contract",
     ];
     let http = free_port();
     let (_producer, producer_admin) = spawn(
@@ -170,9 +193,12 @@ async fn schemathesis_finds_no_5xx_no_nonconforming_answer_and_nothing_wrongly_a
         &services,
         &common,
         &[
-            "--http-port", &http.to_string(),
-            "--auth-tokens-file", tokens.to_str().expect("path"),
-            "--max-events-per-request", "20",
+            "--http-port",
+            &http.to_string(),
+            "--auth-tokens-file",
+            tokens.to_str().expect("path"),
+            "--max-events-per-request",
+            "20",
         ],
     );
     let group = unique_name("contract");
@@ -207,6 +233,10 @@ async fn schemathesis_finds_no_5xx_no_nonconforming_answer_and_nothing_wrongly_a
     let before = requests_answered(producer_admin).await;
     let started = Instant::now();
     let output = tokio::process::Command::new(&st)
+        // Its cache (`.schemathesis/`) goes to the temporary directory, not the checkout.
+        .current_dir(std::env::temp_dir())
+        .arg("--config-file")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis.toml"))
         .args(["run", &format!("{api}/openapi.json")])
         .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,ignored_auth"])
         .args(["--mode", "all", "--phases", "examples,coverage,fuzzing,stateful"])
@@ -216,16 +246,21 @@ async fn schemathesis_finds_no_5xx_no_nonconforming_answer_and_nothing_wrongly_a
         .output()
         .await
         .expect("schemathesis run");
-    let tried = requests_answered(producer_admin).await - before;
+    let after = requests_answered(producer_admin).await;
+    let (tried, server_errors) = (after.0 - before.0, after.1 - before.1);
     let report = String::from_utf8_lossy(&output.stdout);
     println!("{report}{}", String::from_utf8_lossy(&output.stderr));
     println!(
-        "schemathesis: {tried} requests tried against the producer in {:.0} s",
+        "schemathesis: {tried} requests tried against the producer in {:.0} s, {server_errors} answered 5xx",
         started.elapsed().as_secs_f64()
     );
     assert!(
         output.status.success(),
         "schemathesis found contract violations (report above)"
+    );
+    assert!(
+        server_errors == 0.0,
+        "{server_errors} requests answered 5xx"
     );
     assert!(tried >= 200.0, "too few requests tried: {tried}");
 }

@@ -194,8 +194,8 @@ fn is_json(headers: &HeaderMap) -> bool {
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
-/// The `Idempotency-Key` header, when given: 1 to [`MAX_ID_LEN`] visible ASCII characters,
-/// checked whether or not the body's events carry their own ids.
+/// The `Idempotency-Key` header, when given: up to [`MAX_ID_LEN`] visible ASCII characters
+/// (empty: the same as none), checked whether or not the body's events carry their own ids.
 pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
         return Ok(None);
@@ -203,13 +203,14 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     let key = value
         .to_str()
         .ok()
-        .filter(|key| (1..=MAX_ID_LEN).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()));
-    key.map(Some).ok_or_else(|| {
+        .filter(|key| key.len() <= MAX_ID_LEN && key.bytes().all(|b| b.is_ascii_graphic()));
+    let key = key.ok_or_else(|| {
         ApiError::bad_request(
             "invalid_idempotency_key",
-            format!("Idempotency-Key must be 1 to {MAX_ID_LEN} visible ASCII characters"),
+            format!("Idempotency-Key must be at most {MAX_ID_LEN} visible ASCII characters"),
         )
-    })
+    })?;
+    Ok(Some(key).filter(|key| !key.is_empty()))
 }
 
 /// Send one event (an object) or a batch (an array), all or nothing.
@@ -222,7 +223,7 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     tag = "events",
     params(
         ("Idempotency-Key" = Option<String>, Header,
-         description = "The id of a single event that has none (a retry with the same key is a no-op); refused with an array"),
+         description = "The id of a single event that has none (a retry with the same key is a no-op); empty: none; refused with an array"),
     ),
     request_body(content = NewEvents, content_type = "application/json"),
     responses((status = 202, description = "Kafka acknowledged every event", body = Accepted)),
@@ -291,5 +292,37 @@ fn unavailable(error: &PublishError) -> ApiError {
             "kafka_unavailable",
             "Kafka did not acknowledge the events; retry later",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(key: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            IDEMPOTENCY_KEY,
+            HeaderValue::from_bytes(key.as_bytes()).unwrap(),
+        );
+        headers
+    }
+
+    #[test]
+    fn idempotency_keys_follow_the_documented_form_whether_used_or_not() {
+        assert_eq!(idempotency_key(&HeaderMap::new()).unwrap(), None);
+        assert_eq!(idempotency_key(&headers("")).unwrap(), None);
+        assert_eq!(
+            idempotency_key(&headers("order-42")).unwrap(),
+            Some("order-42")
+        );
+        let longest = "k".repeat(MAX_ID_LEN);
+        assert!(idempotency_key(&headers(&longest)).is_ok());
+        for bad in ["two words", "é", &"k".repeat(MAX_ID_LEN + 1)] {
+            let error = idempotency_key(&headers(bad)).unwrap_err();
+            assert_eq!(error.code(), "invalid_idempotency_key", "{bad:?}");
+        }
     }
 }

@@ -16,10 +16,10 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
 use super::{
+    DEFAULT_MAX_EVENTS_PER_REQUEST,
     error::{ErrorBody, RETRY_AFTER_SECONDS},
     ingest::{self, Accepted, AcceptedEvent, NewEvents},
     query::{self, EventPage, MAX_LIMIT},
-    DEFAULT_MAX_EVENTS_PER_REQUEST,
     routes::AppState,
 };
 use crate::{
@@ -59,24 +59,70 @@ pub struct Contract<'a> {
     pub auth: bool,
 }
 
-/// The error answers: status, response name, what it means, and its required header.
-const ERRORS: [(u16, &str, &str, Option<(&str, &str)>); 8] = [
-    (400, "BadRequest", "The body is not JSON, not an event or a non-empty array of events, \
-      or a parameter or header is unusable", None),
-    (401, "Unauthorized", "A valid bearer token is required (when the producer has tokens)",
-     Some(("WWW-Authenticate", "The bearer challenge (RFC 6750)"))),
-    (404, "NotFound", "No event with this id (yet: events are readable once the consumer \
-      stored them)", None),
-    (413, "PayloadTooLarge", "The body is larger than allowed, or holds too many events", None),
-    (415, "UnsupportedMediaType", "The content type is not application/json \
-      (or application/*+json)", None),
-    (422, "ValidationFailed", "One or more events break the pipeline's rules; `details` names \
-      every failing field", None),
-    (429, "TooManyRequests", "Over the producer's rate limit; retry after the given seconds",
-     Some(("Retry-After", "Seconds to wait before retrying"))),
-    (503, "Unavailable", "Kafka, MongoDB or the producer's queue cannot take the request now, or \
+/// An error answer: status, response name, what it means, and its required header (name,
+/// description).
+type ErrorAnswer = (
+    u16,
+    &'static str,
+    &'static str,
+    Option<(&'static str, &'static str)>,
+);
+
+/// The error answers.
+const ERRORS: [ErrorAnswer; 8] = [
+    (
+        400,
+        "BadRequest",
+        "The body is not JSON, not an event or a non-empty array of events, \
+      or a parameter or header is unusable",
+        None,
+    ),
+    (
+        401,
+        "Unauthorized",
+        "A valid bearer token is required (when the producer has tokens)",
+        Some(("WWW-Authenticate", "The bearer challenge (RFC 6750)")),
+    ),
+    (
+        404,
+        "NotFound",
+        "No event with this id (yet: events are readable once the consumer \
+      stored them)",
+        None,
+    ),
+    (
+        413,
+        "PayloadTooLarge",
+        "The body is larger than allowed, or holds too many events",
+        None,
+    ),
+    (
+        415,
+        "UnsupportedMediaType",
+        "The content type is not application/json \
+      (or application/*+json)",
+        None,
+    ),
+    (
+        422,
+        "ValidationFailed",
+        "One or more events break the pipeline's rules; `details` names \
+      every failing field",
+        None,
+    ),
+    (
+        429,
+        "TooManyRequests",
+        "Over the producer's rate limit; retry after the given seconds",
+        Some(("Retry-After", "Seconds to wait before retrying")),
+    ),
+    (
+        503,
+        "Unavailable",
+        "Kafka, MongoDB or the producer's queue cannot take the request now, or \
       it took too long; retry after the given seconds",
-     Some(("Retry-After", "Seconds to wait before retrying"))),
+        Some(("Retry-After", "Seconds to wait before retrying")),
+    ),
 ];
 
 /// Which error answers each operation can give.
@@ -177,7 +223,10 @@ fn error_responses() -> Value {
 /// fuzzer) follows from one answer to the next request, and the parameter bounds set by
 /// constants (`limit`, `Idempotency-Key`).
 fn complete_operation(operation: &mut Value, auth: bool) {
-    let id = operation["operationId"].as_str().unwrap_or_default().to_owned();
+    let id = operation["operationId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let statuses = OPERATION_ERRORS
         .iter()
         .find(|(name, _)| *name == id)
@@ -208,8 +257,8 @@ fn complete_operation(operation: &mut Value, auth: bool) {
         match parameter["name"].as_str() {
             Some("limit") => parameter["schema"]["maximum"] = json!(MAX_LIMIT),
             Some("Idempotency-Key") => {
-                parameter["schema"] = json!({"type": "string", "minLength": 1,
-                                             "maxLength": MAX_ID_LEN, "pattern": "^[!-~]+$"});
+                parameter["schema"] = json!({"type": "string", "maxLength": MAX_ID_LEN,
+                                             "pattern": "^[!-~]*$"});
             }
             _ => {}
         }
@@ -300,7 +349,10 @@ mod tests {
             "components": {"schemas": doc["components"]["schemas"]},
         });
         let validator = jsonschema::validator_for(&schema).unwrap();
-        validator.iter_errors(value).map(|e| e.to_string()).collect()
+        validator
+            .iter_errors(value)
+            .map(|e| e.to_string())
+            .collect()
     }
 
     fn post_schema() -> Value {
@@ -352,7 +404,10 @@ mod tests {
         let doc = committed();
         let post = &doc["paths"]["/v1/events"]["post"];
         for status in ["202", "400", "401", "413", "415", "422", "429", "503"] {
-            assert!(post["responses"][status].is_object(), "POST misses {status}");
+            assert!(
+                post["responses"][status].is_object(),
+                "POST misses {status}"
+            );
         }
         assert_eq!(post["security"], json!([{"bearerAuth": []}]));
         let responses = &doc["components"]["responses"];
@@ -361,7 +416,11 @@ mod tests {
         }
         assert!(responses["Unauthorized"]["headers"]["WWW-Authenticate"].is_object());
         let list = &doc["paths"]["/v1/events"]["get"];
-        let limit = list["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "limit");
+        let limit = list["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit");
         assert_eq!(limit.unwrap()["schema"]["maximum"], json!(MAX_LIMIT));
         assert!(list["responses"]["200"]["links"]["NextPage"].is_object());
         let open = contract_document(&EventRules::default(), false);
@@ -374,10 +433,16 @@ mod tests {
         let doc = contract_document(&rules, false);
         let data = &doc["components"]["schemas"]["EventData"];
         assert_eq!(data["required"], json!(["title"]));
-        assert_eq!(data["properties"]["title"]["$ref"], "#/components/schemas/EventData/$defs/title");
+        assert_eq!(
+            data["properties"]["title"]["$ref"],
+            "#/components/schemas/EventData/$defs/title"
+        );
         assert!(data["$schema"].is_null());
         let incoming = &doc["components"]["schemas"]["IncomingEvent"];
-        assert_eq!(incoming["properties"]["type"]["enum"], json!(["post.created"]));
+        assert_eq!(
+            incoming["properties"]["type"]["enum"],
+            json!(["post.created"])
+        );
         assert_eq!(incoming["required"], json!(["type", "data"]));
         let good = json!({"type": "post.created", "data": {"title": "hello"}});
         assert!(violations(&doc, "IncomingEvent", &good).is_empty());
@@ -390,7 +455,10 @@ mod tests {
         }
         let optional = EventRules::new(vec![], Some(&json!({"type": ["object", "null"]}))).unwrap();
         let doc = contract_document(&optional, false);
-        assert_eq!(doc["components"]["schemas"]["IncomingEvent"]["required"], json!(["type"]));
+        assert_eq!(
+            doc["components"]["schemas"]["IncomingEvent"]["required"],
+            json!(["type"])
+        );
     }
 
     #[test]
@@ -403,9 +471,15 @@ mod tests {
         }))
         .unwrap();
         let stored = to_json(&to_document(&event, Some("u1"), 2, 41));
-        assert_eq!(violations(&doc, "StoredEvent", &stored), Vec::<String>::new());
+        assert_eq!(
+            violations(&doc, "StoredEvent", &stored),
+            Vec::<String>::new()
+        );
         let without_key = to_json(&to_document(&event, None, 0, 0));
-        assert_eq!(violations(&doc, "StoredEvent", &without_key), Vec::<String>::new());
+        assert_eq!(
+            violations(&doc, "StoredEvent", &without_key),
+            Vec::<String>::new()
+        );
         let error = ApiError::Invalid(vec![FieldError {
             path: "/type".into(),
             message: "is required".into(),
@@ -413,11 +487,22 @@ mod tests {
         let body = serde_json::to_value(error.body()).unwrap();
         assert_eq!(violations(&doc, "ErrorBody", &body), Vec::<String>::new());
         let accepted = serde_json::to_value(Accepted {
-            accepted: vec![AcceptedEvent { id: "e1".into(), partition: 0, offset: 7 }],
+            accepted: vec![AcceptedEvent {
+                id: "e1".into(),
+                partition: 0,
+                offset: 7,
+            }],
         })
         .unwrap();
-        assert_eq!(violations(&doc, "Accepted", &accepted), Vec::<String>::new());
-        let page = serde_json::to_value(EventPage { events: vec![stored], next_cursor: None }).unwrap();
+        assert_eq!(
+            violations(&doc, "Accepted", &accepted),
+            Vec::<String>::new()
+        );
+        let page = serde_json::to_value(EventPage {
+            events: vec![stored],
+            next_cursor: None,
+        })
+        .unwrap();
         assert_eq!(violations(&doc, "EventPage", &page), Vec::<String>::new());
         assert!(!violations(&doc, "StoredEvent", &json!({"id": "e1"})).is_empty());
     }
