@@ -16,7 +16,7 @@ bench: ## benchmarks against the dev services, with ratios to raw ceilings
 rules-test: ## promtool check rules + unit tests of the chart's alerts (builds promtool pinned once)
 	scripts/promtool.sh test
 
-generate: ## regenerate the CRD YAML (crds/ and the chart's copy)
+generate: ## regenerate the CRD YAML (crds/ and the chart's copy) and docs/openapi.json
 	scripts/generate.sh
 
 dev-up: ## start the dev services and print their addresses

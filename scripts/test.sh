@@ -17,6 +17,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "alerting rules: promtool check rules + promtool test rules (promtool built pinned once into the cache; a cold build is long)"
 scripts/promtool.sh test
 
+step "installing schemathesis (pinned, from PyPI; workloads/tests/producer_contract.rs runs it)"
+scripts/schemathesis.sh >/dev/null
+
 step "building the test binaries"
 cargo test --workspace --locked --no-run
 

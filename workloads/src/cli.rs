@@ -2,7 +2,11 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::{consumer::ConsumerArgs, loadgen::LoadgenArgs, producer::ProducerArgs};
+use crate::{
+    consumer::ConsumerArgs,
+    loadgen::LoadgenArgs,
+    producer::{ProducerArgs, openapi::OpenApiArgs},
+};
 
 /// eventflow workloads: the producer, the consumer and a load generator of an event pipeline.
 ///
@@ -25,6 +29,10 @@ pub enum Command {
     Consumer(ConsumerArgs),
     /// Drives the ingest API with realistic events and prints throughput and latency.
     Loadgen(LoadgenArgs),
+    /// Prints the producer's OpenAPI 3.1 document: what a producer with these flags serves at
+    /// `/openapi.json` (with `--schema-file`, the event's `data` is typed for client generators).
+    #[command(name = "openapi")]
+    OpenApi(OpenApiArgs),
 }
 
 #[cfg(test)]

@@ -18,8 +18,64 @@ use mongodb::{
     bson::{self, Bson, Document, doc},
 };
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
-use crate::{Result, event::Event};
+use crate::{
+    Result,
+    event::{Event, EventData},
+};
+
+// Describes what `to_json` renders, for the OpenAPI document; a test of the producer's
+// `openapi` module checks rendered documents against it.
+/// A stored event as the query API renders it: the envelope plus where Kafka put it and when
+/// the consumer stored it.
+#[derive(Debug, ToSchema)]
+#[schema(as = StoredEvent)]
+#[expect(
+    dead_code,
+    reason = "describes the JSON that to_json renders; never built"
+)]
+pub struct StoredEvent {
+    /// Always `1.0`.
+    specversion: String,
+    /// The event's id.
+    id: String,
+    /// Event type.
+    #[schema(rename = "type")]
+    kind: String,
+    /// Who produced the event.
+    source: String,
+    /// What the event is about.
+    #[schema(required = false)]
+    subject: String,
+    /// When it happened (millisecond precision).
+    time: DateTime<Utc>,
+    /// Always `application/json`.
+    datacontenttype: String,
+    /// The payload.
+    data: EventData,
+    /// The Kafka message key (the partition key value), when the event had one.
+    #[schema(required = false)]
+    key: String,
+    /// Where the event was read from.
+    kafka: KafkaPosition,
+    /// When the consumer stored it.
+    #[schema(rename = "ingestedAt")]
+    ingested_at: DateTime<Utc>,
+}
+
+/// Where an event was read from.
+#[derive(Debug, ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes the JSON that to_json renders; never built"
+)]
+pub struct KafkaPosition {
+    /// Kafka partition.
+    partition: i32,
+    /// Offset in the partition.
+    offset: i64,
+}
 
 /// The document stored for an event read from `partition` at `offset`, keyed by `key`.
 pub fn to_document(event: &Event, key: Option<&str>, partition: i32, offset: i64) -> Document {

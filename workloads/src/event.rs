@@ -10,6 +10,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::{Error, Result};
 
@@ -17,16 +18,19 @@ use crate::{Error, Result};
 pub const SPEC_VERSION: &str = "1.0";
 /// Content type of event data.
 pub const DATA_CONTENT_TYPE: &str = "application/json";
-/// Longest accepted event id.
+/// Longest accepted event id, in characters (as JSON Schema's `maxLength` counts).
 pub const MAX_ID_LEN: usize = 200;
 
-/// An event as a client sends it: everything but `type` and `data` is optional.
-#[derive(Debug, Clone, Deserialize)]
+/// An event as a client sends it: everything but `type` and `data` is optional. Other fields
+/// are ignored.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct IncomingEvent {
     /// Idempotency key; generated (UUIDv7) when absent.
+    #[schema(min_length = 1)]
     pub id: Option<String>,
     /// Event type, e.g. `LOGIN`.
     #[serde(rename = "type")]
+    #[schema(value_type = String, required = true, min_length = 1)]
     pub kind: Option<String>,
     /// Who produced the event (a URI reference).
     pub source: Option<String>,
@@ -36,6 +40,7 @@ pub struct IncomingEvent {
     pub time: Option<DateTime<Utc>>,
     /// The payload, checked against the pipeline's JSON Schema.
     #[serde(default)]
+    #[schema(value_type = EventData)]
     pub data: Value,
 }
 
@@ -63,7 +68,7 @@ pub struct Event {
 }
 
 /// One failing field: a JSON pointer into the event and what is wrong there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
     /// JSON pointer of the field, e.g. `/data/title`.
     pub path: String,
@@ -198,11 +203,19 @@ impl PartitionKey {
     }
 }
 
+/// The payload of an event: any JSON value, or what the pipeline's JSON Schema allows (the
+/// OpenAPI document a producer serves carries that schema here).
+#[derive(Debug, ToSchema)]
+#[schema(value_type = Value)]
+pub struct EventData(
+    #[expect(dead_code, reason = "describes `data` in the OpenAPI document")] Value,
+);
+
 /// What makes an event valid in a pipeline: allowed types and a JSON Schema for `data`.
 #[derive(Debug, Default)]
 pub struct EventRules {
     allowed_types: Vec<String>,
-    schema: Option<jsonschema::Validator>,
+    schema: Option<(Value, jsonschema::Validator)>,
 }
 
 impl EventRules {
@@ -211,6 +224,7 @@ impl EventRules {
         let schema = schema
             .map(|s| {
                 jsonschema::validator_for(s)
+                    .map(|validator| (s.clone(), validator))
                     .map_err(|e| Error::Config(format!("the event JSON Schema is invalid: {e}")))
             })
             .transpose()?;
@@ -230,10 +244,28 @@ impl EventRules {
         Self::new(allowed_types, schema.as_ref())
     }
 
+    /// The allowed event types (empty: any).
+    pub fn allowed_types(&self) -> &[String] {
+        &self.allowed_types
+    }
+
+    /// The JSON Schema of `data`, when the pipeline has one.
+    pub fn data_schema(&self) -> Option<&Value> {
+        self.schema.as_ref().map(|(schema, _)| schema)
+    }
+
+    /// Whether an event without `data` (which is then `null`) can be valid.
+    pub fn accepts_missing_data(&self) -> bool {
+        self.schema
+            .as_ref()
+            .is_none_or(|(_, validator)| validator.is_valid(&Value::Null))
+    }
+
     /// Every way the event breaks the rules; empty when it is valid.
     pub fn check(&self, event: &Event) -> Vec<FieldError> {
         let mut errors = Vec::new();
-        if event.id.is_empty() || event.id.len() > MAX_ID_LEN {
+        let id_len = event.id.chars().count();
+        if id_len == 0 || id_len > MAX_ID_LEN {
             errors.push(FieldError::new(
                 "/id",
                 format!("must be 1 to {MAX_ID_LEN} characters"),
@@ -247,7 +279,7 @@ impl EventRules {
                 format!("must be one of {}", self.allowed_types.join(", ")),
             ));
         }
-        if let Some(schema) = &self.schema {
+        if let Some((_, schema)) = &self.schema {
             errors.extend(
                 schema
                     .iter_errors(&event.data)
@@ -311,6 +343,19 @@ mod tests {
         assert_eq!(keyed.id, "k1");
         let own = incoming(json!({"id": "e1", "type": "t"})).into_event(Some("k1"), "s");
         assert_eq!(own.id, "e1");
+    }
+
+    #[test]
+    fn ids_are_limited_in_characters_as_the_openapi_maxlength_counts() {
+        let rules = EventRules::default();
+        let id = |text: String| incoming(json!({"id": text, "type": "t"})).into_event(None, "s");
+        assert!(rules.check(&id("é".repeat(MAX_ID_LEN))).is_empty());
+        let paths: Vec<_> = rules
+            .check(&id("é".repeat(MAX_ID_LEN + 1)))
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert_eq!(paths, ["/id"]);
     }
 
     #[test]

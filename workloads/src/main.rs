@@ -15,6 +15,7 @@ fn main() -> anyhow::Result<()> {
             Command::Producer(args) => eventflow_workloads::producer::run(args).await,
             Command::Consumer(args) => eventflow_workloads::consumer::run(args).await,
             Command::Loadgen(args) => eventflow_workloads::loadgen::run(args).await,
+            Command::OpenApi(args) => eventflow_workloads::producer::openapi::print(&args),
         }
     });
     runtime.shutdown_timeout(EXIT_GRACE);

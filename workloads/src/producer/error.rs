@@ -8,7 +8,8 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::event::FieldError;
 
@@ -108,14 +109,41 @@ impl ApiError {
     }
 }
 
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, for programs (`code`, `details`) and for people (`message`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable reason, e.g. `validation_failed`, `malformed_json`, `queue_full`.
+    #[schema(example = "validation_failed")]
+    pub code: &'static str,
+    /// What the client can do about it.
+    pub message: String,
+    /// Every failing field of a 422 (JSON pointers into the request body); empty otherwise.
+    pub details: Vec<FieldError>,
+}
+
+impl ApiError {
+    /// The body of the answer.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.to_string(),
+                details: self.details().to_vec(),
+            },
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {
-            "code": self.code(),
-            "message": self.to_string(),
-            "details": self.details(),
-        }});
-        let mut response = (self.status(), Json(body)).into_response();
+        let mut response = (self.status(), Json(self.body())).into_response();
         let headers = response.headers_mut();
         match self {
             Self::Unavailable { .. } => {

@@ -6,7 +6,9 @@ use axum::{
     extract::State,
     http::{HeaderMap, StatusCode, header},
 };
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::{
     body::Body,
@@ -16,10 +18,38 @@ use super::{
     rate_limit::{Client, RateLimiter},
     routes::AppState,
 };
-use crate::event::{Event, EventRules, FieldError, IncomingEvent, PartitionKey};
+use crate::event::{Event, EventRules, FieldError, IncomingEvent, MAX_ID_LEN, PartitionKey};
 
 /// The header that supplies the id of a single event without one.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The body of `POST /v1/events`: one event, or an array of them.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum NewEvents {
+    /// One event.
+    One(IncomingEvent),
+    /// A batch, accepted or refused as a whole.
+    Many(Vec<IncomingEvent>),
+}
+
+/// The answer to an accepted `POST /v1/events`: where each event went, in request order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    /// One entry per event of the request.
+    pub accepted: Vec<AcceptedEvent>,
+}
+
+/// One event Kafka acknowledged.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcceptedEvent {
+    /// The event's id (given, from `Idempotency-Key`, or generated).
+    pub id: String,
+    /// Kafka partition it was written to.
+    pub partition: i32,
+    /// Its offset in that partition.
+    pub offset: i64,
+}
 
 /// Everything the write path needs.
 #[derive(Debug)]
@@ -167,13 +197,46 @@ fn is_json(headers: &HeaderMap) -> bool {
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
-/// `POST /v1/events`.
+/// The `Idempotency-Key` header, when given: up to [`MAX_ID_LEN`] visible ASCII characters
+/// (empty: the same as none), checked whether or not the body's events carry their own ids.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|key| key.len() <= MAX_ID_LEN && key.bytes().all(|b| b.is_ascii_graphic()));
+    let key = key.ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_idempotency_key",
+            format!("Idempotency-Key must be at most {MAX_ID_LEN} visible ASCII characters"),
+        )
+    })?;
+    Ok(Some(key).filter(|key| !key.is_empty()))
+}
+
+/// Send one event (an object) or a batch (an array), all or nothing.
+///
+/// Answered 202 only after Kafka acknowledged every event of the request (acks=all).
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    operation_id = "postEvents",
+    tag = "events",
+    params(
+        ("Idempotency-Key" = Option<String>, Header,
+         description = "The id of a single event that has none (a retry with the same key is a no-op); empty: none; refused with an array"),
+    ),
+    request_body(content = NewEvents, content_type = "application/json"),
+    responses((status = 202, description = "Kafka acknowledged every event", body = Accepted)),
+)]
 pub async fn post_events(
     State(state): State<AppState>,
     client: Option<Extension<Client>>,
     headers: HeaderMap,
     body: Result<Body, ApiError>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let metrics = &state.metrics;
     if !is_json(&headers) {
         return Err(reject(
@@ -183,15 +246,7 @@ pub async fn post_events(
         ));
     }
     let Body(body) = body.map_err(|error| reject(metrics, "unreadable", error))?;
-    let key = headers.get(IDEMPOTENCY_KEY).map(|v| {
-        v.to_str().map_err(|_| {
-            ApiError::bad_request(
-                "invalid_idempotency_key",
-                "Idempotency-Key must be visible ASCII",
-            )
-        })
-    });
-    let key = key.transpose()?;
+    let key = idempotency_key(&headers).map_err(|e| reject(metrics, e.code(), e))?;
     let records = state
         .ingest
         .prepare(&body, key)
@@ -210,12 +265,16 @@ pub async fn post_events(
         unavailable(&e)
     })?;
     metrics.events_accepted.inc_by(acks.len() as u64);
-    let accepted: Vec<Value> = records
+    let accepted = records
         .iter()
         .zip(&acks)
-        .map(|(record, ack)| json!({"id": record.id, "partition": ack.partition, "offset": ack.offset}))
+        .map(|(record, ack)| AcceptedEvent {
+            id: record.id.clone(),
+            partition: ack.partition,
+            offset: ack.offset,
+        })
         .collect();
-    Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": accepted }))))
+    Ok((StatusCode::ACCEPTED, Json(Accepted { accepted })))
 }
 
 fn reject(metrics: &Metrics, reason: &str, error: ApiError) -> ApiError {
@@ -233,5 +292,37 @@ fn unavailable(error: &PublishError) -> ApiError {
             "kafka_unavailable",
             "Kafka did not acknowledge the events; retry later",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(key: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            IDEMPOTENCY_KEY,
+            HeaderValue::from_bytes(key.as_bytes()).unwrap(),
+        );
+        headers
+    }
+
+    #[test]
+    fn idempotency_keys_follow_the_documented_form_whether_used_or_not() {
+        assert_eq!(idempotency_key(&HeaderMap::new()).unwrap(), None);
+        assert_eq!(idempotency_key(&headers("")).unwrap(), None);
+        assert_eq!(
+            idempotency_key(&headers("order-42")).unwrap(),
+            Some("order-42")
+        );
+        let longest = "k".repeat(MAX_ID_LEN);
+        assert!(idempotency_key(&headers(&longest)).is_ok());
+        for bad in ["two words", "é", &"k".repeat(MAX_ID_LEN + 1)] {
+            let error = idempotency_key(&headers(bad)).unwrap_err();
+            assert_eq!(error.code(), "invalid_idempotency_key", "{bad:?}");
+        }
     }
 }

@@ -12,6 +12,7 @@ pub mod in_flight;
 pub mod ingest;
 pub mod kafka;
 pub mod metrics;
+pub mod openapi;
 pub mod query;
 pub mod rate_limit;
 pub mod routes;
@@ -83,7 +84,7 @@ pub struct ProducerArgs {
     #[arg(long, env = "EVENTFLOW_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
     /// Most events in one request (more: 413).
-    #[arg(long, env = "EVENTFLOW_MAX_EVENTS_PER_REQUEST", default_value_t = 1000)]
+    #[arg(long, env = "EVENTFLOW_MAX_EVENTS_PER_REQUEST", default_value_t = DEFAULT_MAX_EVENTS_PER_REQUEST)]
     pub max_events_per_request: usize,
     /// Longest wait for Kafka to acknowledge an event (then 503).
     #[arg(long, env = "EVENTFLOW_DELIVERY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
@@ -138,6 +139,9 @@ impl ProducerArgs {
     }
 }
 
+/// Most events in one request unless configured.
+pub const DEFAULT_MAX_EVENTS_PER_REQUEST: usize = 1000;
+
 /// How often `/readyz` re-checks Kafka and MongoDB while ready, and while not (at start and
 /// during an outage, so that readiness follows a recovery closely).
 const READINESS_INTERVAL: (Duration, Duration) =
@@ -187,6 +191,11 @@ pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState>
         &args.mongo.collection,
     )
     .await?;
+    let document = openapi::document(&openapi::Contract {
+        rules: &ingest.rules,
+        max_events: ingest.max_events,
+        auth: tokens.is_some(),
+    });
     Ok(AppState {
         ingest: Arc::new(ingest),
         store,
@@ -198,6 +207,7 @@ pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState>
             request_timeout: args.request_timeout,
             body_read_timeout: args.body_read_timeout,
         },
+        openapi: openapi::to_text(&document).into(),
     })
 }
 

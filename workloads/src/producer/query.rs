@@ -11,10 +11,12 @@ use axum::{
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use mongodb::bson::Document;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{error::ApiError, routes::AppState};
-use crate::document;
+use crate::document::{self, StoredEvent};
 
 /// Events per page when `limit` is absent.
 pub const DEFAULT_LIMIT: usize = 50;
@@ -55,6 +57,39 @@ impl Cursor {
             id: document.get_str("id").ok()?.to_owned(),
         })
     }
+}
+
+/// A page of `GET /v1/events`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventPage {
+    /// The events, newest first.
+    #[schema(value_type = Vec<StoredEvent>)]
+    pub events: Vec<Value>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// The query parameters of `GET /v1/events` (parsed by [`parse_params`], which refuses any
+/// other; this type describes them in the OpenAPI document).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only events with this partition key value.
+    pub key: Option<String>,
+    /// Only events of this type.
+    #[param(rename = "type")]
+    pub kind: Option<String>,
+    /// Only events at or after this time (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Only events before this time (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// Events per page (default 50).
+    #[param(minimum = 1)]
+    pub limit: Option<u32>,
+    /// `nextCursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// What a list query selects.
@@ -115,7 +150,17 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// `GET /v1/events/{id}`.
+/// One stored event by id.
+///
+/// Events are readable once the consumer has written them to MongoDB (404 before that).
+#[utoipa::path(
+    get,
+    path = "/v1/events/{id}",
+    operation_id = "getEvent",
+    tag = "events",
+    params(("id" = String, Path, description = "The event's id")),
+    responses((status = 200, description = "The stored event", body = StoredEvent)),
+)]
 pub async fn get_event(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -131,11 +176,19 @@ pub async fn get_event(
     }
 }
 
-/// `GET /v1/events?...`: `{"events": [...], "nextCursor": "..." | null}`.
+/// Stored events, newest first, filtered and paged with an opaque cursor.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    operation_id = "listEvents",
+    tag = "events",
+    params(ListParams),
+    responses((status = 200, description = "A page of events", body = EventPage)),
+)]
 pub async fn list_events(
     State(state): State<AppState>,
     params: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EventPage>, ApiError> {
     let Query(params) =
         params.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
     let (filter, limit) = parse_params(&params)?;
@@ -150,8 +203,11 @@ pub async fn list_events(
     } else {
         None
     };
-    let events: Vec<Value> = documents.iter().map(document::to_json).collect();
-    Ok(Json(json!({ "events": events, "nextCursor": next })))
+    let events = documents.iter().map(document::to_json).collect();
+    Ok(Json(EventPage {
+        events,
+        next_cursor: next,
+    }))
 }
 
 fn store_unavailable(error: &crate::Error) -> ApiError {

@@ -9,11 +9,12 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use bytes::Bytes;
 use tower_http::trace::TraceLayer;
 
 use super::{
     auth, error::ApiError, in_flight, in_flight::InFlight, ingest, ingest::Ingest, metrics,
-    metrics::Metrics, query, store::Store,
+    metrics::Metrics, openapi, query, store::Store,
 };
 
 /// Shared state of the handlers; cloning is cheap.
@@ -31,6 +32,8 @@ pub struct AppState {
     pub limits: Limits,
     /// The concurrency limit, shared by every route.
     pub in_flight: InFlight,
+    /// This producer's OpenAPI document (JSON), served at [`openapi::PATH`].
+    pub openapi: Bytes,
 }
 
 /// Request limits.
@@ -45,7 +48,7 @@ pub struct Limits {
 }
 
 /// The API: `/v1/events` (POST, GET) and `/v1/events/{id}`, with auth, body limit, timeout,
-/// concurrency limit, metrics and trace layers.
+/// concurrency limit, metrics and trace layers, and its OpenAPI document (no auth).
 pub fn router(state: AppState) -> Router {
     let limits = state.limits;
     Router::new()
@@ -58,6 +61,7 @@ pub fn router(state: AppState) -> Router {
             state.tokens.clone(),
             auth::require_bearer,
         ))
+        .route(openapi::PATH, get(openapi::serve))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(middleware::from_fn_with_state(
