@@ -3,8 +3,9 @@
 //!
 //! Only pipelines with `autoscaling.enabled` (and not suspended) are polled. Each is measured at
 //! most once per `pollInterval` (and at once after a spec change): a reconcile triggered in
-//! between — e.g. by the status this phase just wrote — reuses the remembered outcome, so the
-//! live `status.lag` (whose `measuredAt` moves every poll) causes one write per poll, not a loop.
+//! between — e.g. by the status this phase just wrote — reuses the remembered outcome, so a
+//! status write never causes another poll; and a poll that finds the same figures writes nothing
+//! (`status::unchanged` ignores a `measuredAt` that alone moved).
 //! The remembered outcome, not the possibly stale cached object, also carries the replicas into
 //! such reconciles, so a lagging watch cache never flips the Deployment back.
 //!
@@ -19,7 +20,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::{api::apps::v1::Deployment, apimachinery::pkg::apis::meta::v1::Time, jiff};
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 
 use super::status::{SCALING, Verdict};
 use crate::{
@@ -130,6 +131,11 @@ impl Scaler {
         self.metrics.forget(&label);
     }
 
+    /// How many Kafka clients the lag reader holds.
+    pub fn lag_clients(&self) -> usize {
+        self.reader.cached_handles()
+    }
+
     /// Records the consumer replicas running now (after the Deployment was applied).
     pub fn running(&self, pipeline: &EventPipeline, replicas: u32) {
         self.metrics.set_replicas(&pipeline.object_key(), replicas);
@@ -154,6 +160,9 @@ impl Scaler {
         let label = pipeline.object_key();
         let mut pipelines = self.lock();
         let tracked = pipelines.entry(label.clone()).or_default();
+        if let Some(delay) = lateness(tracked, pipeline, &poll) {
+            self.metrics.poll_delayed(delay);
+        }
         if let (Some(old), Some(new)) = (&tracked.target, &poll.target)
             && old != new
         {
@@ -200,6 +209,17 @@ impl Scaler {
     }
 }
 
+/// How late a scheduled poll started: after the previous poll of the same generation, the time
+/// past `previous + interval` (zero when early: polls within [`DUE_TOLERANCE`] are taken).
+fn lateness(tracked: &Tracked, pipeline: &EventPipeline, poll: &Poll) -> Option<Duration> {
+    let previous = tracked.polled_at?;
+    if tracked.generation != pipeline.meta().generation {
+        return None; // a spec change polls at once, off the schedule
+    }
+    let since = poll.started.saturating_duration_since(previous);
+    Some(since.saturating_sub(poll.interval))
+}
+
 /// One poll's inputs.
 struct Poll {
     started: Instant,
@@ -227,7 +247,7 @@ pub async fn phase(
         return Some(outcome);
     }
     let started = Instant::now();
-    let current = current_replicas(&ctx.client, pipeline).await;
+    let current = current_replicas(ctx, pipeline).await;
     let (target, sample) = measure(&scaler.reader, pipeline, connection, topic).await;
     let poll = Poll {
         started,
@@ -249,12 +269,22 @@ pub(crate) fn poll_interval(pipeline: &EventPipeline) -> Duration {
         .max(MIN_POLL_INTERVAL)
 }
 
-/// The consumer Deployment's replicas as stored; before it exists, what the builder would set.
-async fn current_replicas(client: &Client, pipeline: &EventPipeline) -> u32 {
-    let deployments =
-        Api::<Deployment>::namespaced(client.clone(), &pipeline.namespace().unwrap_or_default());
+/// The consumer Deployment's replicas as stored (from the watch cache when there is one);
+/// before it exists, what the builder would set.
+async fn current_replicas(ctx: &super::Context, pipeline: &EventPipeline) -> u32 {
+    let namespace = pipeline.namespace().unwrap_or_default();
     let name = component_name(pipeline, Component::Consumer);
-    match deployments.get_opt(&name).await {
+    let cached = ctx
+        .children
+        .as_ref()
+        .map(|children| children.deployment(&namespace, &name));
+    let stored = if let Some(cached) = cached {
+        Ok(cached.map(|d| (*d).clone()))
+    } else {
+        let api = Api::<Deployment>::namespaced(ctx.client.clone(), &namespace);
+        api.get_opt(&name).await
+    };
+    match stored {
         Ok(Some(deployment)) => deployment
             .spec
             .and_then(|spec| spec.replicas)
