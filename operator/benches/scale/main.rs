@@ -1,7 +1,7 @@
 //! The operator at scale on the real control plane (`make bench`): N `EventPipeline`s (default
 //! 1,000; `EVENTFLOW_SCALE_PIPELINES`), each with its own one-partition topic on the dev broker
 //! and autoscaling on, applied to the dev cluster and reconciled by the release operator running
-//! as the chart's ServiceAccount (the cluster tests' support code installs the chart and starts it).
+//! as the chart's `ServiceAccount` (the cluster tests' support code installs the chart and starts it).
 //!
 //! 1. Ceiling, same run: the API server, controller-manager, scheduler and kwok given the very
 //!    objects the operator would create for the N pipelines (the builders' Deployments and
@@ -10,7 +10,7 @@
 //! 2. The operator: apply the N pipelines, time until every one is `Ready` (ratio to 1.; goal ≤ 2).
 //! 3. Steady state (after `EVENTFLOW_SCALE_SETTLE_SECONDS`, over `EVENTFLOW_SCALE_WINDOW_SECONDS`):
 //!    the operator's API requests per pipeline per minute, reads and writes, counted in the API
-//!    server's audit log by the operator's ServiceAccount (the dev cluster's audit policy logs
+//!    server's audit log by the operator's `ServiceAccount` (the dev cluster's audit policy logs
 //!    every non-admin request: `EVENTFLOW_CLUSTER_AUDIT=1`; goal: no write); its RSS and CPU
 //!    (peak over the run, mean over the window; goal RSS ≤ 100 MiB at 1,000); its TCP
 //!    connections to the broker and the Kafka clients it holds; the delay of each lag poll behind
@@ -19,6 +19,7 @@
 //! The fake nodes the pods need are added first (`kwok-node-0` holds 110 pods).
 #![expect(
     clippy::unwrap_used,
+    clippy::expect_used,
     clippy::panic,
     reason = "the cluster tests' support code fails loudly on any error"
 )]
@@ -88,7 +89,7 @@ async fn main() -> Result<()> {
     add_nodes(4 * n + 50)?;
 
     let raw_ns = support::Namespace::new("scale-raw");
-    let raw = raw_apply(&admin, &raw_ns.0, n, config.timeout).await?;
+    let raw = Box::pin(raw_apply(&admin, &raw_ns.0, n, config.timeout)).await?;
     println!(
         "ceiling: raw apply of {} objects, all Deployments available in {:.1} s",
         3 * n,
@@ -243,8 +244,8 @@ async fn raw_apply(
     let deployments = desired
         .iter()
         .flat_map(|d| [d.producer.clone(), d.consumer.clone()]);
-    apply_all(admin, namespace, services).await?;
-    apply_all(admin, namespace, deployments).await?;
+    Box::pin(apply_all(admin, namespace, services)).await?;
+    Box::pin(apply_all(admin, namespace, deployments)).await?;
     let api = Api::<Deployment>::namespaced(admin.clone(), namespace);
     poll_until(started, timeout, "raw Deployments available", || async {
         let list = api.list(&ListParams::default()).await?;
@@ -289,9 +290,16 @@ where
 /// first watch sync" even once the controller runs, in main too.)
 async fn wait_serving(operator: &support::OperatorProcess) -> Result<()> {
     let url = format!("http://127.0.0.1:{}/metrics", operator.metrics_port);
-    poll_until(Instant::now(), Duration::from_secs(60), "the operator's /metrics", || async {
-        Ok(reqwest::get(&url).await.is_ok_and(|r| r.status().is_success()))
-    })
+    poll_until(
+        Instant::now(),
+        Duration::from_secs(60),
+        "the operator's /metrics",
+        || async {
+            Ok(reqwest::get(&url)
+                .await
+                .is_ok_and(|r| r.status().is_success()))
+        },
+    )
     .await
     .map(|_| ())
 }

@@ -181,7 +181,7 @@ pub fn delay_quantiles(before: &str, after: &str) -> String {
         .map(|&(le, n)| {
             let earlier = start
                 .iter()
-                .find(|(l, _)| *l == le)
+                .find(|(l, _)| l.to_bits() == le.to_bits())
                 .map_or(0.0, |(_, n)| *n);
             (le, n - earlier)
         })
