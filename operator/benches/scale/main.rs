@@ -101,6 +101,7 @@ async fn main() -> Result<()> {
     let sampler = Sampler::start(operator.pid);
     let metrics_url = format!("http://127.0.0.1:{}/metrics", operator.metrics_port);
     wait_serving(&operator).await?;
+    let before_apply = sampler.snapshot();
     let started = Instant::now();
     apply_all(&admin, &ns.0, (0..n).map(|i| pipeline(&ns.0, i))).await?;
     let applied = started.elapsed();
@@ -148,7 +149,7 @@ async fn main() -> Result<()> {
         "  operator RSS: peak {:.1} MiB (rollout), steady {:.1} MiB (goal <= 100 MiB at 1,000); CPU: rollout {:.0}% of a core, steady {:.1}%",
         measure::mib(rollout.peak_rss_kib.max(cpu_end.peak_rss_kib)),
         measure::mib(cpu_end.rss_kib),
-        rollout.cpu_percent_since(&measure::Snapshot::zero()),
+        rollout.cpu_percent_since(&before_apply),
         cpu_end.cpu_percent_since(&cpu_start),
     );
     println!("  operator threads: {}", cpu_end.threads);

@@ -25,17 +25,6 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The process start: no CPU used yet (for "since the start").
-    pub fn zero() -> Self {
-        Self {
-            at: Instant::now(),
-            cpu_ticks: 0,
-            rss_kib: 0,
-            peak_rss_kib: 0,
-            threads: 0,
-        }
-    }
-
     /// CPU used between `earlier` and this reading, in percent of one core.
     #[expect(clippy::cast_precision_loss, reason = "tick counts are small")]
     pub fn cpu_percent_since(&self, earlier: &Self) -> f64 {
@@ -56,7 +45,14 @@ pub struct Sampler {
 impl Sampler {
     /// Starts sampling `pid` (the sampling thread ends with the process).
     pub fn start(pid: u32) -> Self {
-        let first = read(pid, Snapshot::zero()).unwrap_or_else(Snapshot::zero);
+        let none = Snapshot {
+            at: Instant::now(),
+            cpu_ticks: 0,
+            rss_kib: 0,
+            peak_rss_kib: 0,
+            threads: 0,
+        };
+        let first = read(pid, none).unwrap_or(none);
         let latest = Arc::new(Mutex::new(first));
         let shared = Arc::clone(&latest);
         std::thread::spawn(move || {

@@ -119,8 +119,8 @@ where
 
 /// Whether `stored` holds every field of `desired` with the same value (what a server-side
 /// apply of `desired` would leave unchanged). Fields the server added (defaults, status) do not
-/// matter; an empty list or map in `desired` matches a missing one (the server drops them);
-/// lists match element by element.
+/// matter; a zero value in `desired` (empty string, list or map, `false`, 0, null) matches a
+/// missing one, as the API server's `omitempty` drops them; lists match element by element.
 pub fn holds(stored: &Value, desired: &Value) -> bool {
     match (stored, desired) {
         (Value::Object(stored), Value::Object(desired)) => {
@@ -139,9 +139,11 @@ pub fn holds(stored: &Value, desired: &Value) -> bool {
 fn is_empty(value: &Value) -> bool {
     match value {
         Value::Null => true,
+        Value::Bool(flag) => !flag,
+        Value::Number(number) => number.as_u64() == Some(0),
+        Value::String(text) => text.is_empty(),
         Value::Object(map) => map.is_empty(),
         Value::Array(list) => list.is_empty(),
-        _ => false,
     }
 }
 
@@ -196,10 +198,11 @@ mod tests {
     #[test]
     fn a_stored_object_holds_what_was_applied_plus_server_defaults() {
         let desired = json!({"spec": {"replicas": 2, "template": {"spec": {"containers": [
-            {"name": "c", "env": [{"name": "A", "value": "1"}], "volumeMounts": []}
+            {"name": "c", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": ""}],
+             "volumeMounts": [], "stdin": false}
         ]}}}});
         let stored = json!({"spec": {"replicas": 2, "strategy": {"type": "RollingUpdate"}, "template": {"spec": {"containers": [
-            {"name": "c", "env": [{"name": "A", "value": "1"}], "imagePullPolicy": "IfNotPresent"}
+            {"name": "c", "env": [{"name": "A", "value": "1"}, {"name": "B"}], "imagePullPolicy": "IfNotPresent"}
         ]}}}, "status": {"readyReplicas": 2}});
         assert!(holds(&stored, &desired));
     }
