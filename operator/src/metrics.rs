@@ -193,6 +193,7 @@ mod tests {
         assert_eq!(
             names,
             [
+                "eventflow_lag_poll_delay_seconds",
                 "eventflow_operator_errors_total",
                 "eventflow_operator_kafka_clients",
                 "eventflow_operator_pipelines",
