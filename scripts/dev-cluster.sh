@@ -15,6 +15,10 @@
 # EVENTFLOW_CACHE (default ~/.cache/eventflow) holds the builds in tools/kubernetes-<version>/bin;
 # EVENTFLOW_CLUSTER_DIR (default $EVENTFLOW_CACHE/run/cluster-default) holds PIDs, ports, PKI,
 # kubeconfig, logs and etcd data of one cluster, so separate run directories give independent clusters.
+# EVENTFLOW_CLUSTER_AUDIT=1 (read by start) makes the API server write an audit log, audit.log in the
+# run directory: one JSON line per request of a non-admin user (the operator's ServiceAccount token, a
+# test's own users), none for the control plane itself; the scale benchmark counts the operator's
+# requests in it.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -220,13 +224,39 @@ run_etcd() {
 }
 
 run_kube_apiserver() {
+  # shellcheck disable=SC2046 # audit_flags prints flags without spaces, one word each
   exec "$BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$(port_of etcd)" \
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$(port_of kube-apiserver)" \
     --endpoint-reconciler-type=none --cert-dir="$RUN_DIR/apiserver-certs" \
     --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" --client-ca-file="$PKI/ca.crt" \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
-    --service-cluster-ip-range=10.96.0.0/16 --authorization-mode=RBAC --allow-privileged=true
+    --service-cluster-ip-range=10.96.0.0/16 --authorization-mode=RBAC --allow-privileged=true \
+    $(audit_flags)
+}
+
+# The audit policy of EVENTFLOW_CLUSTER_AUDIT=1: metadata (user, user agent, verb, object) of every
+# request except the control plane's own (system:masters: the admin kubeconfig that the controller-
+# manager, scheduler and kwok use; the controller-manager's per-controller ServiceAccounts).
+write_audit_policy() {
+  cat >"$RUN_DIR/audit-policy.yaml" <<'YAML'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: None
+    userGroups: ["system:masters", "system:serviceaccounts:kube-system", "system:nodes"]
+  - level: None
+    users: ["system:kube-scheduler", "system:kube-controller-manager", "system:apiserver"]
+  - level: Metadata
+YAML
+}
+
+# The audit flags when the run directory was started with EVENTFLOW_CLUSTER_AUDIT=1 (a restart keeps them).
+audit_flags() {
+  [ -f "$RUN_DIR/audit-policy.yaml" ] || return 0
+  echo "--audit-policy-file=$RUN_DIR/audit-policy.yaml --audit-log-path=$RUN_DIR/audit.log" \
+    "--audit-log-format=json --audit-log-maxsize=0 --audit-log-mode=blocking"
 }
 
 # Controller-manager and scheduler reach the apiserver with the admin kubeconfig; their health endpoints
@@ -325,6 +355,8 @@ prepare_run_dir() {
   make_pki
   write_kubeconfig
   write_kwok_stages
+  rm -f "$RUN_DIR/audit-policy.yaml" "$RUN_DIR/audit.log"
+  if [ "${EVENTFLOW_CLUSTER_AUDIT:-0}" = 1 ]; then write_audit_policy; fi
 }
 
 cmd_start() {

@@ -90,6 +90,8 @@ pub struct Context {
     pub settings: Settings,
     /// Lag measurement, per-pipeline scaling history and the scaler's metrics.
     pub scaler: scale::Scaler,
+    /// The controller's watch caches of the children (none: every reconcile applies them).
+    pub children: Option<apply::Children>,
     failures: Mutex<HashMap<String, u32>>,
 }
 
@@ -115,8 +117,16 @@ impl Context {
             kafka,
             metrics,
             settings,
+            children: None,
             failures: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// This context reading the children from the controller's watch caches.
+    #[must_use]
+    pub fn with_children(mut self, children: apply::Children) -> Self {
+        self.children = Some(children);
+        self
     }
 
     /// The retry delay after one more failure of `pipeline`.
@@ -170,6 +180,8 @@ pub async fn reconcile(pipeline: Arc<EventPipeline>, ctx: Arc<Context>) -> Resul
     };
     let label = if result.is_ok() { "success" } else { "error" };
     ctx.metrics.reconciled(label, started.elapsed());
+    ctx.metrics
+        .kafka_clients(ctx.kafka.cached(), ctx.scaler.lag_clients());
     if result.is_ok() {
         ctx.reset_backoff(&pipeline);
     }
@@ -216,7 +228,7 @@ async fn reconcile_spec(
         .and_then(|outcome| outcome.consumer.desired_replicas)
         .unwrap_or_else(|| resources::consumer::replicas(pipeline));
     let desired = resources::desired(pipeline, &ctx.build, consumers);
-    let applied = apply::apply_all(&ctx.client, pipeline, &desired).await?;
+    let applied = apply::apply_all(&ctx.client, pipeline, &desired, ctx.children.as_ref()).await?;
     if scaling.is_some() {
         ctx.scaler.applied(pipeline, consumers);
     }

@@ -398,7 +398,9 @@ pub struct LagStatus {
     pub total: u64,
     /// Partitions with a lag above zero.
     pub partitions_with_lag: u32,
-    /// When the lag was measured.
+    /// When these figures were measured. The lag is measured every `pollInterval` but the status
+    /// is written only when something in it changes, so this is the measurement that last
+    /// changed it; the live figure is the `eventflow_consumer_lag` metric.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measured_at: Option<Time>,
     /// Partitions left out of the scaling decision (persistent lag).

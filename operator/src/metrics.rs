@@ -20,6 +20,7 @@ pub struct Metrics {
     errors: IntCounterVec,
     pipelines: IntGaugeVec,
     condition: IntGaugeVec,
+    kafka_clients: IntGaugeVec,
     conditions: Mutex<HashMap<String, Vec<(String, String)>>>,
     scaling: ScalingMetrics,
 }
@@ -64,6 +65,14 @@ impl Metrics {
             ),
             &["pipeline", "condition", "status"],
         )?;
+        let kafka_clients = IntGaugeVec::new(
+            Opts::new(
+                "eventflow_operator_kafka_clients",
+                "Kafka clients the operator holds: admin (topics; one per cluster) and lag (lag reader)",
+            ),
+            &["kind"],
+        )?;
+        registry.register(Box::new(kafka_clients.clone()))?;
         registry.register(Box::new(reconciles.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(errors.clone()))?;
@@ -77,6 +86,7 @@ impl Metrics {
             errors,
             pipelines,
             condition,
+            kafka_clients,
             conditions: Mutex::new(HashMap::new()),
             scaling,
         })
@@ -98,6 +108,15 @@ impl Metrics {
         self.duration
             .with_label_values(&[result])
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records how many Kafka clients the operator holds, admin and lag reader.
+    pub fn kafka_clients(&self, admin: usize, lag: usize) {
+        for (kind, count) in [("admin", admin), ("lag", lag)] {
+            self.kafka_clients
+                .with_label_values(&[kind])
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
     }
 
     /// Counts an error by kind.
@@ -211,6 +230,7 @@ mod tests {
         let metrics = Metrics::new().unwrap();
         metrics.reconciled("success", Duration::from_millis(20));
         metrics.error("kafka");
+        metrics.kafka_clients(1, 2);
         let pipeline = EventPipeline::new("a", crate::crd::EventPipelineSpec::default());
         metrics.record_conditions(&pipeline, &[condition("Ready", "True")]);
         let names: Vec<String> = metrics
@@ -222,7 +242,9 @@ mod tests {
         assert_eq!(
             names,
             [
+                "eventflow_lag_poll_delay_seconds",
                 "eventflow_operator_errors_total",
+                "eventflow_operator_kafka_clients",
                 "eventflow_operator_pipelines",
                 "eventflow_operator_reconcile_duration_seconds",
                 "eventflow_operator_reconciles_total",

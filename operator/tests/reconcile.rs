@@ -13,7 +13,13 @@
 
 mod support;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use eventflow_operator::{
     controller::{Settings, error_policy},
@@ -33,7 +39,8 @@ use kube::{
 };
 use serde_json::json;
 use support::{
-    api, bootstrap, context, fake, fake_with, pipeline, reconcile_stored, secret, stored,
+    api, bootstrap, cached_children, context, context_with_children, fake, fake_counting_writes,
+    fake_with, pipeline, reconcile_stored, secret, stored,
 };
 
 fn condition<'a>(pipeline: &'a EventPipeline, type_: &str) -> &'a Condition {
@@ -80,6 +87,49 @@ async fn second_reconcile_changes_nothing() {
         event_reasons(&client).await.len(),
         events_before,
         "no new events"
+    );
+}
+
+/// The steady state at scale: a reconcile of a pipeline whose children (in the watch caches),
+/// topic and status already say what it would write sends no write at all; a spec change does.
+#[tokio::test]
+async fn a_reconcile_that_changes_nothing_sends_no_write() {
+    let pipeline = pipeline(&bootstrap(), "nw");
+    let name = pipeline.name_any();
+    let writes = Arc::new(AtomicUsize::new(0));
+    let client = fake_counting_writes(pipeline, &writes).await;
+    reconcile_stored(&context(client.clone(), Settings::default()), &name)
+        .await
+        .unwrap();
+    let ctx = context_with_children(client.clone(), cached_children(&client).await);
+    let settled = writes.load(Ordering::SeqCst);
+    assert!(
+        settled >= 5,
+        "set-up: the first reconcile wrote ({settled})"
+    );
+
+    reconcile_stored(&ctx, &name).await.unwrap();
+    assert_eq!(
+        writes.load(Ordering::SeqCst),
+        settled,
+        "no write when nothing changed"
+    );
+
+    let spec = json!({"spec": {"producer": {"replicas": 4}}});
+    api::<EventPipeline>(&client)
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&spec))
+        .await
+        .unwrap();
+    let changed = writes.load(Ordering::SeqCst);
+    reconcile_stored(&ctx, &name).await.unwrap();
+    let producer = api::<Deployment>(&client)
+        .get(&format!("{name}-producer"))
+        .await
+        .unwrap();
+    assert_eq!(producer.spec.unwrap().replicas, Some(4));
+    assert!(
+        writes.load(Ordering::SeqCst) > changed,
+        "a spec change is applied"
     );
 }
 

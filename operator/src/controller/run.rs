@@ -4,18 +4,18 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use eventflow_contract::admin::{self, Readiness};
 use futures::StreamExt;
-use k8s_openapi::api::{apps::v1::Deployment, core::v1::ConfigMap, core::v1::Service};
 use kube::{
-    Api, Client,
+    Api, Client, Resource, ResourceExt,
     runtime::{
-        Controller,
+        Controller, WatchStreamExt,
+        reflector::{self, store::Writer},
         utils::{Backoff, ResetTimerBackoff},
         watcher,
     },
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{Context, Settings, error_policy, reconcile};
+use super::{Context, Settings, apply::Children, error_policy, reconcile};
 use crate::{
     Error, Result,
     cli::RunArgs,
@@ -59,8 +59,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         let (elector, stop, lost) = (elector.clone(), shutdown.clone(), lost.clone());
         tokio::spawn(async move { elector.keep(stop, lost).await });
     }
-    let ctx = context(&args, client.clone(), Arc::clone(&metrics));
-    run_controller(&args, client, ctx, readiness, stop_on(&shutdown, &lost)).await;
+    run_controller(&args, client, metrics, readiness, stop_on(&shutdown, &lost)).await;
     let outcome = if lost.is_cancelled() {
         Err(Error::Leader("lost the leader lease".to_owned()))
     } else {
@@ -96,7 +95,7 @@ fn elector(args: &RunArgs, client: &Client) -> Option<LeaderElector> {
     ))
 }
 
-fn context(args: &RunArgs, client: Client, metrics: Arc<Metrics>) -> Arc<Context> {
+fn context(args: &RunArgs, client: Client, metrics: Arc<Metrics>) -> Context {
     let build = BuildContext {
         workload_image: args.workload_image.clone(),
         workload_log_format: format!("{:?}", args.log_format).to_lowercase(),
@@ -107,7 +106,33 @@ fn context(args: &RunArgs, client: Client, metrics: Arc<Metrics>) -> Arc<Context
         backoff_base: args.backoff_base,
         ..Settings::default()
     };
-    Arc::new(Context::new(client, build, kafka, metrics, settings))
+    Context::new(client, build, kafka, metrics, settings)
+}
+
+/// The watch of the operator's children of one kind (by its `managed-by` label), filling the
+/// cache behind `writer` (without managed fields, which the reconciler never reads) and
+/// triggering the owner's reconcile on every change.
+fn owned<K>(
+    client: &Client,
+    namespace: Option<&str>,
+    writer: Writer<K>,
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let config =
+        watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={FIELD_MANAGER}"));
+    watcher(namespaced::<K>(client, namespace), config)
+        .backoff(WatchBackoff::new())
+        .modify(|object| object.managed_fields_mut().clear())
+        .reflect(writer)
+        .touched_objects()
 }
 
 /// A token cancelled by the first of `shutdown` and `lost`.
@@ -127,18 +152,25 @@ fn stop_on(shutdown: &CancellationToken, lost: &CancellationToken) -> Cancellati
 async fn run_controller(
     args: &RunArgs,
     client: Client,
-    ctx: Arc<Context>,
+    metrics: Arc<Metrics>,
     readiness: Readiness,
     stop: CancellationToken,
 ) {
     let namespace = args.watched_namespace();
     let pipelines: Api<EventPipeline> = namespaced(&client, namespace);
-    let owned =
-        watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={FIELD_MANAGER}"));
+    let (deployments, deployments_writer) = reflector::store();
+    let (services, services_writer) = reflector::store();
+    let (config_maps, config_maps_writer) = reflector::store();
+    let children = Children {
+        deployments,
+        services,
+        config_maps,
+    };
+    let ctx = Arc::new(context(args, client.clone(), metrics).with_children(children));
     let controller = Controller::new(pipelines, watcher::Config::default().any_semantic())
-        .owns(namespaced::<Deployment>(&client, namespace), owned.clone())
-        .owns(namespaced::<Service>(&client, namespace), owned.clone())
-        .owns(namespaced::<ConfigMap>(&client, namespace), owned)
+        .owns_stream(owned(&client, namespace, deployments_writer))
+        .owns_stream(owned(&client, namespace, services_writer))
+        .owns_stream(owned(&client, namespace, config_maps_writer))
         .trigger_backoff(WatchBackoff::new())
         .graceful_shutdown_on(stop.cancelled_owned());
     let store = controller.store();

@@ -3,8 +3,9 @@
 //!
 //! Only pipelines with `autoscaling.enabled` (and not suspended) are polled. Each is measured at
 //! most once per `pollInterval` (and at once after a spec change): a reconcile triggered in
-//! between — e.g. by the status this phase just wrote — reuses the remembered outcome, so the
-//! live `status.lag` (whose `measuredAt` moves every poll) causes one write per poll, not a loop.
+//! between — e.g. by the status this phase just wrote — reuses the remembered outcome, so a
+//! status write never causes another poll; and a poll that finds the same figures writes nothing
+//! (`status::unchanged` ignores a `measuredAt` that alone moved).
 //! The remembered outcome, not the possibly stale cached object, also carries the replicas into
 //! such reconciles, so a lagging watch cache never flips the Deployment back.
 //!
@@ -116,6 +117,11 @@ impl Scaler {
         self.metrics.forget(&label);
     }
 
+    /// How many Kafka clients the lag reader holds.
+    pub fn lag_clients(&self) -> usize {
+        self.reader.cached_handles()
+    }
+
     /// Records the consumer replicas running now (after the Deployment was applied).
     pub fn running(&self, pipeline: &EventPipeline, replicas: u32) {
         self.metrics.set_replicas(&pipeline.object_key(), replicas);
@@ -157,6 +163,9 @@ impl Scaler {
         let label = pipeline.object_key();
         let mut pipelines = self.lock();
         let tracked = pipelines.entry(label.clone()).or_default();
+        if let Some(delay) = lateness(tracked, pipeline, &poll) {
+            self.metrics.poll_delayed(delay);
+        }
         if let (Some(old), Some(new)) = (&tracked.target, &poll.target)
             && old != new
         {
@@ -199,6 +208,17 @@ impl Scaler {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// How late a scheduled poll started: after the previous poll of the same generation, the time
+/// past `previous + interval` (zero when early: polls within [`DUE_TOLERANCE`] are taken).
+fn lateness(tracked: &Tracked, pipeline: &EventPipeline, poll: &Poll) -> Option<Duration> {
+    let previous = tracked.polled_at?;
+    if tracked.generation != pipeline.meta().generation {
+        return None; // a spec change polls at once, off the schedule
+    }
+    let since = poll.started.saturating_duration_since(previous);
+    Some(since.saturating_sub(poll.interval))
 }
 
 /// One poll's inputs.

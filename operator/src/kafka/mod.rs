@@ -183,6 +183,14 @@ impl KafkaAdmins {
         Ok(admin)
     }
 
+    /// How many admin clients are cached (one per distinct connection).
+    pub fn cached(&self) -> usize {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
     /// The admin client of a pipeline (reads `kafka.secretRef` through the API).
     pub async fn for_pipeline(
         &self,

@@ -2,7 +2,9 @@
 //! rule behind the latest decision, and scale events by direction. The controller and the local
 //! runtime register the same set.
 
-use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
+use std::time::Duration;
+
+use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 use super::{Decision, Direction, Rule};
 use crate::scaling::LagSample;
@@ -21,6 +23,7 @@ pub struct ScalingMetrics {
     rule: IntGaugeVec,
     scale_events: IntCounterVec,
     measurement_errors: IntCounterVec,
+    poll_delay: Histogram,
 }
 
 impl ScalingMetrics {
@@ -65,7 +68,18 @@ impl ScalingMetrics {
                 .namespace("eventflow"),
                 &["pipeline"],
             )?,
+            poll_delay: Histogram::with_opts(
+                HistogramOpts::new(
+                    "lag_poll_delay_seconds",
+                    "How late each lag poll started behind its schedule (previous poll + pollInterval).",
+                )
+                .namespace("eventflow")
+                .buckets(vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                ]),
+            )?,
         };
+        registry.register(Box::new(metrics.poll_delay.clone()))?;
         registry.register(Box::new(metrics.lag.clone()))?;
         registry.register(Box::new(metrics.partitions_with_lag.clone()))?;
         registry.register(Box::new(metrics.replicas.clone()))?;
@@ -86,6 +100,11 @@ impl ScalingMetrics {
             .with_label_values(&[pipeline])
             .set(i64::from(sample.partitions_with_lag));
         self.record(pipeline, decision);
+    }
+
+    /// Records how late a poll started behind its schedule.
+    pub fn poll_delayed(&self, delay: Duration) {
+        self.poll_delay.observe(delay.as_secs_f64());
     }
 
     /// Records a failed measurement and the hold decision.

@@ -5,19 +5,35 @@
     reason = "each test binary includes this module and uses a different part of it"
 )]
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use eventflow_operator::{
-    controller::{Context, Settings, reconcile},
+    controller::{Context, Settings, apply::Children, reconcile},
     crd::EventPipeline,
     kafka::KafkaAdmins,
     metrics::Metrics,
     resources::BuildContext,
 };
 use eventflow_workloads::testkit::{DevServices, unique_name};
-use k8s_openapi::{ByteString, api::core::v1::Secret};
-use kube::{Api, Client, runtime::controller::Action};
-use kube_fake_client::ClientBuilder;
+use k8s_openapi::{
+    ByteString,
+    api::{
+        apps::v1::Deployment,
+        core::v1::{ConfigMap, Secret, Service},
+    },
+};
+use kube::{
+    Api, Client,
+    api::ListParams,
+    runtime::{controller::Action, reflector, watcher},
+};
+use kube_fake_client::{ClientBuilder, interceptor};
 
 /// Namespace of every test object.
 pub const NAMESPACE: &str = "shop";
@@ -74,6 +90,96 @@ pub async fn fake_with(pipeline: EventPipeline, secrets: Vec<Secret>) -> Client 
         .build()
         .await
         .unwrap()
+}
+
+/// A [`fake`] API that counts every write it receives (create, update, patch, delete, and the
+/// status subresource's patch and replace) in `writes`.
+pub async fn fake_counting_writes(pipeline: EventPipeline, writes: &Arc<AtomicUsize>) -> Client {
+    let counter = || {
+        let writes = Arc::clone(writes);
+        move || {
+            writes.fetch_add(1, Ordering::SeqCst);
+        }
+    };
+    let (create, update, patch, delete) = (counter(), counter(), counter(), counter());
+    let (patch_status, replace_status) = (counter(), counter());
+    let funcs = interceptor::Funcs::new()
+        .create(move |_| {
+            create();
+            Ok(None)
+        })
+        .replace(move |_| {
+            update();
+            Ok(None)
+        })
+        .patch(move |_| {
+            patch();
+            Ok(None)
+        })
+        .delete(move |_| {
+            delete();
+            Ok(None)
+        })
+        .patch_status(move |_| {
+            patch_status();
+            Ok(None)
+        })
+        .replace_status(move |_| {
+            replace_status();
+            Ok(None)
+        });
+    ClientBuilder::new()
+        .with_resource::<EventPipeline>()
+        .with_status_subresource::<EventPipeline>()
+        .with_object(pipeline)
+        .with_objects(vec![
+            secret("mongodb", "uri", "mongodb://mongo:27017"),
+            secret("ingest-tokens", "tokens.txt", "t0ken"),
+        ])
+        .with_interceptor_funcs(funcs)
+        .build()
+        .await
+        .unwrap()
+}
+
+/// Watch caches of the children, filled with what the API holds now (as the controller's
+/// watches would be).
+pub async fn cached_children(client: &Client) -> Children {
+    let (deployments, mut deployments_writer) = reflector::store();
+    for object in api::<Deployment>(client)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+    {
+        deployments_writer.apply_watcher_event(&watcher::Event::Apply(object));
+    }
+    let (services, mut services_writer) = reflector::store();
+    for object in api::<Service>(client)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+    {
+        services_writer.apply_watcher_event(&watcher::Event::Apply(object));
+    }
+    let (config_maps, mut config_maps_writer) = reflector::store();
+    for object in api::<ConfigMap>(client)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+    {
+        config_maps_writer.apply_watcher_event(&watcher::Event::Apply(object));
+    }
+    Children {
+        deployments,
+        services,
+        config_maps,
+    }
+}
+
+/// A context over `client` reading the children from `children`.
+pub fn context_with_children(client: Client, children: Children) -> Arc<Context> {
+    let ctx = Arc::into_inner(context(client, Settings::default())).unwrap();
+    Arc::new(ctx.with_children(children))
 }
 
 /// A Secret of one key in the test namespace.
