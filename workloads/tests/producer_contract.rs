@@ -239,7 +239,11 @@ async fn schemathesis_finds_no_5xx_no_nonconforming_answer_and_nothing_wrongly_a
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis.toml"))
         .args(["run", &format!("{api}/openapi.json")])
         .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,ignored_auth"])
-        .args(["--mode", "all", "--phases", "examples,coverage,fuzzing,stateful"])
+        // Positive and negative cases (`--mode all`) from the examples, fuzzing and stateful
+        // phases. Not the coverage phase: in schemathesis 4.32.5 it intermittently fails inside
+        // its own generator (Hypothesis `FlakyFailure`, a `KeyError` in its lambda cache) on this
+        // document, a tool error reported like a finding (seen in `make test`, 2026-11-30).
+        .args(["--mode", "all", "--phases", "examples,fuzzing,stateful"])
         .args(["--max-examples", MAX_EXAMPLES, "--seed", "15", "--workers", "2"])
         .args(["--header", &format!("Authorization: Bearer {TOKEN}")])
         .args(["--generation-database", "none", "--no-color", "--request-timeout", "20"])
