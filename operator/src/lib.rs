@@ -5,6 +5,8 @@ pub mod cli;
 pub mod controller;
 pub mod crd;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod kafka;
 pub mod leader;
 pub mod local;

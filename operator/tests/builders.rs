@@ -483,3 +483,21 @@ fn validation_reports_every_problem_of_a_bad_spec() {
         "{problems}"
     );
 }
+
+/// Found by the `pipeline_yaml` fuzz target: these passed every check, then the producer
+/// refused to start (partition key, schema) or read other types than the spec lists (a comma).
+#[test]
+fn validation_refuses_what_the_producer_cannot_start_with() {
+    let mut pipeline = load("full");
+    pipeline.spec.producer.partition_key = "userId".to_owned();
+    pipeline.spec.producer.allowed_types = vec!["a,b".to_owned()];
+    pipeline.spec.producer.schema = Some(serde_json::json!({"type": 5}));
+    let problems = validate(&pipeline, &ctx()).unwrap_err();
+    for problem in [
+        "producer.partitionKey: `userId` is not a partition key",
+        "producer.allowedTypes: a type must not contain a comma",
+        "producer.schema: invalid configuration: the event JSON Schema is invalid",
+    ] {
+        assert!(problems.contains(problem), "{problems}");
+    }
+}

@@ -55,9 +55,8 @@ pub fn millis(duration: Duration) -> String {
 pub fn read_properties(path: &Path) -> Result<Vec<(String, String)>> {
     if !path.is_dir() {
         let text = read_file(path)?;
-        return Ok(parse_properties(&text)
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect());
+        return parse_properties(&text)
+            .map_err(|problem| Error::Config(format!("{}: {problem}", path.display())));
     }
     let mut properties = Vec::new();
     for entry in std::fs::read_dir(path)? {
@@ -83,13 +82,21 @@ pub fn idempotent_producer(config: &mut ClientConfig, timeout: Duration) -> &mut
         .set("message.timeout.ms", millis(timeout))
 }
 
-/// Parses `key=value` lines; blank lines and `#` comments are skipped.
-pub fn parse_properties(text: &str) -> impl Iterator<Item = (&str, &str)> {
+/// Parses `key=value` lines; blank lines and `#` comments are skipped. A line that is not
+/// `key=value` (`security.protocol: SSL`, a lone word) is an error naming it, never skipped:
+/// a silently dropped security setting would connect in plain text.
+pub fn parse_properties(text: &str) -> Result<Vec<(String, String)>, String> {
     text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .filter_map(|line| line.split_once('='))
-        .map(|(key, value)| (key.trim(), value.trim()))
+        .enumerate()
+        .map(|(index, line)| (index + 1, line.trim()))
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+        .map(|(number, line)| match line.split_once('=') {
+            Some((key, value)) if !key.trim().is_empty() => {
+                Ok((key.trim().to_owned(), value.trim().to_owned()))
+            }
+            _ => Err(format!("line {number} is not `key=value`: {line}")),
+        })
+        .collect()
 }
 
 /// Where the read model lives.
@@ -189,15 +196,35 @@ mod tests {
 
     #[test]
     fn properties_skip_comments_and_blanks() {
-        let parsed: Vec<_> =
-            parse_properties("# sasl\nsecurity.protocol = SASL_SSL\n\nsasl.mechanism=PLAIN\n")
-                .collect();
+        let parsed =
+            parse_properties("# sasl\nsecurity.protocol = SASL_SSL\n\nsasl.mechanism=PLAIN\n");
         assert_eq!(
-            parsed,
+            parsed.unwrap(),
             vec![
-                ("security.protocol", "SASL_SSL"),
-                ("sasl.mechanism", "PLAIN")
+                ("security.protocol".to_owned(), "SASL_SSL".to_owned()),
+                ("sasl.mechanism".to_owned(), "PLAIN".to_owned())
             ]
         );
+    }
+
+    /// Found by the `kafka_properties` fuzz target: such lines were dropped without a word.
+    #[test]
+    fn a_line_that_is_not_key_value_is_an_error_naming_it() {
+        for (text, line) in [
+            ("security.protocol: SASL_SSL", "line 1 "),
+            ("# tls\nssl.ca.location=/ca.pem\nSASL_SSL", "line 3 "),
+            ("=PLAIN", "line 1 "),
+        ] {
+            let error = parse_properties(text).unwrap_err();
+            assert!(
+                error.starts_with(line) && error.contains("key=value"),
+                "{error}"
+            );
+        }
+        let path = std::env::temp_dir().join(crate::testkit::unique_name("props"));
+        std::fs::write(&path, "security.protocol SSL\n").unwrap();
+        let error = read_properties(&path).unwrap_err().to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert!(error.contains(&path.display().to_string()), "{error}");
     }
 }

@@ -11,6 +11,8 @@ pub mod contract;
 pub mod document;
 pub mod error;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod loadgen;
 pub mod producer;
 pub mod telemetry;

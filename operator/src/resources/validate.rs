@@ -4,7 +4,10 @@
 //! pipeline stored under an older schema, or applied with validation off, still gets a clear
 //! `Ready=False` reason instead of half-built objects.
 
-use eventflow_workloads::config::parse_duration;
+use eventflow_workloads::{
+    config::parse_duration,
+    event::{EventRules, PartitionKey},
+};
 
 use super::BuildContext;
 use crate::crd::EventPipeline;
@@ -68,7 +71,25 @@ fn checks(pipeline: &EventPipeline, ctx: &BuildContext) -> Vec<Option<String>> {
                 .is_none_or(serde_json::Value::is_object),
             "producer.schema must be a JSON Schema object",
         ),
+        producer_schema(spec.producer.schema.as_ref()),
+        spec.producer
+            .partition_key
+            .parse::<PartitionKey>()
+            .err()
+            .map(|error| format!("producer.partitionKey: {error}")),
+        check(
+            !spec.producer.allowed_types.iter().any(|t| t.contains(',')),
+            "producer.allowedTypes: a type must not contain a comma (the producer reads the list comma separated)",
+        ),
     ]
+}
+
+/// The producer compiles the schema at start: one it cannot compile is refused here instead.
+fn producer_schema(schema: Option<&serde_json::Value>) -> Option<String> {
+    let schema = schema.filter(|s| s.is_object())?;
+    EventRules::new(Vec::new(), Some(schema))
+        .err()
+        .map(|error| format!("producer.schema: {error}"))
 }
 
 fn check(ok: bool, problem: &str) -> Option<String> {

@@ -25,6 +25,14 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 pub struct Ingest {
     /// Where events go.
     pub sink: KafkaSink,
+    /// What a request body must be to become records.
+    pub validation: Validation,
+}
+
+/// The write path before Kafka: a request body in, Kafka records or every reason out (pure, so
+/// it is unit-tested and fuzzed without a broker).
+#[derive(Debug)]
+pub struct Validation {
     /// What makes an event valid.
     pub rules: EventRules,
     /// Which field keys the Kafka message.
@@ -35,7 +43,7 @@ pub struct Ingest {
     pub max_events: usize,
 }
 
-impl Ingest {
+impl Validation {
     /// Turns a request body into Kafka records, or names every reason it cannot be accepted.
     pub fn prepare(
         &self,
@@ -200,6 +208,7 @@ pub async fn post_events(
     let key = key.transpose()?;
     let records = state
         .ingest
+        .validation
         .prepare(&body, key)
         .map_err(|e| reject(metrics, e.code(), e))?;
     let acks = state.ingest.sink.publish(&records).await.map_err(|e| {

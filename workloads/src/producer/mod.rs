@@ -21,7 +21,12 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use self::routes::{AppState, Limits, router};
-use self::{ingest::Ingest, kafka::KafkaSink, metrics::Metrics, store::Store};
+use self::{
+    ingest::{Ingest, Validation},
+    kafka::KafkaSink,
+    metrics::Metrics,
+    store::Store,
+};
 use crate::{
     Error, Result,
     admin::{self, Readiness},
@@ -104,8 +109,7 @@ pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState>
         settings,
         metrics.clone(),
     )?;
-    let ingest = Ingest {
-        sink,
+    let validation = Validation {
         rules: EventRules::from_file(args.allowed_types.clone(), args.schema_file.as_deref())?,
         partition_key: args.partition_key.clone(),
         default_source: args
@@ -114,6 +118,7 @@ pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState>
             .unwrap_or_else(|| format!("/eventflow/{}", args.telemetry.pipeline)),
         max_events: args.max_events_per_request,
     };
+    let ingest = Ingest { sink, validation };
     let store = Store::connect(
         &args.mongo.uri,
         &args.mongo.database,

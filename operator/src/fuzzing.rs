@@ -1,0 +1,68 @@
+//! The whole path the fuzz target in `operator/fuzz` drives; the regression tests
+//! (`tests/fuzz_regressions.rs`) run the committed inputs through the same function without
+//! cargo-fuzz. Hidden from the docs: a test surface, not an API.
+
+use eventflow_workloads::{
+    contract,
+    event::{EventRules, PartitionKey},
+};
+use k8s_openapi::api::{apps::v1::Deployment, core::v1::EnvVar};
+
+use crate::{
+    local::pipeline_file,
+    resources::{self, BuildContext},
+};
+
+/// A pipeline file as `eventflow-operator local -f` reads it (the whole input is its text).
+///
+/// Holds: the text is refused with an error, or the pipeline is accepted and then its
+/// workloads can start with it: the objects build, and what the producer reads from its
+/// environment (partition key, allowed types, JSON Schema) is usable as the spec meant it.
+pub fn pipeline_yaml(input: &[u8]) {
+    let Ok(text) = std::str::from_utf8(input) else {
+        return;
+    };
+    let ctx = BuildContext {
+        workload_image: "eventflow:fuzz".into(),
+        workload_log_format: "plain".into(),
+    };
+    let Ok(pipeline) = pipeline_file::parse(text, None, &ctx) else {
+        return;
+    };
+    let desired = resources::desired(&pipeline, &ctx);
+    let env = container_env(&desired.producer);
+    let value = |name: &str| {
+        env.iter()
+            .find(|var| var.name == name)
+            .and_then(|var| var.value.clone())
+    };
+    let key = value(contract::PARTITION_KEY).unwrap_or_default();
+    let parsed = key.parse::<PartitionKey>();
+    assert!(
+        parsed.is_ok(),
+        "accepted, but the producer refuses it: {parsed:?}"
+    );
+    let producer = &pipeline.spec.producer;
+    let types: Vec<String> = value(contract::ALLOWED_TYPES)
+        .map(|list| list.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        types, producer.allowed_types,
+        "allowed types changed on the way"
+    );
+    let rules = EventRules::new(types, producer.schema.as_ref());
+    assert!(
+        rules.is_ok(),
+        "accepted, but the producer refuses it: {rules:?}"
+    );
+}
+
+fn container_env(deployment: &Deployment) -> Vec<EnvVar> {
+    deployment
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.template.spec.as_ref())
+        .and_then(|pod| pod.containers.first())
+        .and_then(|container| container.env.clone())
+        .unwrap_or_default()
+}
