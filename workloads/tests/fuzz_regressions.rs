@@ -1,6 +1,7 @@
 //! Every committed fuzz input of this crate (`fuzz/seeds/<target>`, and `fuzz/regressions/<target>`
 //! for those that once found a bug) through the very function its cargo-fuzz target calls, so
 //! `make test` replays them without cargo-fuzz. `make fuzz` searches for new ones.
+#![expect(clippy::expect_used, reason = "an unreadable input fails the test")]
 
 use std::path::Path;
 
