@@ -1,5 +1,5 @@
 # One entry point for humans. Each target is a short recipe over scripts/.
-.PHONY: run test rules-test bench generate dev-up dev-down dev-status cluster-up cluster-down images kind-up kind-down help
+.PHONY: run test rules-test bench fuzz generate dev-up dev-down dev-status cluster-up cluster-down images kind-up kind-down help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -15,6 +15,9 @@ bench: ## benchmarks against the dev services, with ratios to raw ceilings
 
 rules-test: ## promtool check rules + unit tests of the chart's alerts (builds promtool pinned once)
 	scripts/promtool.sh test
+
+fuzz: ## cargo-fuzz every decoder target for FUZZ_SECONDS each (default 60); prints executions per target
+	scripts/fuzz.sh $(ARGS)
 
 generate: ## regenerate the CRD YAML (crds/ and the chart's copy) and docs/openapi.json
 	scripts/generate.sh

@@ -161,12 +161,18 @@ pub struct ProducerSpec {
     /// Number of producer pods.
     #[serde(default = "one")]
     pub replicas: u32,
-    /// The event field whose value keys the Kafka message (`subject`, `type`, `data.userId`, ...).
+    /// The event field whose value keys the Kafka message: `id`, `type`, `source`, `subject` or
+    /// `data.<field>` (nested: `data.user.id`).
     #[serde(default = "default_partition_key")]
-    #[schemars(length(min = 1))]
+    #[schemars(regex(pattern = r"^(id|type|source|subject|data\..+)$"))]
     pub partition_key: String,
-    /// Event types the producer accepts; empty: any type.
+    /// Event types the producer accepts; empty: any type. A type has no comma (the producer
+    /// reads the list comma separated).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "self.all(t, !t.contains(','))",
+        "message": "producer.allowedTypes: a type must not contain a comma"
+    }]))]
     pub allowed_types: Vec<String>,
     /// JSON Schema that every event's `data` must satisfy; the consumer sends others to `<topic>.dlq`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

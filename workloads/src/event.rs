@@ -279,6 +279,7 @@ impl EventRules {
                 format!("must be one of {}", self.allowed_types.join(", ")),
             ));
         }
+        nul_field_names(&event.data, "/data", &mut errors);
         if let Some((_, schema)) = &self.schema {
             errors.extend(
                 schema
@@ -298,6 +299,31 @@ impl EventRules {
         } else {
             Err(DecodeError::Invalid(errors))
         }
+    }
+}
+
+/// Field names with a NUL character: MongoDB's driver cannot encode them (BSON names are
+/// C strings), so such an event would fail its batch on every retry instead of reaching the DLQ.
+fn nul_field_names(value: &Value, path: &str, errors: &mut Vec<FieldError>) {
+    match value {
+        Value::Object(fields) => {
+            for (name, inner) in fields {
+                let inner_path = format!("{path}/{}", name.replace('~', "~0").replace('/', "~1"));
+                if name.contains('\0') {
+                    errors.push(FieldError::new(
+                        inner_path.clone(),
+                        "field names must not contain NUL characters",
+                    ));
+                }
+                nul_field_names(inner, &inner_path, errors);
+            }
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                nul_field_names(item, &format!("{path}/{index}"), errors);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -394,6 +420,21 @@ mod tests {
         assert_eq!(
             rules.decode(&typeless.to_json()).unwrap_err().code(),
             "schema_violation"
+        );
+    }
+
+    /// Found by the `envelope` and `consumer_record` fuzz targets' BSON check.
+    #[test]
+    fn nul_in_a_data_field_name_is_a_named_violation() {
+        let event =
+            incoming(json!({"type": "t", "data": {"a": [{"b\u{0}c": 1}]}})).into_event(None, "s");
+        let errors = EventRules::default().check(&event);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].path, "/data/a/0/b\u{0}c");
+        let document = crate::document::to_document(&event, None, 0, 0);
+        assert!(
+            document.to_writer(&mut Vec::new()).is_err(),
+            "the driver refuses it"
         );
     }
 

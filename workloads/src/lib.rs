@@ -9,6 +9,8 @@ pub mod consumer;
 pub mod document;
 pub mod error;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod loadgen;
 pub mod producer;
 /// Test helpers (dev services, private servers, unique names): only with the `testkit` feature,

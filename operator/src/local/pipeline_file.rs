@@ -18,8 +18,15 @@ use crate::{
 pub fn load(path: &Path, name: Option<&str>, ctx: &BuildContext) -> Result<EventPipeline> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Local(format!("cannot read {}: {e}", path.display())))?;
-    let in_file = |e: String| Error::Local(format!("{}: {e}", path.display()));
-    let document = pick(documents(&text).map_err(in_file)?, name).map_err(in_file)?;
+    parse(&text, name, ctx).map_err(|error| match error {
+        Error::Local(problem) => Error::Local(format!("{}: {problem}", path.display())),
+        other => other,
+    })
+}
+
+/// [`load`] on the text of a pipeline file (the whole path after reading it).
+pub fn parse(text: &str, name: Option<&str>, ctx: &BuildContext) -> Result<EventPipeline> {
+    let document = pick(documents(text).map_err(Error::Local)?, name).map_err(Error::Local)?;
     let mut pipeline = checked(document)?;
     if pipeline.metadata.namespace.is_none() {
         pipeline.metadata.namespace = Some("default".to_owned());

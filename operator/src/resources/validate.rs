@@ -16,11 +16,26 @@ pub fn validate(pipeline: &EventPipeline, ctx: &BuildContext) -> Result<(), Stri
         Err(broken) => broken.into_vec().into_iter().map(|e| e.message).collect(),
     };
     problems.extend(beyond_the_crd(pipeline, ctx));
+    problems.extend(producer_schema(pipeline));
     if problems.is_empty() {
         Ok(())
     } else {
         Err(problems.join("; "))
     }
+}
+
+/// The producer compiles `producer.schema` when it starts: one it cannot compile is refused here
+/// (the same `jsonschema` crate and call as the producer's).
+fn producer_schema(pipeline: &EventPipeline) -> Option<String> {
+    let schema = pipeline
+        .spec
+        .producer
+        .schema
+        .as_ref()
+        .filter(|s| s.is_object())?;
+    jsonschema::validator_for(schema)
+        .err()
+        .map(|error| format!("producer.schema does not compile: {error}"))
 }
 
 /// What the CRD cannot say: the image depends on the operator's flags, and `producer.schema` is

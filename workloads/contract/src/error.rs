@@ -14,6 +14,9 @@ pub enum Error {
     /// A metric could not be registered.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// A librdkafka properties file has a line that is not `key=value`.
+    #[error("{path}: {problem}")]
+    Properties { path: PathBuf, problem: String },
     /// A socket operation failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

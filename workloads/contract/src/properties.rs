@@ -10,9 +10,10 @@ use crate::{Error, Result};
 pub fn read(path: &Path) -> Result<Vec<(String, String)>> {
     if !path.is_dir() {
         let text = read_file(path)?;
-        return Ok(parse(&text)
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect());
+        return parse(&text).map_err(|problem| Error::Properties {
+            path: path.to_owned(),
+            problem,
+        });
     }
     let mut properties = Vec::new();
     for entry in std::fs::read_dir(path)? {
@@ -29,13 +30,21 @@ pub fn read(path: &Path) -> Result<Vec<(String, String)>> {
     Ok(properties)
 }
 
-/// Parses `key=value` lines; blank lines and `#` comments are skipped.
-pub fn parse(text: &str) -> impl Iterator<Item = (&str, &str)> {
+/// Parses `key=value` lines; blank lines and `#` comments are skipped. A line that is not
+/// `key=value` (`security.protocol: SSL`, a lone word) is an error naming it, never skipped:
+/// a silently dropped security setting would connect in plain text.
+pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
     text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .filter_map(|line| line.split_once('='))
-        .map(|(key, value)| (key.trim(), value.trim()))
+        .enumerate()
+        .map(|(index, line)| (index + 1, line.trim()))
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+        .map(|(number, line)| match line.split_once('=') {
+            Some((key, value)) if !key.trim().is_empty() => {
+                Ok((key.trim().to_owned(), value.trim().to_owned()))
+            }
+            _ => Err(format!("line {number} is not `key=value`: {line}")),
+        })
+        .collect()
 }
 
 fn read_file(path: &Path) -> Result<String> {
@@ -69,14 +78,35 @@ mod tests {
 
     #[test]
     fn properties_skip_comments_and_blanks() {
-        let parsed: Vec<_> =
-            parse("# sasl\nsecurity.protocol = SASL_SSL\n\nsasl.mechanism=PLAIN\n").collect();
+        let parsed = parse("# sasl\nsecurity.protocol = SASL_SSL\n\nsasl.mechanism=PLAIN\n");
         assert_eq!(
             parsed,
-            vec![
-                ("security.protocol", "SASL_SSL"),
-                ("sasl.mechanism", "PLAIN")
-            ]
+            Ok(vec![
+                ("security.protocol".to_owned(), "SASL_SSL".to_owned()),
+                ("sasl.mechanism".to_owned(), "PLAIN".to_owned())
+            ])
         );
+    }
+
+    /// Found by the `kafka_properties` fuzz target: such lines were dropped without a word.
+    #[test]
+    fn a_line_that_is_not_key_value_is_an_error_naming_it() -> Result<()> {
+        for (text, line) in [
+            ("security.protocol: SASL_SSL", "line 1 "),
+            ("# tls\nssl.ca.location=/ca.pem\nSASL_SSL", "line 3 "),
+            ("=PLAIN", "line 1 "),
+        ] {
+            let error = parse(text).err().unwrap_or_default();
+            assert!(
+                error.starts_with(line) && error.contains("key=value"),
+                "{error}"
+            );
+        }
+        let path = std::env::temp_dir().join(format!("props-line-{}", std::process::id()));
+        std::fs::write(&path, "security.protocol SSL\n")?;
+        let error = read(&path).err().map(|e| e.to_string()).unwrap_or_default();
+        std::fs::remove_file(&path)?;
+        assert!(error.contains(&path.display().to_string()), "{error}");
+        Ok(())
     }
 }

@@ -11,15 +11,14 @@ use std::{
 };
 
 use rdkafka::{
-    Message,
     consumer::{BaseConsumer, CommitMode, ConsumerContext},
     message::BorrowedMessage,
 };
 use tokio::{runtime::Handle, task::JoinHandle};
 
 use super::{
-    batch::{Batch, Poison, Record, Trigger},
-    dlq::owned_headers,
+    batch::{Batch, Trigger},
+    decode::{Decoded, decode},
     health::{Check, Health},
     metrics::ConsumerMetrics,
     offsets::{self, Progress},
@@ -111,31 +110,10 @@ impl Flusher {
     /// Decodes a message into the batch: a valid event for MongoDB or poison for the DLQ.
     pub fn accept(&self, message: &BorrowedMessage<'_>) {
         self.metrics.consumed.inc();
-        let (partition, offset) = (message.partition(), message.offset());
         let now = Instant::now();
-        match self.rules.decode(message.payload().unwrap_or_default()) {
-            Ok(event) => {
-                let key = message.key().and_then(|k| std::str::from_utf8(k).ok());
-                let record = Record {
-                    event,
-                    key: key.map(str::to_owned),
-                    partition,
-                    offset,
-                };
-                lock(&self.batch).push_record(record, now);
-            }
-            Err(error) => {
-                let poison = Poison {
-                    key: message.key().map(<[u8]>::to_vec),
-                    value: message.payload().map(<[u8]>::to_vec),
-                    headers: owned_headers(message.headers()),
-                    partition,
-                    offset,
-                    code: error.code(),
-                    reason: error.to_string(),
-                };
-                lock(&self.batch).push_poison(poison, now);
-            }
+        match decode(&self.rules, message) {
+            Decoded::Record(record) => lock(&self.batch).push_record(record, now),
+            Decoded::Poison(poison) => lock(&self.batch).push_poison(poison, now),
         }
     }
 

@@ -11,6 +11,7 @@
 //! readiness ([`health`]) and [`metrics`].
 
 pub mod batch;
+pub mod decode;
 pub mod dlq;
 pub mod flush;
 pub mod health;

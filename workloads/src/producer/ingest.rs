@@ -56,6 +56,16 @@ pub struct AcceptedEvent {
 pub struct Ingest {
     /// Where events go.
     pub sink: KafkaSink,
+    /// What a request body must be to become records.
+    pub validation: Validation,
+    /// The rate limit, if any.
+    pub rate_limit: Option<RateLimiter>,
+}
+
+/// The write path before Kafka: a request body in, Kafka records or every reason out (pure, so
+/// it is unit-tested and fuzzed without a broker).
+#[derive(Debug)]
+pub struct Validation {
     /// What makes an event valid.
     pub rules: EventRules,
     /// Which field keys the Kafka message.
@@ -64,11 +74,9 @@ pub struct Ingest {
     pub default_source: String,
     /// Most events in one request.
     pub max_events: usize,
-    /// The rate limit, if any.
-    pub rate_limit: Option<RateLimiter>,
 }
 
-impl Ingest {
+impl Validation {
     /// Turns a request body into Kafka records, or names every reason it cannot be accepted.
     pub fn prepare(
         &self,
@@ -249,6 +257,7 @@ pub async fn post_events(
     let key = idempotency_key(&headers).map_err(|e| reject(metrics, e.code(), e))?;
     let records = state
         .ingest
+        .validation
         .prepare(&body, key)
         .map_err(|e| reject(metrics, e.code(), e))?;
     if let Some(limit) = &state.ingest.rate_limit {

@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 pub use self::routes::{AppState, Limits, router};
 use self::{
     in_flight::InFlight,
-    ingest::Ingest,
+    ingest::{Ingest, Validation},
     kafka::KafkaSink,
     metrics::Metrics,
     rate_limit::{Rate, RateLimiter},
@@ -172,8 +172,7 @@ pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState>
         .map(auth::Tokens::from_file)
         .transpose()?;
     let clients = tokens.as_ref().map_or(1, auth::Tokens::len);
-    let ingest = Ingest {
-        sink,
+    let validation = Validation {
         rules: EventRules::from_file(args.allowed_types.clone(), args.schema_file.as_deref())?,
         partition_key: args.partition_key.clone(),
         default_source: args
@@ -181,6 +180,10 @@ pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState>
             .clone()
             .unwrap_or_else(|| format!("/eventflow/{}", args.telemetry.pipeline)),
         max_events: args.max_events_per_request,
+    };
+    let ingest = Ingest {
+        sink,
+        validation,
         rate_limit: args
             .rate_limit()
             .map(|rate| RateLimiter::new(rate, clients)),
@@ -192,8 +195,8 @@ pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState>
     )
     .await?;
     let document = openapi::document(&openapi::Contract {
-        rules: &ingest.rules,
-        max_events: ingest.max_events,
+        rules: &ingest.validation.rules,
+        max_events: ingest.validation.max_events,
         auth: tokens.is_some(),
     });
     Ok(AppState {

@@ -1,0 +1,4 @@
+//! Fuzz target: see `eventflow_workloads::fuzzing::kafka_properties`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|input: &[u8]| eventflow_workloads::fuzzing::kafka_properties(input));
