@@ -166,13 +166,13 @@ pub struct ProducerSpec {
     #[serde(default = "default_partition_key")]
     #[schemars(regex(pattern = r"^(id|type|source|subject|data\..+)$"))]
     pub partition_key: String,
-    /// Event types the producer accepts; empty: any type. A type has no comma (the producer
-    /// reads the list comma separated).
+    /// Event types the producer accepts; empty: any type. At most 256 types of 1 to 253
+    /// characters, without a comma (the producer reads the list comma separated).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-validations" = [{
-        "rule": "self.all(t, !t.contains(','))",
-        "message": "producer.allowedTypes: a type must not contain a comma"
-    }]))]
+    #[schemars(
+        length(max = 256),
+        inner(length(min = 1, max = 253), regex(pattern = r"^[^,]+$"))
+    )]
     pub allowed_types: Vec<String>,
     /// JSON Schema that every event's `data` must satisfy; the consumer sends others to `<topic>.dlq`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
