@@ -95,7 +95,16 @@ prepare_kafka() {
   } >"$dir/server.properties"
   [ -f "$dir/data/meta.properties" ] && return
   local cluster_id
-  cluster_id=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+  # Like Kafka's own Uuid.randomUuid: never one that starts with `-`, which the format command
+  # would read as an option (1 in 64 ids; `make test` failed on one on 2026-11-30).
+  cluster_id=$(python3 -c '
+import base64, uuid
+while True:
+    id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not id.startswith("-"):
+        print(id)
+        break
+')
   "${KAFKA_JAVA[@]}" kafka.tools.StorageTool format --standalone -t "$cluster_id" \
     -c "$dir/server.properties" >"$RUN_DIR/kafka.log" 2>&1 \
     || { cat "$RUN_DIR/kafka.log" >&2; fail "formatting the Kafka log directory failed"; }

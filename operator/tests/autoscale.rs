@@ -43,12 +43,12 @@ use support::{NAMESPACE, api, bootstrap, reconcile_stored, stored};
 
 const PARTITIONS: i32 = 6;
 
-/// Lag measurements bounded to 3 s: a failed one stays quick, and a first measurement on the
-/// real broker (coordinator lookup, fresh clients) still fits on two loaded cores (1 s did not
-/// always: the set-up then saw no lag and scaled nothing).
+/// Lag measurements bounded to 10 s: a first measurement on the real broker (coordinator lookup,
+/// fresh clients) must fit while the whole suite loads two cores (1 s, then 3 s, did not always:
+/// the set-up then held its one consumer, seen in `make test` on 2026-11-30).
 fn settings() -> Settings {
     Settings {
-        lag_timeout: Duration::from_secs(3),
+        lag_timeout: Duration::from_secs(10),
         ..Settings::default()
     }
 }
@@ -138,10 +138,12 @@ async fn scaled_pipeline() -> (String, Client, Arc<Context>) {
     produce(&pipeline, 75).await;
     let (name, client, ctx) = stored(pipeline, settings()).await;
     reconcile_stored(&ctx, &name).await.unwrap();
+    let stored = api::<EventPipeline>(&client).get(&name).await.unwrap();
     assert_eq!(
         consumer_replicas(&client, &name).await,
         Some(5),
-        "set-up: ceil(450 / 100) consumers"
+        "set-up: ceil(450 / 100) consumers; Scaling: {:?}",
+        scaling_condition(&stored).map(|c| &c.message)
     );
     (name, client, ctx)
 }
