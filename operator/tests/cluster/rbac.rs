@@ -38,7 +38,7 @@ fn the_chart_grants_exactly_the_calls_the_operator_makes() {
     let granted = [
         "list,watch,patch eventpipelines.eventflow.dev",
         "patch eventpipelines.eventflow.dev/status",
-        "get,list,watch,create,patch deployments.apps",
+        "list,watch,create,patch deployments.apps",
         "list,watch,create,patch services",
         "list,watch,create,patch,delete configmaps",
         "get secrets",
@@ -48,7 +48,7 @@ fn the_chart_grants_exactly_the_calls_the_operator_makes() {
         "get,create,update,delete eventpipelines.eventflow.dev",
         "update,get eventpipelines.eventflow.dev/status",
         "update eventpipelines.eventflow.dev/finalizers",
-        "update,delete deployments.apps",
+        "get,update,delete deployments.apps",
         "get,update,delete services",
         "get,update configmaps",
         "list,watch,create,update,patch,delete secrets",
