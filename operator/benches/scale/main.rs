@@ -258,15 +258,10 @@ async fn raw_apply(
     .await
 }
 
+/// Ready by the operator's own rule (the generation observed, every wanted pod ready), so the
+/// ceiling waits for what the operator's `Ready` waits for.
 fn available(deployment: &Deployment) -> bool {
-    let wanted = deployment
-        .spec
-        .as_ref()
-        .and_then(|s| s.replicas)
-        .unwrap_or(1);
-    let status = deployment.status.clone().unwrap_or_default();
-    status.observed_generation >= deployment.metadata.generation
-        && status.available_replicas.unwrap_or(0) >= wanted
+    eventflow_operator::controller::status::workload_verdict("Available", deployment).ok
 }
 
 /// Server-side applies every object as the admin, `APPLY_CONCURRENCY` at a time.

@@ -43,8 +43,7 @@ pub use decision::{Decision, Direction, Rule};
 pub use history::{History, Observation, Recommendation};
 pub use metrics::ScalingMetrics;
 pub use policy::{
-    DEFAULT_PERSISTENT_LAG_POLLS, DEFAULT_SCALE_DOWN_STABILIZATION, MIN_POLL_INTERVAL, Policy,
-    poll_interval,
+    DEFAULT_PERSISTENT_LAG_POLLS, DEFAULT_SCALE_DOWN_STABILIZATION, Policy, poll_interval,
 };
 pub use sample::{LagSample, OffsetReset, PartitionLag};
 

@@ -75,15 +75,6 @@ impl Duration {
             value: std::time::Duration::from_secs(seconds),
         }
     }
-
-    /// A whole number of milliseconds, written `<n>ms`.
-    pub const fn from_millis(millis: u64) -> Self {
-        Self {
-            amount: millis,
-            unit: Unit::Millis,
-            value: std::time::Duration::from_millis(millis),
-        }
-    }
 }
 
 /// Parses the grammar of [`PATTERN`] into a length; used by every command-line and env duration.
