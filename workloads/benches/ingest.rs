@@ -2,12 +2,13 @@
 //! against the raw produce ceiling of the same broker.
 //!
 //! Prints: raw rdkafka produce rate (acks=all, idempotent, as the producer configures it, of
-//! the records the producer writes: same keys, headers and JSON events);
+//! the records the producer writes: same keys, headers and JSON events), sustained for as long
+//! as a batched round, with the broker's own 20,000 in flight and with the batched runs' 1,600;
 //! raw keyed single sends at 50 concurrent (the broker's own latency); ingest with
 //! single-event requests at 50 connections, with the producer's mean request time split into
 //! its own work and the wait for Kafka's acknowledgement (from its `/metrics`); batched
-//! requests in rounds alternating with the ceiling (events/s, p50/p99, share of the ceiling,
-//! median share); and the producer's peak RSS (`VmHWM`). The producer is the release binary
+//! requests in rounds alternating with the ceiling at the same events in flight (events/s,
+//! p50/p99, share of the ceiling, median share); and the producer's peak RSS (`VmHWM`). The producer is the release binary
 //! from `EVENTFLOW_BIN_DIR` when set, else the router served in-process.
 #![expect(
     clippy::expect_used,
@@ -32,19 +33,27 @@ use eventflow_workloads::{
     producer::kafka::headers,
     testkit::{self, DevServices, median, metric_sum, unique_name},
 };
-use futures::future::join_all;
+use futures::{StreamExt, future::join_all, stream::FuturesUnordered};
 use producer_support::create_topic;
 use rdkafka::{
     ClientConfig,
     producer::{FutureProducer, FutureRecord},
 };
 
-const CEILING_EVENTS: usize = 20_000;
+/// Raw records unacknowledged at once in the broker's own ceiling, printed for context.
+const BROKER_IN_FLIGHT: usize = 20_000;
+/// Events per batched request.
+const BATCH: usize = 100;
+/// Raw records unacknowledged at once in the ceiling the batched runs are compared with: as
+/// many as the batched runs have in flight, so both send the same records at the same
+/// concurrency and differ only in the HTTP path.
+const CEILING_IN_FLIGHT: usize = BATCHED_CONNECTIONS * BATCH;
+/// Distinct records the raw runs cycle through.
+const SAMPLES: usize = 20_000;
 const RUN: Duration = Duration::from_secs(10);
 const ROUND_RUN: Duration = Duration::from_secs(5);
 const ROUNDS: usize = 3;
-/// Connections of the batched runs: 1,600 events in flight (the ceiling has 20,000), enough
-/// that the producer, not the load, is the limit.
+/// Connections of the batched runs: 1,600 events in flight.
 const BATCHED_CONNECTIONS: usize = 16;
 const RAW_LATENCY_RUN: Duration = Duration::from_secs(3);
 const PARTITIONS: i32 = 3;
@@ -59,7 +68,7 @@ async fn main() {
     let producer = ProducerUnderTest::start(&services, &topic).await;
     // Single runs swing on two shared cores: each ingest run is compared with a ceiling
     // measured next to it.
-    let ceiling = measure_ceiling(&services.kafka_bootstrap, &topic).await;
+    let ceiling = measure_ceiling(&services.kafka_bootstrap, &topic, BROKER_IN_FLIGHT).await;
     let raw = raw_latency(&services.kafka_bootstrap, &topic).await;
     println!(
         "raw rdkafka single sends, 50 concurrent: {:.0} events/s, p50 {:.2} ms, p99 {:.2} ms",
@@ -99,20 +108,20 @@ async fn main() {
 /// cores, so ceiling and batched runs alternate, every figure is printed, and the result is
 /// the median batched rate over the median ceiling.
 async fn batched_rounds(bootstrap: &str, topic: &str, url: &str) -> f64 {
-    let mut ceilings = vec![measure_ceiling(bootstrap, topic).await];
+    let mut ceilings = vec![measure_ceiling(bootstrap, topic, CEILING_IN_FLIGHT).await];
     let mut rates = Vec::new();
     for round in 1..=ROUNDS {
-        let batched = load(url, BATCHED_CONNECTIONS, 100, ROUND_RUN).await;
+        let batched = load(url, BATCHED_CONNECTIONS, BATCH, ROUND_RUN).await;
         let last = ceilings.last().copied().unwrap_or(f64::NAN);
         report(
             &format!(
-                "batched requests (100 events), {BATCHED_CONNECTIONS} connections, round {round}"
+                "batched requests ({BATCH} events), {BATCHED_CONNECTIONS} connections, round {round}"
             ),
             &batched,
             last,
         );
         rates.push(batched.events_per_s);
-        ceilings.push(measure_ceiling(bootstrap, topic).await);
+        ceilings.push(measure_ceiling(bootstrap, topic, CEILING_IN_FLIGHT).await);
     }
     let (rate, ceiling) = (median(&mut rates), median(&mut ceilings));
     println!(
@@ -145,20 +154,23 @@ fn report(name: &str, summary: &Summary, ceiling: f64) {
 }
 
 /// Measures and prints the raw ceiling.
-async fn measure_ceiling(bootstrap: &str, topic: &str) -> f64 {
-    let ceiling = raw_ceiling(bootstrap, topic).await;
+async fn measure_ceiling(bootstrap: &str, topic: &str, in_flight: usize) -> f64 {
+    let ceiling = raw_ceiling(bootstrap, topic, in_flight).await;
     println!(
-        "raw rdkafka produce ceiling: {ceiling:.0} events/s ({CEILING_EVENTS} events in flight, acks=all, idempotent)"
+        "raw rdkafka produce ceiling: {ceiling:.0} events/s (sustained for {ROUND_RUN:?}, {in_flight} events in flight, acks=all, idempotent)"
     );
     ceiling
 }
 
 /// Events/s of a bare `FutureProducer` configured like the ingest path, sending the records
-/// the ingest path sends (key, headers, JSON event), all in flight. The producer is connected
-/// (one record acknowledged) before the clock starts: its start-up is not produce rate.
-async fn raw_ceiling(bootstrap: &str, topic: &str) -> f64 {
+/// the ingest path sends (key, headers, JSON event) for as long as a batched round runs, with
+/// `in_flight` unacknowledged: a rate sustained over the same time as the one
+/// it is compared with (a single burst of queued records measures librdkafka's batching of
+/// one queue, not what the broker keeps up with). The producer is connected (one record
+/// acknowledged) before the clock starts: its start-up is not produce rate.
+async fn raw_ceiling(bootstrap: &str, topic: &str, in_flight: usize) -> f64 {
     let producer = raw_producer(bootstrap);
-    let samples = sample_payloads(CEILING_EVENTS);
+    let samples = sample_payloads(SAMPLES);
     if let Some(first) = samples.first() {
         producer
             .send(first.record(topic), Duration::from_secs(10))
@@ -167,22 +179,44 @@ async fn raw_ceiling(bootstrap: &str, topic: &str) -> f64 {
             .expect("the warm-up record is acknowledged");
     }
     let started = Instant::now();
-    let deliveries: Vec<_> = samples
-        .iter()
-        .map(|sample| {
+    let mut pending = FuturesUnordered::new();
+    let mut acknowledged = 0_u64;
+    for sample in samples.iter().cycle() {
+        if started.elapsed() >= ROUND_RUN {
+            break;
+        }
+        if pending.len() >= in_flight {
+            settle(pending.next().await);
+            acknowledged += 1;
+        }
+        pending.push(
             producer
                 .send_result(sample.record(topic))
                 .map_err(|(e, _)| e)
-                .expect("queued")
-        })
-        .collect();
-    for delivery in join_all(deliveries).await {
-        delivery
-            .expect("not cancelled")
-            .map_err(|(e, _)| e)
-            .expect("acknowledged");
+                .expect("queued"),
+        );
     }
-    CEILING_EVENTS as f64 / started.elapsed().as_secs_f64()
+    while let Some(delivery) = pending.next().await {
+        settle(Some(delivery));
+        acknowledged += 1;
+    }
+    acknowledged as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Fails the benchmark unless a raw delivery was acknowledged.
+fn settle(
+    delivery: Option<
+        Result<
+            rdkafka::producer::future_producer::OwnedDeliveryResult,
+            futures::channel::oneshot::Canceled,
+        >,
+    >,
+) {
+    delivery
+        .expect("a delivery in flight")
+        .expect("not cancelled")
+        .map_err(|(e, _)| e)
+        .expect("acknowledged");
 }
 
 /// Events/s and latency of 50 tasks each sending one event record at a time: what the broker
@@ -243,6 +277,10 @@ async fn load_plan(
     load_batches(url, concurrency, 1, workload, run, count).await
 }
 
+/// Bodies each load run cycles through: generating and serialising every request's events
+/// would cost the load generator, on the producer's two cores, a large part of what it measures.
+const PREPARED_BODIES: usize = 512;
+
 async fn load_batches(
     url: &str,
     concurrency: usize,
@@ -251,7 +289,7 @@ async fn load_batches(
     duration: Option<Duration>,
     count: Option<u64>,
 ) -> Summary {
-    let plan = Plan {
+    let mut plan = Plan {
         endpoint: format!("{url}/v1/events"),
         concurrency,
         rate: None,
@@ -262,7 +300,9 @@ async fn load_batches(
         token: None,
         keep_ids: false,
         progress: false,
+        prepared: None,
     };
+    plan.prepared = Some(runner::prepare(&plan, PREPARED_BODIES));
     runner::drive(plan).await.expect("load run").0
 }
 

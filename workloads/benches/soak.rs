@@ -82,6 +82,7 @@ async fn capacity(url: &str) -> (f64, Vec<String>) {
         token: None,
         keep_ids: true,
         progress: false,
+        prepared: None,
     };
     let (summary, ids) = runner::drive(plan).await.expect("capacity run");
     (summary.requests_per_s, ids)

@@ -37,6 +37,7 @@ pub struct IncomingEvent {
     /// What the event is about; a common partition key.
     pub subject: Option<String>,
     /// When it happened (RFC 3339); defaults to the time of ingest.
+    #[serde(default, deserialize_with = "rfc3339")]
     pub time: Option<DateTime<Utc>>,
     /// The payload, checked against the pipeline's JSON Schema.
     #[serde(default)]
@@ -116,6 +117,19 @@ fn summarize(errors: &[FieldError]) -> String {
         .map(|e| format!("{}: {}", e.path, e.message))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// An optional RFC 3339 time, parsed as the check that names `/time` parses it (chrono's own
+/// `Deserialize` is more lenient), so a typed decode accepts exactly the times that check does.
+fn rfc3339<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let Some(text) = Option::<std::borrow::Cow<'de, str>>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    DateTime::parse_from_rfc3339(&text)
+        .map(|time| Some(time.with_timezone(&Utc)))
+        .map_err(|e| serde::de::Error::custom(format!("not an RFC 3339 time: {e}")))
 }
 
 impl IncomingEvent {

@@ -6,7 +6,8 @@ use crate::document::to_document;
 /// Option bits: 0 schema and allowed types, 1 an `Idempotency-Key` (the input up to the first
 /// newline), 2 keyed by `data.userId`.
 ///
-/// Holds: a body is answered with records or a 4xx; every record the producer accepts decodes
+/// Holds: a body is answered with records or a 4xx; the fast typed decode accepts only what the
+/// field-by-field path accepts, with the same events; every record the producer accepts decodes
 /// in the consumer to the same event (none dead-lettered after a 202) and encodes as BSON.
 pub fn envelope(input: &[u8]) {
     let (options, rest) = super::options(input);
@@ -27,6 +28,23 @@ pub fn envelope(input: &[u8]) {
         Some(_) => return,
     };
     let validation = super::validation(options);
+    if let Some(fast) = validation.prepare_typed(body, key) {
+        let checked = validation.prepare_checked(body, key);
+        assert!(
+            checked.is_ok(),
+            "only the fast path accepted it: {checked:?}"
+        );
+        let same = |records: &[crate::producer::kafka::Record]| {
+            records
+                .iter()
+                .map(|r| (r.kind.clone(), r.key.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            same(&fast),
+            checked.as_deref().map(same).unwrap_or_default()
+        );
+    }
     match validation.prepare(body, key) {
         Ok(records) => {
             for record in records {

@@ -80,6 +80,7 @@ impl LoadgenArgs {
             token: self.token.clone(),
             keep_ids: self.ids_file.is_some(),
             progress: !self.quiet,
+            prepared: None,
         })
     }
 }
