@@ -37,6 +37,7 @@ use futures::{StreamExt, future::join_all, stream::FuturesUnordered};
 use producer_support::create_topic;
 use rdkafka::{
     ClientConfig,
+    message::Header,
     producer::{FutureProducer, FutureRecord},
 };
 
@@ -69,6 +70,7 @@ async fn main() {
     // Single runs swing on two shared cores: each ingest run is compared with a ceiling
     // measured next to it.
     let ceiling = measure_ceiling(&services.kafka_bootstrap, &topic, BROKER_IN_FLIGHT).await;
+    header_cost(&services.kafka_bootstrap, &topic, ceiling).await;
     let raw = raw_latency(&services.kafka_bootstrap, &topic).await;
     println!(
         "raw rdkafka single sends, 50 concurrent: {:.0} events/s, p50 {:.2} ms, p99 {:.2} ms",
@@ -155,7 +157,7 @@ fn report(name: &str, summary: &Summary, ceiling: f64) {
 
 /// Measures and prints the raw ceiling.
 async fn measure_ceiling(bootstrap: &str, topic: &str, in_flight: usize) -> f64 {
-    let ceiling = raw_ceiling(bootstrap, topic, in_flight).await;
+    let ceiling = raw_ceiling(bootstrap, topic, in_flight, Headers::Written).await;
     println!(
         "raw rdkafka produce ceiling: {ceiling:.0} events/s (sustained for {ROUND_RUN:?}, {in_flight} events in flight, acks=all, idempotent)"
     );
@@ -168,12 +170,12 @@ async fn measure_ceiling(bootstrap: &str, topic: &str, in_flight: usize) -> f64 
 /// it is compared with (a single burst of queued records measures librdkafka's batching of
 /// one queue, not what the broker keeps up with). The producer is connected (one record
 /// acknowledged) before the clock starts: its start-up is not produce rate.
-async fn raw_ceiling(bootstrap: &str, topic: &str, in_flight: usize) -> f64 {
+async fn raw_ceiling(bootstrap: &str, topic: &str, in_flight: usize, which: Headers) -> f64 {
     let producer = raw_producer(bootstrap);
     let samples = sample_payloads(SAMPLES);
     if let Some(first) = samples.first() {
         producer
-            .send(first.record(topic), Duration::from_secs(10))
+            .send(first.record(topic, which), Duration::from_secs(10))
             .await
             .map_err(|(e, _)| e)
             .expect("the warm-up record is acknowledged");
@@ -191,7 +193,7 @@ async fn raw_ceiling(bootstrap: &str, topic: &str, in_flight: usize) -> f64 {
         }
         pending.push(
             producer
-                .send_result(sample.record(topic))
+                .send_result(sample.record(topic, which))
                 .map_err(|(e, _)| e)
                 .expect("queued"),
         );
@@ -219,6 +221,16 @@ fn settle(
         .expect("acknowledged");
 }
 
+/// What every CloudEvents attribute as a header would cost the broker's ceiling, measured
+/// next to the ceiling of the two headers the producer writes.
+async fn header_cost(bootstrap: &str, topic: &str, written: f64) {
+    let all = raw_ceiling(bootstrap, topic, BROKER_IN_FLIGHT, Headers::AllAttributes).await;
+    println!(
+        "headers: with ce_id, ce_source, ce_specversion, ce_time and ce_subject as well, {all:.0} events/s: {:.0}% of the ceiling with the two written ({written:.0})",
+        100.0 * all / written
+    );
+}
+
 /// Events/s and latency of 50 tasks each sending one event record at a time: what the broker
 /// gives single-event requests at 50 connections before any HTTP is involved.
 async fn raw_latency(bootstrap: &str, topic: &str) -> (f64, Latency) {
@@ -236,7 +248,10 @@ async fn raw_latency(bootstrap: &str, topic: &str) -> (f64, Latency) {
                     }
                     let sent = Instant::now();
                     producer
-                        .send(sample.record(&topic), Duration::from_secs(10))
+                        .send(
+                            sample.record(&topic, Headers::Written),
+                            Duration::from_secs(10),
+                        )
                         .await
                         .map_err(|(e, _)| e)
                         .expect("acknowledged");
@@ -322,14 +337,35 @@ struct Sample {
     key: String,
     kind: String,
     payload: Vec<u8>,
+    /// The other CloudEvents attributes as binary-mode headers would carry them.
+    attributes: Vec<(&'static str, String)>,
+}
+
+/// Which headers the raw records carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Headers {
+    /// The producer's own: `ce_type` and `content-type`.
+    Written,
+    /// Those and every other CloudEvents attribute in binary-mode form (`ce_id`, `ce_source`,
+    /// `ce_specversion`, `ce_time`, `ce_subject`): what writing them all would cost.
+    AllAttributes,
 }
 
 impl Sample {
-    fn record<'a>(&'a self, topic: &'a str) -> FutureRecord<'a, str, [u8]> {
+    fn record<'a>(&'a self, topic: &'a str, which: Headers) -> FutureRecord<'a, str, [u8]> {
+        let mut headers = headers(&self.kind);
+        if which == Headers::AllAttributes {
+            for (key, value) in &self.attributes {
+                headers = headers.insert(Header {
+                    key,
+                    value: Some(value.as_str()),
+                });
+            }
+        }
         FutureRecord::to(topic)
             .key(self.key.as_str())
             .payload(self.payload.as_slice())
-            .headers(headers(&self.kind))
+            .headers(headers)
     }
 }
 
@@ -345,6 +381,13 @@ fn sample_payloads(count: usize) -> Vec<Sample> {
                 key: event.subject.clone().unwrap_or_default(),
                 kind: event.kind.clone(),
                 payload: event.to_json(),
+                attributes: vec![
+                    ("ce_id", event.id.clone()),
+                    ("ce_source", event.source.clone()),
+                    ("ce_specversion", event.specversion.clone()),
+                    ("ce_time", event.time.to_rfc3339()),
+                    ("ce_subject", event.subject.clone().unwrap_or_default()),
+                ],
             }
         })
         .collect()
