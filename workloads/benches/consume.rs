@@ -25,7 +25,8 @@ use eventflow_workloads::{
     document::{ensure_indexes, to_document},
     event::{Event, IncomingEvent},
     testkit::{
-        DevServices, create_topic, free_port, median, metric_sum, peak_rss_kib, unique_name,
+        DevServices, Service, cpu_seconds, create_topic, free_port, median, metric_sum,
+        peak_rss_kib, service_cpu, unique_name,
     },
 };
 use futures::future::try_join_all;
@@ -205,7 +206,7 @@ async fn consumer_rate(services: &DevServices, topic: &str) -> Result<Run> {
     let write_mean = metric(port, "eventflow_consumer_write_duration_seconds_sum").await
         / metric(port, "eventflow_consumer_write_duration_seconds_count").await;
     let peak_kb = peak_rss_kib(&child.id().to_string()).context("no VmHWM")?;
-    let cpu_seconds = cpu_seconds(child.id())?;
+    let cpu_seconds = cpu_seconds(child.id()).context("no CPU time")?;
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()?;
@@ -216,23 +217,6 @@ async fn consumer_rate(services: &DevServices, topic: &str) -> Result<Run> {
         cpu_seconds,
         write_mean,
     })
-}
-
-/// User + system CPU seconds of a process (clock ticks of 1/100 s).
-fn cpu_seconds(pid: u32) -> Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let after_name = stat.rsplit_once(')').context("stat format")?.1;
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let user: u64 = fields.get(11).context("utime")?.parse()?;
-    let system: u64 = fields.get(12).context("stime")?.parse()?;
-    Ok((user + system) as f64 / 100.0)
-}
-
-/// CPU seconds so far of a dev service (`kafka` or `mongodb`), from its run directory.
-fn service_cpu(service: &str) -> Option<f64> {
-    let dir = std::env::var("EVENTFLOW_DEV_SERVICES_DIR").ok()?;
-    let pid = std::fs::read_to_string(format!("{dir}/{service}.pid")).ok()?;
-    cpu_seconds(pid.trim().parse().ok()?).ok()
 }
 
 /// Share of a core each dev service used since `start` (CPU seconds at `start` given).
@@ -246,13 +230,13 @@ fn service_load(start: Instant, at_start: &[Option<f64>; 2]) -> String {
     };
     format!(
         "broker {}, mongodb {}",
-        share(service_cpu("kafka"), at_start[0]),
-        share(service_cpu("mongodb"), at_start[1])
+        share(service_cpu(Service::Kafka), at_start[0]),
+        share(service_cpu(Service::MongoDb), at_start[1])
     )
 }
 
 fn services_cpu() -> [Option<f64>; 2] {
-    [service_cpu("kafka"), service_cpu("mongodb")]
+    [service_cpu(Service::Kafka), service_cpu(Service::MongoDb)]
 }
 
 /// One round: a fresh pre-filled topic drained by the consumer, then its collection dropped.

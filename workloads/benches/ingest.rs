@@ -31,7 +31,7 @@ use eventflow_workloads::{
     event::IncomingEvent,
     loadgen::{Plan, Summary, Workload, runner, summary::Latency},
     producer::kafka::headers,
-    testkit::{self, DevServices, median, metric_sum, unique_name},
+    testkit::{self, DevServices, Service, median, metric_sum, service_cpu, unique_name},
 };
 use futures::{StreamExt, future::join_all, stream::FuturesUnordered};
 use producer_support::create_topic;
@@ -91,7 +91,7 @@ async fn main() {
         );
         request - kafka
     });
-    let batched_share = batched_rounds(&services.kafka_bootstrap, &topic, &producer.url).await;
+    let batched_share = batched_rounds(&services.kafka_bootstrap, &topic, &producer).await;
     println!(
         "peak RSS of {}: {:.1} MiB",
         producer.what(),
@@ -109,11 +109,26 @@ async fn main() {
 /// Batched ingest against the ceiling. Both swing from one run to the next on two shared
 /// cores, so ceiling and batched runs alternate, every figure is printed, and the result is
 /// the median batched rate over the median ceiling.
-async fn batched_rounds(bootstrap: &str, topic: &str, url: &str) -> f64 {
+async fn batched_rounds(bootstrap: &str, topic: &str, producer: &ProducerUnderTest) -> f64 {
     let mut ceilings = vec![measure_ceiling(bootstrap, topic, CEILING_IN_FLIGHT).await];
     let mut rates = Vec::new();
     for round in 1..=ROUNDS {
-        let batched = load(url, BATCHED_CONNECTIONS, BATCH, ROUND_RUN).await;
+        let cpu_before = (service_cpu(Service::Kafka), producer.cpu_seconds());
+        let batched = load(&producer.url, BATCHED_CONNECTIONS, BATCH, ROUND_RUN).await;
+        let per_thousand = |before: Option<f64>, after: Option<f64>| {
+            after.zip(before).map_or_else(
+                || "not measured".to_owned(),
+                |(after, before)| {
+                    let events = batched.events_accepted.max(1) as f64;
+                    format!("{:.1} ms", 1e6 * (after - before) / events)
+                },
+            )
+        };
+        let cpu = format!(
+            "CPU per 1k events: broker {}, producer {}",
+            per_thousand(cpu_before.0, service_cpu(Service::Kafka)),
+            per_thousand(cpu_before.1, producer.cpu_seconds())
+        );
         let last = ceilings.last().copied().unwrap_or(f64::NAN);
         report(
             &format!(
@@ -122,6 +137,7 @@ async fn batched_rounds(bootstrap: &str, topic: &str, url: &str) -> f64 {
             &batched,
             last,
         );
+        println!("  {cpu}");
         rates.push(batched.events_per_s);
         ceilings.push(measure_ceiling(bootstrap, topic, CEILING_IN_FLIGHT).await);
     }
@@ -511,6 +527,11 @@ impl ProducerUnderTest {
         } else {
             "this process (producer in-process plus the load generator)"
         }
+    }
+
+    /// CPU seconds so far of the producer process (`None` in-process: it shares this one).
+    fn cpu_seconds(&self) -> Option<f64> {
+        testkit::cpu_seconds(self.child.as_ref()?.id())
     }
 
     fn peak_rss_kib(&self) -> u64 {

@@ -121,6 +121,26 @@ fn status_kib(pid: &str, field: &str) -> Option<u64> {
         .ok()
 }
 
+/// The run directory `scripts/dev-services.sh env` names (PID and port files of each service).
+pub const DEV_SERVICES_DIR: &str = "EVENTFLOW_DEV_SERVICES_DIR";
+
+/// User + system CPU seconds of a process (clock ticks of 1/100 s).
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let user: u64 = fields.get(11)?.parse().ok()?;
+    let system: u64 = fields.get(12)?.parse().ok()?;
+    Some((user + system) as f64 / 100.0)
+}
+
+/// CPU seconds so far of a dev service of `make bench` / `make test`, from its run directory.
+pub fn service_cpu(service: Service) -> Option<f64> {
+    let dir = std::env::var(DEV_SERVICES_DIR).ok()?;
+    let pid = std::fs::read_to_string(format!("{dir}/{}.pid", service.name())).ok()?;
+    cpu_seconds(pid.trim().parse().ok()?)
+}
+
 /// A dev service of `scripts/dev-services.sh`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
