@@ -42,6 +42,7 @@ use crate::{
     metrics::Metrics,
     resources::{self, BuildContext, validate::validate},
 };
+use events::Reason;
 use status::Verdict;
 
 /// Tunables of the reconciler.
@@ -265,7 +266,7 @@ async fn refuse_invalid(
     let verdict = Verdict::not_ok(status::READY, "InvalidSpec", problem.clone());
     let desired = status::desired_status(pipeline, &[verdict], None, None);
     if status::write(api, pipeline, &desired).await? {
-        events::warning(&ctx.recorder, pipeline, "InvalidSpec", problem).await;
+        events::warning(&ctx.recorder, pipeline, Reason::InvalidSpec, problem).await;
     }
     ctx.metrics.record_conditions(pipeline, &desired.conditions);
     Ok(Action::await_change())
@@ -282,7 +283,13 @@ async fn ensure_topic(
     let dead_letter = topic::ensure(&admin, &DesiredTopic::dead_letter_of(pipeline)).await?;
     if dead_letter.changes.contains(&TopicChange::Created) {
         let note = format!("created dead-letter topic {}", dead_letter.name);
-        events::normal(&ctx.recorder, pipeline, "DeadLetterTopicCreated", note).await;
+        events::normal(
+            &ctx.recorder,
+            pipeline,
+            Reason::DeadLetterTopicCreated,
+            note,
+        )
+        .await;
     }
     Ok(report)
 }
@@ -361,7 +368,7 @@ async fn announce(
     scaling: Option<&scale::Outcome>,
 ) {
     if let Some(note) = scaling.and_then(|outcome| outcome.scaled.clone()) {
-        events::normal(&ctx.recorder, pipeline, "Scaled", note).await;
+        events::normal(&ctx.recorder, pipeline, Reason::Scaled, note).await;
     }
     let observed = pipeline.status.as_ref().and_then(|s| s.observed_generation);
     let spec_changed = observed != pipeline.meta().generation;
@@ -370,8 +377,8 @@ async fn announce(
     }
     if spec_changed {
         let (reason, verb) = match observed {
-            None => ("Created", "created"),
-            Some(_) => ("Updated", "updated"),
+            None => (Reason::Created, "created"),
+            Some(_) => (Reason::Updated, "updated"),
         };
         let generation = pipeline.meta().generation.unwrap_or(0);
         let note = format!(
@@ -394,7 +401,7 @@ async fn announce_topic(
             "adopted existing topic {} ({} partitions)",
             report.name, report.partitions
         );
-        events::normal(recorder, pipeline, "TopicAdopted", note).await;
+        events::normal(recorder, pipeline, Reason::TopicAdopted, note).await;
     }
     for change in &report.changes {
         let (reason, note) = describe_change(&report.name, change);
@@ -402,19 +409,25 @@ async fn announce_topic(
     }
     if let (Some(refusal), true) = (&report.refusal, spec_changed) {
         let note = refusal.message(&report.name);
-        events::warning(recorder, pipeline, refusal.reason(), note).await;
+        events::warning(
+            recorder,
+            pipeline,
+            Reason::TopicRefused(refusal.reason()),
+            note,
+        )
+        .await;
     }
 }
 
-fn describe_change(topic: &str, change: &TopicChange) -> (&'static str, String) {
+fn describe_change(topic: &str, change: &TopicChange) -> (Reason, String) {
     match change {
-        TopicChange::Created => ("TopicCreated", format!("created topic {topic}")),
+        TopicChange::Created => (Reason::TopicCreated, format!("created topic {topic}")),
         TopicChange::ConfigUpdated(keys) => (
-            "TopicConfigUpdated",
+            Reason::TopicConfigUpdated,
             format!("topic {topic}: set {}", keys.join(", ")),
         ),
         TopicChange::PartitionsGrown { from, to } => (
-            "PartitionsIncreased",
+            Reason::PartitionsIncreased,
             format!("topic {topic}: partitions {from} -> {to}"),
         ),
     }

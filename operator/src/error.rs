@@ -43,6 +43,14 @@ pub enum Error {
     /// Leader election failed in a way that ends the process.
     #[error("leader election: {0}")]
     Leader(String),
+    /// A pipeline file of the local runtime gives no pipeline.
+    #[error("{}: {problem}", path.display())]
+    PipelineFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        problem: crate::local::pipeline_file::FileProblem,
+    },
     /// The local runtime could not do its job.
     #[error("local runtime: {0}")]
     Local(String),
@@ -63,7 +71,7 @@ impl Error {
             Self::Io(_) => "io",
             Self::Workloads(_) => "workloads",
             Self::Leader(_) => "leader",
-            Self::Local(_) => "local",
+            Self::Local(_) | Self::PipelineFile { .. } => "local",
         }
     }
 

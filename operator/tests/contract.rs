@@ -24,7 +24,7 @@ fn desired(fixture: &str) -> resources::Desired {
     let pipeline: EventPipeline = serde_yaml::from_str(fixture).unwrap();
     let ctx = BuildContext {
         workload_image: "img".to_owned(),
-        workload_log_format: "json".to_owned(),
+        workload_log_format: eventflow_contract::logs::LogFormat::Json,
     };
     resources::desired(&pipeline, &ctx, resources::consumer::replicas(&pipeline))
 }

@@ -163,10 +163,15 @@ pub enum PartitionKey {
     Data(Vec<String>),
 }
 
-impl std::str::FromStr for PartitionKey {
-    type Err = String;
+/// A `--partition-key` that names no event field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a partition key: use id, type, source, subject or data.<field>")]
+pub struct InvalidPartitionKey(pub String);
 
-    fn from_str(text: &str) -> Result<Self, String> {
+impl std::str::FromStr for PartitionKey {
+    type Err = InvalidPartitionKey;
+
+    fn from_str(text: &str) -> Result<Self, InvalidPartitionKey> {
         match text.split_once('.') {
             Some(("data", path)) if !path.is_empty() => {
                 Ok(Self::Data(path.split('.').map(str::to_owned).collect()))
@@ -174,9 +179,7 @@ impl std::str::FromStr for PartitionKey {
             None if ["id", "type", "source", "subject"].contains(&text) => {
                 Ok(Self::Attribute(text.to_owned()))
             }
-            _ => Err(format!(
-                "`{text}` is not a partition key: use id, type, source, subject or data.<field>"
-            )),
+            _ => Err(InvalidPartitionKey(text.to_owned())),
         }
     }
 }
@@ -451,7 +454,13 @@ mod tests {
         assert_eq!(key("data.userId").as_deref(), Some("u7"));
         assert_eq!(key("data.account.no").as_deref(), Some("42"));
         assert_eq!(key("data.missing"), None);
-        assert!("data.".parse::<PartitionKey>().is_err());
-        assert!("userId".parse::<PartitionKey>().is_err());
+        assert_eq!(
+            "data.".parse::<PartitionKey>(),
+            Err(InvalidPartitionKey("data.".into()))
+        );
+        assert_eq!(
+            "userId".parse::<PartitionKey>(),
+            Err(InvalidPartitionKey("userId".into()))
+        );
     }
 }

@@ -12,7 +12,10 @@ use kube::{
 };
 use serde_json::json;
 
-use super::{Context, events};
+use super::{
+    Context,
+    events::{self, Reason},
+};
 use crate::{
     Error, Result,
     crd::{DeletionPolicy, EventPipeline},
@@ -79,10 +82,10 @@ pub async fn cleanup(
             "topic {} kept (deletionPolicy Retain)",
             pipeline.topic_name()
         );
-        events::normal(&ctx.recorder, pipeline, "TopicRetained", note).await;
+        events::normal(&ctx.recorder, pipeline, Reason::TopicRetained, note).await;
     } else {
         match delete_topic_and_group(pipeline, ctx).await {
-            Ok(note) => events::normal(&ctx.recorder, pipeline, "TopicDeleted", note).await,
+            Ok(note) => events::normal(&ctx.recorder, pipeline, Reason::TopicDeleted, note).await,
             Err(error) => give_up_or_retry(api, pipeline, ctx, error).await?,
         }
     }
@@ -137,7 +140,7 @@ async fn give_up_or_retry(
         pipeline.group_id(),
         pipeline.spec.kafka.bootstrap_servers,
     );
-    events::warning(&ctx.recorder, pipeline, "CleanupAbandoned", note).await;
+    events::warning(&ctx.recorder, pipeline, Reason::CleanupAbandoned, note).await;
     Ok(())
 }
 

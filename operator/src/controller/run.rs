@@ -98,7 +98,7 @@ fn elector(args: &RunArgs, client: &Client) -> Option<LeaderElector> {
 fn context(args: &RunArgs, client: Client, metrics: Arc<Metrics>) -> Context {
     let build = BuildContext {
         workload_image: args.workload_image.clone(),
-        workload_log_format: format!("{:?}", args.log_format).to_lowercase(),
+        workload_log_format: args.log_format,
     };
     let kafka = KafkaAdmins::new(KAFKA_TIMEOUT);
     let settings = Settings {

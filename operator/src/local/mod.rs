@@ -67,7 +67,7 @@ pub async fn run(args: LocalArgs) -> Result<()> {
 pub fn build_context() -> BuildContext {
     BuildContext {
         workload_image: "local".to_owned(),
-        workload_log_format: "plain".to_owned(),
+        workload_log_format: eventflow_contract::logs::LogFormat::Plain,
     }
 }
 

@@ -199,7 +199,7 @@ pub fn secret(name: &str, key: &str, value: &str) -> Secret {
 pub fn context(client: Client, settings: Settings) -> Arc<Context> {
     let build = BuildContext {
         workload_image: "ghcr.io/eventflow/eventflow:test".to_owned(),
-        workload_log_format: "json".to_owned(),
+        workload_log_format: eventflow_contract::logs::LogFormat::Json,
     };
     Arc::new(Context::new(
         client,

@@ -12,6 +12,25 @@ use mongodb::{
 
 use crate::Result;
 
+/// Why a batch write failed; the whole batch (what is left of it) is written again.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// MongoDB did not answer the insert in time.
+    #[error("insert_many timed out after {0:?}")]
+    Timeout(Duration),
+    /// MongoDB failed the insert in a way that a retry may fix.
+    #[error("mongodb: {0}")]
+    Mongo(#[from] mongodb::error::Error),
+    /// The dead-letter topic did not acknowledge a poison message.
+    #[error("dead-letter topic {topic}: {source}")]
+    DeadLetter {
+        /// The dead-letter topic.
+        topic: String,
+        /// Kafka's error.
+        source: rdkafka::error::KafkaError,
+    },
+}
+
 /// MongoDB's duplicate-key error code.
 const DUPLICATE_KEY: i32 = 11000;
 
@@ -62,23 +81,23 @@ impl Sink {
     /// Inserts the documents unordered. Duplicate keys are not errors, and documents refused
     /// for good come back in [`Written::rejected`]; any other failure (a timeout, a write
     /// concern error, a retryable code) is, and the caller retries the whole batch.
-    pub async fn insert(&self, documents: &[Document]) -> Result<Written, String> {
+    pub async fn insert(&self, documents: &[Document]) -> Result<Written, WriteError> {
         if documents.is_empty() {
             return Ok(Written::default());
         }
         let total = documents.len() as u64;
         let insert = self.collection.insert_many(documents).ordered(false);
         match tokio::time::timeout(self.timeout, insert).await {
-            Err(_) => Err(format!("insert_many timed out after {:?}", self.timeout)),
+            Err(_) => Err(WriteError::Timeout(self.timeout)),
             Ok(Ok(_)) => Ok(Written {
                 inserted: total,
                 ..Written::default()
             }),
             Ok(Err(error)) => match *error.kind {
                 ErrorKind::InsertMany(ref failure) => {
-                    settled(failure, total).ok_or_else(|| error.to_string())
+                    settled(failure, total).ok_or(WriteError::Mongo(error))
                 }
-                _ => Err(error.to_string()),
+                _ => Err(WriteError::Mongo(error)),
             },
         }
     }
