@@ -4,7 +4,9 @@
 //! dead-letter topic) → scale (measure the lag and decide, autoscaled pipelines only) → build
 //! the desired objects (pure) → server-side apply → read back readiness (and check the Secrets
 //! the pods read) → status (only when changed) → events → requeue (at the next lag poll when
-//! sooner). Deletion goes through [`finalizer::cleanup`] (and forgets the scaler's memory).
+//! sooner). kube's finalizer helper (`kube::runtime::finalizer`) adds the finalizer before the
+//! first of these phases and, on deletion, removes it once [`finalizer::cleanup`] succeeded
+//! (which also forgets the scaler's memory).
 //!
 //! The seam with the scaler (`crate::scaling`, `crate::kafka::lag`): the scaling phase
 //! ([`scale::phase`], autoscaled pipelines only) runs between "ensure the topic" and "build". It
@@ -29,7 +31,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use kube::{Api, Client, Resource, ResourceExt, runtime::controller::Action};
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    runtime::{controller::Action, finalizer::Event as FinalizerEvent},
+};
 use tracing::instrument;
 
 use crate::{
@@ -170,15 +175,25 @@ pub async fn reconcile(pipeline: Arc<EventPipeline>, ctx: Arc<Context>) -> Resul
         ctx.client.clone(),
         &pipeline.namespace().unwrap_or_default(),
     );
-    let result = if pipeline.meta().deletion_timestamp.is_some() {
-        let cleaned = finalizer::cleanup(&api, &pipeline, &ctx).await;
-        if cleaned.is_ok() {
-            ctx.scaler.forget(&pipeline);
-        }
-        cleaned
-    } else {
-        Box::pin(reconcile_spec(&api, &pipeline, &ctx)).await
-    };
+    let result = kube::runtime::finalizer(
+        &api,
+        finalizer::FINALIZER,
+        Arc::clone(&pipeline),
+        |event| async {
+            match event {
+                FinalizerEvent::Apply(pipeline) => {
+                    Box::pin(reconcile_spec(&api, &pipeline, &ctx)).await
+                }
+                FinalizerEvent::Cleanup(pipeline) => {
+                    let action = finalizer::cleanup(&api, &pipeline, &ctx).await?;
+                    ctx.scaler.forget(&pipeline);
+                    Ok(action)
+                }
+            }
+        },
+    )
+    .await
+    .map_err(Error::from);
     let label = if result.is_ok() { "success" } else { "error" };
     ctx.metrics.reconciled(label, started.elapsed());
     ctx.metrics
@@ -210,8 +225,6 @@ async fn reconcile_spec(
     pipeline: &EventPipeline,
     ctx: &Context,
 ) -> Result<Action> {
-    let stored = finalizer::ensure(api, pipeline).await?;
-    let pipeline = stored.as_ref().unwrap_or(pipeline);
     if let Err(problem) = validate(pipeline, &ctx.build) {
         return refuse_invalid(api, pipeline, ctx, problem).await;
     }
@@ -256,7 +269,8 @@ async fn reconcile_spec(
     ))
 }
 
-/// An invalid spec: `Ready=False` with the reason, and wait for the next change.
+/// An invalid spec: `Ready=False` with the reason, then [`Error::InvalidSpec`], on which
+/// [`error_policy`] waits for the next change.
 async fn refuse_invalid(
     api: &Api<EventPipeline>,
     pipeline: &EventPipeline,
@@ -266,10 +280,16 @@ async fn refuse_invalid(
     let verdict = Verdict::not_ok(status::READY, "InvalidSpec", problem.clone());
     let desired = status::desired_status(pipeline, &[verdict], None, None);
     if status::write(api, pipeline, &desired).await? {
-        events::warning(&ctx.recorder, pipeline, Reason::InvalidSpec, problem).await;
+        events::warning(
+            &ctx.recorder,
+            pipeline,
+            Reason::InvalidSpec,
+            problem.clone(),
+        )
+        .await;
     }
     ctx.metrics.record_conditions(pipeline, &desired.conditions);
-    Ok(Action::await_change())
+    Err(Error::InvalidSpec(problem))
 }
 
 /// The pipeline's topic, then its dead-letter topic (brokers often do not auto-create topics).
