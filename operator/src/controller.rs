@@ -31,6 +31,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use eventflow_contract::backoff::Backoff;
 use kube::{
     Api, Client, Resource, ResourceExt,
     runtime::{controller::Action, finalizer::Event as FinalizerEvent},
@@ -55,7 +56,8 @@ use status::Verdict;
 pub struct Settings {
     /// Cleanup attempts before the finalizer is removed with Kafka state left behind.
     pub cleanup_attempts: u32,
-    /// First retry delay after a transient error; doubles per failure.
+    /// First retry delay after a transient error; doubles per failure
+    /// ([`eventflow_contract::backoff`]).
     pub backoff_base: Duration,
     /// Longest retry delay.
     pub backoff_max: Duration,
@@ -98,7 +100,7 @@ pub struct Context {
     pub scaler: scale::Scaler,
     /// The controller's watch caches of the children (none: every reconcile applies them).
     pub children: Option<apply::Children>,
-    failures: Mutex<HashMap<String, u32>>,
+    failures: Mutex<HashMap<String, Backoff>>,
 }
 
 impl Context {
@@ -138,9 +140,10 @@ impl Context {
     /// The retry delay after one more failure of `pipeline`.
     fn next_backoff(&self, pipeline: &EventPipeline) -> Duration {
         let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = failures.entry(pipeline.object_key()).or_insert(0);
-        *count = count.saturating_add(1);
-        backoff_delay(&self.settings, *count)
+        failures
+            .entry(pipeline.object_key())
+            .or_insert_with(|| Backoff::new(self.settings.backoff_base, self.settings.backoff_max))
+            .next_delay()
     }
 
     fn reset_backoff(&self, pipeline: &EventPipeline) {
@@ -156,15 +159,6 @@ impl std::fmt::Debug for Context {
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
-}
-
-/// The retry delay after `failures` consecutive failures: base, doubling, capped at max.
-pub fn backoff_delay(settings: &Settings, failures: u32) -> Duration {
-    let factor = 2_u32.saturating_pow(failures.saturating_sub(1).min(16));
-    settings
-        .backoff_base
-        .saturating_mul(factor)
-        .min(settings.backoff_max)
 }
 
 /// Reconciles one pipeline (the controller's reconcile function).
@@ -462,19 +456,4 @@ fn requeue(ctx: &Context, ready: bool, next_poll: Option<Duration>) -> Action {
     };
     let poll = next_poll.map_or(after, |poll| poll.max(Duration::from_millis(100)));
     Action::requeue(after.min(poll))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_per_failure_up_to_the_cap() {
-        let settings = Settings::default();
-        let delays: Vec<u64> = [1, 2, 3, 7, 40]
-            .into_iter()
-            .map(|n| backoff_delay(&settings, n).as_secs())
-            .collect();
-        assert_eq!(delays, [5, 10, 20, 300, 300]);
-    }
 }

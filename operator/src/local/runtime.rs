@@ -9,7 +9,7 @@ use std::{
 };
 
 use chrono::Utc;
-use eventflow_contract::{self as contract, admin};
+use eventflow_contract::{self as contract, admin, backoff::Backoff};
 use prometheus::Registry;
 use tokio_util::sync::CancellationToken;
 
@@ -133,17 +133,20 @@ async fn ensure_topics(
     let admin = Arc::new(KafkaAdmin::connect(connection, Duration::from_secs(10))?);
     let desired = DesiredTopic::of(pipeline);
     let dead_letter = DesiredTopic::dead_letter_of(pipeline);
-    let mut backoff = Duration::from_secs(1);
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     loop {
-        match ensure_both(&admin, &desired, &dead_letter).await {
+        let delay = match ensure_both(&admin, &desired, &dead_letter).await {
             Ok(partitions) => return Ok(partitions),
-            Err(error) => eprintln!("topic {}: {error}; retrying in {backoff:?}", desired.name),
-        }
+            Err(error) => {
+                let delay = backoff.next_delay();
+                eprintln!("topic {}: {error}; retrying in {delay:?}", desired.name);
+                delay
+            }
+        };
         tokio::select! {
-            () = tokio::time::sleep(backoff) => {},
+            () = tokio::time::sleep(delay) => {},
             () = shutdown.cancelled() => return Err(Error::Local("stopped before the topic was ready".into())),
         }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
     }
 }
 

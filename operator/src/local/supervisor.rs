@@ -11,6 +11,7 @@ use std::{
     time::Duration,
 };
 
+use eventflow_contract::backoff::Backoff;
 use nix::{
     sys::signal::{Signal, kill},
     unistd::Pid,
@@ -110,17 +111,16 @@ async fn supervise(
     restarts: Arc<AtomicU32>,
     stop: CancellationToken,
 ) {
-    let mut backoff = MIN_BACKOFF;
+    let mut backoff = Backoff::new(MIN_BACKOFF, MAX_BACKOFF);
     loop {
         let started = Instant::now();
         let mut child = match spawn(&spec) {
             Ok(child) => child,
             Err(error) => {
                 tracing::error!(child = %spec.name, %error, "cannot start");
-                if sleep_or_stop(&stop, backoff).await {
+                if sleep_or_stop(&stop, backoff.next_delay()).await {
                     return;
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
         };
@@ -129,7 +129,15 @@ async fn supervise(
         tokio::select! {
             status = child.wait() => {
                 pid.store(0, Ordering::Relaxed);
-                tracing::warn!(child = %spec.name, status = ?status.ok(), "exited; restarting after {backoff:?}");
+                if started.elapsed() >= HEALTHY_RUN {
+                    backoff.reset();
+                }
+                let delay = backoff.next_delay();
+                tracing::warn!(child = %spec.name, status = ?status.ok(), "exited; restarting after {delay:?}");
+                restarts.fetch_add(1, Ordering::Relaxed);
+                if sleep_or_stop(&stop, delay).await {
+                    return;
+                }
             }
             () = stop.cancelled() => {
                 terminate(&spec.name, &mut child, grace).await;
@@ -137,14 +145,6 @@ async fn supervise(
                 return;
             }
         }
-        restarts.fetch_add(1, Ordering::Relaxed);
-        if started.elapsed() >= HEALTHY_RUN {
-            backoff = MIN_BACKOFF;
-        }
-        if sleep_or_stop(&stop, backoff).await {
-            return;
-        }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 

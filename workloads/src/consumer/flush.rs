@@ -22,9 +22,11 @@ use super::{
     health::{Check, Health},
     metrics::ConsumerMetrics,
     offsets::{self, Progress},
-    sink::{Backoff, WriteError},
+    sink::WriteError,
     writer::Writer,
 };
+use eventflow_contract::backoff::Backoff;
+
 use crate::event::EventRules;
 
 /// Batch limits and retry timing.

@@ -289,7 +289,10 @@ async fn ensure_indexes(
     args: &ConsumerArgs,
     shutdown: &CancellationToken,
 ) {
-    let mut backoff = sink::Backoff::new(args.retry_backoff_initial, args.retry_backoff_max);
+    let mut backoff = eventflow_contract::backoff::Backoff::new(
+        args.retry_backoff_initial,
+        args.retry_backoff_max,
+    );
     while let Err(error) = sink.ensure_indexes().await {
         let delay = backoff.next_delay();
         tracing::warn!(%error, retry_in = ?delay, "cannot ensure the MongoDB indexes");

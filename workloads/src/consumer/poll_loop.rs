@@ -7,11 +7,9 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    batch::Trigger,
-    flush::Flusher,
-    sink::{Backoff, WriteError},
-};
+use eventflow_contract::backoff::Backoff;
+
+use super::{batch::Trigger, flush::Flusher, sink::WriteError};
 
 /// Longest single `poll`, so shutdown and batch deadlines are noticed promptly.
 const MAX_POLL_WAIT: Duration = Duration::from_millis(100);

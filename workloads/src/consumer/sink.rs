@@ -1,6 +1,6 @@
 //! The MongoDB side: one unordered `insert_many` per batch, duplicate keys counted as duplicates,
 //! documents the server refuses for good (e.g. a key it does not allow) handed back for the
-//! dead-letter topic, and the capped exponential backoff between failed attempts.
+//! dead-letter topic.
 
 use std::time::Duration;
 
@@ -130,63 +130,4 @@ fn settled(failure: &InsertManyError, total: u64) -> Option<Written> {
         duplicates,
         rejected,
     })
-}
-
-/// Capped exponential backoff: `initial`, doubling per failure, never above `max`.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    initial: Duration,
-    max: Duration,
-    failures: u32,
-}
-
-impl Backoff {
-    /// A backoff starting at `initial` and capped at `max`.
-    pub fn new(initial: Duration, max: Duration) -> Self {
-        Self {
-            initial,
-            max: max.max(initial),
-            failures: 0,
-        }
-    }
-
-    /// The wait after one more failure.
-    pub fn next_delay(&mut self) -> Duration {
-        let factor = 2u32.saturating_pow(self.failures.min(31));
-        self.failures = self.failures.saturating_add(1);
-        self.initial.saturating_mul(factor).min(self.max)
-    }
-
-    /// Failures since the last success.
-    pub fn failures(&self) -> u32 {
-        self.failures
-    }
-
-    /// Starts over after a success.
-    pub fn reset(&mut self) {
-        self.failures = 0;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap_and_resets() {
-        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
-        let delays: Vec<_> = (0..6).map(|_| backoff.next_delay().as_millis()).collect();
-        assert_eq!(delays, [100, 200, 400, 800, 1000, 1000]);
-        assert_eq!(backoff.failures(), 6);
-        backoff.reset();
-        assert_eq!(backoff.next_delay(), Duration::from_millis(100));
-    }
-
-    #[test]
-    fn backoff_never_overflows() {
-        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
-        for _ in 0..100 {
-            assert!(backoff.next_delay() <= Duration::from_secs(30));
-        }
-    }
 }
