@@ -9,7 +9,7 @@ use std::{
 };
 
 use chrono::Utc;
-use eventflow_contract::{self as contract, admin, backoff::Backoff};
+use eventflow_contract::{self as contract, admin, backoff::Backoff, secret::ConnectionString};
 use prometheus::Registry;
 use tokio_util::sync::CancellationToken;
 
@@ -47,7 +47,7 @@ pub struct Endpoints {
     /// Kafka bootstrap servers.
     pub kafka_bootstrap: String,
     /// MongoDB connection string.
-    pub mongodb_uri: String,
+    pub mongodb_uri: ConnectionString,
 }
 
 /// Describes consumer `i`.

@@ -27,7 +27,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const HEALTHY_RUN: Duration = Duration::from_secs(30);
 
 /// What to run: the program, its arguments, its environment and where its output goes.
-#[derive(Debug, Clone)]
+/// `Debug` shows the environment's names only: its values hold credentials (the MongoDB URI).
+#[derive(Clone)]
 pub struct ChildSpec {
     /// A name for logs, e.g. `consumer-2`.
     pub name: String,
@@ -39,6 +40,19 @@ pub struct ChildSpec {
     pub env: Vec<(String, String)>,
     /// File that receives stdout and stderr.
     pub log_file: PathBuf,
+}
+
+impl std::fmt::Debug for ChildSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: Vec<&str> = self.env.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("ChildSpec")
+            .field("name", &self.name)
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field("env", &env)
+            .field("log_file", &self.log_file)
+            .finish()
+    }
 }
 
 /// A supervised child process.

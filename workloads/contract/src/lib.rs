@@ -8,6 +8,7 @@
 //! - [`backoff`]: the one retry-delay shape (exponential, capped; `backon`);
 //! - [`duration`]: the one duration grammar of the CRD, the env and the command lines;
 //! - [`naming`]: the names derived from a pipeline (dead-letter topic);
+//! - [`secret`]: credentials that redact themselves in `Debug` and `Display`;
 //! - [`properties`]: the format of `kafka.secretRef`'s librdkafka properties;
 //! - [`admin`] and [`logs`]: what every eventflow process serves (`/healthz`, `/readyz`,
 //!   `/metrics`) and how it logs.
@@ -19,6 +20,7 @@ mod error;
 pub mod logs;
 pub mod naming;
 pub mod properties;
+pub mod secret;
 
 pub use duration::Duration;
 pub use error::{Error, Result};

@@ -272,7 +272,7 @@ fn build_flusher(
 /// The pipeline's database; server selection gives up after the write timeout unless the URI
 /// says otherwise, so an outage surfaces as a failed (and retried) write.
 async fn connect_mongodb(args: &ConsumerArgs) -> Result<Database> {
-    let mut options = ClientOptions::parse(&args.mongo.uri).await?;
+    let mut options = ClientOptions::parse(args.mongo.uri.expose()).await?;
     options
         .server_selection_timeout
         .get_or_insert(args.write_timeout);

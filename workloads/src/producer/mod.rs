@@ -184,7 +184,7 @@ pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState>
             .map(|rate| RateLimiter::new(rate, clients)),
     };
     let store = Store::connect(
-        &args.mongo.uri,
+        args.mongo.uri.expose(),
         &args.mongo.database,
         &args.mongo.collection,
     )
