@@ -23,10 +23,11 @@ use nix::{
     sys::signal::{Signal, kill},
     unistd::Pid,
 };
+use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::Command,
+    io::{AsyncBufReadExt, BufReader, Lines},
+    process::{Child, ChildStdout, Command},
     time::Instant,
 };
 
@@ -101,128 +102,157 @@ fn the_scan_finds_a_printed_secret() {
     assert_eq!(found, [SASL_PASSWORD, BEARER_TOKEN, MONGODB_PASSWORD]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_credential_reaches_a_log_or_a_status_line_at_debug_level() {
-    let services = DevServices::from_env().expect("dev services");
-    let name = unique_name("secrets");
-    let dir = std::env::temp_dir().join(&name);
-    let secrets = dir.join("secrets");
-    let kafka_properties = secrets.join("kafka");
-    std::fs::create_dir_all(&kafka_properties).unwrap();
-    std::fs::write(kafka_properties.join("sasl.username"), "eventflow").unwrap();
-    std::fs::write(kafka_properties.join("sasl.password"), SASL_PASSWORD).unwrap();
-    let tokens = secrets.join("tokens");
-    std::fs::write(&tokens, format!("{BEARER_TOKEN}\n")).unwrap();
-    let file = secrets.join("pipeline.yaml");
-    std::fs::write(&file, pipeline_yaml(&name)).unwrap();
-    let run_dir = dir.join("run");
-    let stderr_file = dir.join("stderr.log");
-    let http_port = testkit::free_port().unwrap();
+/// A local runtime at debug level over secret inputs, and everything it printed so far.
+struct Run {
+    dir: PathBuf,
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+    stdout: String,
+    url: String,
+}
 
-    let mut child = Command::new(binary("eventflow-operator"))
-        .env("RUST_LOG", "debug")
-        .arg("local")
-        .arg("-f")
-        .arg(&file)
-        .arg("--json")
-        .args(["--kafka-bootstrap", &services.kafka_bootstrap])
-        .args(["--mongodb-uri", &uri_with_password(&services.mongodb_uri)])
-        .arg("--kafka-properties-file")
-        .arg(&kafka_properties)
-        .arg("--auth-tokens-file")
-        .arg(&tokens)
-        .args(["--http-port", &http_port.to_string()])
-        .args(["--metrics-port", &testkit::free_port().unwrap().to_string()])
-        .arg("--workload-bin")
-        .arg(binary("eventflow"))
-        .arg("--run-dir")
-        .arg(&run_dir)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&stderr_file).unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut stdout = String::new();
+impl Run {
+    /// Writes the secret inputs under a fresh directory and starts the runtime on them.
+    fn start(services: &DevServices) -> Self {
+        let name = unique_name("secrets");
+        let dir = std::env::temp_dir().join(&name);
+        let secrets = dir.join("secrets");
+        let kafka_properties = secrets.join("kafka");
+        std::fs::create_dir_all(&kafka_properties).unwrap();
+        std::fs::write(kafka_properties.join("sasl.username"), "eventflow").unwrap();
+        std::fs::write(kafka_properties.join("sasl.password"), SASL_PASSWORD).unwrap();
+        std::fs::write(secrets.join("tokens"), format!("{BEARER_TOKEN}\n")).unwrap();
+        std::fs::write(secrets.join("pipeline.yaml"), pipeline_yaml(&name)).unwrap();
+        let http_port = testkit::free_port().unwrap();
+        let mut child = Command::new(binary("eventflow-operator"))
+            .env("RUST_LOG", "debug")
+            .arg("local")
+            .arg("-f")
+            .arg(secrets.join("pipeline.yaml"))
+            .arg("--json")
+            .args(["--kafka-bootstrap", &services.kafka_bootstrap])
+            .args(["--mongodb-uri", &uri_with_password(&services.mongodb_uri)])
+            .arg("--kafka-properties-file")
+            .arg(&kafka_properties)
+            .arg("--auth-tokens-file")
+            .arg(secrets.join("tokens"))
+            .args(["--http-port", &http_port.to_string()])
+            .args(["--metrics-port", &testkit::free_port().unwrap().to_string()])
+            .arg("--workload-bin")
+            .arg(binary("eventflow"))
+            .arg("--run-dir")
+            .arg(dir.join("run"))
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Self {
+            dir,
+            child,
+            lines,
+            stdout: String::new(),
+            url: format!("http://127.0.0.1:{http_port}/v1/events"),
+        }
+    }
 
-    // A producer that answers an authenticated request (the token went through the auth path)
-    // and a running consumer, both logging at debug level.
-    let url = format!("http://127.0.0.1:{http_port}/v1/events");
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let mut accepted = false;
-    while !accepted {
-        let line = tokio::time::timeout_at(deadline, lines.next_line())
+    /// The next status line, recorded.
+    async fn next_status(&mut self, deadline: Instant) -> Value {
+        let line = tokio::time::timeout_at(deadline, self.lines.next_line())
             .await
-            .unwrap_or_else(|_| panic!("no accepted event within 90 s; status lines:\n{stdout}"))
+            .unwrap_or_else(|_| panic!("deadline passed; status lines:\n{}", self.stdout))
             .unwrap()
             .unwrap_or_else(|| {
-                let stderr = std::fs::read_to_string(&stderr_file).unwrap_or_default();
-                panic!("the runtime exited: {stderr}")
+                let stderr = std::fs::read_to_string(self.dir.join("stderr.log"));
+                panic!("the runtime exited: {}", stderr.unwrap_or_default())
             });
-        stdout.push_str(&line);
-        stdout.push('\n');
-        let status: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-        if status["consumers"].as_u64() < Some(1) {
-            continue;
-        }
-        let answer = client
-            .post(&url)
-            .bearer_auth(BEARER_TOKEN)
-            .json(&serde_json::json!({"type": "signup", "subject": "u1", "data": {}}))
-            .send()
-            .await;
-        accepted = answer.is_ok_and(|a| a.status() == reqwest::StatusCode::ACCEPTED);
+        self.stdout.push_str(&line);
+        self.stdout.push('\n');
+        serde_json::from_str(&line).unwrap_or(Value::Null)
     }
-    // The event stored (the consumer wrote it over the URI with the password) and read back
-    // with the token (the query path).
-    let stored = loop {
-        let events = client
-            .get(format!("{url}?type=signup"))
-            .bearer_auth(BEARER_TOKEN)
-            .send()
+
+    /// Sends an event with the token once a consumer runs, until it is accepted; waits until
+    /// it is stored (written over the URI with the password) and read back with the token;
+    /// a wrong token is refused.
+    async fn exercise(&mut self) {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let event = serde_json::json!({"type": "signup", "subject": "u1", "data": {}});
+        loop {
+            if self.next_status(deadline).await["consumers"].as_u64() < Some(1) {
+                continue;
+            }
+            let answer = client
+                .post(&self.url)
+                .bearer_auth(BEARER_TOKEN)
+                .json(&event);
+            if answer
+                .send()
+                .await
+                .is_ok_and(|a| a.status() == StatusCode::ACCEPTED)
+            {
+                break;
+            }
+        }
+        loop {
+            let query = client.get(format!("{}?type=signup", self.url));
+            let page: Value = query
+                .bearer_auth(BEARER_TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if page["events"][0]["subject"] == "u1" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the event was not stored: {page}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let wrong = client
+            .post(&self.url)
+            .bearer_auth(format!("{BEARER_TOKEN}-wrong"));
+        let refused = wrong.json(&event).send().await.unwrap();
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    /// SIGTERM; every output (status lines, stderr, each process's log) once it exited 0.
+    async fn stop(mut self) -> Vec<(String, String)> {
+        let pid = Pid::from_raw(i32::try_from(self.child.id().unwrap()).unwrap());
+        kill(pid, Signal::SIGTERM).unwrap();
+        while let Ok(Some(line)) = self.lines.next_line().await {
+            self.stdout.push_str(&line);
+            self.stdout.push('\n');
+        }
+        let exit = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
             .await
+            .expect("the local runtime exits after SIGTERM")
             .unwrap();
-        let page: Value = events.json().await.unwrap_or(Value::Null);
-        if page["events"].as_array().is_some_and(|e| !e.is_empty()) {
-            break page;
+        assert!(exit.success(), "local runtime exited with {exit}");
+        let mut outputs = vec![("status lines".to_owned(), std::mem::take(&mut self.stdout))];
+        for path in files(&self.dir.join("run"))
+            .into_iter()
+            .chain([self.dir.join("stderr.log")])
+        {
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            outputs.push((path.display().to_string(), text));
         }
-        assert!(
-            Instant::now() < deadline,
-            "the event was not stored: {page}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    assert_eq!(stored["events"][0]["subject"], "u1", "{stored}");
-    let refused = client
-        .post(&url)
-        .bearer_auth(format!("{BEARER_TOKEN}-wrong"))
-        .json(&serde_json::json!({"type": "signup"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), reqwest::StatusCode::UNAUTHORIZED);
-
-    kill(
-        Pid::from_raw(i32::try_from(child.id().unwrap()).unwrap()),
-        Signal::SIGTERM,
-    )
-    .unwrap();
-    while let Ok(Some(line)) = lines.next_line().await {
-        stdout.push_str(&line);
-        stdout.push('\n');
+        std::fs::remove_dir_all(&self.dir).unwrap();
+        outputs
     }
-    let exit = tokio::time::timeout(Duration::from_secs(60), child.wait())
-        .await
-        .expect("the local runtime exits after SIGTERM")
-        .unwrap();
-    assert!(exit.success(), "local runtime exited with {exit}");
+}
 
-    let mut outputs = vec![("status lines".to_owned(), stdout)];
-    for path in files(&run_dir).into_iter().chain([stderr_file]) {
-        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
-        outputs.push((path.display().to_string(), text));
-    }
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_credential_reaches_a_log_or_a_status_line_at_debug_level() {
+    let mut run = Run::start(&DevServices::from_env().expect("dev services"));
+    run.exercise().await;
+    let outputs = run.stop().await;
+
     // Every output was read, and the workloads ran at debug level (the producer logs each
     // request at debug; the consumer logs little at debug on a happy run).
     let output = |name: &str| {
@@ -251,5 +281,4 @@ async fn no_credential_reaches_a_log_or_a_status_line_at_debug_level() {
         "credentials printed:\n{}",
         found.join("\n")
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
