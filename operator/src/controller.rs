@@ -257,7 +257,7 @@ async fn reconcile_spec(
     announce(pipeline, ctx, &topic, scaling.as_ref()).await;
     topic?;
     Ok(requeue(
-        ctx,
+        &ctx.settings,
         ready,
         scaling.map(|outcome| outcome.next_poll),
     ))
@@ -447,13 +447,39 @@ fn describe_change(topic: &str, change: &TopicChange) -> (Reason, String) {
     }
 }
 
-/// The next reconcile: the resync or progress check, or the next lag poll when sooner.
-fn requeue(ctx: &Context, ready: bool, next_poll: Option<Duration>) -> Action {
+/// The next reconcile: the resync or progress check, or the next lag poll when sooner (at
+/// least 100 ms away).
+pub fn requeue(settings: &Settings, ready: bool, next_poll: Option<Duration>) -> Action {
     let after = if ready {
-        ctx.settings.resync
+        settings.resync
     } else {
-        ctx.settings.progress_check
+        settings.progress_check
     };
     let poll = next_poll.map_or(after, |poll| poll.max(Duration::from_millis(100)));
     Action::requeue(after.min(poll))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_requeue_is_the_sooner_of_the_check_and_the_next_poll() {
+        let settings = Settings::default();
+        let ms = Duration::from_millis;
+        let cases = [
+            (true, None, settings.resync),
+            (false, None, settings.progress_check),
+            (true, Some(ms(7_000)), ms(7_000)),
+            (false, Some(ms(60_000)), settings.progress_check),
+            (false, Some(ms(3)), ms(100)),
+        ];
+        for (ready, next_poll, expected) in cases {
+            assert_eq!(
+                requeue(&settings, ready, next_poll),
+                Action::requeue(expected),
+                "{ready} {next_poll:?}"
+            );
+        }
+    }
 }

@@ -12,6 +12,7 @@ pub mod figures;
 pub mod pipeline_file;
 pub mod runtime;
 pub mod scrape;
+mod setup;
 pub mod status;
 pub mod supervisor;
 pub mod workload_env;

@@ -223,6 +223,15 @@ mod tests {
         }
     }
 
+    /// Waits until the child printed `line` (its trap is installed), for at most 20 s.
+    async fn wait_for_line(log: &std::path::Path, line: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !std::fs::read_to_string(log).is_ok_and(|text| text.lines().any(|l| l == line)) {
+            assert!(Instant::now() < deadline, "{line} not printed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     #[tokio::test]
     async fn a_crashing_child_is_restarted() {
         let child = Supervised::start(shell("crasher", "exit 3"), Duration::from_secs(1));
@@ -238,15 +247,11 @@ mod tests {
     async fn stop_sends_sigterm_and_lets_the_child_finish() {
         let spec = shell(
             "graceful",
-            "trap 'echo \"$GREETING, flushed\"; exit 0' TERM; while true; do sleep 0.05; done",
+            "trap 'echo \"$GREETING, flushed\"; exit 0' TERM; echo trapped; while true; do sleep 0.05; done",
         );
         let log = spec.log_file.clone();
         let child = Supervised::start(spec, Duration::from_secs(5));
-        while child.pid().is_none() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        // Give the shell time to install its trap before the signal.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        wait_for_line(&log, "trapped").await;
         child.stop().await;
         let output = std::fs::read_to_string(&log).unwrap();
         std::fs::remove_file(&log).unwrap();
@@ -255,13 +260,16 @@ mod tests {
 
     #[tokio::test]
     async fn a_child_ignoring_sigterm_is_killed_after_the_grace_period() {
-        let child = Supervised::start(
-            shell("stubborn", "trap '' TERM; while true; do sleep 0.05; done"),
-            Duration::from_millis(300),
+        let spec = shell(
+            "stubborn",
+            "trap '' TERM; echo trapped; while true; do sleep 0.05; done",
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let log = spec.log_file.clone();
+        let child = Supervised::start(spec, Duration::from_millis(300));
+        wait_for_line(&log, "trapped").await;
         let pid = child.pid().unwrap();
         child.stop().await;
+        std::fs::remove_file(&log).unwrap();
         let alive = kill(Pid::from_raw(i32::try_from(pid).unwrap()), None).is_ok();
         assert!(!alive, "pid {pid} still alive");
     }
