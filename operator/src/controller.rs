@@ -4,7 +4,7 @@
 //! dead-letter topic) → scale (measure the lag and decide, autoscaled pipelines only) → build
 //! the desired objects (pure) → server-side apply → read back readiness (and check the Secrets
 //! the pods read) → status (only when changed) → events → requeue (at the next lag poll when
-//! sooner). kube's finalizer helper (`kube::runtime::finalizer`) adds the finalizer before the
+//! sooner; the Events are [`announce`]'s). kube's finalizer helper (`kube::runtime::finalizer`) adds the finalizer before the
 //! first of these phases and, on deletion, removes it once [`finalizer::cleanup`] succeeded
 //! (which also forgets the scaler's memory).
 //!
@@ -14,10 +14,13 @@
 //! the `Scaling` condition; the decided replicas go to [`resources::desired`] as a value (without
 //! a decision, [`crate::resources::consumer::replicas`] says where to start), so this reconciler
 //! stays the Deployment's only writer, and the replicas it applied are what the next poll counts
-//! as current (the Deployment is not read back). [`status::write`] writes the scaler's part with the rest of the status, in one apply
-//! under the one field manager.
+//! as current (the Deployment is not read back). [`status::write`] writes the scaler's part
+//! with the rest of the status, in one apply under the one field manager. What every reconcile
+//! shares is [`context`].
 
+mod announce;
 pub mod apply;
+mod context;
 pub mod events;
 pub mod finalizer;
 pub mod references;
@@ -26,14 +29,12 @@ pub mod scale;
 pub mod status;
 
 use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex, PoisonError},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
-use eventflow_contract::backoff::Backoff;
 use kube::{
-    Api, Client, Resource, ResourceExt,
+    Api, ResourceExt,
     runtime::{controller::Action, finalizer::Event as FinalizerEvent},
 };
 use tracing::instrument;
@@ -42,124 +43,14 @@ use crate::{
     Error, Result,
     crd::{EventPipeline, TopicStatus},
     kafka::{
-        KafkaAdmins, KafkaConnection, lag,
+        KafkaConnection,
         topic::{self, DesiredTopic, TopicChange, TopicReport},
     },
-    metrics::Metrics,
-    resources::{self, BuildContext, validate::validate},
+    resources::{self, validate::validate},
 };
+pub use context::{Context, Settings};
 use events::Reason;
 use status::Verdict;
-
-/// Tunables of the reconciler.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Cleanup attempts before the finalizer is removed with Kafka state left behind.
-    pub cleanup_attempts: u32,
-    /// First retry delay after a transient error; doubles per failure
-    /// ([`eventflow_contract::backoff`]).
-    pub backoff_base: Duration,
-    /// Longest retry delay.
-    pub backoff_max: Duration,
-    /// Requeue of a pipeline that is ready (drift check).
-    pub resync: Duration,
-    /// Requeue of a pipeline that is not ready yet.
-    pub progress_check: Duration,
-    /// Bound of each broker round trip of a lag measurement.
-    pub lag_timeout: Duration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            cleanup_attempts: 5,
-            backoff_base: Duration::from_secs(5),
-            backoff_max: Duration::from_secs(300),
-            resync: Duration::from_secs(300),
-            progress_check: Duration::from_secs(15),
-            lag_timeout: lag::DEFAULT_TIMEOUT,
-        }
-    }
-}
-
-/// What every reconcile shares.
-pub struct Context {
-    /// The Kubernetes client.
-    pub client: Client,
-    /// Operator-wide settings of the builders.
-    pub build: BuildContext,
-    /// Cached Kafka admin clients.
-    pub kafka: KafkaAdmins,
-    /// Publishes Kubernetes Events.
-    pub recorder: events::Publisher,
-    /// Prometheus metrics.
-    pub metrics: Arc<Metrics>,
-    /// Tunables.
-    pub settings: Settings,
-    /// Lag measurement, per-pipeline scaling history and the scaler's metrics.
-    pub scaler: scale::Scaler,
-    /// The controller's watch caches of the children (none: every reconcile applies them).
-    pub children: Option<apply::Children>,
-    failures: Mutex<HashMap<String, Backoff>>,
-}
-
-impl Context {
-    /// A context over a client and the operator's settings.
-    pub fn new(
-        client: Client,
-        build: BuildContext,
-        kafka: KafkaAdmins,
-        metrics: Arc<Metrics>,
-        settings: Settings,
-    ) -> Self {
-        let reporter = kube::runtime::events::Reporter {
-            controller: resources::meta::FIELD_MANAGER.to_owned(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
-        let reader = lag::LagReader::new(settings.lag_timeout);
-        Self {
-            scaler: scale::Scaler::new(reader, metrics.scaling().clone()),
-            recorder: events::Publisher::new(client.clone(), reporter),
-            client,
-            build,
-            kafka,
-            metrics,
-            settings,
-            children: None,
-            failures: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// This context reading the children from the controller's watch caches.
-    #[must_use]
-    pub fn with_children(mut self, children: apply::Children) -> Self {
-        self.children = Some(children);
-        self
-    }
-
-    /// The retry delay after one more failure of `pipeline`.
-    fn next_backoff(&self, pipeline: &EventPipeline) -> Duration {
-        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        failures
-            .entry(pipeline.object_key())
-            .or_insert_with(|| Backoff::new(self.settings.backoff_base, self.settings.backoff_max))
-            .next_delay()
-    }
-
-    fn reset_backoff(&self, pipeline: &EventPipeline) {
-        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        failures.remove(&pipeline.object_key());
-    }
-}
-
-impl std::fmt::Debug for Context {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context")
-            .field("build", &self.build)
-            .field("settings", &self.settings)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Reconciles one pipeline (the controller's reconcile function).
 #[instrument(skip_all, fields(pipeline = %pipeline.name_any(), namespace = pipeline.namespace().unwrap_or_default()))]
@@ -254,7 +145,7 @@ async fn reconcile_spec(
         scaling.as_ref(),
     )
     .await?;
-    announce(pipeline, ctx, &topic, scaling.as_ref()).await;
+    announce::announce(pipeline, ctx, &topic, scaling.as_ref()).await;
     topic?;
     Ok(requeue(
         &ctx.settings,
@@ -372,79 +263,6 @@ async fn write_status(
     status::write(api, pipeline, &desired).await?;
     ctx.metrics.record_conditions(pipeline, &desired.conditions);
     Ok(())
-}
-
-/// Events for what this reconcile created, changed, scaled or refused.
-async fn announce(
-    pipeline: &EventPipeline,
-    ctx: &Context,
-    topic: &Result<TopicReport>,
-    scaling: Option<&scale::Outcome>,
-) {
-    if let Some(note) = scaling.and_then(|outcome| outcome.scaled.clone()) {
-        events::normal(&ctx.recorder, pipeline, Reason::Scaled, note).await;
-    }
-    let observed = pipeline.status.as_ref().and_then(|s| s.observed_generation);
-    let spec_changed = observed != pipeline.meta().generation;
-    if let Ok(report) = topic {
-        announce_topic(pipeline, ctx, report, observed.is_none(), spec_changed).await;
-    }
-    if spec_changed {
-        let (reason, verb) = match observed {
-            None => (Reason::Created, "created"),
-            Some(_) => (Reason::Updated, "updated"),
-        };
-        let generation = pipeline.meta().generation.unwrap_or(0);
-        let note = format!(
-            "producer and consumer Deployments and producer Service {verb} for generation {generation}"
-        );
-        events::normal(&ctx.recorder, pipeline, reason, note).await;
-    }
-}
-
-async fn announce_topic(
-    pipeline: &EventPipeline,
-    ctx: &Context,
-    report: &TopicReport,
-    first_time: bool,
-    spec_changed: bool,
-) {
-    let recorder = &ctx.recorder;
-    if report.existed && first_time {
-        let note = format!(
-            "adopted existing topic {} ({} partitions)",
-            report.name, report.partitions
-        );
-        events::normal(recorder, pipeline, Reason::TopicAdopted, note).await;
-    }
-    for change in &report.changes {
-        let (reason, note) = describe_change(&report.name, change);
-        events::normal(recorder, pipeline, reason, note).await;
-    }
-    if let (Some(refusal), true) = (&report.refusal, spec_changed) {
-        let note = refusal.message(&report.name);
-        events::warning(
-            recorder,
-            pipeline,
-            Reason::TopicRefused(refusal.reason()),
-            note,
-        )
-        .await;
-    }
-}
-
-fn describe_change(topic: &str, change: &TopicChange) -> (Reason, String) {
-    match change {
-        TopicChange::Created => (Reason::TopicCreated, format!("created topic {topic}")),
-        TopicChange::ConfigUpdated(keys) => (
-            Reason::TopicConfigUpdated,
-            format!("topic {topic}: set {}", keys.join(", ")),
-        ),
-        TopicChange::PartitionsGrown { from, to } => (
-            Reason::PartitionsIncreased,
-            format!("topic {topic}: partitions {from} -> {to}"),
-        ),
-    }
 }
 
 /// The next reconcile: the resync or progress check, or the next lag poll when sooner (at
