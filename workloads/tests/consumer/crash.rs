@@ -85,6 +85,7 @@ async fn sigkill_between_write_and_commit_then_restart_loses_and_doubles_nothing
         .sum();
     assert!(uncommitted > 0, "every kill left uncommitted events behind");
     let consumer = ConsumerProcess::spawn(&spec);
+    consumer.wait_ready(Duration::from_secs(60)).await;
     let (written, duplicates) = settled(&consumer, 0, uncommitted).await;
     assert_eq!((written, duplicates), (0, uncommitted));
     assert_eq!(inserted + written, i64::try_from(total).unwrap());
