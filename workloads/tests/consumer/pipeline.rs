@@ -214,7 +214,10 @@ async fn batches_are_written_when_full_and_when_the_timeout_passes() {
         .await
         < 3
     {
-        assert!(settled.elapsed() < Duration::from_secs(10), "batches not settled");
+        assert!(
+            settled.elapsed() < Duration::from_secs(10),
+            "batches not settled"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let size = consumer

@@ -119,7 +119,10 @@ async fn a_mongodb_outage_pauses_commits_nothing_and_resumes_with_every_event_on
         );
         tokio::time::sleep(Duration::from_millis(400)).await;
     }
-    assert_eq!(run.consumer.metric("eventflow_consumer_paused", "").await, 1);
+    assert_eq!(
+        run.consumer.metric("eventflow_consumer_paused", "").await,
+        1
+    );
     assert!(
         run.consumer
             .metric("eventflow_consumer_write_retries_total", "")
@@ -130,10 +133,25 @@ async fn a_mongodb_outage_pauses_commits_nothing_and_resumes_with_every_event_on
     // Back on the same port with its data: the events before are still there.
     run.services.revive().unwrap();
     let all = [("before", 100), ("during", 200)];
-    settled(&run.kafka, &run.spec, &run.stored, &all, Duration::from_secs(90)).await;
+    settled(
+        &run.kafka,
+        &run.spec,
+        &run.stored,
+        &all,
+        Duration::from_secs(90),
+    )
+    .await;
     wait_until_readyz(&run.consumer, 200, Duration::from_secs(20)).await;
-    assert_eq!(run.consumer.metric("eventflow_consumer_paused", "").await, 0);
-    assert!(run.consumer.terminate(Duration::from_secs(30)).await.success());
+    assert_eq!(
+        run.consumer.metric("eventflow_consumer_paused", "").await,
+        0
+    );
+    assert!(
+        run.consumer
+            .terminate(Duration::from_secs(30))
+            .await
+            .success()
+    );
 }
 
 #[tokio::test]
@@ -153,16 +171,40 @@ async fn a_broker_restart_during_consumption_resumes_from_the_committed_offsets(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     run.services.revive().unwrap();
-    produce(&run.kafka.producer(), &run.spec.topic, &events("after", 0..200)).await;
+    produce(
+        &run.kafka.producer(),
+        &run.spec.topic,
+        &events("after", 0..200),
+    )
+    .await;
     let all = [("before", 100), ("after", 200)];
-    settled(&run.kafka, &run.spec, &run.stored, &all, Duration::from_secs(120)).await;
+    settled(
+        &run.kafka,
+        &run.spec,
+        &run.stored,
+        &all,
+        Duration::from_secs(120),
+    )
+    .await;
     // Resumed where it had committed: nothing of before was read and written again.
-    let duplicates = run.consumer
+    let duplicates = run
+        .consumer
         .metric("eventflow_consumer_events_duplicate_total", "")
         .await;
-    let inserted = run.consumer
+    let inserted = run
+        .consumer
         .metric("eventflow_consumer_events_written_total", "")
         .await;
-    assert_eq!((inserted, duplicates), (300, 0), "{}", run.consumer.log_text());
-    assert!(run.consumer.terminate(Duration::from_secs(30)).await.success());
+    assert_eq!(
+        (inserted, duplicates),
+        (300, 0),
+        "{}",
+        run.consumer.log_text()
+    );
+    assert!(
+        run.consumer
+            .terminate(Duration::from_secs(30))
+            .await
+            .success()
+    );
 }
