@@ -124,6 +124,9 @@ mod tests {
     #[test]
     fn namespace_and_all_namespaces_conflict() {
         let parsed = Cli::try_parse_from(["eventflow-operator", "run", "--namespace", "a", "-A"]);
-        assert!(parsed.is_err());
+        assert_eq!(
+            parsed.err().map(|e| e.kind()),
+            Some(clap::error::ErrorKind::ArgumentConflict)
+        );
     }
 }

@@ -4,7 +4,9 @@
 //! dead-letter topic) → scale (measure the lag and decide, autoscaled pipelines only) → build
 //! the desired objects (pure) → server-side apply → read back readiness (and check the Secrets
 //! the pods read) → status (only when changed) → events → requeue (at the next lag poll when
-//! sooner). Deletion goes through [`finalizer::cleanup`] (and forgets the scaler's memory).
+//! sooner; the Events are [`announce`]'s). kube's finalizer helper (`kube::runtime::finalizer`) adds the finalizer before the
+//! first of these phases and, on deletion, removes it once [`finalizer::cleanup`] succeeded
+//! (which also forgets the scaler's memory).
 //!
 //! The seam with the scaler (`crate::scaling`, `crate::kafka::lag`): the scaling phase
 //! ([`scale::phase`], autoscaled pipelines only) runs between "ensure the topic" and "build". It
@@ -12,10 +14,13 @@
 //! the `Scaling` condition; the decided replicas go to [`resources::desired`] as a value (without
 //! a decision, [`crate::resources::consumer::replicas`] says where to start), so this reconciler
 //! stays the Deployment's only writer, and the replicas it applied are what the next poll counts
-//! as current (the Deployment is not read back). [`status::write`] writes the scaler's part with the rest of the status, in one apply
-//! under the one field manager.
+//! as current (the Deployment is not read back). [`status::write`] writes the scaler's part
+//! with the rest of the status, in one apply under the one field manager. What every reconcile
+//! shares is [`context`].
 
+mod announce;
 pub mod apply;
+mod context;
 pub mod events;
 pub mod finalizer;
 pub mod references;
@@ -24,142 +29,28 @@ pub mod scale;
 pub mod status;
 
 use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex, PoisonError},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
-use kube::{Api, Client, Resource, ResourceExt, runtime::controller::Action};
+use kube::{
+    Api, ResourceExt,
+    runtime::{controller::Action, finalizer::Event as FinalizerEvent},
+};
 use tracing::instrument;
 
 use crate::{
     Error, Result,
     crd::{EventPipeline, TopicStatus},
     kafka::{
-        KafkaAdmins, KafkaConnection, lag,
+        KafkaConnection,
         topic::{self, DesiredTopic, TopicChange, TopicReport},
     },
-    metrics::Metrics,
-    resources::{self, BuildContext, validate::validate},
+    resources::{self, validate::validate},
 };
+pub use context::{Context, Settings};
+use events::Reason;
 use status::Verdict;
-
-/// Tunables of the reconciler.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Cleanup attempts before the finalizer is removed with Kafka state left behind.
-    pub cleanup_attempts: u32,
-    /// First retry delay after a transient error; doubles per failure.
-    pub backoff_base: Duration,
-    /// Longest retry delay.
-    pub backoff_max: Duration,
-    /// Requeue of a pipeline that is ready (drift check).
-    pub resync: Duration,
-    /// Requeue of a pipeline that is not ready yet.
-    pub progress_check: Duration,
-    /// Bound of each broker round trip of a lag measurement.
-    pub lag_timeout: Duration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            cleanup_attempts: 5,
-            backoff_base: Duration::from_secs(5),
-            backoff_max: Duration::from_secs(300),
-            resync: Duration::from_secs(300),
-            progress_check: Duration::from_secs(15),
-            lag_timeout: lag::DEFAULT_TIMEOUT,
-        }
-    }
-}
-
-/// What every reconcile shares.
-pub struct Context {
-    /// The Kubernetes client.
-    pub client: Client,
-    /// Operator-wide settings of the builders.
-    pub build: BuildContext,
-    /// Cached Kafka admin clients.
-    pub kafka: KafkaAdmins,
-    /// Publishes Kubernetes Events.
-    pub recorder: events::Publisher,
-    /// Prometheus metrics.
-    pub metrics: Arc<Metrics>,
-    /// Tunables.
-    pub settings: Settings,
-    /// Lag measurement, per-pipeline scaling history and the scaler's metrics.
-    pub scaler: scale::Scaler,
-    /// The controller's watch caches of the children (none: every reconcile applies them).
-    pub children: Option<apply::Children>,
-    failures: Mutex<HashMap<String, u32>>,
-}
-
-impl Context {
-    /// A context over a client and the operator's settings.
-    pub fn new(
-        client: Client,
-        build: BuildContext,
-        kafka: KafkaAdmins,
-        metrics: Arc<Metrics>,
-        settings: Settings,
-    ) -> Self {
-        let reporter = kube::runtime::events::Reporter {
-            controller: resources::meta::FIELD_MANAGER.to_owned(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
-        let reader = lag::LagReader::new(settings.lag_timeout);
-        Self {
-            scaler: scale::Scaler::new(reader, metrics.scaling().clone()),
-            recorder: events::Publisher::new(client.clone(), reporter),
-            client,
-            build,
-            kafka,
-            metrics,
-            settings,
-            children: None,
-            failures: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// This context reading the children from the controller's watch caches.
-    #[must_use]
-    pub fn with_children(mut self, children: apply::Children) -> Self {
-        self.children = Some(children);
-        self
-    }
-
-    /// The retry delay after one more failure of `pipeline`.
-    fn next_backoff(&self, pipeline: &EventPipeline) -> Duration {
-        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = failures.entry(pipeline.object_key()).or_insert(0);
-        *count = count.saturating_add(1);
-        backoff_delay(&self.settings, *count)
-    }
-
-    fn reset_backoff(&self, pipeline: &EventPipeline) {
-        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        failures.remove(&pipeline.object_key());
-    }
-}
-
-impl std::fmt::Debug for Context {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context")
-            .field("build", &self.build)
-            .field("settings", &self.settings)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The retry delay after `failures` consecutive failures: base, doubling, capped at max.
-pub fn backoff_delay(settings: &Settings, failures: u32) -> Duration {
-    let factor = 2_u32.saturating_pow(failures.saturating_sub(1).min(16));
-    settings
-        .backoff_base
-        .saturating_mul(factor)
-        .min(settings.backoff_max)
-}
 
 /// Reconciles one pipeline (the controller's reconcile function).
 #[instrument(skip_all, fields(pipeline = %pipeline.name_any(), namespace = pipeline.namespace().unwrap_or_default()))]
@@ -169,15 +60,25 @@ pub async fn reconcile(pipeline: Arc<EventPipeline>, ctx: Arc<Context>) -> Resul
         ctx.client.clone(),
         &pipeline.namespace().unwrap_or_default(),
     );
-    let result = if pipeline.meta().deletion_timestamp.is_some() {
-        let cleaned = finalizer::cleanup(&api, &pipeline, &ctx).await;
-        if cleaned.is_ok() {
-            ctx.scaler.forget(&pipeline);
-        }
-        cleaned
-    } else {
-        Box::pin(reconcile_spec(&api, &pipeline, &ctx)).await
-    };
+    let result = kube::runtime::finalizer(
+        &api,
+        finalizer::FINALIZER,
+        Arc::clone(&pipeline),
+        |event| async {
+            match event {
+                FinalizerEvent::Apply(pipeline) => {
+                    Box::pin(reconcile_spec(&api, &pipeline, &ctx)).await
+                }
+                FinalizerEvent::Cleanup(pipeline) => {
+                    let action = finalizer::cleanup(&api, &pipeline, &ctx).await?;
+                    ctx.scaler.forget(&pipeline);
+                    Ok(action)
+                }
+            }
+        },
+    )
+    .await
+    .map_err(Error::from);
     let label = if result.is_ok() { "success" } else { "error" };
     ctx.metrics.reconciled(label, started.elapsed());
     ctx.metrics
@@ -209,8 +110,6 @@ async fn reconcile_spec(
     pipeline: &EventPipeline,
     ctx: &Context,
 ) -> Result<Action> {
-    let stored = finalizer::ensure(api, pipeline).await?;
-    let pipeline = stored.as_ref().unwrap_or(pipeline);
     if let Err(problem) = validate(pipeline, &ctx.build) {
         return refuse_invalid(api, pipeline, ctx, problem).await;
     }
@@ -246,16 +145,17 @@ async fn reconcile_spec(
         scaling.as_ref(),
     )
     .await?;
-    announce(pipeline, ctx, &topic, scaling.as_ref()).await;
+    announce::announce(pipeline, ctx, &topic, scaling.as_ref()).await;
     topic?;
     Ok(requeue(
-        ctx,
+        &ctx.settings,
         ready,
         scaling.map(|outcome| outcome.next_poll),
     ))
 }
 
-/// An invalid spec: `Ready=False` with the reason, and wait for the next change.
+/// An invalid spec: `Ready=False` with the reason, then [`Error::InvalidSpec`], on which
+/// [`error_policy`] waits for the next change.
 async fn refuse_invalid(
     api: &Api<EventPipeline>,
     pipeline: &EventPipeline,
@@ -265,10 +165,16 @@ async fn refuse_invalid(
     let verdict = Verdict::not_ok(status::READY, "InvalidSpec", problem.clone());
     let desired = status::desired_status(pipeline, &[verdict], None, None);
     if status::write(api, pipeline, &desired).await? {
-        events::warning(&ctx.recorder, pipeline, "InvalidSpec", problem).await;
+        events::warning(
+            &ctx.recorder,
+            pipeline,
+            Reason::InvalidSpec,
+            problem.clone(),
+        )
+        .await;
     }
     ctx.metrics.record_conditions(pipeline, &desired.conditions);
-    Ok(Action::await_change())
+    Err(Error::InvalidSpec(problem))
 }
 
 /// The pipeline's topic, then its dead-letter topic (brokers often do not auto-create topics).
@@ -282,7 +188,13 @@ async fn ensure_topic(
     let dead_letter = topic::ensure(&admin, &DesiredTopic::dead_letter_of(pipeline)).await?;
     if dead_letter.changes.contains(&TopicChange::Created) {
         let note = format!("created dead-letter topic {}", dead_letter.name);
-        events::normal(&ctx.recorder, pipeline, "DeadLetterTopicCreated", note).await;
+        events::normal(
+            &ctx.recorder,
+            pipeline,
+            Reason::DeadLetterTopicCreated,
+            note,
+        )
+        .await;
     }
     Ok(report)
 }
@@ -353,79 +265,13 @@ async fn write_status(
     Ok(())
 }
 
-/// Events for what this reconcile created, changed, scaled or refused.
-async fn announce(
-    pipeline: &EventPipeline,
-    ctx: &Context,
-    topic: &Result<TopicReport>,
-    scaling: Option<&scale::Outcome>,
-) {
-    if let Some(note) = scaling.and_then(|outcome| outcome.scaled.clone()) {
-        events::normal(&ctx.recorder, pipeline, "Scaled", note).await;
-    }
-    let observed = pipeline.status.as_ref().and_then(|s| s.observed_generation);
-    let spec_changed = observed != pipeline.meta().generation;
-    if let Ok(report) = topic {
-        announce_topic(pipeline, ctx, report, observed.is_none(), spec_changed).await;
-    }
-    if spec_changed {
-        let (reason, verb) = match observed {
-            None => ("Created", "created"),
-            Some(_) => ("Updated", "updated"),
-        };
-        let generation = pipeline.meta().generation.unwrap_or(0);
-        let note = format!(
-            "producer and consumer Deployments and producer Service {verb} for generation {generation}"
-        );
-        events::normal(&ctx.recorder, pipeline, reason, note).await;
-    }
-}
-
-async fn announce_topic(
-    pipeline: &EventPipeline,
-    ctx: &Context,
-    report: &TopicReport,
-    first_time: bool,
-    spec_changed: bool,
-) {
-    let recorder = &ctx.recorder;
-    if report.existed && first_time {
-        let note = format!(
-            "adopted existing topic {} ({} partitions)",
-            report.name, report.partitions
-        );
-        events::normal(recorder, pipeline, "TopicAdopted", note).await;
-    }
-    for change in &report.changes {
-        let (reason, note) = describe_change(&report.name, change);
-        events::normal(recorder, pipeline, reason, note).await;
-    }
-    if let (Some(refusal), true) = (&report.refusal, spec_changed) {
-        let note = refusal.message(&report.name);
-        events::warning(recorder, pipeline, refusal.reason(), note).await;
-    }
-}
-
-fn describe_change(topic: &str, change: &TopicChange) -> (&'static str, String) {
-    match change {
-        TopicChange::Created => ("TopicCreated", format!("created topic {topic}")),
-        TopicChange::ConfigUpdated(keys) => (
-            "TopicConfigUpdated",
-            format!("topic {topic}: set {}", keys.join(", ")),
-        ),
-        TopicChange::PartitionsGrown { from, to } => (
-            "PartitionsIncreased",
-            format!("topic {topic}: partitions {from} -> {to}"),
-        ),
-    }
-}
-
-/// The next reconcile: the resync or progress check, or the next lag poll when sooner.
-fn requeue(ctx: &Context, ready: bool, next_poll: Option<Duration>) -> Action {
+/// The next reconcile: the resync or progress check, or the next lag poll when sooner (at
+/// least 100 ms away).
+pub fn requeue(settings: &Settings, ready: bool, next_poll: Option<Duration>) -> Action {
     let after = if ready {
-        ctx.settings.resync
+        settings.resync
     } else {
-        ctx.settings.progress_check
+        settings.progress_check
     };
     let poll = next_poll.map_or(after, |poll| poll.max(Duration::from_millis(100)));
     Action::requeue(after.min(poll))
@@ -436,12 +282,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_per_failure_up_to_the_cap() {
+    fn the_requeue_is_the_sooner_of_the_check_and_the_next_poll() {
         let settings = Settings::default();
-        let delays: Vec<u64> = [1, 2, 3, 7, 40]
-            .into_iter()
-            .map(|n| backoff_delay(&settings, n).as_secs())
-            .collect();
-        assert_eq!(delays, [5, 10, 20, 300, 300]);
+        let ms = Duration::from_millis;
+        let cases = [
+            (true, None, settings.resync),
+            (false, None, settings.progress_check),
+            (true, Some(ms(7_000)), ms(7_000)),
+            (false, Some(ms(60_000)), settings.progress_check),
+            (false, Some(ms(3)), ms(100)),
+        ];
+        for (ready, next_poll, expected) in cases {
+            assert_eq!(
+                requeue(&settings, ready, next_poll),
+                Action::requeue(expected),
+                "{ready} {next_poll:?}"
+            );
+        }
     }
 }

@@ -3,9 +3,6 @@
 /// Everything that can go wrong in the operator.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A feature of the operator that this build does not have yet.
-    #[error("{0} is not available in this build yet")]
-    NotYet(&'static str),
     /// The pipeline's spec cannot be turned into a running pipeline; waits for a change.
     #[error("invalid spec: {0}")]
     InvalidSpec(String),
@@ -25,9 +22,10 @@ pub enum Error {
         resource: String,
         message: String,
     },
-    /// The finalizer helper failed to add or remove the finalizer.
-    #[error("finalizer: {0}")]
-    Finalizer(String),
+    /// kube's finalizer helper could not add or remove the finalizer (the reconcile's own
+    /// errors come through it unwrapped, see the `From` impl).
+    #[error("{0}")]
+    Finalizer(Box<kube::runtime::finalizer::Error<Error>>),
     /// A value could not be serialised.
     #[error("serialisation: {0}")]
     Serialization(#[from] serde_json::Error),
@@ -43,6 +41,14 @@ pub enum Error {
     /// Leader election failed in a way that ends the process.
     #[error("leader election: {0}")]
     Leader(String),
+    /// A pipeline file of the local runtime gives no pipeline.
+    #[error("{}: {problem}", path.display())]
+    PipelineFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        problem: crate::local::pipeline_file::FileProblem,
+    },
     /// The local runtime could not do its job.
     #[error("local runtime: {0}")]
     Local(String),
@@ -52,7 +58,6 @@ impl Error {
     /// A short, stable label for metrics (`errors_total{kind=...}`).
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::NotYet(_) => "not_yet",
             Self::InvalidSpec(_) => "invalid_spec",
             Self::Secret { .. } => "secret",
             Self::Kube(_) => "kubernetes",
@@ -63,13 +68,24 @@ impl Error {
             Self::Io(_) => "io",
             Self::Workloads(_) => "workloads",
             Self::Leader(_) => "leader",
-            Self::Local(_) => "local",
+            Self::Local(_) | Self::PipelineFile { .. } => "local",
         }
     }
 
-    /// Whether retrying without a change of the pipeline cannot help.
+    /// Whether retrying without a change of the pipeline cannot help (the reconcile of an
+    /// invalid spec writes `Ready=False` and then fails with [`Error::InvalidSpec`]).
     pub fn is_permanent(&self) -> bool {
         matches!(self, Self::InvalidSpec(_))
+    }
+}
+
+impl From<kube::runtime::finalizer::Error<Error>> for Error {
+    fn from(error: kube::runtime::finalizer::Error<Error>) -> Self {
+        use kube::runtime::finalizer::Error as Finalizer;
+        match error {
+            Finalizer::ApplyFailed(error) | Finalizer::CleanupFailed(error) => error,
+            other => Self::Finalizer(Box::new(other)),
+        }
     }
 }
 

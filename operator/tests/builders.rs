@@ -33,7 +33,7 @@ fn load(fixture: &str) -> EventPipeline {
 fn ctx() -> BuildContext {
     BuildContext {
         workload_image: "ghcr.io/eventflow/eventflow:test".to_owned(),
-        workload_log_format: "json".to_owned(),
+        workload_log_format: eventflow_contract::logs::LogFormat::Json,
     }
 }
 

@@ -24,7 +24,7 @@ fn desired(fixture: &str) -> resources::Desired {
     let pipeline: EventPipeline = serde_yaml::from_str(fixture).unwrap();
     let ctx = BuildContext {
         workload_image: "img".to_owned(),
-        workload_log_format: "json".to_owned(),
+        workload_log_format: eventflow_contract::logs::LogFormat::Json,
     };
     resources::desired(&pipeline, &ctx, resources::consumer::replicas(&pipeline))
 }
@@ -90,7 +90,7 @@ fn producer_env_parses_as_the_producer_cli_with_every_value() {
         args.kafka.properties_file.unwrap().to_str(),
         Some("/etc/eventflow/kafka")
     );
-    assert_eq!(args.mongo.uri, RESOLVED_URI);
+    assert_eq!(args.mongo.uri.expose(), RESOLVED_URI);
     assert_eq!(
         (args.mongo.database.as_str(), args.mongo.collection.as_str()),
         ("analytics", "user_activity")
@@ -125,7 +125,7 @@ fn consumer_env_parses_as_the_consumer_cli_with_every_value() {
     assert_eq!(args.group_id, "eventflow-shop-user-activity");
     assert_eq!(args.batch_size, 250);
     assert_eq!(args.batch_timeout, std::time::Duration::from_millis(750));
-    assert_eq!(args.mongo.uri, RESOLVED_URI);
+    assert_eq!(args.mongo.uri.expose(), RESOLVED_URI);
     assert_eq!(
         args.schema_file.unwrap().to_str(),
         Some("/etc/eventflow/schema/schema.json")

@@ -9,7 +9,7 @@ use std::{
 use clap::Args;
 use rdkafka::ClientConfig;
 
-use eventflow_contract::{self as contract, logs::LogFormat};
+use eventflow_contract::{self as contract, logs::LogFormat, secret::ConnectionString};
 
 use crate::{Result, error::Error};
 
@@ -65,8 +65,8 @@ pub fn idempotent_producer(config: &mut ClientConfig, timeout: Duration) -> &mut
 #[derive(Debug, Clone, Args)]
 pub struct MongoArgs {
     /// MongoDB connection string.
-    #[arg(long = "mongodb-uri", env = contract::MONGODB_URI, value_name = "URI")]
-    pub uri: String,
+    #[arg(long = "mongodb-uri", env = contract::MONGODB_URI, value_name = "URI", hide_env_values = true)]
+    pub uri: ConnectionString,
     /// MongoDB database.
     #[arg(long = "mongodb-database", env = contract::MONGODB_DATABASE, default_value = "eventflow")]
     pub database: String,

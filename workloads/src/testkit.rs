@@ -9,6 +9,59 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
+/// Why a test's set-up (dev services, a topic) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// An address the test command exports is missing.
+    #[error(
+        "{0} is not set: integration tests need the dev services; \
+         run them through `make test` (or `eval \"$(scripts/dev-services.sh start)\"`)"
+    )]
+    MissingEnv(&'static str),
+    /// Kafka refused an admin request.
+    #[error("{what}: {source}")]
+    Kafka {
+        /// What was asked.
+        what: String,
+        /// Kafka's error.
+        source: rdkafka::error::KafkaError,
+    },
+    /// Kafka refused to create the topic.
+    #[error("create topic {topic}: {code}")]
+    TopicRefused {
+        /// The topic.
+        topic: String,
+        /// Kafka's error code.
+        code: rdkafka::types::RDKafkaErrorCode,
+    },
+    /// A file or process of the dev services could not be read or run.
+    #[error("{what}: {source}")]
+    Io {
+        /// The file or command.
+        what: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// `dev-services.sh` failed or printed something unexpected.
+    #[error("dev-services.sh {0}")]
+    Script(String),
+    /// A killed service still accepts connections.
+    #[error("{service} still accepts connections on {address} after SIGKILL")]
+    StillListening {
+        /// The service.
+        service: &'static str,
+        /// Its address.
+        address: String,
+    },
+}
+
+fn io(what: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> SetupError {
+    move |source| SetupError::Io {
+        what: what.to_string(),
+        source,
+    }
+}
+
 /// Addresses of the running dev services.
 #[derive(Debug, Clone)]
 pub struct DevServices {
@@ -20,15 +73,9 @@ pub struct DevServices {
 
 impl DevServices {
     /// The addresses from the environment, or an error that says how to get them.
-    pub fn from_env() -> Result<Self, String> {
-        let read = |name: &str| {
-            std::env::var(name).map_err(|_| {
-                format!(
-                    "{name} is not set: integration tests need the dev services; \
-                     run them through `make test` (or `eval \"$(scripts/dev-services.sh start)\"`)"
-                )
-            })
-        };
+    pub fn from_env() -> Result<Self, SetupError> {
+        let read =
+            |name: &'static str| std::env::var(name).map_err(|_| SetupError::MissingEnv(name));
         Ok(Self {
             kafka_bootstrap: read(eventflow_contract::KAFKA_BOOTSTRAP)?,
             mongodb_uri: read(eventflow_contract::MONGODB_URI)?,
@@ -48,7 +95,7 @@ pub fn unique_name(prefix: &str) -> String {
 }
 
 /// Creates `topic` with `partitions` and replication 1 (the dev broker does not auto-create).
-pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<(), String> {
+pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<(), SetupError> {
     use rdkafka::{
         ClientConfig,
         admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
@@ -57,7 +104,10 @@ pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Resu
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()
-        .map_err(|e| format!("admin client: {e}"))?;
+        .map_err(|source| SetupError::Kafka {
+            what: "admin client".to_owned(),
+            source,
+        })?;
     let options = AdminOptions::new().operation_timeout(Some(std::time::Duration::from_secs(10)));
     let results = admin
         .create_topics(
@@ -65,9 +115,12 @@ pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Resu
             &options,
         )
         .await
-        .map_err(|e| format!("create topic {topic}: {e}"))?;
+        .map_err(|source| SetupError::Kafka {
+            what: format!("create topic {topic}"),
+            source,
+        })?;
     for result in results {
-        result.map_err(|(name, code)| format!("create topic {name}: {code}"))?;
+        result.map_err(|(topic, code)| SetupError::TopicRefused { topic, code })?;
     }
     Ok(())
 }
@@ -172,7 +225,7 @@ pub struct PrivateServices {
 
 impl PrivateServices {
     /// Starts Kafka and MongoDB on free ports (installed already by the test command).
-    pub fn start() -> Result<Self, String> {
+    pub fn start() -> Result<Self, SetupError> {
         let run_dir = std::env::temp_dir().join(unique_name("eventflow-services"));
         let output = script(&run_dir, &["start"])?;
         let value = |name: &str| {
@@ -180,7 +233,7 @@ impl PrivateServices {
                 .lines()
                 .find_map(|line| line.strip_prefix(&format!("export {name}=")))
                 .map(str::to_owned)
-                .ok_or_else(|| format!("dev-services.sh start printed no {name}: {output}"))
+                .ok_or_else(|| SetupError::Script(format!("start printed no {name}: {output}")))
         };
         let addresses = DevServices {
             kafka_bootstrap: value(eventflow_contract::KAFKA_BOOTSTRAP)?,
@@ -190,34 +243,38 @@ impl PrivateServices {
     }
 
     /// The PID of the service's process.
-    pub fn pid(&self, service: Service) -> Result<u32, String> {
+    pub fn pid(&self, service: Service) -> Result<u32, SetupError> {
         let file = self.run_dir.join(format!("{}.pid", service.name()));
-        let text =
-            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-        text.trim()
-            .parse()
-            .map_err(|e| format!("{}: {e}", file.display()))
+        let text = std::fs::read_to_string(&file).map_err(io(file.display()))?;
+        text.trim().parse().map_err(|e| SetupError::Io {
+            what: file.display().to_string(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        })
     }
 
     /// Sends `signal` (`KILL`, `STOP`, `CONT`, `TERM`) to the service's process.
-    pub fn signal(&self, service: Service, signal: &str) -> Result<(), String> {
+    pub fn signal(&self, service: Service, signal: &str) -> Result<(), SetupError> {
         let pid = self.pid(service)?.to_string();
+        let command = format!("kill -{signal} {pid} ({})", service.name());
         let status = Command::new("kill")
             .args([format!("-{signal}"), pid])
             .status()
-            .map_err(|e| e.to_string())?;
+            .map_err(io(&command))?;
         status
             .success()
             .then_some(())
-            .ok_or_else(|| format!("kill -{signal} {} failed", service.name()))
+            .ok_or_else(|| SetupError::Io {
+                what: command,
+                source: std::io::Error::other(status.to_string()),
+            })
     }
 
     /// SIGKILLs the service and waits until its port refuses connections, so a fault test
     /// knows the outage is real.
-    pub fn kill(&self, service: Service) -> Result<(), String> {
+    pub fn kill(&self, service: Service) -> Result<(), SetupError> {
         self.signal(service, "KILL")?;
-        let port = std::fs::read_to_string(self.run_dir.join(format!("{}.port", service.name())))
-            .map_err(|e| e.to_string())?;
+        let file = self.run_dir.join(format!("{}.port", service.name()));
+        let port = std::fs::read_to_string(&file).map_err(io(file.display()))?;
         let address = format!("127.0.0.1:{}", port.trim());
         for _ in 0..100 {
             if std::net::TcpStream::connect(&address).is_err() {
@@ -225,15 +282,15 @@ impl PrivateServices {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        Err(format!(
-            "{} still accepts connections on {address} after SIGKILL",
-            service.name()
-        ))
+        Err(SetupError::StillListening {
+            service: service.name(),
+            address,
+        })
     }
 
     /// Starts a service that was killed again, on its port with its data, and waits until it
     /// answers (`dev-services.sh start`).
-    pub fn revive(&self) -> Result<(), String> {
+    pub fn revive(&self) -> Result<(), SetupError> {
         script(&self.run_dir, &["start"]).map(drop)
     }
 }
@@ -247,18 +304,20 @@ impl Drop for PrivateServices {
 
 /// Runs `scripts/dev-services.sh` on a run directory; its standard output, or its whole output
 /// as the error.
-fn script(run_dir: &Path, args: &[&str]) -> Result<String, String> {
+fn script(run_dir: &Path, args: &[&str]) -> Result<String, SetupError> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/dev-services.sh");
     let output = Command::new(&path)
         .args(args)
         .env("EVENTFLOW_RUN_DIR", run_dir)
         .output()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(io(path.display()))?;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     if output.status.success() {
         Ok(stdout)
     } else {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        Err(format!("dev-services.sh {args:?} failed: {stdout}{stderr}"))
+        Err(SetupError::Script(format!(
+            "{args:?} failed: {stdout}{stderr}"
+        )))
     }
 }

@@ -255,5 +255,8 @@ async fn a_request_timeout_shorter_than_the_delivery_timeout_is_refused() {
         &["--delivery-timeout", "5s", "--request-timeout", "1s"],
     );
     let built = eventflow_workloads::producer::build(&args, &prometheus::Registry::new()).await;
-    assert!(built.is_err());
+    assert_eq!(
+        built.err().map(|e| e.to_string()).as_deref(),
+        Some("invalid configuration: the request timeout must exceed the delivery timeout")
+    );
 }

@@ -235,7 +235,7 @@ async fn raw_apply(
 ) -> Result<Duration> {
     let build = BuildContext {
         workload_image: "ghcr.io/eventflow/eventflow:bench".to_owned(),
-        workload_log_format: "json".to_owned(),
+        workload_log_format: eventflow_contract::logs::LogFormat::Json,
     };
     let started = Instant::now();
     let desired: Vec<_> = (0..n)

@@ -91,20 +91,32 @@ pub async fn apply_all(
     Ok(Applied { producer, consumer })
 }
 
-/// The cached object when it already holds `object`'s fields, else what the apply returns.
-async fn apply_changed<K>(
-    client: &Client,
-    namespace: &str,
-    object: &K,
-    cache: Option<&Store<K>>,
-) -> Result<K>
-where
+/// What a pipeline's child is to the apply: a namespaced kind that round-trips through JSON.
+pub trait Child:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + Serialize
+    + DeserializeOwned
+    + std::fmt::Debug
+{
+}
+
+impl<K> Child for K where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + Clone
         + Serialize
         + DeserializeOwned
-        + std::fmt::Debug,
+        + std::fmt::Debug
 {
+}
+
+/// The cached object when it already holds `object`'s fields, else what the apply returns.
+async fn apply_changed<K: Child>(
+    client: &Client,
+    namespace: &str,
+    object: &K,
+    cache: Option<&Store<K>>,
+) -> Result<K> {
     let reference = ObjectRef::new(&object.name_any()).within(namespace);
     if let Some(stored) = cache.and_then(|cache| cache.get(&reference))
         && holds(
@@ -148,14 +160,7 @@ fn is_empty(value: &Value) -> bool {
 }
 
 /// Server-side applies one object (forcing ownership of the fields it sets).
-pub async fn apply<K>(client: &Client, namespace: &str, object: &K) -> Result<K>
-where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + Serialize
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
+pub async fn apply<K: Child>(client: &Client, namespace: &str, object: &K) -> Result<K> {
     let api = Api::<K>::namespaced(client.clone(), namespace);
     let mut body = serde_json::to_value(object)?;
     body["apiVersion"] = K::api_version(&()).into();

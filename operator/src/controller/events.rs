@@ -37,48 +37,168 @@ impl std::fmt::Debug for Publisher {
     }
 }
 
+/// Why an Event is published: its `reason`, and the `action` it reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The spec cannot be turned into a running pipeline.
+    InvalidSpec,
+    /// The Deployments and Service were created (first reconcile).
+    Created,
+    /// The Deployments and Service were updated for a new generation.
+    Updated,
+    /// The consumer Deployment was scaled.
+    Scaled,
+    /// The topic was created.
+    TopicCreated,
+    /// An existing topic was adopted.
+    TopicAdopted,
+    /// Topic configs were set.
+    TopicConfigUpdated,
+    /// Partitions were added.
+    PartitionsIncreased,
+    /// The dead-letter topic was created.
+    DeadLetterTopicCreated,
+    /// A topic change was refused (its reason says which).
+    TopicRefused(&'static str),
+    /// The topic was kept on deletion (`deletionPolicy: Retain`).
+    TopicRetained,
+    /// The topic and group were deleted with the pipeline.
+    TopicDeleted,
+    /// Cleanup gave up and left Kafka state behind.
+    CleanupAbandoned,
+}
+
+/// The `action` of an Event: what the operator was doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventAction {
+    /// Applying the Deployments, Service and status.
+    Reconcile,
+    /// Creating or changing the topic.
+    ReconcileTopic,
+    /// Scaling the consumers.
+    Scale,
+    /// Cleaning up after a deleted pipeline.
+    Cleanup,
+}
+
+impl EventAction {
+    /// The Event's `action` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reconcile => "Reconcile",
+            Self::ReconcileTopic => "ReconcileTopic",
+            Self::Scale => "Scale",
+            Self::Cleanup => "Cleanup",
+        }
+    }
+}
+
+impl Reason {
+    /// The Event's `reason` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidSpec => "InvalidSpec",
+            Self::Created => "Created",
+            Self::Updated => "Updated",
+            Self::Scaled => "Scaled",
+            Self::TopicCreated => "TopicCreated",
+            Self::TopicAdopted => "TopicAdopted",
+            Self::TopicConfigUpdated => "TopicConfigUpdated",
+            Self::PartitionsIncreased => "PartitionsIncreased",
+            Self::DeadLetterTopicCreated => "DeadLetterTopicCreated",
+            Self::TopicRefused(reason) => reason,
+            Self::TopicRetained => "TopicRetained",
+            Self::TopicDeleted => "TopicDeleted",
+            Self::CleanupAbandoned => "CleanupAbandoned",
+        }
+    }
+
+    /// What the operator was doing when it happened.
+    pub fn action(self) -> EventAction {
+        match self {
+            Self::InvalidSpec | Self::Created | Self::Updated => EventAction::Reconcile,
+            Self::Scaled => EventAction::Scale,
+            Self::TopicCreated
+            | Self::TopicAdopted
+            | Self::TopicConfigUpdated
+            | Self::PartitionsIncreased
+            | Self::DeadLetterTopicCreated
+            | Self::TopicRefused(_) => EventAction::ReconcileTopic,
+            Self::TopicRetained | Self::TopicDeleted | Self::CleanupAbandoned => {
+                EventAction::Cleanup
+            }
+        }
+    }
+}
+
 /// Publishes an Event on the pipeline; a failure is logged, never fails the reconcile.
 pub async fn publish(
     recorder: &Publisher,
     pipeline: &EventPipeline,
     type_: EventType,
-    reason: &str,
+    reason: Reason,
     note: String,
 ) {
     let event = Event {
         type_,
-        reason: reason.to_owned(),
+        reason: reason.as_str().to_owned(),
         note: Some(note),
-        action: action_of(reason).to_owned(),
+        action: reason.action().as_str().to_owned(),
         secondary: None,
     };
     if let Err(error) = recorder.publish(&event, pipeline).await {
-        tracing::warn!(%error, reason, "could not publish event");
+        tracing::warn!(%error, reason = reason.as_str(), "could not publish event");
     }
 }
 
 /// A normal Event.
-pub async fn normal(recorder: &Publisher, pipeline: &EventPipeline, reason: &str, note: String) {
+pub async fn normal(recorder: &Publisher, pipeline: &EventPipeline, reason: Reason, note: String) {
     publish(recorder, pipeline, EventType::Normal, reason, note).await;
 }
 
 /// A warning Event.
-pub async fn warning(recorder: &Publisher, pipeline: &EventPipeline, reason: &str, note: String) {
+pub async fn warning(recorder: &Publisher, pipeline: &EventPipeline, reason: Reason, note: String) {
     publish(recorder, pipeline, EventType::Warning, reason, note).await;
 }
 
-fn action_of(reason: &str) -> &'static str {
-    if reason.starts_with("Topic") || reason.starts_with("Partition") || reason.contains("Refused")
-    {
-        "ReconcileTopic"
-    } else if reason.starts_with("Cleanup")
-        || reason.ends_with("Deleted")
-        || reason.ends_with("Retained")
-    {
-        "Cleanup"
-    } else if reason == "Scaled" {
-        "Scale"
-    } else {
-        "Reconcile"
+#[cfg(test)]
+mod tests {
+    use super::{EventAction, Reason};
+
+    #[test]
+    fn every_topic_refusal_is_a_topic_action() {
+        for refusal in [
+            "PartitionDecreaseRefused",
+            "ConfigRejected",
+            "PartitionGrowthRejected",
+        ] {
+            let reason = Reason::TopicRefused(refusal);
+            assert_eq!(
+                (reason.as_str(), reason.action()),
+                (refusal, EventAction::ReconcileTopic)
+            );
+        }
+    }
+
+    #[test]
+    fn cleanup_and_scaling_have_their_own_actions() {
+        let actions: Vec<_> = [
+            Reason::TopicRetained,
+            Reason::CleanupAbandoned,
+            Reason::Scaled,
+            Reason::Updated,
+        ]
+        .into_iter()
+        .map(Reason::action)
+        .collect();
+        assert_eq!(
+            actions,
+            [
+                EventAction::Cleanup,
+                EventAction::Cleanup,
+                EventAction::Scale,
+                EventAction::Reconcile
+            ]
+        );
     }
 }

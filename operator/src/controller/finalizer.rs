@@ -1,4 +1,5 @@
-//! Deletion through the finalizer: honour `deletionPolicy`, never wedge the namespace.
+//! Deletion through the finalizer (added and removed by `kube::runtime::finalizer`): honour
+//! `deletionPolicy`, never wedge the namespace.
 //!
 //! With `Delete`, the topic (and the consumer group's offsets, where the broker supports it)
 //! is removed before the finalizer is. When Kafka cannot be reached, each failed attempt is
@@ -12,7 +13,10 @@ use kube::{
 };
 use serde_json::json;
 
-use super::{Context, events};
+use super::{
+    Context,
+    events::{self, Reason},
+};
 use crate::{
     Error, Result,
     crd::{DeletionPolicy, EventPipeline},
@@ -24,51 +28,7 @@ pub const FINALIZER: &str = "eventflow.dev/cleanup";
 /// Failed cleanup attempts so far.
 pub const CLEANUP_ATTEMPTS_ANNOTATION: &str = "eventflow.dev/cleanup-attempts";
 
-/// Adds the finalizer when it is missing (before anything is created); returns the pipeline as
-/// stored afterwards, when it changed.
-pub async fn ensure(
-    api: &Api<EventPipeline>,
-    pipeline: &EventPipeline,
-) -> Result<Option<EventPipeline>> {
-    if pipeline.finalizers().iter().any(|f| f == FINALIZER) {
-        return Ok(None);
-    }
-    let ops = if pipeline.finalizers().is_empty() {
-        json!([{ "op": "add", "path": "/metadata/finalizers", "value": [FINALIZER] }])
-    } else {
-        json!([
-            { "op": "test", "path": "/metadata/finalizers", "value": pipeline.finalizers() },
-            { "op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER },
-        ])
-    };
-    json_patch(api, pipeline, ops).await.map(Some)
-}
-
-/// Removes the finalizer (failing, to retry, if someone else changed the list meanwhile).
-pub async fn remove(api: &Api<EventPipeline>, pipeline: &EventPipeline) -> Result<()> {
-    let Some(index) = pipeline.finalizers().iter().position(|f| f == FINALIZER) else {
-        return Ok(());
-    };
-    let path = format!("/metadata/finalizers/{index}");
-    let ops = json!([
-        { "op": "test", "path": path, "value": FINALIZER },
-        { "op": "remove", "path": path },
-    ]);
-    json_patch(api, pipeline, ops).await.map(drop)
-}
-
-async fn json_patch(
-    api: &Api<EventPipeline>,
-    pipeline: &EventPipeline,
-    ops: serde_json::Value,
-) -> Result<EventPipeline> {
-    let patch = Patch::Json::<()>(serde_json::from_value(ops)?);
-    Ok(api
-        .patch(&pipeline.name_any(), &PatchParams::default(), &patch)
-        .await?)
-}
-
-/// Cleans up after a deleted pipeline, then lets it go.
+/// Cleans up after a deleted pipeline; on `Ok`, kube's finalizer helper removes the finalizer.
 pub async fn cleanup(
     api: &Api<EventPipeline>,
     pipeline: &EventPipeline,
@@ -79,14 +39,13 @@ pub async fn cleanup(
             "topic {} kept (deletionPolicy Retain)",
             pipeline.topic_name()
         );
-        events::normal(&ctx.recorder, pipeline, "TopicRetained", note).await;
+        events::normal(&ctx.recorder, pipeline, Reason::TopicRetained, note).await;
     } else {
         match delete_topic_and_group(pipeline, ctx).await {
-            Ok(note) => events::normal(&ctx.recorder, pipeline, "TopicDeleted", note).await,
+            Ok(note) => events::normal(&ctx.recorder, pipeline, Reason::TopicDeleted, note).await,
             Err(error) => give_up_or_retry(api, pipeline, ctx, error).await?,
         }
     }
-    remove(api, pipeline).await?;
     ctx.metrics.forget(pipeline);
     Ok(Action::await_change())
 }
@@ -137,7 +96,7 @@ async fn give_up_or_retry(
         pipeline.group_id(),
         pipeline.spec.kafka.bootstrap_servers,
     );
-    events::warning(&ctx.recorder, pipeline, "CleanupAbandoned", note).await;
+    events::warning(&ctx.recorder, pipeline, Reason::CleanupAbandoned, note).await;
     Ok(())
 }
 

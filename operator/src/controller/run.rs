@@ -9,8 +9,9 @@ use kube::{
     runtime::{
         Controller, WatchStreamExt,
         reflector::{self, store::Writer},
-        utils::{Backoff, ResetTimerBackoff},
+        utils::ResetTimerBackoff,
         watcher,
+        watcher::ExponentialBackoff,
     },
 };
 use tokio_util::sync::CancellationToken;
@@ -98,7 +99,7 @@ fn elector(args: &RunArgs, client: &Client) -> Option<LeaderElector> {
 fn context(args: &RunArgs, client: Client, metrics: Arc<Metrics>) -> Context {
     let build = BuildContext {
         workload_image: args.workload_image.clone(),
-        workload_log_format: format!("{:?}", args.log_format).to_lowercase(),
+        workload_log_format: args.log_format,
     };
     let kafka = KafkaAdmins::new(KAFKA_TIMEOUT);
     let settings = Settings {
@@ -129,7 +130,7 @@ where
     let config =
         watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={FIELD_MANAGER}"));
     watcher(namespaced::<K>(client, namespace), config)
-        .backoff(WatchBackoff::new())
+        .backoff(watch_backoff())
         .modify(|object| object.managed_fields_mut().clear())
         .reflect(writer)
         .touched_objects()
@@ -171,7 +172,7 @@ async fn run_controller(
         .owns_stream(owned(&client, namespace, deployments_writer))
         .owns_stream(owned(&client, namespace, services_writer))
         .owns_stream(owned(&client, namespace, config_maps_writer))
-        .trigger_backoff(WatchBackoff::new())
+        .trigger_backoff(watch_backoff())
         .graceful_shutdown_on(stop.cancelled_owned());
     let store = controller.store();
     tokio::spawn(async move {
@@ -209,34 +210,12 @@ async fn run_controller(
 /// cost minutes: the connection errors while it is away, then each watch's `410 Expired` on
 /// resuming from the restarted server's fresh watch cache, each wait up to 30 s — measured
 /// 155 s before a change made after the restart was reconciled.
-struct WatchBackoff {
-    next: Duration,
-}
-
-impl WatchBackoff {
-    const FIRST: Duration = Duration::from_millis(250);
-    const MAX: Duration = Duration::from_secs(4);
-    const RESET_AFTER: Duration = Duration::from_secs(10);
-
-    fn new() -> ResetTimerBackoff<Self> {
-        ResetTimerBackoff::new(Self { next: Self::FIRST }, Self::RESET_AFTER)
-    }
-}
-
-impl Iterator for WatchBackoff {
-    type Item = Duration;
-
-    fn next(&mut self) -> Option<Duration> {
-        let delay = self.next;
-        self.next = (delay * 2).min(Self::MAX);
-        Some(delay)
-    }
-}
-
-impl Backoff for WatchBackoff {
-    fn reset(&mut self) {
-        self.next = Self::FIRST;
-    }
+fn watch_backoff() -> ResetTimerBackoff<ExponentialBackoff> {
+    let delays = eventflow_contract::backoff::exponential(
+        Duration::from_millis(250),
+        Duration::from_secs(4),
+    );
+    ResetTimerBackoff::new(ExponentialBackoff::from(delays), Duration::from_secs(10))
 }
 
 fn namespaced<K>(client: &Client, namespace: Option<&str>) -> Api<K>
@@ -266,13 +245,13 @@ async fn finish(
 
 #[cfg(test)]
 mod tests {
+    use kube::runtime::utils::Backoff;
+
     use super::*;
 
     #[test]
     fn watch_backoff_doubles_to_four_seconds_and_resets() {
-        let mut backoff = WatchBackoff {
-            next: WatchBackoff::FIRST,
-        };
+        let mut backoff = watch_backoff();
         let delays: Vec<u64> = (0..7)
             .map(|_| u64::try_from(backoff.next().unwrap().as_millis()).unwrap())
             .collect();

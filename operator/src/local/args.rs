@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use eventflow_contract as contract;
+use eventflow_contract::{self as contract, secret::ConnectionString};
 
 /// Run one `EventPipeline` on this machine: the topic through the operator's Kafka code, the
 /// producer and consumers as local processes with the env the operator would give their pods,
@@ -31,8 +31,8 @@ pub struct LocalArgs {
     #[arg(long, env = contract::KAFKA_BOOTSTRAP, requires = "mongodb_uri")]
     pub kafka_bootstrap: Option<String>,
     /// MongoDB connection string.
-    #[arg(long, env = contract::MONGODB_URI, requires = "kafka_bootstrap")]
-    pub mongodb_uri: Option<String>,
+    #[arg(long, env = contract::MONGODB_URI, requires = "kafka_bootstrap", hide_env_values = true)]
+    pub mongodb_uri: Option<ConnectionString>,
     /// librdkafka properties for a pipeline with `kafka.secretRef` (file or directory).
     #[arg(long, env = contract::KAFKA_PROPERTIES_FILE)]
     pub kafka_properties_file: Option<PathBuf>,

@@ -6,6 +6,7 @@ use std::{
     process::Stdio,
 };
 
+use eventflow_contract::secret::ConnectionString;
 use tokio::process::Command;
 
 use crate::{Error, Result};
@@ -21,7 +22,7 @@ pub struct DevServices {
     /// Kafka bootstrap servers.
     pub kafka_bootstrap: String,
     /// MongoDB connection string.
-    pub mongodb_uri: String,
+    pub mongodb_uri: ConnectionString,
 }
 
 impl DevServices {
@@ -54,7 +55,7 @@ impl DevServices {
         };
         Ok(Self {
             kafka_bootstrap: read(eventflow_contract::KAFKA_BOOTSTRAP)?,
-            mongodb_uri: read(eventflow_contract::MONGODB_URI)?,
+            mongodb_uri: read(eventflow_contract::MONGODB_URI)?.into(),
             run_dir: run_dir.to_owned(),
             script,
         })

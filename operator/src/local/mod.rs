@@ -12,6 +12,7 @@ pub mod figures;
 pub mod pipeline_file;
 pub mod runtime;
 pub mod scrape;
+mod setup;
 pub mod status;
 pub mod supervisor;
 pub mod workload_env;
@@ -67,7 +68,7 @@ pub async fn run(args: LocalArgs) -> Result<()> {
 pub fn build_context() -> BuildContext {
     BuildContext {
         workload_image: "local".to_owned(),
-        workload_log_format: "plain".to_owned(),
+        workload_log_format: eventflow_contract::logs::LogFormat::Plain,
     }
 }
 

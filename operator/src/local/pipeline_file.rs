@@ -13,20 +13,56 @@ use crate::{
     schema_check,
 };
 
+/// Why a pipeline file gives no pipeline (before any spec check).
+#[derive(Debug, thiserror::Error)]
+pub enum FileProblem {
+    /// The file could not be read.
+    #[error("cannot read the file: {0}")]
+    Read(#[from] std::io::Error),
+    /// A document is not YAML.
+    #[error("not YAML: {0}")]
+    Yaml(#[from] serde_yaml::Error),
+    /// `--name` names no pipeline of the file.
+    #[error("no EventPipeline named {wanted} (found: {})", found.join(", "))]
+    NoSuchName {
+        /// The name asked for.
+        wanted: String,
+        /// The pipelines of the file.
+        found: Vec<String>,
+    },
+    /// The file has no `EventPipeline`.
+    #[error("no EventPipeline in the file")]
+    Empty,
+    /// The file has several pipelines and no `--name` chose one.
+    #[error("{} pipelines in the file ({}); choose one with --name", found.len(), found.join(", "))]
+    Ambiguous {
+        /// The pipelines of the file.
+        found: Vec<String>,
+    },
+}
+
 /// The pipeline named `name` (or the only one) in `path`, checked like the API server and the
 /// operator check it: the CRD schema (unknown fields refused), then the operator's spec checks.
 pub fn load(path: &Path, name: Option<&str>, ctx: &BuildContext) -> Result<EventPipeline> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Local(format!("cannot read {}: {e}", path.display())))?;
-    parse(&text, name, ctx).map_err(|error| match error {
-        Error::Local(problem) => Error::Local(format!("{}: {problem}", path.display())),
-        other => other,
-    })
+    let file_error = |problem: FileProblem| Error::PipelineFile {
+        path: path.to_owned(),
+        problem,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| file_error(e.into()))?;
+    let document = pick(documents(&text), name).map_err(file_error)?;
+    checked_pipeline(document, ctx)
 }
 
 /// [`load`] on the text of a pipeline file (the whole path after reading it).
 pub fn parse(text: &str, name: Option<&str>, ctx: &BuildContext) -> Result<EventPipeline> {
-    let document = pick(documents(text).map_err(Error::Local)?, name).map_err(Error::Local)?;
+    let document = pick(documents(text), name).map_err(|problem| Error::PipelineFile {
+        path: "<text>".into(),
+        problem,
+    })?;
+    checked_pipeline(document, ctx)
+}
+
+fn checked_pipeline(document: Value, ctx: &BuildContext) -> Result<EventPipeline> {
     let mut pipeline = checked(document)?;
     if pipeline.metadata.namespace.is_none() {
         pipeline.metadata.namespace = Some("default".to_owned());
@@ -36,10 +72,10 @@ pub fn parse(text: &str, name: Option<&str>, ctx: &BuildContext) -> Result<Event
 }
 
 /// Every `EventPipeline` document of a (multi-document) YAML text; other kinds are skipped.
-fn documents(text: &str) -> Result<Vec<Value>, String> {
+fn documents(text: &str) -> Result<Vec<Value>, FileProblem> {
     let mut pipelines = Vec::new();
     for document in serde_yaml::Deserializer::from_str(text) {
-        let value = Value::deserialize(document).map_err(|e| e.to_string())?;
+        let value = Value::deserialize(document)?;
         if value.get("kind").and_then(Value::as_str) == Some("EventPipeline") {
             pipelines.push(value);
         }
@@ -61,25 +97,22 @@ fn invalid(name: &str, problems: &str) -> Error {
     Error::InvalidSpec(format!("EventPipeline {name} is invalid: {problems}"))
 }
 
-fn pick(documents: Vec<Value>, name: Option<&str>) -> Result<Value, String> {
-    let names: Vec<String> = documents.iter().map(name_of).collect();
+fn pick(
+    documents: Result<Vec<Value>, FileProblem>,
+    name: Option<&str>,
+) -> Result<Value, FileProblem> {
+    let mut documents = documents?;
+    let found = || documents.iter().map(name_of).collect::<Vec<_>>();
     match name {
-        Some(wanted) => documents
-            .into_iter()
-            .find(|d| name_of(d) == wanted)
-            .ok_or_else(|| {
-                format!(
-                    "no EventPipeline named {wanted} (found: {})",
-                    names.join(", ")
-                )
+        Some(wanted) => match documents.iter().position(|d| name_of(d) == wanted) {
+            Some(index) => Ok(documents.swap_remove(index)),
+            None => Err(FileProblem::NoSuchName {
+                wanted: wanted.to_owned(),
+                found: found(),
             }),
-        None if documents.len() == 1 => documents.into_iter().next().ok_or_else(String::new),
-        None if documents.is_empty() => Err("no EventPipeline in the file".to_owned()),
-        None => Err(format!(
-            "{} pipelines in the file ({}); choose one with --name",
-            names.len(),
-            names.join(", ")
-        )),
+        },
+        None if documents.len() > 1 => Err(FileProblem::Ambiguous { found: found() }),
+        None => documents.pop().ok_or(FileProblem::Empty),
     }
 }
 
@@ -118,7 +151,7 @@ spec:
     fn ctx() -> BuildContext {
         BuildContext {
             workload_image: "local".into(),
-            workload_log_format: "plain".into(),
+            workload_log_format: eventflow_contract::logs::LogFormat::Plain,
         }
     }
 
@@ -140,9 +173,19 @@ spec:
 
     #[test]
     fn several_pipelines_need_a_name() {
-        let error = load_text(TWO, None).unwrap_err().to_string();
+        let error = load_text(TWO, None).unwrap_err();
         assert!(
-            error.contains("--name") && error.contains("users, blog"),
+            matches!(
+                &error,
+                Error::PipelineFile { problem: FileProblem::Ambiguous { found }, .. }
+                    if found == &["users", "blog"]
+            ),
+            "{error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .ends_with(": 2 pipelines in the file (users, blog); choose one with --name"),
             "{error}"
         );
     }

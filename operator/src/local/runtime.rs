@@ -1,15 +1,14 @@
 //! The local run: topic, producer, consumers and the scaling loop, until SIGTERM/SIGINT.
 
 use std::{
-    collections::BTreeMap,
     net::{Ipv4Addr, SocketAddr},
-    path::{Path, PathBuf},
+    path::Path,
     sync::Arc,
     time::Duration,
 };
 
 use chrono::Utc;
-use eventflow_contract::{self as contract, admin};
+use eventflow_contract::{self as contract, admin, secret::ConnectionString};
 use prometheus::Registry;
 use tokio_util::sync::CancellationToken;
 
@@ -18,6 +17,7 @@ use super::{
     consumers::ConsumerPool,
     figures::WorkloadFigures,
     scrape::Scrape,
+    setup,
     status::LocalStatus,
     supervisor::{ChildSpec, Supervised},
     workload_env::{LocalResources, Ports, local_env},
@@ -26,9 +26,8 @@ use crate::{
     Error, Result,
     crd::EventPipeline,
     kafka::{
-        KafkaAdmin, KafkaConnection,
+        KafkaConnection,
         lag::{LagReader, LagTarget},
-        topic::{self, DesiredTopic},
     },
     resources::{env::env, meta::Component},
     scaling::{self, Decision, History, Input, LagSample, Policy, ScalingMetrics},
@@ -47,7 +46,7 @@ pub struct Endpoints {
     /// Kafka bootstrap servers.
     pub kafka_bootstrap: String,
     /// MongoDB connection string.
-    pub mongodb_uri: String,
+    pub mongodb_uri: ConnectionString,
 }
 
 /// Describes consumer `i`.
@@ -85,14 +84,14 @@ pub async fn run(
     run_dir: &Path,
     shutdown: CancellationToken,
 ) -> Result<()> {
-    let connection = connection(args, endpoints)?;
-    let partitions = ensure_topics(&connection, &pipeline, &shutdown).await?;
+    let connection = setup::connection(args, endpoints)?;
+    let partitions = setup::ensure_topics(&connection, &pipeline, &shutdown).await?;
     let registry = Registry::new();
     let metrics = ScalingMetrics::register(&registry)?;
     let readiness = admin::Readiness::new("starting");
     let metrics_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.metrics_port));
     let server = admin::serve(metrics_addr, registry, readiness.clone(), shutdown.clone()).await?;
-    let local = local_resources(args, &pipeline, endpoints, run_dir)?;
+    let local = setup::local_resources(args, &pipeline, endpoints, run_dir)?;
     let mut runtime = Runtime::start(
         args,
         pipeline,
@@ -110,102 +109,6 @@ pub async fn run(
     Ok(())
 }
 
-fn connection(args: &LocalArgs, endpoints: &Endpoints) -> Result<KafkaConnection> {
-    let properties = match &args.kafka_properties_file {
-        Some(path) => eventflow_contract::properties::read(path)?
-            .into_iter()
-            .collect(),
-        None => BTreeMap::new(),
-    };
-    Ok(KafkaConnection {
-        bootstrap: endpoints.kafka_bootstrap.clone(),
-        properties,
-    })
-}
-
-/// Ensures the topic and its dead-letter topic with the operator's topic code; returns the
-/// topic's partition count. Retries with backoff while Kafka does not answer.
-async fn ensure_topics(
-    connection: &KafkaConnection,
-    pipeline: &EventPipeline,
-    shutdown: &CancellationToken,
-) -> Result<u32> {
-    let admin = Arc::new(KafkaAdmin::connect(connection, Duration::from_secs(10))?);
-    let desired = DesiredTopic::of(pipeline);
-    let dead_letter = DesiredTopic::dead_letter_of(pipeline);
-    let mut backoff = Duration::from_secs(1);
-    loop {
-        match ensure_both(&admin, &desired, &dead_letter).await {
-            Ok(partitions) => return Ok(partitions),
-            Err(error) => eprintln!("topic {}: {error}; retrying in {backoff:?}", desired.name),
-        }
-        tokio::select! {
-            () = tokio::time::sleep(backoff) => {},
-            () = shutdown.cancelled() => return Err(Error::Local("stopped before the topic was ready".into())),
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
-    }
-}
-
-async fn ensure_both(
-    admin: &Arc<KafkaAdmin>,
-    desired: &DesiredTopic,
-    dead_letter: &DesiredTopic,
-) -> Result<u32> {
-    let report = topic::ensure(admin, desired).await?;
-    if let Some(refusal) = &report.refusal {
-        eprintln!("warning: {}", refusal.message(&desired.name));
-    }
-    topic::ensure(admin, dead_letter).await?;
-    Ok(report.partitions)
-}
-
-fn local_resources(
-    args: &LocalArgs,
-    pipeline: &EventPipeline,
-    endpoints: &Endpoints,
-    run_dir: &Path,
-) -> Result<LocalResources> {
-    let schema_file = match &pipeline.spec.producer.schema {
-        Some(schema) => {
-            let path = run_dir.join("schema.json");
-            std::fs::write(&path, serde_json::to_vec_pretty(schema)?)?;
-            Some(path)
-        }
-        None => None,
-    };
-    Ok(LocalResources {
-        kafka_bootstrap: endpoints.kafka_bootstrap.clone(),
-        mongodb_uri: endpoints.mongodb_uri.clone(),
-        kafka_properties_file: args.kafka_properties_file.clone(),
-        schema_file,
-        auth_tokens_file: args.auth_tokens_file.clone(),
-    })
-}
-
-/// A free loopback port for a workload's admin server.
-fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-    Ok(listener.local_addr()?.port())
-}
-
-struct ChildFactory {
-    program: PathBuf,
-    run_dir: PathBuf,
-}
-
-impl ChildFactory {
-    fn spec(&self, name: String, component: Component, env: Vec<(String, String)>) -> ChildSpec {
-        ChildSpec {
-            log_file: self.run_dir.join(format!("{name}.log")),
-            name,
-            program: self.program.clone(),
-            args: vec![component.as_str().to_owned()],
-            env,
-        }
-    }
-}
-
 impl Runtime {
     fn start(
         args: &LocalArgs,
@@ -217,11 +120,11 @@ impl Runtime {
         metrics: ScalingMetrics,
     ) -> Result<Self> {
         let ctx = super::build_context();
-        let factory = Arc::new(ChildFactory {
+        let factory = Arc::new(setup::ChildFactory {
             program: super::workload_bin(args)?,
             run_dir: run_dir.to_owned(),
         });
-        let producer_admin = free_port()?;
+        let producer_admin = setup::free_port()?;
         let producer_env = local_env(
             &env(&pipeline, Component::Producer, &ctx),
             local,
@@ -242,7 +145,7 @@ impl Runtime {
             Ports { http: 0, admin: 0 },
         )?;
         let spec_for: SpecFn = Box::new(move |index| {
-            let admin_port = free_port().unwrap_or(0).to_string();
+            let admin_port = setup::free_port().unwrap_or(0).to_string();
             let env = consumer_env
                 .iter()
                 .map(|(name, value)| match name.as_str() {

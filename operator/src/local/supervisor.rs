@@ -11,6 +11,7 @@ use std::{
     time::Duration,
 };
 
+use eventflow_contract::backoff::Backoff;
 use nix::{
     sys::signal::{Signal, kill},
     unistd::Pid,
@@ -26,7 +27,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const HEALTHY_RUN: Duration = Duration::from_secs(30);
 
 /// What to run: the program, its arguments, its environment and where its output goes.
-#[derive(Debug, Clone)]
+/// `Debug` shows the environment's names only: its values hold credentials (the MongoDB URI).
+#[derive(Clone)]
 pub struct ChildSpec {
     /// A name for logs, e.g. `consumer-2`.
     pub name: String,
@@ -38,6 +40,19 @@ pub struct ChildSpec {
     pub env: Vec<(String, String)>,
     /// File that receives stdout and stderr.
     pub log_file: PathBuf,
+}
+
+impl std::fmt::Debug for ChildSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: Vec<&str> = self.env.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("ChildSpec")
+            .field("name", &self.name)
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field("env", &env)
+            .field("log_file", &self.log_file)
+            .finish()
+    }
 }
 
 /// A supervised child process.
@@ -110,17 +125,16 @@ async fn supervise(
     restarts: Arc<AtomicU32>,
     stop: CancellationToken,
 ) {
-    let mut backoff = MIN_BACKOFF;
+    let mut backoff = Backoff::new(MIN_BACKOFF, MAX_BACKOFF);
     loop {
         let started = Instant::now();
         let mut child = match spawn(&spec) {
             Ok(child) => child,
             Err(error) => {
                 tracing::error!(child = %spec.name, %error, "cannot start");
-                if sleep_or_stop(&stop, backoff).await {
+                if sleep_or_stop(&stop, backoff.next_delay()).await {
                     return;
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
         };
@@ -129,7 +143,15 @@ async fn supervise(
         tokio::select! {
             status = child.wait() => {
                 pid.store(0, Ordering::Relaxed);
-                tracing::warn!(child = %spec.name, status = ?status.ok(), "exited; restarting after {backoff:?}");
+                if started.elapsed() >= HEALTHY_RUN {
+                    backoff.reset();
+                }
+                let delay = backoff.next_delay();
+                tracing::warn!(child = %spec.name, status = ?status.ok(), "exited; restarting after {delay:?}");
+                restarts.fetch_add(1, Ordering::Relaxed);
+                if sleep_or_stop(&stop, delay).await {
+                    return;
+                }
             }
             () = stop.cancelled() => {
                 terminate(&spec.name, &mut child, grace).await;
@@ -137,14 +159,6 @@ async fn supervise(
                 return;
             }
         }
-        restarts.fetch_add(1, Ordering::Relaxed);
-        if started.elapsed() >= HEALTHY_RUN {
-            backoff = MIN_BACKOFF;
-        }
-        if sleep_or_stop(&stop, backoff).await {
-            return;
-        }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 
@@ -209,6 +223,15 @@ mod tests {
         }
     }
 
+    /// Waits until the child printed `line` (its trap is installed), for at most 20 s.
+    async fn wait_for_line(log: &std::path::Path, line: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !std::fs::read_to_string(log).is_ok_and(|text| text.lines().any(|l| l == line)) {
+            assert!(Instant::now() < deadline, "{line} not printed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     #[tokio::test]
     async fn a_crashing_child_is_restarted() {
         let child = Supervised::start(shell("crasher", "exit 3"), Duration::from_secs(1));
@@ -224,15 +247,11 @@ mod tests {
     async fn stop_sends_sigterm_and_lets_the_child_finish() {
         let spec = shell(
             "graceful",
-            "trap 'echo \"$GREETING, flushed\"; exit 0' TERM; while true; do sleep 0.05; done",
+            "trap 'echo \"$GREETING, flushed\"; exit 0' TERM; echo trapped; while true; do sleep 0.05; done",
         );
         let log = spec.log_file.clone();
         let child = Supervised::start(spec, Duration::from_secs(5));
-        while child.pid().is_none() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        // Give the shell time to install its trap before the signal.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        wait_for_line(&log, "trapped").await;
         child.stop().await;
         let output = std::fs::read_to_string(&log).unwrap();
         std::fs::remove_file(&log).unwrap();
@@ -241,13 +260,16 @@ mod tests {
 
     #[tokio::test]
     async fn a_child_ignoring_sigterm_is_killed_after_the_grace_period() {
-        let child = Supervised::start(
-            shell("stubborn", "trap '' TERM; while true; do sleep 0.05; done"),
-            Duration::from_millis(300),
+        let spec = shell(
+            "stubborn",
+            "trap '' TERM; echo trapped; while true; do sleep 0.05; done",
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let log = spec.log_file.clone();
+        let child = Supervised::start(spec, Duration::from_millis(300));
+        wait_for_line(&log, "trapped").await;
         let pid = child.pid().unwrap();
         child.stop().await;
+        std::fs::remove_file(&log).unwrap();
         let alive = kill(Pid::from_raw(i32::try_from(pid).unwrap()), None).is_ok();
         assert!(!alive, "pid {pid} still alive");
     }

@@ -4,7 +4,7 @@
 
 use std::{collections::BTreeMap, path::PathBuf};
 
-use eventflow_contract as contract;
+use eventflow_contract::{self as contract, secret::ConnectionString};
 use k8s_openapi::api::core::v1::EnvVar;
 
 use crate::{
@@ -18,7 +18,7 @@ pub struct LocalResources {
     /// Kafka bootstrap servers (instead of `spec.kafka.bootstrapServers`).
     pub kafka_bootstrap: String,
     /// MongoDB URI (instead of the `uriSecretRef` Secret).
-    pub mongodb_uri: String,
+    pub mongodb_uri: ConnectionString,
     /// File of librdkafka properties (instead of the mounted `kafka.secretRef`).
     pub kafka_properties_file: Option<PathBuf>,
     /// The schema file written for this run (instead of the mounted `ConfigMap`).
@@ -46,7 +46,7 @@ pub fn local_env(
     for var in pod_env {
         let value = match var.name.as_str() {
             contract::KAFKA_BOOTSTRAP => local.kafka_bootstrap.clone(),
-            contract::MONGODB_URI => local.mongodb_uri.clone(),
+            contract::MONGODB_URI => local.mongodb_uri.expose().to_owned(),
             contract::KAFKA_PROPERTIES_FILE => local_file(
                 local.kafka_properties_file.as_ref(),
                 KAFKA_PROPERTIES_DIR,

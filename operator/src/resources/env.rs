@@ -58,7 +58,10 @@ pub fn env(pipeline: &EventPipeline, component: Component, ctx: &BuildContext) -
             contract::NAMESPACE,
             pipeline.namespace().unwrap_or_default(),
         ),
-        literal(contract::LOG_FORMAT, ctx.workload_log_format.clone()),
+        literal(
+            contract::LOG_FORMAT,
+            ctx.workload_log_format.as_str().to_owned(),
+        ),
         literal(
             contract::ADMIN_PORT,
             contract::DEFAULT_ADMIN_PORT.to_string(),

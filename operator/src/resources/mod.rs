@@ -11,6 +11,8 @@ pub mod validate;
 
 use k8s_openapi::api::{apps::v1::Deployment, core::v1::ConfigMap, core::v1::Service};
 
+use eventflow_contract::logs::LogFormat;
+
 use crate::crd::EventPipeline;
 
 /// What the builders need besides the pipeline: operator-wide settings.
@@ -18,8 +20,8 @@ use crate::crd::EventPipeline;
 pub struct BuildContext {
     /// Image of the workloads when `spec.image` is not set.
     pub workload_image: String,
-    /// Log format of the workloads (`plain` or `json`).
-    pub workload_log_format: String,
+    /// Log format of the workloads.
+    pub workload_log_format: LogFormat,
 }
 
 impl BuildContext {

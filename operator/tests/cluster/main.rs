@@ -23,4 +23,5 @@ mod pipelines;
 mod rbac;
 mod restarts;
 mod scaling;
+mod secrets;
 mod support;

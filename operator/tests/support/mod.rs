@@ -14,7 +14,7 @@ use std::{
 };
 
 use eventflow_operator::{
-    controller::{Context, Settings, apply::Children, reconcile},
+    controller::{Context, Settings, apply::Children, finalizer::FINALIZER, reconcile},
     crd::EventPipeline,
     kafka::KafkaAdmins,
     metrics::Metrics,
@@ -30,7 +30,7 @@ use k8s_openapi::{
 };
 use kube::{
     Api, Client,
-    api::ListParams,
+    api::{ListParams, Patch, PatchParams},
     runtime::{controller::Action, reflector, watcher},
 };
 use kube_fake_client::{ClientBuilder, interceptor};
@@ -199,7 +199,7 @@ pub fn secret(name: &str, key: &str, value: &str) -> Secret {
 pub fn context(client: Client, settings: Settings) -> Arc<Context> {
     let build = BuildContext {
         workload_image: "ghcr.io/eventflow/eventflow:test".to_owned(),
-        workload_log_format: "json".to_owned(),
+        workload_log_format: eventflow_contract::logs::LogFormat::Json,
     };
     Arc::new(Context::new(
         client,
@@ -218,11 +218,27 @@ where
     Api::namespaced(client.clone(), NAMESPACE)
 }
 
-/// Reconciles the stored pipeline, as the controller does after a watch event.
+/// Reconciles the stored pipeline, as the controller does after a watch event. A pipeline
+/// without the finalizer gets it first, as the controller's first reconcile gives it (kube's
+/// finalizer helper, whose JSON patch tests `/metadata/finalizers` for null: the real API
+/// server accepts that on an absent field, the fake client's json-patch refuses it), so each
+/// test starts where the reconcile after that patch's watch event starts. The cluster tests
+/// (`operator/tests/cluster/deletion.rs`) see the helper add it on the real API server.
 pub async fn reconcile_stored(
     ctx: &Arc<Context>,
     name: &str,
 ) -> eventflow_operator::Result<Action> {
-    let stored = api::<EventPipeline>(&ctx.client).get(name).await.unwrap();
+    let api = api::<EventPipeline>(&ctx.client);
+    let stored = api.get(name).await.unwrap();
+    if !kube::ResourceExt::finalizers(&stored)
+        .iter()
+        .any(|f| f == FINALIZER)
+    {
+        let patch = serde_json::json!({ "metadata": { "finalizers": [FINALIZER] } });
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap();
+    }
+    let stored = api.get(name).await.unwrap();
     reconcile(Arc::new(stored), Arc::clone(ctx)).await
 }

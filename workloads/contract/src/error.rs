@@ -15,8 +15,11 @@ pub enum Error {
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
     /// A librdkafka properties file has a line that is not `key=value`.
-    #[error("{path}: {problem}")]
-    Properties { path: PathBuf, problem: String },
+    #[error("{}: {problem}", path.display())]
+    Properties {
+        path: PathBuf,
+        problem: crate::properties::NotKeyValue,
+    },
     /// A socket operation failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

@@ -5,18 +5,22 @@
 //!   (and the files of mounted Secrets they point at); the workloads' clap definitions read the
 //!   same constants, so the two sides cannot drift (a test in the operator feeds its generated
 //!   env to the workloads' CLI to prove it);
+//! - [`backoff`]: the one retry-delay shape (exponential, capped; `backon`);
 //! - [`duration`]: the one duration grammar of the CRD, the env and the command lines;
 //! - [`naming`]: the names derived from a pipeline (dead-letter topic);
+//! - [`secret`]: credentials that redact themselves in `Debug` and `Display`;
 //! - [`properties`]: the format of `kafka.secretRef`'s librdkafka properties;
 //! - [`admin`] and [`logs`]: what every eventflow process serves (`/healthz`, `/readyz`,
 //!   `/metrics`) and how it logs.
 
 pub mod admin;
+pub mod backoff;
 pub mod duration;
 mod error;
 pub mod logs;
 pub mod naming;
 pub mod properties;
+pub mod secret;
 
 pub use duration::Duration;
 pub use error::{Error, Result};

@@ -24,3 +24,27 @@ pub enum LogFormat {
     /// One JSON object per line.
     Json,
 }
+
+impl LogFormat {
+    /// The value of `--log-format` (and of the workloads' env var) that selects this format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Plain => "plain",
+            Self::Json => "json",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    use super::LogFormat;
+
+    #[test]
+    fn the_env_value_is_what_the_command_line_parses() {
+        for format in LogFormat::value_variants() {
+            assert_eq!(LogFormat::from_str(format.as_str(), false), Ok(*format));
+        }
+    }
+}

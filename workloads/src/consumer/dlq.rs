@@ -10,7 +10,7 @@ use rdkafka::{
     producer::{FutureProducer, FutureRecord},
 };
 
-use super::batch::Poison;
+use super::{batch::Poison, sink::WriteError};
 use crate::Result;
 
 /// Header with the machine-readable reason (`not_json`, `not_an_event`, `schema_violation`).
@@ -61,7 +61,10 @@ impl DeadLetters {
     /// Sends every pending poison message; the acknowledged ones are removed from `pending`,
     /// so a retry sends only the rest. Returns the reasons of the acknowledged ones and the
     /// first failure, if any.
-    pub async fn send_all(&self, pending: &mut Vec<Poison>) -> (Vec<&'static str>, Option<String>) {
+    pub async fn send_all(
+        &self,
+        pending: &mut Vec<Poison>,
+    ) -> (Vec<&'static str>, Option<WriteError>) {
         let outcomes = join_all(pending.iter().map(|poison| self.send(poison))).await;
         let mut acknowledged = Vec::new();
         let mut failure = None;
@@ -80,7 +83,7 @@ impl DeadLetters {
         (acknowledged, failure)
     }
 
-    async fn send(&self, poison: &Poison) -> Result<(), String> {
+    async fn send(&self, poison: &Poison) -> Result<(), WriteError> {
         let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic).headers(self.headers(poison));
         if let Some(key) = &poison.key {
             record = record.key(key.as_slice());
@@ -92,7 +95,10 @@ impl DeadLetters {
             .send(record, self.timeout)
             .await
             .map(drop)
-            .map_err(|(error, _)| format!("dead-letter topic {}: {error}", self.topic))
+            .map_err(|(source, _)| WriteError::DeadLetter {
+                topic: self.topic.clone(),
+                source,
+            })
     }
 
     fn headers(&self, poison: &Poison) -> OwnedHeaders {

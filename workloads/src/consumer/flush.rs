@@ -22,9 +22,11 @@ use super::{
     health::{Check, Health},
     metrics::ConsumerMetrics,
     offsets::{self, Progress},
-    sink::Backoff,
+    sink::WriteError,
     writer::Writer,
 };
+use eventflow_contract::backoff::Backoff;
+
 use crate::event::EventRules;
 
 /// Batch limits and retry timing.
@@ -50,7 +52,7 @@ pub struct FlushSettings {
 /// A batch being written in the background; a queue of them is settled front first.
 #[derive(Debug)]
 struct InFlight {
-    task: JoinHandle<(Batch, Result<(), String>)>,
+    task: JoinHandle<(Batch, Result<(), WriteError>)>,
     trigger: Trigger,
 }
 
@@ -158,7 +160,10 @@ impl Flusher {
     }
 
     /// Waits for a write task; the batch is gone if the task itself failed.
-    fn join(&self, task: JoinHandle<(Batch, Result<(), String>)>) -> (Batch, Result<(), String>) {
+    fn join(
+        &self,
+        task: JoinHandle<(Batch, Result<(), WriteError>)>,
+    ) -> (Batch, Result<(), WriteError>) {
         match self.runtime.block_on(task) {
             Ok(done) => done,
             Err(error) => {
@@ -181,7 +186,7 @@ impl Flusher {
         &self,
         consumer: &BaseConsumer<C>,
         wait: bool,
-    ) -> Option<(Result<(), String>, Trigger)> {
+    ) -> Option<(Result<(), WriteError>, Trigger)> {
         let InFlight { task, trigger } = {
             let mut in_flight = lock(&self.in_flight);
             if !wait && !in_flight.front()?.task.is_finished() {
@@ -219,7 +224,10 @@ impl Flusher {
 
     /// Settles every write in flight, waiting for them; the first failure, if any (the
     /// failed batches are then pending again).
-    pub fn settle_all<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>) -> Result<(), String> {
+    pub fn settle_all<C: ConsumerContext>(
+        &self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<(), WriteError> {
         while let Some((outcome, _)) = self.settle(consumer, true) {
             outcome?;
         }
@@ -231,7 +239,7 @@ impl Flusher {
         &self,
         consumer: &BaseConsumer<C>,
         trigger: Trigger,
-    ) -> Result<(), String> {
+    ) -> Result<(), WriteError> {
         if let Err(error) = self.settle_all(consumer) {
             tracing::debug!(%error, "a write in flight failed; writing it again with the batch");
         }

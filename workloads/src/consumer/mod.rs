@@ -272,7 +272,7 @@ fn build_flusher(
 /// The pipeline's database; server selection gives up after the write timeout unless the URI
 /// says otherwise, so an outage surfaces as a failed (and retried) write.
 async fn connect_mongodb(args: &ConsumerArgs) -> Result<Database> {
-    let mut options = ClientOptions::parse(&args.mongo.uri).await?;
+    let mut options = ClientOptions::parse(args.mongo.uri.expose()).await?;
     options
         .server_selection_timeout
         .get_or_insert(args.write_timeout);
@@ -289,7 +289,10 @@ async fn ensure_indexes(
     args: &ConsumerArgs,
     shutdown: &CancellationToken,
 ) {
-    let mut backoff = sink::Backoff::new(args.retry_backoff_initial, args.retry_backoff_max);
+    let mut backoff = eventflow_contract::backoff::Backoff::new(
+        args.retry_backoff_initial,
+        args.retry_backoff_max,
+    );
     while let Err(error) = sink.ensure_indexes().await {
         let delay = backoff.next_delay();
         tracing::warn!(%error, retry_in = ?delay, "cannot ensure the MongoDB indexes");

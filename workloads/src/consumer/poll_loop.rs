@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use tokio_util::sync::CancellationToken;
 
-use super::{batch::Trigger, flush::Flusher, sink::Backoff};
+use eventflow_contract::backoff::Backoff;
+
+use super::{batch::Trigger, flush::Flusher, sink::WriteError};
 
 /// Longest single `poll`, so shutdown and batch deadlines are noticed promptly.
 const MAX_POLL_WAIT: Duration = Duration::from_millis(100);
@@ -27,7 +29,7 @@ impl Retry {
         &mut self,
         consumer: &BaseConsumer<C>,
         flusher: &Flusher,
-        outcome: Result<(), String>,
+        outcome: Result<(), WriteError>,
         trigger: Trigger,
     ) {
         match outcome {

@@ -1,6 +1,6 @@
 //! The MongoDB side: one unordered `insert_many` per batch, duplicate keys counted as duplicates,
 //! documents the server refuses for good (e.g. a key it does not allow) handed back for the
-//! dead-letter topic, and the capped exponential backoff between failed attempts.
+//! dead-letter topic.
 
 use std::time::Duration;
 
@@ -11,6 +11,25 @@ use mongodb::{
 };
 
 use crate::Result;
+
+/// Why a batch write failed; the whole batch (what is left of it) is written again.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// MongoDB did not answer the insert in time.
+    #[error("insert_many timed out after {0:?}")]
+    Timeout(Duration),
+    /// MongoDB failed the insert in a way that a retry may fix.
+    #[error("mongodb: {0}")]
+    Mongo(#[from] mongodb::error::Error),
+    /// The dead-letter topic did not acknowledge a poison message.
+    #[error("dead-letter topic {topic}: {source}")]
+    DeadLetter {
+        /// The dead-letter topic.
+        topic: String,
+        /// Kafka's error.
+        source: rdkafka::error::KafkaError,
+    },
+}
 
 /// MongoDB's duplicate-key error code.
 const DUPLICATE_KEY: i32 = 11000;
@@ -62,23 +81,23 @@ impl Sink {
     /// Inserts the documents unordered. Duplicate keys are not errors, and documents refused
     /// for good come back in [`Written::rejected`]; any other failure (a timeout, a write
     /// concern error, a retryable code) is, and the caller retries the whole batch.
-    pub async fn insert(&self, documents: &[Document]) -> Result<Written, String> {
+    pub async fn insert(&self, documents: &[Document]) -> Result<Written, WriteError> {
         if documents.is_empty() {
             return Ok(Written::default());
         }
         let total = documents.len() as u64;
         let insert = self.collection.insert_many(documents).ordered(false);
         match tokio::time::timeout(self.timeout, insert).await {
-            Err(_) => Err(format!("insert_many timed out after {:?}", self.timeout)),
+            Err(_) => Err(WriteError::Timeout(self.timeout)),
             Ok(Ok(_)) => Ok(Written {
                 inserted: total,
                 ..Written::default()
             }),
             Ok(Err(error)) => match *error.kind {
                 ErrorKind::InsertMany(ref failure) => {
-                    settled(failure, total).ok_or_else(|| error.to_string())
+                    settled(failure, total).ok_or(WriteError::Mongo(error))
                 }
-                _ => Err(error.to_string()),
+                _ => Err(WriteError::Mongo(error)),
             },
         }
     }
@@ -111,63 +130,4 @@ fn settled(failure: &InsertManyError, total: u64) -> Option<Written> {
         duplicates,
         rejected,
     })
-}
-
-/// Capped exponential backoff: `initial`, doubling per failure, never above `max`.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    initial: Duration,
-    max: Duration,
-    failures: u32,
-}
-
-impl Backoff {
-    /// A backoff starting at `initial` and capped at `max`.
-    pub fn new(initial: Duration, max: Duration) -> Self {
-        Self {
-            initial,
-            max: max.max(initial),
-            failures: 0,
-        }
-    }
-
-    /// The wait after one more failure.
-    pub fn next_delay(&mut self) -> Duration {
-        let factor = 2u32.saturating_pow(self.failures.min(31));
-        self.failures = self.failures.saturating_add(1);
-        self.initial.saturating_mul(factor).min(self.max)
-    }
-
-    /// Failures since the last success.
-    pub fn failures(&self) -> u32 {
-        self.failures
-    }
-
-    /// Starts over after a success.
-    pub fn reset(&mut self) {
-        self.failures = 0;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap_and_resets() {
-        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
-        let delays: Vec<_> = (0..6).map(|_| backoff.next_delay().as_millis()).collect();
-        assert_eq!(delays, [100, 200, 400, 800, 1000, 1000]);
-        assert_eq!(backoff.failures(), 6);
-        backoff.reset();
-        assert_eq!(backoff.next_delay(), Duration::from_millis(100));
-    }
-
-    #[test]
-    fn backoff_never_overflows() {
-        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
-        for _ in 0..100 {
-            assert!(backoff.next_delay() <= Duration::from_secs(30));
-        }
-    }
 }

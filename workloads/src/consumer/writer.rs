@@ -10,7 +10,7 @@ use super::{
     batch::{Batch, Poison, Record},
     dlq::DeadLetters,
     metrics::ConsumerMetrics,
-    sink::{Rejected, Sink},
+    sink::{Rejected, Sink, WriteError},
 };
 
 /// The dead-letter reason of an event MongoDB refused.
@@ -36,7 +36,7 @@ impl Writer {
         events = batch.records.len(),
         poison = batch.poison.len(),
     ))]
-    pub async fn write(&self, batch: &mut Batch) -> Result<(), String> {
+    pub async fn write(&self, batch: &mut Batch) -> Result<(), WriteError> {
         if !batch.records.is_empty() {
             let documents: Vec<_> = batch
                 .records

@@ -1,6 +1,6 @@
 //! `GET /v1/events?...` query strings and the cursor inside them.
 
-use axum::{extract::Query, http::Uri};
+use axum::http::Uri;
 
 use crate::producer::{
     query::{Cursor, MAX_LIMIT, parse_params},
@@ -22,10 +22,7 @@ pub fn query(input: &[u8]) {
     let Ok(uri) = format!("/v1/events?{text}").parse::<Uri>() else {
         return;
     };
-    let Ok(Query(params)) = Query::<Vec<(String, String)>>::try_from_uri(&uri) else {
-        return;
-    };
-    match parse_params(&params) {
+    match parse_params(&uri) {
         Ok((filter, limit)) => {
             assert!((1..=MAX_LIMIT).contains(&limit), "limit {limit}");
             if let Some(cursor) = &filter.after {

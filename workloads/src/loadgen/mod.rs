@@ -11,7 +11,7 @@ use std::{io::Write, path::PathBuf, time::Duration};
 use clap::Args;
 
 pub use self::{events::Workload, runner::Plan, summary::Summary};
-use eventflow_contract::duration::parse as parse_duration;
+use eventflow_contract::{duration::parse as parse_duration, secret::Secret};
 
 use crate::{Error, Result};
 
@@ -45,7 +45,7 @@ pub struct LoadgenArgs {
     pub workload: Workload,
     /// Bearer token for an API with auth on.
     #[arg(long, env = "EVENTFLOW_LOADGEN_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,

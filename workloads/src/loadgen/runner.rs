@@ -37,7 +37,7 @@ pub struct Plan {
     /// Which events.
     pub workload: Workload,
     /// Bearer token.
-    pub token: Option<String>,
+    pub token: Option<eventflow_contract::secret::Secret>,
     /// Keep the ids of accepted events.
     pub keep_ids: bool,
     /// Print a progress line on stderr every second.
@@ -192,7 +192,7 @@ async fn send(
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(body);
     if let Some(token) = &plan.token {
-        request = request.bearer_auth(token);
+        request = request.bearer_auth(token.expose());
     }
     let response = request.send().await?;
     let status = response.status().as_u16();

@@ -1,6 +1,11 @@
 //! The request body of `POST /v1/events`: read whole within the body read timeout and the
 //! body size limit, so a client trickling its body cannot hold a request (and its in-flight
 //! permit) for longer than the timeout: it gets a 408 and the connection is closed.
+//!
+//! The timeout is kept by hand (one `tokio::time::timeout` over the whole read) rather than
+//! tower-http's `RequestBodyTimeoutLayer`: that one restarts its timer on every chunk, so a
+//! client sending a byte just inside each period holds the request forever; and it fails the
+//! read with an error the handler would have to map back to a 408 anyway.
 
 use axum::{
     body::Bytes,

@@ -18,7 +18,7 @@ use rdkafka::{
     util::Timeout,
 };
 
-use super::metrics::Metrics;
+use super::{metrics::Metrics, readiness::NotReady};
 use crate::Result;
 
 /// One event ready for Kafka.
@@ -225,9 +225,9 @@ impl KafkaSink {
 
     /// Whether an event would be acknowledged promptly: the producer holds a producer id and
     /// the broker answers a metadata request that knows the topic.
-    pub async fn check(&self, timeout: Duration) -> Result<(), String> {
+    pub async fn check(&self, timeout: Duration) -> Result<(), NotReady> {
         if !self.producer_id.assigned() {
-            return Err("waiting for the Kafka producer id (idempotent producer)".to_owned());
+            return Err(NotReady::NoProducerId);
         }
         let sink = self.clone();
         let checked = tokio::task::spawn_blocking(move || {
@@ -235,17 +235,17 @@ impl KafkaSink {
                 .producer
                 .client()
                 .fetch_metadata(Some(&sink.topic), timeout)
-                .map_err(|e| format!("kafka metadata: {e}"))?;
+                .map_err(NotReady::Metadata)?;
             match metadata
                 .topics()
                 .first()
                 .and_then(rdkafka::metadata::MetadataTopic::error)
             {
                 None if !metadata.topics().is_empty() => Ok(()),
-                _ => Err(format!("kafka topic {} is not available", sink.topic)),
+                _ => Err(NotReady::TopicUnavailable(sink.topic.clone())),
             }
         });
-        checked.await.map_err(|e| e.to_string())?
+        checked.await?
     }
 
     /// Messages not yet acknowledged.

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod query;
 pub mod rate_limit;
+pub mod readiness;
 pub mod routes;
 pub mod server;
 pub mod store;
@@ -30,7 +31,6 @@ use std::{
 use clap::Args;
 use prometheus::Registry;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 pub use self::routes::{AppState, Limits, router};
 use self::{
@@ -142,11 +142,6 @@ impl ProducerArgs {
 /// Most events in one request unless configured.
 pub const DEFAULT_MAX_EVENTS_PER_REQUEST: usize = 1000;
 
-/// How often `/readyz` re-checks Kafka and MongoDB while ready, and while not (at start and
-/// during an outage, so that readiness follows a recovery closely).
-const READINESS_INTERVAL: (Duration, Duration) =
-    (Duration::from_secs(5), Duration::from_millis(250));
-
 /// Builds the API state (no network I/O: Kafka and MongoDB clients connect lazily).
 pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState> {
     if args.request_timeout <= args.delivery_timeout {
@@ -189,7 +184,7 @@ pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState>
             .map(|rate| RateLimiter::new(rate, clients)),
     };
     let store = Store::connect(
-        &args.mongo.uri,
+        args.mongo.uri.expose(),
         &args.mongo.database,
         &args.mongo.collection,
     )
@@ -231,7 +226,7 @@ pub async fn run(args: ProducerArgs) -> Result<()> {
         shutdown.clone(),
     )
     .await?;
-    let watcher = tokio::spawn(watch_readiness(
+    let watcher = tokio::spawn(readiness::watch_readiness(
         state.clone(),
         readiness.clone(),
         shutdown.clone(),
@@ -255,55 +250,5 @@ pub async fn run(args: ProducerArgs) -> Result<()> {
     shutdown.cancel();
     drop(tokio::join!(admin, watcher));
     tracing::info!("producer stopped");
-    Ok(())
-}
-
-/// Re-checks Kafka metadata and a MongoDB ping every few seconds; ensures the indexes once.
-async fn watch_readiness(state: AppState, readiness: Readiness, shutdown: CancellationToken) {
-    let mut indexed = false;
-    let mut pause = Duration::ZERO;
-    let mut last_failure = None;
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(pause) => {}
-        }
-        state
-            .metrics
-            .queue_size
-            .set(i64::from(state.ingest.sink.queued()));
-        let (while_ready, while_not) = READINESS_INTERVAL;
-        pause = match check(&state, &mut indexed).await {
-            Ok(()) => {
-                readiness.set_ready();
-                last_failure = None;
-                while_ready
-            }
-            Err(reason) => {
-                if last_failure.as_ref() != Some(&reason) {
-                    tracing::warn!(%reason, "not ready");
-                }
-                readiness.set_not_ready(reason.clone());
-                last_failure = Some(reason);
-                while_not
-            }
-        };
-    }
-}
-
-async fn check(state: &AppState, indexed: &mut bool) -> Result<(), String> {
-    let timeout = Duration::from_secs(3);
-    state.ingest.sink.check(timeout).await?;
-    let ping = tokio::time::timeout(timeout, state.store.ping()).await;
-    ping.map_err(|_| "mongodb ping timed out".to_owned())?
-        .map_err(|e| format!("mongodb ping: {e}"))?;
-    if !*indexed {
-        state
-            .store
-            .ensure_indexes()
-            .await
-            .map_err(|e| format!("mongodb indexes: {e}"))?;
-        *indexed = true;
-    }
     Ok(())
 }

@@ -7,11 +7,12 @@
 use axum::{
     Json,
     extract::{Path, Query, State, rejection::QueryRejection},
+    http::Uri,
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use mongodb::bson::Document;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
@@ -71,25 +72,51 @@ pub struct EventPage {
     pub next_cursor: Option<String>,
 }
 
-/// The query parameters of `GET /v1/events` (parsed by [`parse_params`], which refuses any
-/// other; this type describes them in the OpenAPI document).
-#[derive(Debug, IntoParams)]
+/// The query parameters of `GET /v1/events`, as axum's `Query` extracts them: any other
+/// parameter is refused (`deny_unknown_fields`), and each unusable value is refused with a
+/// message naming it (the deserializers below), so both are a precise 400.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Only events with this partition key value.
     pub key: Option<String>,
     /// Only events of this type.
     #[param(rename = "type")]
+    #[serde(rename = "type")]
     pub kind: Option<String>,
     /// Only events at or after this time (RFC 3339).
+    #[serde(default, deserialize_with = "time")]
     pub from: Option<DateTime<Utc>>,
     /// Only events before this time (RFC 3339).
+    #[serde(default, deserialize_with = "time")]
     pub to: Option<DateTime<Utc>>,
     /// Events per page (default 50).
     #[param(minimum = 1)]
+    #[serde(default, deserialize_with = "limit")]
     pub limit: Option<u32>,
     /// `nextCursor` of the previous page.
-    pub cursor: Option<String>,
+    #[param(value_type = Option<String>)]
+    #[serde(default, deserialize_with = "cursor")]
+    pub cursor: Option<Cursor>,
+}
+
+impl ListParams {
+    /// What the parameters select, and the page size.
+    pub fn into_filter(self) -> (Filter, usize) {
+        let limit = self
+            .limit
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(DEFAULT_LIMIT);
+        let filter = Filter {
+            key: self.key,
+            kind: self.kind,
+            from: self.from,
+            to: self.to,
+            after: self.cursor,
+        };
+        (filter, limit)
+    }
 }
 
 /// What a list query selects.
@@ -107,41 +134,51 @@ pub struct Filter {
     pub after: Option<Cursor>,
 }
 
-/// Parses the query parameters; any unknown or unusable one is a 400 naming it.
-pub fn parse_params(params: &[(String, String)]) -> Result<(Filter, usize), ApiError> {
-    let mut filter = Filter::default();
-    let mut limit = DEFAULT_LIMIT;
-    for (name, value) in params {
-        let bad =
-            |what: &str| ApiError::bad_request("invalid_parameter", format!("`{name}`: {what}"));
-        match name.as_str() {
-            "key" => filter.key = Some(value.clone()),
-            "type" => filter.kind = Some(value.clone()),
-            "from" => {
-                filter.from = Some(parse_time(value).ok_or_else(|| bad("not an RFC 3339 time"))?);
-            }
-            "to" => filter.to = Some(parse_time(value).ok_or_else(|| bad("not an RFC 3339 time"))?),
-            "limit" => {
-                limit = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| bad(&format!("must be an integer from 1 to {MAX_LIMIT}")))?;
-            }
-            "cursor" => {
-                filter.after = Some(
-                    Cursor::decode(value)
-                        .ok_or_else(|| bad("not a cursor from a previous page"))?,
-                );
-            }
-            _ => {
-                return Err(bad(
-                    "unknown parameter (use key, type, from, to, limit, cursor)",
-                ));
-            }
-        }
-    }
-    Ok((filter, limit))
+/// The query parameters of a request URI; an unknown or unusable one is a 400 naming it.
+pub fn parse_params(uri: &Uri) -> Result<(Filter, usize), ApiError> {
+    Query::<ListParams>::try_from_uri(uri)
+        .map(|Query(params)| params.into_filter())
+        .map_err(|rejection| refused(&rejection))
+}
+
+/// The 400 of a refused query string, with serde's message (which names the parameter).
+fn refused(rejection: &QueryRejection) -> ApiError {
+    let text = rejection.body_text();
+    let message = text
+        .strip_prefix("Failed to deserialize query string: ")
+        .unwrap_or(&text);
+    ApiError::bad_request("invalid_parameter", message.to_owned())
+}
+
+/// A parameter's value, or an error saying what it must be (axum's `Query` puts the
+/// parameter's name in front: `limit: must be ...`).
+fn named<'de, D, T>(
+    deserializer: D,
+    what: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let text = String::deserialize(deserializer)?;
+    parse(&text).map(Some).ok_or_else(|| D::Error::custom(what))
+}
+
+fn time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    named(d, "not an RFC 3339 time", parse_time)
+}
+
+fn limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let what = format!("must be an integer from 1 to {MAX_LIMIT}");
+    named(d, &what, |text| {
+        text.parse()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(&usize::try_from(*n).unwrap_or(usize::MAX)))
+    })
+}
+
+fn cursor<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cursor>, D::Error> {
+    named(d, "not a cursor from a previous page", Cursor::decode)
 }
 
 fn parse_time(text: &str) -> Option<DateTime<Utc>> {
@@ -187,11 +224,10 @@ pub async fn get_event(
 )]
 pub async fn list_events(
     State(state): State<AppState>,
-    params: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<EventPage>, ApiError> {
-    let Query(params) =
-        params.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
-    let (filter, limit) = parse_params(&params)?;
+    let Query(params) = params.map_err(|rejection| refused(&rejection))?;
+    let (filter, limit) = params.into_filter();
     let mut documents = state
         .store
         .list(&filter, limit + 1)
@@ -222,11 +258,8 @@ fn store_unavailable(error: &crate::Error) -> ApiError {
 mod tests {
     use super::*;
 
-    fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+    fn params(query: &str) -> Result<(Filter, usize), ApiError> {
+        parse_params(&format!("/v1/events?{query}").parse::<Uri>().unwrap())
     }
 
     #[test]
@@ -241,32 +274,43 @@ mod tests {
 
     #[test]
     fn parameters_build_the_filter() {
-        let (filter, limit) = parse_params(&params(&[
-            ("key", "u1"),
-            ("type", "LOGIN"),
-            ("from", "2026-01-01T00:00:00Z"),
-            ("limit", "10"),
-        ]))
-        .unwrap();
+        let (filter, limit) =
+            params("key=u1&type=LOGIN&from=2026-01-01T00:00:00Z&limit=10").unwrap();
         assert_eq!(limit, 10);
-        assert_eq!(filter.key.as_deref(), Some("u1"));
-        assert_eq!(filter.kind.as_deref(), Some("LOGIN"));
-        assert!(filter.from.is_some() && filter.to.is_none());
-        assert_eq!(parse_params(&[]).unwrap().1, DEFAULT_LIMIT);
+        assert_eq!(
+            filter,
+            Filter {
+                key: Some("u1".into()),
+                kind: Some("LOGIN".into()),
+                from: DateTime::from_timestamp(1_767_225_600, 0),
+                to: None,
+                after: None,
+            }
+        );
+        assert_eq!(params("").unwrap(), (Filter::default(), DEFAULT_LIMIT));
     }
 
     #[test]
     fn bad_parameters_are_named() {
-        for (name, value) in [
-            ("limit", "0"),
-            ("limit", "1001"),
-            ("from", "yesterday"),
-            ("cursor", "x"),
-            ("sort", "asc"),
-        ] {
-            let error = parse_params(&params(&[(name, value)])).unwrap_err();
-            assert_eq!(error.code(), "invalid_parameter");
-            assert!(error.to_string().contains(name), "{error}");
+        let cases = [
+            ("limit=0", "limit: must be an integer from 1 to 1000"),
+            ("limit=1001", "limit: must be an integer from 1 to 1000"),
+            ("limit=ten", "limit: must be an integer from 1 to 1000"),
+            ("from=yesterday", "from: not an RFC 3339 time"),
+            ("to=1", "to: not an RFC 3339 time"),
+            ("cursor=x", "cursor: not a cursor from a previous page"),
+            (
+                "sort=asc",
+                "sort: unknown field `sort`, expected one of `key`, `type`, `from`, `to`, `limit`, `cursor`",
+            ),
+        ];
+        for (query, message) in cases {
+            let error = params(query).unwrap_err();
+            assert_eq!(
+                (error.code(), error.to_string()),
+                ("invalid_parameter", message.to_owned()),
+                "{query}"
+            );
         }
     }
 }

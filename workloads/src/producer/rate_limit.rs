@@ -156,7 +156,12 @@ mod tests {
     fn each_token_has_its_own_bucket() {
         let (limiter, metrics) = limiter(1, 2, 2);
         limiter.check(Client::Token(0), 2, &metrics).unwrap();
-        assert!(limiter.check(Client::Token(0), 1, &metrics).is_err());
+        assert_eq!(
+            limiter.check(Client::Token(0), 1, &metrics),
+            Err(ApiError::RateLimited {
+                retry_after_seconds: 1
+            })
+        );
         limiter.check(Client::Token(1), 2, &metrics).unwrap();
         let counted = metrics.rate_limited.with_label_values(&["token-1"]).get();
         assert_eq!(counted, 1);

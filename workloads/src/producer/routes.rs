@@ -4,9 +4,9 @@ use std::{sync::Arc, time::Duration};
 
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, Request, State},
-    middleware::{self, Next},
-    response::{IntoResponse, Response},
+    error_handling::HandleErrorLayer,
+    extract::DefaultBodyLimit,
+    middleware,
     routing::{get, post},
 };
 use bytes::Bytes;
@@ -64,10 +64,11 @@ pub fn router(state: AppState) -> Router {
         .route(openapi::PATH, get(openapi::serve))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
-        .layer(middleware::from_fn_with_state(
-            limits.request_timeout,
-            timeout,
-        ))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(timed_out))
+                .layer(tower::timeout::TimeoutLayer::new(limits.request_timeout)),
+        )
         .layer(middleware::from_fn_with_state(
             state.in_flight.clone(),
             in_flight::limit,
@@ -80,12 +81,13 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Middleware: a request not answered within the timeout gets a 503 with Retry-After.
-async fn timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    tokio::time::timeout(limit, next.run(request))
-        .await
-        .unwrap_or_else(|_| {
-            ApiError::unavailable("timeout", "the request took too long; retry later")
-                .into_response()
-        })
+/// A request not answered within the request timeout gets a 503 with Retry-After and the
+/// API's error body.
+///
+/// tower's `TimeoutLayer` does the timing and axum's `HandleErrorLayer` turns its elapsed
+/// error into this answer. tower-http's `TimeoutLayer` is not used: it answers with a bare
+/// status (no `Retry-After`, no `{"error": ...}` body), while the OpenAPI document promises
+/// both on every 503, and clients rely on `Retry-After` to back off.
+async fn timed_out(_elapsed: tower::BoxError) -> ApiError {
+    ApiError::unavailable("timeout", "the request took too long; retry later")
 }

@@ -13,6 +13,12 @@ async fn assigned(consumer: &ConsumerProcess) -> i64 {
         .await
 }
 
+async fn consumed(consumer: &ConsumerProcess) -> i64 {
+    consumer
+        .metric("eventflow_consumer_events_consumed_total", "")
+        .await
+}
+
 #[tokio::test]
 async fn when_one_of_two_consumers_leaves_the_other_takes_over_with_nothing_lost() {
     let topic = name("group");
@@ -37,7 +43,16 @@ async fn when_one_of_two_consumers_leaves_the_other_takes_over_with_nothing_lost
 
     let producer = producer();
     produce(&producer, &topic, &events("a", 0..200)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Both hold pending batches (read, not written) when the first leaves.
+    let start = std::time::Instant::now();
+    while consumed(&first).await + consumed(&second).await < 200 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the events were not read"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(consumed(&first).await > 0 && consumed(&second).await > 0);
     let status = first.terminate(Duration::from_secs(40)).await;
     assert!(
         status.success(),

@@ -207,6 +207,19 @@ async fn batches_are_written_when_full_and_when_the_timeout_passes() {
         "the tail waited for the timeout"
     );
 
+    // The batch metrics count a write once it is settled, just after MongoDB holds it.
+    let settled = Instant::now();
+    while consumer
+        .metric("eventflow_consumer_batches_total", "")
+        .await
+        < 3
+    {
+        assert!(
+            settled.elapsed() < Duration::from_secs(10),
+            "batches not settled"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let size = consumer
         .metric("eventflow_consumer_batches_total", r#"trigger="size""#)
         .await;

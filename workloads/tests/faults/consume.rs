@@ -69,91 +69,142 @@ async fn wait_until_readyz(consumer: &ConsumerProcess, status: u16, limit: Durat
     }
 }
 
+/// A consumer on private services that consumed 100 events `before` (in MongoDB, committed).
+struct Consuming {
+    services: PrivateServices,
+    kafka: Kafka,
+    spec: Spec,
+    consumer: ConsumerProcess,
+    stored: Collection<Document>,
+}
+
+impl Consuming {
+    async fn start(prefix: &str, extra: &[&str]) -> Self {
+        let (services, kafka) = private_services();
+        let topic = name(prefix);
+        kafka.create_topics(&topic, 2).await;
+        let mut spec = spec(&services, &topic);
+        spec.extra = extra.iter().map(|&arg| arg.to_owned()).collect();
+        let consumer = ConsumerProcess::spawn(&spec);
+        consumer.wait_ready(Duration::from_secs(60)).await;
+        produce(&kafka.producer(), &topic, &events("before", 0..100)).await;
+        let stored = collection(&spec.mongodb_uri, &spec.collection).await;
+        let before = [("before", 100)];
+        settled(&kafka, &spec, &stored, &before, Duration::from_secs(60)).await;
+        Self {
+            services,
+            kafka,
+            spec,
+            consumer,
+            stored,
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_mongodb_outage_pauses_commits_nothing_and_resumes_with_every_event_once() {
-    let (services, kafka) = private_services();
-    let topic = name("outage");
-    kafka.create_topics(&topic, 2).await;
-    let mut spec = spec(&services, &topic);
     // Two writes in flight: a failure must also take back the write behind it.
-    spec.extra = vec!["--max-writes-in-flight".into(), "2".into()];
-    let consumer = ConsumerProcess::spawn(&spec);
-    consumer.wait_ready(Duration::from_secs(60)).await;
+    let run = Consuming::start("outage", &["--max-writes-in-flight", "2"]).await;
+    let topic = &run.spec.topic;
+    let committed_before = run.kafka.committed(&run.spec.group, topic, 2);
 
-    let producer = kafka.producer();
-    produce(&producer, &topic, &events("before", 0..100)).await;
-    let stored = collection(&spec.mongodb_uri, &spec.collection).await;
-    settled(
-        &kafka,
-        &spec,
-        &stored,
-        &[("before", 100)],
-        Duration::from_secs(60),
-    )
-    .await;
-    let committed_before = kafka.committed(&spec.group, &topic, 2);
-
-    services.kill(Service::MongoDb).unwrap();
-    produce(&producer, &topic, &events("during", 0..200)).await;
-    wait_until_readyz(&consumer, 503, Duration::from_secs(20)).await;
+    run.services.kill(Service::MongoDb).unwrap();
+    produce(&run.kafka.producer(), topic, &events("during", 0..200)).await;
+    wait_until_readyz(&run.consumer, 503, Duration::from_secs(20)).await;
     for _ in 0..10 {
         assert_eq!(
-            kafka.committed(&spec.group, &topic, 2),
+            run.kafka.committed(&run.spec.group, topic, 2),
             committed_before,
             "committed during the outage"
         );
         tokio::time::sleep(Duration::from_millis(400)).await;
     }
-    assert_eq!(consumer.metric("eventflow_consumer_paused", "").await, 1);
+    assert_eq!(
+        run.consumer.metric("eventflow_consumer_paused", "").await,
+        1
+    );
     assert!(
-        consumer
+        run.consumer
             .metric("eventflow_consumer_write_retries_total", "")
             .await
             >= 1
     );
 
     // Back on the same port with its data: the events before are still there.
-    services.revive().unwrap();
+    run.services.revive().unwrap();
     let all = [("before", 100), ("during", 200)];
-    settled(&kafka, &spec, &stored, &all, Duration::from_secs(90)).await;
-    wait_until_readyz(&consumer, 200, Duration::from_secs(20)).await;
-    assert_eq!(consumer.metric("eventflow_consumer_paused", "").await, 0);
-    assert!(consumer.terminate(Duration::from_secs(30)).await.success());
+    settled(
+        &run.kafka,
+        &run.spec,
+        &run.stored,
+        &all,
+        Duration::from_secs(90),
+    )
+    .await;
+    wait_until_readyz(&run.consumer, 200, Duration::from_secs(20)).await;
+    assert_eq!(
+        run.consumer.metric("eventflow_consumer_paused", "").await,
+        0
+    );
+    assert!(
+        run.consumer
+            .terminate(Duration::from_secs(30))
+            .await
+            .success()
+    );
 }
 
 #[tokio::test]
 async fn a_broker_restart_during_consumption_resumes_from_the_committed_offsets() {
-    let (services, kafka) = private_services();
-    let topic = name("broker-restart");
-    kafka.create_topics(&topic, 2).await;
-    let spec = spec(&services, &topic);
-    let consumer = ConsumerProcess::spawn(&spec);
-    consumer.wait_ready(Duration::from_secs(60)).await;
+    let run = Consuming::start("broker-restart", &[]).await;
 
-    produce(&kafka.producer(), &topic, &events("before", 0..100)).await;
-    let stored = collection(&spec.mongodb_uri, &spec.collection).await;
-    settled(
-        &kafka,
-        &spec,
-        &stored,
-        &[("before", 100)],
-        Duration::from_secs(60),
+    let lost_before = run.consumer.log_text().matches("librdkafka error").count();
+    run.services.kill(Service::Kafka).unwrap();
+    // The run.consumer saw the broker go (librdkafka reports the lost connection) before it returns.
+    let start = Instant::now();
+    while run.consumer.log_text().matches("librdkafka error").count() == lost_before {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the run.consumer never noticed the broker was gone; log:\n{}",
+            run.consumer.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    run.services.revive().unwrap();
+    produce(
+        &run.kafka.producer(),
+        &run.spec.topic,
+        &events("after", 0..200),
     )
     .await;
-
-    services.kill(Service::Kafka).unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    services.revive().unwrap();
-    produce(&kafka.producer(), &topic, &events("after", 0..200)).await;
     let all = [("before", 100), ("after", 200)];
-    settled(&kafka, &spec, &stored, &all, Duration::from_secs(120)).await;
+    settled(
+        &run.kafka,
+        &run.spec,
+        &run.stored,
+        &all,
+        Duration::from_secs(120),
+    )
+    .await;
     // Resumed where it had committed: nothing of before was read and written again.
-    let duplicates = consumer
+    let duplicates = run
+        .consumer
         .metric("eventflow_consumer_events_duplicate_total", "")
         .await;
-    let inserted = consumer
+    let inserted = run
+        .consumer
         .metric("eventflow_consumer_events_written_total", "")
         .await;
-    assert_eq!((inserted, duplicates), (300, 0), "{}", consumer.log_text());
-    assert!(consumer.terminate(Duration::from_secs(30)).await.success());
+    assert_eq!(
+        (inserted, duplicates),
+        (300, 0),
+        "{}",
+        run.consumer.log_text()
+    );
+    assert!(
+        run.consumer
+            .terminate(Duration::from_secs(30))
+            .await
+            .success()
+    );
 }

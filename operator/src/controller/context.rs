@@ -1,0 +1,130 @@
+//! What every reconcile shares: the client, the builders' settings, the Kafka admin cache, the
+//! Event publisher, the metrics, the scaler, the children's watch caches, and the tunables;
+//! plus each pipeline's retry backoff.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use eventflow_contract::backoff::Backoff;
+use kube::Client;
+
+use super::{apply, events, scale};
+use crate::{
+    crd::EventPipeline,
+    kafka::{KafkaAdmins, lag},
+    metrics::Metrics,
+    resources::{self, BuildContext},
+};
+
+/// Tunables of the reconciler.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Cleanup attempts before the finalizer is removed with Kafka state left behind.
+    pub cleanup_attempts: u32,
+    /// First retry delay after a transient error; doubles per failure
+    /// ([`eventflow_contract::backoff`]).
+    pub backoff_base: Duration,
+    /// Longest retry delay.
+    pub backoff_max: Duration,
+    /// Requeue of a pipeline that is ready (drift check).
+    pub resync: Duration,
+    /// Requeue of a pipeline that is not ready yet.
+    pub progress_check: Duration,
+    /// Bound of each broker round trip of a lag measurement.
+    pub lag_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            cleanup_attempts: 5,
+            backoff_base: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(300),
+            resync: Duration::from_secs(300),
+            progress_check: Duration::from_secs(15),
+            lag_timeout: lag::DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    /// The Kubernetes client.
+    pub client: Client,
+    /// Operator-wide settings of the builders.
+    pub build: BuildContext,
+    /// Cached Kafka admin clients.
+    pub kafka: KafkaAdmins,
+    /// Publishes Kubernetes Events.
+    pub recorder: events::Publisher,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Tunables.
+    pub settings: Settings,
+    /// Lag measurement, per-pipeline scaling history and the scaler's metrics.
+    pub scaler: scale::Scaler,
+    /// The controller's watch caches of the children (none: every reconcile applies them).
+    pub children: Option<apply::Children>,
+    failures: Mutex<HashMap<String, Backoff>>,
+}
+
+impl Context {
+    /// A context over a client and the operator's settings.
+    pub fn new(
+        client: Client,
+        build: BuildContext,
+        kafka: KafkaAdmins,
+        metrics: Arc<Metrics>,
+        settings: Settings,
+    ) -> Self {
+        let reporter = kube::runtime::events::Reporter {
+            controller: resources::meta::FIELD_MANAGER.to_owned(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        let reader = lag::LagReader::new(settings.lag_timeout);
+        Self {
+            scaler: scale::Scaler::new(reader, metrics.scaling().clone()),
+            recorder: events::Publisher::new(client.clone(), reporter),
+            client,
+            build,
+            kafka,
+            metrics,
+            settings,
+            children: None,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// This context reading the children from the controller's watch caches.
+    #[must_use]
+    pub fn with_children(mut self, children: apply::Children) -> Self {
+        self.children = Some(children);
+        self
+    }
+
+    /// The retry delay after one more failure of `pipeline`.
+    pub(super) fn next_backoff(&self, pipeline: &EventPipeline) -> Duration {
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        failures
+            .entry(pipeline.object_key())
+            .or_insert_with(|| Backoff::new(self.settings.backoff_base, self.settings.backoff_max))
+            .next_delay()
+    }
+
+    pub(super) fn reset_backoff(&self, pipeline: &EventPipeline) {
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        failures.remove(&pipeline.object_key());
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("build", &self.build)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}

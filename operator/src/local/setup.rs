@@ -1,0 +1,133 @@
+//! What a local run sets up before its processes start: the Kafka connection (with the
+//! `kafka.secretRef` stand-in), the topic and its dead-letter topic (retried with backoff), the
+//! local stand-ins for what the cluster would mount, and the child specs.
+
+use std::{
+    collections::BTreeMap,
+    net::Ipv4Addr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use eventflow_contract::backoff::Backoff;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    args::LocalArgs, runtime::Endpoints, supervisor::ChildSpec, workload_env::LocalResources,
+};
+use crate::{
+    Error, Result,
+    crd::EventPipeline,
+    kafka::{
+        KafkaAdmin, KafkaConnection,
+        topic::{self, DesiredTopic},
+    },
+    resources::meta::Component,
+};
+
+pub(super) fn connection(args: &LocalArgs, endpoints: &Endpoints) -> Result<KafkaConnection> {
+    let properties = match &args.kafka_properties_file {
+        Some(path) => eventflow_contract::properties::read(path)?
+            .into_iter()
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    Ok(KafkaConnection {
+        bootstrap: endpoints.kafka_bootstrap.clone(),
+        properties,
+    })
+}
+
+/// Ensures the topic and its dead-letter topic with the operator's topic code; returns the
+/// topic's partition count. Retries with backoff while Kafka does not answer.
+pub(super) async fn ensure_topics(
+    connection: &KafkaConnection,
+    pipeline: &EventPipeline,
+    shutdown: &CancellationToken,
+) -> Result<u32> {
+    let admin = Arc::new(KafkaAdmin::connect(connection, Duration::from_secs(10))?);
+    let desired = DesiredTopic::of(pipeline);
+    let dead_letter = DesiredTopic::dead_letter_of(pipeline);
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+    loop {
+        let delay = match ensure_both(&admin, &desired, &dead_letter).await {
+            Ok(partitions) => return Ok(partitions),
+            Err(error) => {
+                let delay = backoff.next_delay();
+                eprintln!("topic {}: {error}; retrying in {delay:?}", desired.name);
+                delay
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {},
+            () = shutdown.cancelled() => return Err(Error::Local("stopped before the topic was ready".into())),
+        }
+    }
+}
+
+async fn ensure_both(
+    admin: &Arc<KafkaAdmin>,
+    desired: &DesiredTopic,
+    dead_letter: &DesiredTopic,
+) -> Result<u32> {
+    let report = topic::ensure(admin, desired).await?;
+    if let Some(refusal) = &report.refusal {
+        eprintln!("warning: {}", refusal.message(&desired.name));
+    }
+    topic::ensure(admin, dead_letter).await?;
+    Ok(report.partitions)
+}
+
+pub(super) fn local_resources(
+    args: &LocalArgs,
+    pipeline: &EventPipeline,
+    endpoints: &Endpoints,
+    run_dir: &Path,
+) -> Result<LocalResources> {
+    let schema_file = match &pipeline.spec.producer.schema {
+        Some(schema) => {
+            let path = run_dir.join("schema.json");
+            std::fs::write(&path, serde_json::to_vec_pretty(schema)?)?;
+            Some(path)
+        }
+        None => None,
+    };
+    Ok(LocalResources {
+        kafka_bootstrap: endpoints.kafka_bootstrap.clone(),
+        mongodb_uri: endpoints.mongodb_uri.clone(),
+        kafka_properties_file: args.kafka_properties_file.clone(),
+        schema_file,
+        auth_tokens_file: args.auth_tokens_file.clone(),
+    })
+}
+
+/// A free loopback port for a workload's admin server.
+pub(super) fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Makes the child specs of a run: the workload binary, one log file per child in the run
+/// directory.
+pub(super) struct ChildFactory {
+    pub(super) program: PathBuf,
+    pub(super) run_dir: PathBuf,
+}
+
+impl ChildFactory {
+    pub(super) fn spec(
+        &self,
+        name: String,
+        component: Component,
+        env: Vec<(String, String)>,
+    ) -> ChildSpec {
+        ChildSpec {
+            log_file: self.run_dir.join(format!("{name}.log")),
+            name,
+            program: self.program.clone(),
+            args: vec![component.as_str().to_owned()],
+            env,
+        }
+    }
+}
