@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! { _id: id, id, type, source, subject?, time: DateTime, datacontenttype, specversion, data,
-//!   key?: string, kafka: {partition: i32, offset: i64}, ingestedAt: DateTime }
+//!   authtype?, authid?, key?: string, kafka: {partition: i32, offset: i64}, ingestedAt: DateTime }
 //! ```
 //!
 //! `time` is a BSON datetime (millisecond precision), so range filters and the newest-first
@@ -54,6 +54,13 @@ pub struct StoredEvent {
     datacontenttype: String,
     /// The payload.
     data: EventData,
+    /// CloudEvents auth-context extension: the kind of principal that sent the event
+    /// (`app_user`: the subject of a JWT), when one was authenticated.
+    #[schema(required = false)]
+    authtype: String,
+    /// CloudEvents auth-context extension: who sent the event (the JWT's `sub`).
+    #[schema(required = false)]
+    authid: String,
     /// The Kafka message key (the partition key value), when the event had one.
     #[schema(required = false)]
     key: String,
@@ -95,6 +102,10 @@ pub fn to_document(event: &Event, key: Option<&str>, partition: i32, offset: i64
     document.insert("datacontenttype", &event.datacontenttype);
     document.insert("specversion", &event.specversion);
     document.insert("data", json_to_bson(&event.data));
+    if let Some(authid) = &event.authid {
+        document.insert("authtype", event.authtype.as_deref().unwrap_or("unknown"));
+        document.insert("authid", authid);
+    }
     if let Some(key) = key {
         document.insert("key", key);
     }

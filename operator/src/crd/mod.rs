@@ -21,7 +21,7 @@ pub use self::{
     autoscaling::AutoscalingSpec,
     consumer::ConsumerSpec,
     kafka::{KafkaSpec, SecretKeySelector, SecretReference},
-    producer::{ProducerAuth, ProducerSpec, RateLimitSpec},
+    producer::{JwtAlgorithm, JwtSpec, ProducerAuth, ProducerSpec, RateLimitSpec},
     sink::{MongoSinkSpec, SinkSpec},
     status::{ConsumerStatus, EventPipelineStatus, LagStatus, TopicStatus},
     topic::{DeletionPolicy, TopicSpec},

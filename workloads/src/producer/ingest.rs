@@ -11,6 +11,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{
+    auth::Principal,
     body::Body,
     error::ApiError,
     kafka::{KafkaSink, PublishError, Record},
@@ -83,6 +84,17 @@ impl Validation {
         body: &[u8],
         idempotency_key: Option<&str>,
     ) -> Result<Vec<Record>, ApiError> {
+        self.prepare_as(body, idempotency_key, None)
+    }
+
+    /// [`Validation::prepare`] for a request a JWT authenticated: each event records the
+    /// token's subject (`authtype`, `authid`).
+    pub fn prepare_as(
+        &self,
+        body: &[u8],
+        idempotency_key: Option<&str>,
+        principal: Option<&Principal>,
+    ) -> Result<Vec<Record>, ApiError> {
         let value: Value = serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
         })?;
@@ -117,7 +129,7 @@ impl Validation {
         let mut records = Vec::with_capacity(items.len());
         let mut errors = Vec::new();
         for (index, item) in items.into_iter().enumerate() {
-            match self.prepare_one(item, idempotency_key) {
+            match self.prepare_one(item, idempotency_key, principal) {
                 Ok(record) => records.push(record),
                 Err(failures) if !batch => errors.extend(failures),
                 Err(failures) => errors.extend(failures.into_iter().map(|e| FieldError {
@@ -137,8 +149,13 @@ impl Validation {
         &self,
         item: Value,
         idempotency_key: Option<&str>,
+        principal: Option<&Principal>,
     ) -> Result<Record, Vec<FieldError>> {
-        let event = parse_incoming(item)?.into_event(idempotency_key, &self.default_source);
+        let mut event = parse_incoming(item)?.into_event(idempotency_key, &self.default_source);
+        if let Some(Principal(subject)) = principal {
+            event.authtype = Some(Principal::AUTH_TYPE.to_owned());
+            event.authid = Some(subject.clone());
+        }
         let errors = self.rules.check(&event);
         if !errors.is_empty() {
             return Err(errors);
@@ -242,6 +259,7 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
 pub async fn post_events(
     State(state): State<AppState>,
     client: Option<Extension<Client>>,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     body: Result<Body, ApiError>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
@@ -258,7 +276,7 @@ pub async fn post_events(
     let records = state
         .ingest
         .validation
-        .prepare(&body, key)
+        .prepare_as(&body, key, principal.as_ref().map(|Extension(p)| p))
         .map_err(|e| reject(metrics, e.code(), e))?;
     if let Some(limit) = &state.ingest.rate_limit {
         let client = client.map_or(Client::Producer, |Extension(client)| client);

@@ -38,6 +38,8 @@ pub struct Metrics {
     pub in_flight: IntGauge,
     /// Connections of slow clients ended, by phase (`headers`: closed; `body`: 408).
     pub client_timeouts: IntCounterVec,
+    /// Requests refused 401, by reason (`missing_token`, `unknown_token`, `expired`, ...).
+    pub auth_failures: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -99,6 +101,13 @@ impl Metrics {
                 ),
                 &["phase"],
             )?,
+            auth_failures: IntCounterVec::new(
+                Opts::new(
+                    "auth_failures_total",
+                    "Requests refused 401, by reason (missing_token, unknown_token, expired, issuer, audience, signature, algorithm, ...)",
+                ),
+                &["reason"],
+            )?,
         };
         registry.register(Box::new(metrics.requests.clone()))?;
         registry.register(Box::new(metrics.request_duration.clone()))?;
@@ -108,6 +117,7 @@ impl Metrics {
         registry.register(Box::new(metrics.delivery_errors.clone()))?;
         registry.register(Box::new(metrics.queue_size.clone()))?;
         registry.register(Box::new(metrics.rate_limited.clone()))?;
+        registry.register(Box::new(metrics.auth_failures.clone()))?;
         registry.register(Box::new(metrics.shed.clone()))?;
         registry.register(Box::new(metrics.in_flight.clone()))?;
         registry.register(Box::new(metrics.client_timeouts.clone()))?;

@@ -80,8 +80,14 @@ const ERRORS: [ErrorAnswer; 9] = [
     (
         401,
         "Unauthorized",
-        "A valid bearer token is required (when the producer has tokens)",
-        Some(("WWW-Authenticate", "The bearer challenge (RFC 6750)")),
+        "A valid bearer token is required (when the producer has static tokens or JWT \
+      validation): none was given, or the token is unknown, expired, signed with another \
+      key or algorithm, or names another issuer or audience",
+        Some((
+            "WWW-Authenticate",
+            "The bearer challenge (RFC 6750); with a token given, `error=\"invalid_token\"` and \
+             an `error_description` saying what is wrong with it",
+        )),
     ),
     (
         404,
@@ -150,8 +156,11 @@ pub fn document(contract: &Contract<'_>) -> Value {
     schemas["NewEvents"]["oneOf"][1]["minItems"] = json!(1);
     schemas["NewEvents"]["oneOf"][1]["maxItems"] = json!(contract.max_events);
     doc["components"]["responses"] = error_responses();
-    doc["components"]["securitySchemes"] =
-        json!({"bearerAuth": {"type": "http", "scheme": "bearer"}});
+    doc["components"]["securitySchemes"] = json!({"bearerAuth": {"type": "http", "scheme": "bearer",
+            "description": "A static bearer token of the producer's tokens file, or a JWT it \
+                            verifies (one algorithm: HS256, RS256 or ES256; `exp` required; `iss` \
+                            and `aud` when configured). A JWT's `sub` is recorded on the events \
+                            it sends as `authtype` `app_user` and `authid`."}});
     for (path, method) in [
         ("/v1/events", "post"),
         ("/v1/events", "get"),
@@ -292,7 +301,8 @@ pub struct OpenApiArgs {
     /// Most events in one request (the producer's `--max-events-per-request`).
     #[arg(long, default_value_t = DEFAULT_MAX_EVENTS_PER_REQUEST)]
     pub max_events_per_request: usize,
-    /// Require a bearer token on the /v1 routes (as a producer with `--auth-tokens-file`).
+    /// Require a bearer token on the /v1 routes (as a producer with `--auth-tokens-file` or
+    /// `--jwt-key-file`).
     #[arg(long)]
     pub auth: bool,
 }

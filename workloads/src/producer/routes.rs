@@ -24,8 +24,8 @@ pub struct AppState {
     pub ingest: Arc<Ingest>,
     /// The read path.
     pub store: Store,
-    /// Bearer tokens; `None` turns auth off.
-    pub tokens: Option<auth::Tokens>,
+    /// Static bearer tokens and JWT validation; none configured turns auth off.
+    pub credentials: auth::Credentials,
     /// Metrics.
     pub metrics: Metrics,
     /// Limits of every request.
@@ -58,8 +58,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/events/{id}", get(query::get_event))
         .route_layer(middleware::from_fn_with_state(
-            state.tokens.clone(),
-            auth::require_bearer,
+            (state.credentials.clone(), state.metrics.clone()),
+            auth::require_auth,
         ))
         .route(openapi::PATH, get(openapi::serve))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
