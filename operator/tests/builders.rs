@@ -241,6 +241,8 @@ fn consumer_spec_lands_in_the_consumer_deployment() {
     assert_eq!(replicas(consumer), 3, "autoscaling off: consumer.replicas");
     assert_env(consumer, contract::BATCH_SIZE, "250");
     assert_env(consumer, contract::BATCH_TIMEOUT, "750ms");
+    assert_env(consumer, contract::MONGODB_TTL, "10080m");
+    assert!(!env(&desired.producer).contains_key(contract::MONGODB_TTL));
     assert_env(consumer, contract::GROUP_ID, &pipeline.group_id());
     assert_eq!(pipeline.group_id(), "eventflow-shop-user-activity");
     let requests = container(consumer)
@@ -340,6 +342,7 @@ fn defaults_fill_a_minimal_pipeline() {
     assert_eq!(pipeline.spec.topic.deletion_policy, DeletionPolicy::Retain);
     assert_env(&desired.consumer, contract::BATCH_SIZE, "100");
     assert_env(&desired.consumer, contract::BATCH_TIMEOUT, "5s");
+    assert!(!env(&desired.consumer).contains_key(contract::MONGODB_TTL));
     assert_env(&desired.producer, contract::PARTITION_KEY, "subject");
     assert_env(&desired.producer, contract::MONGODB_COLLECTION, "orders");
     assert!(desired.schema.is_none());

@@ -104,3 +104,15 @@ fn auth_needs_static_tokens_or_jwt_and_a_bounded_leeway() {
         "producer.auth needs secretRef (static tokens), jwt, or both",
     );
 }
+
+#[test]
+fn a_ttl_below_one_second_is_refused() {
+    let mut pipeline = full();
+    pipeline.spec.sink.mongodb.ttl = Some("999ms".parse().unwrap());
+    refused(
+        validate_cel(&pipeline),
+        "sink.mongodb.ttl must be at least 1s",
+    );
+    pipeline.spec.sink.mongodb.ttl = Some("1s".parse().unwrap());
+    validate_cel(&pipeline).unwrap();
+}

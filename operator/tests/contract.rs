@@ -139,6 +139,10 @@ fn consumer_env_parses_as_the_consumer_cli_with_every_value() {
     assert_eq!(args.group_id, "eventflow-shop-user-activity");
     assert_eq!(args.batch_size, 250);
     assert_eq!(args.batch_timeout, std::time::Duration::from_millis(750));
+    assert_eq!(
+        args.mongodb_ttl,
+        Some(std::time::Duration::from_secs(7 * 24 * 3600))
+    );
     assert_eq!(args.mongo.uri, RESOLVED_URI);
     assert_eq!(
         args.schema_file.unwrap().to_str(),

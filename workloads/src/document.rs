@@ -12,6 +12,8 @@
 //! sort compare instants, not strings. The newest-first order is (`time`, `_id`) descending,
 //! which the first index serves; `id` repeats `_id` so the stored document is the event.
 
+pub mod ttl;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use mongodb::{
     Collection, IndexModel,

@@ -150,11 +150,15 @@ fn jwt_env(jwt: &JwtSpec) -> Vec<EnvVar> {
 
 fn consumer_env(pipeline: &EventPipeline) -> Vec<EnvVar> {
     let consumer = &pipeline.spec.consumer;
-    vec![
+    let mut env = vec![
         literal(contract::GROUP_ID, pipeline.group_id()),
         literal(contract::BATCH_SIZE, consumer.batch_size.to_string()),
         literal(contract::BATCH_TIMEOUT, consumer.batch_timeout.to_string()),
-    ]
+    ];
+    if let Some(ttl) = &pipeline.spec.sink.mongodb.ttl {
+        env.push(literal(contract::MONGODB_TTL, ttl.to_string()));
+    }
+    env
 }
 
 /// The volumes of one component's pod and where its container mounts them.

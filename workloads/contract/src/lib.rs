@@ -38,6 +38,9 @@ pub const MONGODB_URI: &str = "EVENTFLOW_MONGODB_URI";
 pub const MONGODB_DATABASE: &str = "EVENTFLOW_MONGODB_DATABASE";
 /// MongoDB collection of the read model.
 pub const MONGODB_COLLECTION: &str = "EVENTFLOW_MONGODB_COLLECTION";
+/// How long the read model keeps an event after storing it (`sink.mongodb.ttl`, e.g. `10080m`;
+/// unset: for ever). The consumer keeps a TTL index on `ingestedAt` to match.
+pub const MONGODB_TTL: &str = "EVENTFLOW_MONGODB_TTL";
 
 /// Path of a JSON Schema file that event `data` must satisfy.
 pub const SCHEMA_FILE: &str = "EVENTFLOW_SCHEMA_FILE";

@@ -11,4 +11,5 @@ mod crash;
 mod dead_letters;
 mod group;
 mod pipeline;
+mod retention;
 mod support;
