@@ -163,7 +163,8 @@ impl Validation {
         Ok(self.record(event))
     }
 
-    fn record(&self, event: Event) -> Record {
+    /// The Kafka record of a valid event: keyed by the partition key, the event as JSON.
+    pub fn record(&self, event: Event) -> Record {
         Record {
             key: self.partition_key.extract(&event),
             payload: event.to_json(),
@@ -309,7 +310,8 @@ fn reject(metrics: &Metrics, reason: &str, error: ApiError) -> ApiError {
     error
 }
 
-fn unavailable(error: &PublishError) -> ApiError {
+/// The 503 of events Kafka did not acknowledge.
+pub(super) fn unavailable(error: &PublishError) -> ApiError {
     tracing::warn!(%error, "events not acknowledged");
     match error {
         PublishError::QueueFull => {

@@ -40,6 +40,10 @@ pub struct Metrics {
     pub client_timeouts: IntCounterVec,
     /// Requests refused 401, by reason (`missing_token`, `unknown_token`, `expired`, ...).
     pub auth_failures: IntCounterVec,
+    /// Dead letters returned by `GET /v1/dead-letters`.
+    pub dead_letters_listed: IntCounter,
+    /// Dead letters a replay chose, by outcome (`replayed`, `refused`, `failed`).
+    pub dead_letters_replayed: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -108,6 +112,17 @@ impl Metrics {
                 ),
                 &["reason"],
             )?,
+            dead_letters_listed: IntCounter::new(
+                "dead_letters_listed_total",
+                "Dead letters returned by GET /v1/dead-letters",
+            )?,
+            dead_letters_replayed: IntCounterVec::new(
+                Opts::new(
+                    "dead_letters_replayed_total",
+                    "Dead letters a replay chose, by outcome (replayed; refused: still invalid or not found; failed: Kafka did not acknowledge)",
+                ),
+                &["outcome"],
+            )?,
         };
         registry.register(Box::new(metrics.requests.clone()))?;
         registry.register(Box::new(metrics.request_duration.clone()))?;
@@ -118,6 +133,8 @@ impl Metrics {
         registry.register(Box::new(metrics.queue_size.clone()))?;
         registry.register(Box::new(metrics.rate_limited.clone()))?;
         registry.register(Box::new(metrics.auth_failures.clone()))?;
+        registry.register(Box::new(metrics.dead_letters_listed.clone()))?;
+        registry.register(Box::new(metrics.dead_letters_replayed.clone()))?;
         registry.register(Box::new(metrics.shed.clone()))?;
         registry.register(Box::new(metrics.in_flight.clone()))?;
         registry.register(Box::new(metrics.client_timeouts.clone()))?;

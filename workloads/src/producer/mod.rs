@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod dead_letters;
 pub mod error;
 pub mod in_flight;
 pub mod ingest;
@@ -80,6 +81,10 @@ pub struct ProducerArgs {
     pub auth_tokens_file: Option<PathBuf>,
     #[command(flatten)]
     pub jwt: JwtArgs,
+    /// Dead-letter topic the consumer writes (default `<topic>.dlq`), read by
+    /// `/v1/dead-letters`.
+    #[arg(long, env = crate::consumer::DLQ_TOPIC_ENV)]
+    pub dlq_topic: Option<String>,
     /// Port of the HTTP API.
     #[arg(long, env = contract::HTTP_PORT, default_value_t = contract::DEFAULT_HTTP_PORT)]
     pub http_port: u16,
@@ -183,6 +188,9 @@ impl ProducerArgs {
 /// Most events in one request unless configured.
 pub const DEFAULT_MAX_EVENTS_PER_REQUEST: usize = 1000;
 
+/// Longest wait for one Kafka answer while reading the dead-letter topic (then 503).
+const DEAD_LETTER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How often `/readyz` re-checks Kafka and MongoDB while ready, and while not (at start and
 /// during an outage, so that readiness follows a recovery closely).
 const READINESS_INTERVAL: (Duration, Duration) =
@@ -201,6 +209,13 @@ pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState>
         queue_max_messages: args.queue_max_messages,
         linger: args.linger,
     };
+    let dead_letters = dead_letters::reader::DeadLetterReader::new(
+        args.kafka.client_config()?,
+        args.dlq_topic
+            .clone()
+            .unwrap_or_else(|| contract::naming::dead_letter_topic(&args.topic)),
+        DEAD_LETTER_READ_TIMEOUT,
+    );
     let sink = KafkaSink::new(
         args.kafka.client_config()?,
         args.topic.clone(),
@@ -246,6 +261,7 @@ pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState>
     Ok(AppState {
         ingest: Arc::new(ingest),
         store,
+        dead_letters: Arc::new(dead_letters),
         credentials,
         in_flight: InFlight::new(args.max_in_flight.get(), metrics.clone()),
         metrics,

@@ -17,6 +17,10 @@ use utoipa::OpenApi;
 
 use super::{
     DEFAULT_MAX_EVENTS_PER_REQUEST,
+    dead_letters::{
+        self, DeadLetterPage, DeadLetterView, Reason, Refused, ReplayOutcome, ReplayRequest,
+        Replayed, SourcePosition,
+    },
     error::{ErrorBody, RETRY_AFTER_SECONDS},
     ingest::{self, Accepted, AcceptedEvent, NewEvents},
     query::{self, EventPage, MAX_LIMIT},
@@ -39,12 +43,20 @@ pub const PATH: &str = "/openapi.json";
                        the consumer stored in MongoDB. Every error answer has the same body \
                        (`ErrorBody`).",
     ),
-    paths(ingest::post_events, query::list_events, query::get_event, serve),
+    paths(
+        ingest::post_events, query::list_events, query::get_event, dead_letters::list,
+        dead_letters::replay, serve
+    ),
     components(schemas(
         NewEvents, IncomingEvent, EventData, Accepted, AcceptedEvent, EventPage, StoredEvent,
-        KafkaPosition, ErrorBody, FieldError
+        KafkaPosition, ErrorBody, FieldError, DeadLetterPage, DeadLetterView, Reason,
+        SourcePosition, ReplayRequest, ReplayOutcome, Replayed, Refused
     )),
-    tags((name = "events", description = "Send and read events")),
+    tags(
+        (name = "events", description = "Send and read events"),
+        (name = "dead-letters", description = "Inspect the messages the consumer could not \
+         store, and replay them once they pass the pipeline's rules"),
+    ),
 )]
 struct ApiDoc;
 
@@ -140,10 +152,12 @@ const ERRORS: [ErrorAnswer; 9] = [
 ];
 
 /// Which error answers each operation can give.
-const OPERATION_ERRORS: [(&str, &[u16]); 3] = [
+const OPERATION_ERRORS: [(&str, &[u16]); 5] = [
     ("postEvents", &[400, 401, 408, 413, 415, 422, 429, 503]),
     ("listEvents", &[400, 401, 503]),
     ("getEvent", &[401, 404, 503]),
+    ("listDeadLetters", &[400, 401, 503]),
+    ("replayDeadLetters", &[400, 401, 408, 413, 503]),
 ];
 
 /// The document of a producer with this contract.
@@ -165,6 +179,8 @@ pub fn document(contract: &Contract<'_>) -> Value {
         ("/v1/events", "post"),
         ("/v1/events", "get"),
         ("/v1/events/{id}", "get"),
+        ("/v1/dead-letters", "get"),
+        ("/v1/dead-letters/replay", "post"),
     ] {
         complete_operation(&mut doc["paths"][path][method], contract.auth);
     }
@@ -265,6 +281,9 @@ fn complete_operation(operation: &mut Value, auth: bool) {
                          "parameters": {"cursor": "$response.body#/nextCursor"}},
             "GetListedEvent": {"operationId": "getEvent",
                                "parameters": {"id": "$response.body#/events/0/id"}}}}),
+        "listDeadLetters" => json!({"200": {
+            "NextPage": {"operationId": "listDeadLetters",
+                         "parameters": {"cursor": "$response.body#/nextCursor"}}}}),
         _ => json!({}),
     };
     for (status, links) in links.as_object().into_iter().flatten() {

@@ -1,0 +1,413 @@
+//! Dead letters a person can inspect and replay: `GET /v1/dead-letters` lists what the consumer
+//! put in `<topic>.dlq` (the original event or raw bytes, the reason, where it came from, when),
+//! paged like the event queries; `POST /v1/dead-letters/replay` re-publishes chosen ones to the
+//! pipeline's topic once they pass today's rules (after a schema fix, say). A replayed event
+//! keeps its id, so the consumer's idempotent write stores it once however often it is
+//! replayed. The dead-letter topic itself is only read ([`reader`]): nothing is committed or
+//! removed, so a dead letter stays listed after its replay.
+
+pub mod reader;
+
+use std::sync::Arc;
+
+use axum::{
+    Json,
+    extract::{Query, State, rejection::QueryRejection},
+};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use self::reader::{DeadLetter, DeadLetterReader, Position};
+use super::{error::ApiError, ingest::unavailable, query::MAX_LIMIT, routes::AppState};
+use crate::consumer::dlq::{
+    ERROR_CODE_HEADER, ERROR_HEADER, SOURCE_OFFSET_HEADER, SOURCE_PARTITION_HEADER,
+    SOURCE_TOPIC_HEADER,
+};
+
+/// Dead letters per page when `limit` is absent.
+pub const DEFAULT_LIMIT: usize = 50;
+
+/// A dead letter as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetterView {
+    /// `<partition>-<offset>` in the dead-letter topic: what `replay` takes in `ids`.
+    pub id: String,
+    /// When the consumer dead-lettered it.
+    pub dead_lettered_at: Option<DateTime<Utc>>,
+    /// Why.
+    pub reason: Reason,
+    /// Where the consumer read it.
+    pub source: SourcePosition,
+    /// The original Kafka key (UTF-8, lossy).
+    pub key: Option<String>,
+    /// The event's `id`, when the value is JSON with a string `id`.
+    pub event_id: Option<String>,
+    /// The original value, when it is JSON.
+    #[schema(value_type = Option<Object>)]
+    pub event: Option<Value>,
+    /// The original value as base64, when it is not JSON.
+    pub raw: Option<String>,
+}
+
+/// Why the consumer dead-lettered a message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Reason {
+    /// `not_json`, `not_an_event`, `schema_violation` or `rejected_by_mongodb`.
+    pub code: String,
+    /// What was wrong, e.g. every failing field of a schema violation.
+    pub message: String,
+}
+
+/// Where the consumer read a message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourcePosition {
+    /// The pipeline's topic.
+    pub topic: String,
+    /// Its partition.
+    pub partition: Option<i32>,
+    /// Its offset.
+    pub offset: Option<i64>,
+}
+
+impl DeadLetterView {
+    fn of(letter: &DeadLetter) -> Self {
+        let json = letter
+            .value
+            .as_deref()
+            .and_then(|value| serde_json::from_slice::<Value>(value).ok());
+        let raw = match (&json, &letter.value) {
+            (None, Some(value)) => Some(STANDARD.encode(value)),
+            _ => None,
+        };
+        Self {
+            id: letter.position.id(),
+            dead_lettered_at: letter.time,
+            reason: Reason {
+                code: letter.header(ERROR_CODE_HEADER).unwrap_or_default(),
+                message: letter.header(ERROR_HEADER).unwrap_or_default(),
+            },
+            source: SourcePosition {
+                topic: letter.header(SOURCE_TOPIC_HEADER).unwrap_or_default(),
+                partition: letter
+                    .header(SOURCE_PARTITION_HEADER)
+                    .and_then(|p| p.parse().ok()),
+                offset: letter
+                    .header(SOURCE_OFFSET_HEADER)
+                    .and_then(|o| o.parse().ok()),
+            },
+            key: letter
+                .key
+                .as_deref()
+                .map(|k| String::from_utf8_lossy(k).into_owned()),
+            event_id: json
+                .as_ref()
+                .and_then(|event| event.get("id")?.as_str().map(str::to_owned)),
+            event: json,
+            raw,
+        }
+    }
+}
+
+/// Which dead letters a list or a replay selects.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Selection {
+    /// Only this reason code (`schema_violation`, ...).
+    pub reason: Option<String>,
+    /// Only dead-lettered at or after this time (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Only dead-lettered before this time (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl Selection {
+    fn keeps(&self, letter: &DeadLetter) -> bool {
+        let code = letter.header(ERROR_CODE_HEADER);
+        self.reason
+            .as_ref()
+            .is_none_or(|r| code.as_ref() == Some(r))
+            && self
+                .from
+                .is_none_or(|from| letter.time.is_some_and(|t| t >= from))
+            && self.to.is_none_or(|to| letter.time.is_some_and(|t| t < to))
+    }
+}
+
+/// The query parameters of `GET /v1/dead-letters`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Only this reason code.
+    pub reason: Option<String>,
+    /// Only dead-lettered at or after this time (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Only dead-lettered before this time (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// Dead letters per page (default 50).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<usize>,
+    /// `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of `GET /v1/dead-letters`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetterPage {
+    /// Dead letters in the dead-letter topic's order (partition, then offset).
+    pub dead_letters: Vec<DeadLetterView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// The body of `POST /v1/dead-letters/replay`: `ids`, or a selection (`reason`, `from`, `to`)
+/// with a `limit`; not both.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    /// Dead letters by id (`<partition>-<offset>` of the list).
+    #[serde(default)]
+    pub ids: Vec<String>,
+    /// Only this reason code.
+    pub reason: Option<String>,
+    /// Only dead-lettered at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Only dead-lettered before this time.
+    pub to: Option<DateTime<Utc>>,
+    /// Most dead letters replayed by a selection (default 50, at most 1000).
+    pub limit: Option<usize>,
+}
+
+/// What a replay did, one entry per dead letter chosen.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayOutcome {
+    /// Re-published to the pipeline's topic.
+    pub replayed: Vec<Replayed>,
+    /// Left where they are: still invalid under today's rules, or not found.
+    pub refused: Vec<Refused>,
+}
+
+/// A dead letter re-published.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Replayed {
+    /// The dead letter's id.
+    pub id: String,
+    /// The event's id (kept from the original).
+    pub event_id: String,
+    /// Partition of the pipeline's topic it was written to.
+    pub partition: i32,
+    /// Its offset there.
+    pub offset: i64,
+}
+
+/// A dead letter not replayed, and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Refused {
+    /// The dead letter's id.
+    pub id: String,
+    /// `not_found`, or the reason code the consumer would give it again (`schema_violation`, ...).
+    pub code: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The pipeline's dead letters: what the consumer sent to the dead-letter topic, paged.
+#[utoipa::path(
+    get,
+    path = "/v1/dead-letters",
+    operation_id = "listDeadLetters",
+    tag = "dead-letters",
+    params(ListParams),
+    responses((status = 200, description = "A page of dead letters", body = DeadLetterPage)),
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<DeadLetterPage>, ApiError> {
+    let Query(params) =
+        params.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
+    let limit = checked_limit(params.limit)?;
+    let from = params
+        .cursor
+        .as_deref()
+        .map(|cursor| {
+            Position::parse(cursor).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_parameter",
+                    "`cursor`: not a cursor from a previous page",
+                )
+            })
+        })
+        .transpose()?;
+    let selection = Selection {
+        reason: params.reason,
+        from: params.from,
+        to: params.to,
+    };
+    let mut letters = scan(&state, from, limit + 1, selection).await?;
+    let next_cursor = (letters.len() > limit).then(|| letters[limit].position.id());
+    letters.truncate(limit);
+    state
+        .metrics
+        .dead_letters_listed
+        .inc_by(letters.len() as u64);
+    Ok(Json(DeadLetterPage {
+        dead_letters: letters.iter().map(DeadLetterView::of).collect(),
+        next_cursor,
+    }))
+}
+
+/// Re-publishes dead letters to the pipeline's topic, those that pass the pipeline's rules now;
+/// each keeps its event id, so the consumer stores it once however often it is replayed.
+#[utoipa::path(
+    post,
+    path = "/v1/dead-letters/replay",
+    operation_id = "replayDeadLetters",
+    tag = "dead-letters",
+    request_body(content = ReplayRequest, content_type = "application/json"),
+    responses((status = 200, description = "What was replayed and what was not", body = ReplayOutcome)),
+)]
+pub async fn replay(
+    State(state): State<AppState>,
+    request: Result<Json<ReplayRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<ReplayOutcome>, ApiError> {
+    let Json(request) =
+        request.map_err(|e| ApiError::bad_request("invalid_replay", e.body_text()))?;
+    let (letters, mut refused) = chosen(&state, request).await?;
+    let mut records = Vec::new();
+    let mut sources = Vec::new();
+    for letter in letters {
+        let id = letter.position.id();
+        match state
+            .ingest
+            .validation
+            .rules
+            .decode(letter.value.as_deref().unwrap_or_default())
+        {
+            Ok(event) => {
+                sources.push(id);
+                records.push(state.ingest.validation.record(event));
+            }
+            Err(error) => refused.push(Refused {
+                id,
+                code: error.code().to_owned(),
+                message: error.to_string(),
+            }),
+        }
+    }
+    let acks = state.ingest.sink.publish(&records).await.map_err(|e| {
+        count(&state, "failed", records.len());
+        unavailable(&e)
+    })?;
+    count(&state, "replayed", records.len());
+    count(&state, "refused", refused.len());
+    let replayed = sources
+        .into_iter()
+        .zip(records)
+        .zip(acks)
+        .map(|((id, record), ack)| Replayed {
+            id,
+            event_id: record.id,
+            partition: ack.partition,
+            offset: ack.offset,
+        })
+        .collect();
+    Ok(Json(ReplayOutcome { replayed, refused }))
+}
+
+fn count(state: &AppState, outcome: &str, n: usize) {
+    state
+        .metrics
+        .dead_letters_replayed
+        .with_label_values(&[outcome])
+        .inc_by(n as u64);
+}
+
+/// The dead letters a replay names, and the ids it names that are not there.
+async fn chosen(
+    state: &AppState,
+    request: ReplayRequest,
+) -> Result<(Vec<DeadLetter>, Vec<Refused>), ApiError> {
+    let selection = Selection {
+        reason: request.reason,
+        from: request.from,
+        to: request.to,
+    };
+    if request.ids.is_empty() {
+        let limit = checked_limit(request.limit)?;
+        return Ok((scan(state, None, limit, selection).await?, Vec::new()));
+    }
+    if selection != Selection::default() || request.limit.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_replay",
+            "give either `ids` or a selection (`reason`, `from`, `to`, `limit`), not both",
+        ));
+    }
+    let mut letters = Vec::new();
+    let mut refused = Vec::new();
+    for id in request.ids {
+        let found = match Position::parse(&id) {
+            Some(position) => read(state, move |reader| reader.get(position)).await?,
+            None => None,
+        };
+        match found {
+            Some(letter) => letters.push(letter),
+            None => refused.push(Refused {
+                message: format!("no dead letter `{id}` (ids are `<partition>-<offset>`)"),
+                id,
+                code: "not_found".to_owned(),
+            }),
+        }
+    }
+    Ok((letters, refused))
+}
+
+fn checked_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if (1..=MAX_LIMIT).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_parameter",
+            format!("`limit`: must be an integer from 1 to {MAX_LIMIT}"),
+        ))
+    }
+}
+
+async fn scan(
+    state: &AppState,
+    from: Option<Position>,
+    wanted: usize,
+    selection: Selection,
+) -> Result<Vec<DeadLetter>, ApiError> {
+    read(state, move |reader| {
+        reader.scan(from, wanted, &|letter| selection.keeps(letter))
+    })
+    .await
+}
+
+/// Runs a blocking read of the dead-letter topic off the async runtime.
+async fn read<T: Send + 'static>(
+    state: &AppState,
+    job: impl FnOnce(&DeadLetterReader) -> Result<T, String> + Send + 'static,
+) -> Result<T, ApiError> {
+    let reader: Arc<DeadLetterReader> = Arc::clone(&state.dead_letters);
+    let outcome = tokio::task::spawn_blocking(move || job(&reader))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|outcome| outcome);
+    outcome.map_err(|error| {
+        tracing::warn!(%error, "reading the dead-letter topic failed");
+        ApiError::unavailable(
+            "kafka_unavailable",
+            "the dead-letter topic cannot be read now; retry later",
+        )
+    })
+}
