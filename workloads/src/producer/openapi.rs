@@ -289,7 +289,11 @@ fn complete_operation(operation: &mut Value, auth: bool) {
     for (status, links) in links.as_object().into_iter().flatten() {
         operation["responses"][status]["links"] = links.clone();
     }
-    for parameter in operation["parameters"].as_array_mut().into_iter().flatten() {
+    // `get_mut`, not indexing: indexing a missing key would add `"parameters": null`.
+    let parameters = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut);
+    for parameter in parameters.into_iter().flatten() {
         match parameter["name"].as_str() {
             Some("limit") => parameter["schema"]["maximum"] = json!(MAX_LIMIT),
             Some("Idempotency-Key") => {
@@ -399,6 +403,27 @@ mod tests {
             "properties": {"title": {"$ref": "#/$defs/title"}},
             "$defs": {"title": {"type": "string", "minLength": 2}}
         })
+    }
+
+    #[test]
+    fn every_operation_lists_its_parameters_or_none_and_the_dead_letter_routes_are_there() {
+        let doc = contract_document(&EventRules::new(vec![], None).unwrap(), true);
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let parameters = operation.get("parameters");
+                assert!(
+                    parameters.is_none_or(Value::is_array),
+                    "{method} {path}: parameters {parameters:?}"
+                );
+            }
+        }
+        let replay = &doc["paths"]["/v1/dead-letters/replay"]["post"];
+        assert_eq!(replay["security"], json!([{"bearerAuth": []}]));
+        assert!(replay["responses"]["401"].is_object());
+        assert!(
+            doc["paths"]["/v1/dead-letters"]["get"]["responses"]["200"]["links"]["NextPage"]
+                .is_object()
+        );
     }
 
     #[test]
