@@ -244,6 +244,21 @@ mod tests {
     }
 
     #[test]
+    fn a_jwt_subject_is_stored_and_rendered_as_the_auth_context_attributes() {
+        let mut event = event();
+        assert!(!to_document(&event, None, 0, 1).contains_key("authid"));
+        event.authtype = Some("app_user".into());
+        event.authid = Some("user-42".into());
+        let json = to_json(&to_document(&event, None, 0, 1));
+        assert_eq!(
+            (&json["authtype"], &json["authid"]),
+            (&json!("app_user"), &json!("user-42"))
+        );
+        let back: Event = serde_json::from_value(json).unwrap();
+        assert_eq!(back, event);
+    }
+
+    #[test]
     fn three_indexes_serve_the_queries() {
         let keys: Vec<Document> = indexes().into_iter().map(|i| i.keys).collect();
         assert_eq!(keys[0], doc! { "time": -1, "_id": -1 });

@@ -164,4 +164,23 @@ mod tests {
         .to_string();
         assert!(error.contains("--auth-tokens-file"), "{error}");
     }
+
+    #[test]
+    fn the_jwt_key_is_the_local_file_or_says_which_flag_to_pass() {
+        let pod = vec![literal(contract::JWT_KEY_FILE, "/etc/eventflow/jwt/key")];
+        let ports = Ports { http: 1, admin: 2 };
+        let error = local_env(&pod, &LocalResources::default(), ports)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--jwt-key-file"), "{error}");
+        let local = LocalResources {
+            jwt_key_file: Some("/tmp/run/jwks.json".into()),
+            ..LocalResources::default()
+        };
+        let env: BTreeMap<_, _> = local_env(&pod, &local, ports)
+            .unwrap()
+            .into_iter()
+            .collect();
+        assert_eq!(env[contract::JWT_KEY_FILE], "/tmp/run/jwks.json");
+    }
 }
