@@ -220,10 +220,7 @@ pub struct Refused {
 
 /// The pipeline's dead letters: what the consumer sent to the dead-letter topic, paged.
 #[utoipa::path(
-    get,
-    path = "/v1/dead-letters",
-    operation_id = "listDeadLetters",
-    tag = "dead-letters",
+    get, path = "/v1/dead-letters", operation_id = "listDeadLetters", tag = "dead-letters",
     params(ListParams),
     responses((status = 200, description = "A page of dead letters", body = DeadLetterPage)),
 )]
@@ -231,8 +228,9 @@ pub async fn list(
     State(state): State<AppState>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<DeadLetterPage>, ApiError> {
-    let Query(params) =
-        params.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
+    let params = params
+        .map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?
+        .0;
     let limit = checked_limit(params.limit)?;
     let from = params
         .cursor
