@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make generate`: regenerate the EventPipeline CRD from operator/src/crd.rs into crds/ and, when
+# `make generate`: regenerate the EventPipeline CRD from operator/src/crd/ into crds/ and, when
 # the Helm chart is present, into the chart's crds/ directory, and the producer's OpenAPI document
 # into docs/openapi.json. A test fails when any of them drifts.
 set -euo pipefail

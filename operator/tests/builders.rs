@@ -164,18 +164,36 @@ fn producer_spec_lands_in_the_producer_deployment() {
     assert_env(producer, contract::RATE_LIMIT_EVENTS_PER_SECOND, "500");
     assert_env(producer, contract::RATE_LIMIT_BURST, "1000");
     let volumes = pod(producer).volumes.clone().unwrap();
-    let auth = volumes
-        .iter()
-        .find(|v| v.name == "auth-tokens")
-        .unwrap()
-        .secret
-        .clone()
-        .unwrap();
-    assert_eq!(auth.secret_name.as_deref(), Some("ingest-tokens"));
-    let item = &auth.items.unwrap()[0];
+    let mounted = |volume: &str| {
+        let secret = volumes
+            .iter()
+            .find(|v| v.name == volume)
+            .unwrap()
+            .secret
+            .clone()
+            .unwrap();
+        let item = secret.items.unwrap()[0].clone();
+        (secret.secret_name.unwrap(), item.key, item.path)
+    };
     assert_eq!(
-        (item.key.as_str(), item.path.as_str()),
-        ("tokens.txt", "tokens")
+        mounted("auth-tokens"),
+        ("ingest-tokens".into(), "tokens.txt".into(), "tokens".into())
+    );
+    assert_env(producer, contract::JWT_KEY_FILE, "/etc/eventflow/jwt/key");
+    assert_env(producer, contract::JWT_ALGORITHM, "RS256");
+    assert_env(producer, contract::JWT_ISSUER, "https://users.shop.example");
+    assert_env(producer, contract::JWT_AUDIENCE, "user-activity");
+    assert_env(producer, contract::JWT_LEEWAY, "30s");
+    assert_eq!(
+        mounted("jwt-key"),
+        ("user-service-jwks".into(), "jwks.json".into(), "key".into())
+    );
+    let mounts = container(producer).volume_mounts.clone().unwrap();
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m.name == "jwt-key" && m.mount_path == "/etc/eventflow/jwt"),
+        "{mounts:?}"
     );
     let resources = container(producer).resources.clone().unwrap();
     assert_eq!(
@@ -223,6 +241,8 @@ fn consumer_spec_lands_in_the_consumer_deployment() {
     assert_eq!(replicas(consumer), 3, "autoscaling off: consumer.replicas");
     assert_env(consumer, contract::BATCH_SIZE, "250");
     assert_env(consumer, contract::BATCH_TIMEOUT, "750ms");
+    assert_env(consumer, contract::MONGODB_TTL, "10080m");
+    assert!(!env(&desired.producer).contains_key(contract::MONGODB_TTL));
     assert_env(consumer, contract::GROUP_ID, &pipeline.group_id());
     assert_eq!(pipeline.group_id(), "eventflow-shop-user-activity");
     let requests = container(consumer)
@@ -322,6 +342,7 @@ fn defaults_fill_a_minimal_pipeline() {
     assert_eq!(pipeline.spec.topic.deletion_policy, DeletionPolicy::Retain);
     assert_env(&desired.consumer, contract::BATCH_SIZE, "100");
     assert_env(&desired.consumer, contract::BATCH_TIMEOUT, "5s");
+    assert!(!env(&desired.consumer).contains_key(contract::MONGODB_TTL));
     assert_env(&desired.producer, contract::PARTITION_KEY, "subject");
     assert_env(&desired.producer, contract::MONGODB_COLLECTION, "orders");
     assert!(desired.schema.is_none());

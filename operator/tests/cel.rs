@@ -88,3 +88,31 @@ fn a_rate_limit_burst_below_its_rate_is_refused() {
         validate_cel(&pipeline).unwrap();
     }
 }
+
+#[test]
+fn auth_needs_static_tokens_or_jwt_and_a_bounded_leeway() {
+    let mut pipeline = full();
+    let auth = pipeline.spec.producer.auth.as_mut().unwrap();
+    auth.secret_ref = None;
+    validate_cel(&pipeline).unwrap();
+    let auth = pipeline.spec.producer.auth.as_mut().unwrap();
+    auth.jwt.as_mut().unwrap().leeway = "6m".parse().unwrap();
+    refused(validate_cel(&pipeline), "leeway must be at most 5m");
+    pipeline.spec.producer.auth.as_mut().unwrap().jwt = None;
+    refused(
+        validate_cel(&pipeline),
+        "producer.auth needs secretRef (static tokens), jwt, or both",
+    );
+}
+
+#[test]
+fn a_ttl_below_one_second_is_refused() {
+    let mut pipeline = full();
+    pipeline.spec.sink.mongodb.ttl = Some("999ms".parse().unwrap());
+    refused(
+        validate_cel(&pipeline),
+        "sink.mongodb.ttl must be at least 1s",
+    );
+    pipeline.spec.sink.mongodb.ttl = Some("1s".parse().unwrap());
+    validate_cel(&pipeline).unwrap();
+}

@@ -110,6 +110,20 @@ fn producer_env_parses_as_the_producer_cli_with_every_value() {
         args.auth_tokens_file.unwrap().to_str(),
         Some("/etc/eventflow/auth/tokens")
     );
+    let jwt = &args.jwt;
+    assert_eq!(
+        jwt.jwt_key_file.as_deref().and_then(|p| p.to_str()),
+        Some("/etc/eventflow/jwt/key")
+    );
+    assert_eq!(
+        jwt.jwt_algorithm,
+        Some(eventflow_workloads::producer::auth::jwt::JwtAlgorithm::Rs256)
+    );
+    assert_eq!(
+        (jwt.jwt_issuer.as_deref(), jwt.jwt_audience.as_deref()),
+        (Some("https://users.shop.example"), Some("user-activity"))
+    );
+    assert_eq!(jwt.jwt_leeway, std::time::Duration::from_secs(30));
     assert_eq!((args.http_port, args.telemetry.admin_port), (8080, 9090));
     assert_eq!(args.telemetry.pipeline, "user-activity");
 }
@@ -125,6 +139,10 @@ fn consumer_env_parses_as_the_consumer_cli_with_every_value() {
     assert_eq!(args.group_id, "eventflow-shop-user-activity");
     assert_eq!(args.batch_size, 250);
     assert_eq!(args.batch_timeout, std::time::Duration::from_millis(750));
+    assert_eq!(
+        args.mongodb_ttl,
+        Some(std::time::Duration::from_secs(7 * 24 * 3600))
+    );
     assert_eq!(args.mongo.uri.expose(), RESOLVED_URI);
     assert_eq!(
         args.schema_file.unwrap().to_str(),

@@ -5,12 +5,14 @@
 //!
 //! ```text
 //! { _id: id, id, type, source, subject?, time: DateTime, datacontenttype, specversion, data,
-//!   key?: string, kafka: {partition: i32, offset: i64}, ingestedAt: DateTime }
+//!   authtype?, authid?, key?: string, kafka: {partition: i32, offset: i64}, ingestedAt: DateTime }
 //! ```
 //!
 //! `time` is a BSON datetime (millisecond precision), so range filters and the newest-first
 //! sort compare instants, not strings. The newest-first order is (`time`, `_id`) descending,
 //! which the first index serves; `id` repeats `_id` so the stored document is the event.
+
+pub mod ttl;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use mongodb::{
@@ -54,6 +56,13 @@ pub struct StoredEvent {
     datacontenttype: String,
     /// The payload.
     data: EventData,
+    /// CloudEvents auth-context extension: the kind of principal that sent the event
+    /// (`app_user`: the subject of a JWT), when one was authenticated.
+    #[schema(required = false)]
+    authtype: String,
+    /// CloudEvents auth-context extension: who sent the event (the JWT's `sub`).
+    #[schema(required = false)]
+    authid: String,
     /// The Kafka message key (the partition key value), when the event had one.
     #[schema(required = false)]
     key: String,
@@ -95,6 +104,10 @@ pub fn to_document(event: &Event, key: Option<&str>, partition: i32, offset: i64
     document.insert("datacontenttype", &event.datacontenttype);
     document.insert("specversion", &event.specversion);
     document.insert("data", json_to_bson(&event.data));
+    if let Some(authid) = &event.authid {
+        document.insert("authtype", event.authtype.as_deref().unwrap_or("unknown"));
+        document.insert("authid", authid);
+    }
     if let Some(key) = key {
         document.insert("key", key);
     }
@@ -228,6 +241,21 @@ mod tests {
         assert_eq!(json["kafka"], json!({"partition": 0, "offset": 7}));
         let back: Event = serde_json::from_value(json).unwrap();
         assert_eq!(back, event());
+    }
+
+    #[test]
+    fn a_jwt_subject_is_stored_and_rendered_as_the_auth_context_attributes() {
+        let mut event = event();
+        assert!(!to_document(&event, None, 0, 1).contains_key("authid"));
+        event.authtype = Some("app_user".into());
+        event.authid = Some("user-42".into());
+        let json = to_json(&to_document(&event, None, 0, 1));
+        assert_eq!(
+            (&json["authtype"], &json["authid"]),
+            (&json!("app_user"), &json!("user-42"))
+        );
+        let back: Event = serde_json::from_value(json).unwrap();
+        assert_eq!(back, event);
     }
 
     #[test]

@@ -70,6 +70,13 @@ pub struct Event {
     pub datacontenttype: String,
     /// The payload.
     pub data: Value,
+    /// CloudEvents auth-context extension: the kind of principal that sent the event
+    /// (`app_user` for the subject of a JWT); set by the producer only, never by the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authtype: Option<String>,
+    /// CloudEvents auth-context extension: who sent the event (a JWT's `sub`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authid: Option<String>,
 }
 
 /// One failing field: a JSON pointer into the event and what is wrong there.
@@ -153,6 +160,8 @@ impl IncomingEvent {
             time: self.time.unwrap_or_else(Utc::now),
             datacontenttype: DATA_CONTENT_TYPE.to_owned(),
             data: self.data,
+            authtype: None,
+            authid: None,
         }
     }
 }

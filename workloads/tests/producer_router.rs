@@ -148,6 +148,11 @@ async fn with_tokens_every_v1_route_needs_a_bearer_token() {
         post_json(&json!({"type": "t"})),
         get("/v1/events"),
         get("/v1/events/e1"),
+        get("/v1/dead-letters"),
+        Request::post("/v1/dead-letters/replay")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(r#"{"ids": ["0-0"]}"#))
+            .unwrap(),
     ] {
         let (status, headers, body) = send(&app, request).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -259,4 +264,33 @@ async fn a_request_timeout_shorter_than_the_delivery_timeout_is_refused() {
         built.err().map(|e| e.to_string()).as_deref(),
         Some("invalid configuration: the request timeout must exceed the delivery timeout")
     );
+}
+
+#[tokio::test]
+async fn dead_letter_requests_with_bad_parameters_are_400_before_kafka() {
+    let app = router(&[]).await;
+    for uri in [
+        "/v1/dead-letters?limit=0",
+        "/v1/dead-letters?limit=1001",
+        "/v1/dead-letters?cursor=x",
+        "/v1/dead-letters?sort=asc",
+        "/v1/dead-letters?from=yesterday",
+    ] {
+        let (status, _, body) = send(&app, get(uri)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_parameter", "{uri}");
+    }
+    for replay in [
+        json!({"ids": ["0-1"], "reason": "not_json"}),
+        json!({"ids": ["0-1"], "limit": 5}),
+        json!({"unknown": true}),
+        json!({"limit": 0}),
+    ] {
+        let request = Request::post("/v1/dead-letters/replay")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(replay.to_string()))
+            .unwrap();
+        let (status, _, body) = send(&app, request).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{replay}: {body}");
+    }
 }

@@ -32,11 +32,16 @@ fn referenced(pipeline: &EventPipeline) -> Vec<(Reader, &'static str, &SecretKey
     let mongodb = &pipeline.spec.sink.mongodb.uri_secret_ref;
     let mut keys = vec![(Reader::Both, "sink.mongodb.uriSecretRef", mongodb)];
     if let Some(auth) = &pipeline.spec.producer.auth {
-        keys.push((
-            Reader::Producer,
-            "producer.auth.secretRef",
-            &auth.secret_ref,
-        ));
+        if let Some(tokens) = &auth.secret_ref {
+            keys.push((Reader::Producer, "producer.auth.secretRef", tokens));
+        }
+        if let Some(jwt) = &auth.jwt {
+            keys.push((
+                Reader::Producer,
+                "producer.auth.jwt.keySecretRef",
+                &jwt.key_secret_ref,
+            ));
+        }
     }
     keys
 }

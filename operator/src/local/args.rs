@@ -39,6 +39,10 @@ pub struct LocalArgs {
     /// Bearer tokens for a pipeline with `producer.auth`, one per line.
     #[arg(long, env = contract::AUTH_TOKENS_FILE)]
     pub auth_tokens_file: Option<PathBuf>,
+    /// JWT verification key for a pipeline with `producer.auth.jwt` (HS256 secret, PEM public
+    /// keys or a JWKS document).
+    #[arg(long, env = contract::JWT_KEY_FILE)]
+    pub jwt_key_file: Option<PathBuf>,
     /// Port of the producer API (`POST /v1/events`).
     #[arg(long, env = "EVENTFLOW_LOCAL_HTTP_PORT", default_value_t = contract::DEFAULT_HTTP_PORT)]
     pub http_port: u16,

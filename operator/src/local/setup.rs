@@ -99,6 +99,7 @@ pub(super) fn local_resources(
         kafka_properties_file: args.kafka_properties_file.clone(),
         schema_file,
         auth_tokens_file: args.auth_tokens_file.clone(),
+        jwt_key_file: args.jwt_key_file.clone(),
     })
 }
 

@@ -9,7 +9,9 @@ use k8s_openapi::api::core::v1::EnvVar;
 
 use crate::{
     Error, Result,
-    resources::env::{AUTH_DIR, AUTH_TOKENS_KEY, KAFKA_PROPERTIES_DIR, SCHEMA_DIR, SCHEMA_KEY},
+    resources::env::{
+        AUTH_DIR, AUTH_TOKENS_KEY, JWT_DIR, JWT_KEY, KAFKA_PROPERTIES_DIR, SCHEMA_DIR, SCHEMA_KEY,
+    },
 };
 
 /// Local stand-ins for what the cluster would mount or reference.
@@ -25,6 +27,8 @@ pub struct LocalResources {
     pub schema_file: Option<PathBuf>,
     /// File of bearer tokens (instead of the mounted auth Secret).
     pub auth_tokens_file: Option<PathBuf>,
+    /// The JWT verification key (instead of the mounted `jwt.keySecretRef`).
+    pub jwt_key_file: Option<PathBuf>,
 }
 
 /// Per-process settings: its ports and bind address.
@@ -61,6 +65,11 @@ pub fn local_env(
                 local.auth_tokens_file.as_ref(),
                 &format!("{AUTH_DIR}/{AUTH_TOKENS_KEY}"),
                 "--auth-tokens-file",
+            )?,
+            contract::JWT_KEY_FILE => local_file(
+                local.jwt_key_file.as_ref(),
+                &format!("{JWT_DIR}/{JWT_KEY}"),
+                "--jwt-key-file",
             )?,
             contract::HTTP_PORT => ports.http.to_string(),
             contract::ADMIN_PORT => ports.admin.to_string(),
@@ -154,5 +163,24 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("--auth-tokens-file"), "{error}");
+    }
+
+    #[test]
+    fn the_jwt_key_is_the_local_file_or_says_which_flag_to_pass() {
+        let pod = vec![literal(contract::JWT_KEY_FILE, "/etc/eventflow/jwt/key")];
+        let ports = Ports { http: 1, admin: 2 };
+        let error = local_env(&pod, &LocalResources::default(), ports)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--jwt-key-file"), "{error}");
+        let local = LocalResources {
+            jwt_key_file: Some("/tmp/run/jwks.json".into()),
+            ..LocalResources::default()
+        };
+        let env: BTreeMap<_, _> = local_env(&pod, &local, ports)
+            .unwrap()
+            .into_iter()
+            .collect();
+        assert_eq!(env[contract::JWT_KEY_FILE], "/tmp/run/jwks.json");
     }
 }

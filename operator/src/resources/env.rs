@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{
 use kube::ResourceExt;
 
 use super::{BuildContext, meta::Component, meta::schema_config_map_name};
-use crate::crd::EventPipeline;
+use crate::crd::{EventPipeline, JwtSpec};
 
 /// Where `kafka.secretRef` is mounted: one file per librdkafka property.
 pub const KAFKA_PROPERTIES_DIR: &str = "/etc/eventflow/kafka";
@@ -20,10 +20,15 @@ pub const SCHEMA_KEY: &str = "schema.json";
 pub const AUTH_DIR: &str = "/etc/eventflow/auth";
 /// The tokens file inside [`AUTH_DIR`].
 pub const AUTH_TOKENS_KEY: &str = "tokens";
+/// Where `producer.auth.jwt.keySecretRef` is mounted.
+pub const JWT_DIR: &str = "/etc/eventflow/jwt";
+/// The key file inside [`JWT_DIR`].
+pub const JWT_KEY: &str = "key";
 
 const KAFKA_VOLUME: &str = "kafka-properties";
 const SCHEMA_VOLUME: &str = "schema";
 const AUTH_VOLUME: &str = "auth-tokens";
+const JWT_VOLUME: &str = "jwt-key";
 const TMP_VOLUME: &str = "tmp";
 
 fn literal(name: &str, value: impl Into<String>) -> EnvVar {
@@ -109,11 +114,15 @@ fn producer_env(pipeline: &EventPipeline) -> Vec<EnvVar> {
             producer.allowed_types.join(","),
         ));
     }
-    if producer.auth.is_some() {
+    let auth = producer.auth.as_ref();
+    if auth.is_some_and(|auth| auth.secret_ref.is_some()) {
         env.push(literal(
             contract::AUTH_TOKENS_FILE,
             format!("{AUTH_DIR}/{AUTH_TOKENS_KEY}"),
         ));
+    }
+    if let Some(jwt) = auth.and_then(|auth| auth.jwt.as_ref()) {
+        env.extend(jwt_env(jwt));
     }
     if let Some(limit) = &producer.rate_limit {
         env.push(literal(
@@ -127,13 +136,32 @@ fn producer_env(pipeline: &EventPipeline) -> Vec<EnvVar> {
     env
 }
 
+fn jwt_env(jwt: &JwtSpec) -> Vec<EnvVar> {
+    let mut env = vec![
+        literal(contract::JWT_KEY_FILE, format!("{JWT_DIR}/{JWT_KEY}")),
+        literal(contract::JWT_ALGORITHM, jwt.algorithm.as_str()),
+        literal(contract::JWT_LEEWAY, jwt.leeway.to_string()),
+    ];
+    if let Some(issuer) = &jwt.issuer {
+        env.push(literal(contract::JWT_ISSUER, issuer.clone()));
+    }
+    if let Some(audience) = &jwt.audience {
+        env.push(literal(contract::JWT_AUDIENCE, audience.clone()));
+    }
+    env
+}
+
 fn consumer_env(pipeline: &EventPipeline) -> Vec<EnvVar> {
     let consumer = &pipeline.spec.consumer;
-    vec![
+    let mut env = vec![
         literal(contract::GROUP_ID, pipeline.group_id()),
         literal(contract::BATCH_SIZE, consumer.batch_size.to_string()),
         literal(contract::BATCH_TIMEOUT, consumer.batch_timeout.to_string()),
-    ]
+    ];
+    if let Some(ttl) = &pipeline.spec.sink.mongodb.ttl {
+        env.push(literal(contract::MONGODB_TTL, ttl.to_string()));
+    }
+    env
 }
 
 /// The volumes of one component's pod and where its container mounts them.
@@ -161,17 +189,30 @@ pub fn volumes(pipeline: &EventPipeline, component: Component) -> (Vec<Volume>, 
         mounts.push(mount(SCHEMA_VOLUME, SCHEMA_DIR, true));
     }
     if let (Component::Producer, Some(auth)) = (component, &spec.producer.auth) {
-        let item = KeyToPath {
-            key: auth.secret_ref.key.clone(),
-            path: AUTH_TOKENS_KEY.to_owned(),
-            mode: None,
-        };
-        volumes.push(secret_volume(
-            AUTH_VOLUME,
-            &auth.secret_ref.name,
-            Some(item),
-        ));
-        mounts.push(mount(AUTH_VOLUME, AUTH_DIR, true));
+        let secrets = [
+            (
+                auth.secret_ref.as_ref(),
+                AUTH_VOLUME,
+                AUTH_DIR,
+                AUTH_TOKENS_KEY,
+            ),
+            (
+                auth.jwt.as_ref().map(|jwt| &jwt.key_secret_ref),
+                JWT_VOLUME,
+                JWT_DIR,
+                JWT_KEY,
+            ),
+        ];
+        for (selector, volume, dir, file) in secrets {
+            let Some(selector) = selector else { continue };
+            let item = KeyToPath {
+                key: selector.key.clone(),
+                path: file.to_owned(),
+                mode: None,
+            };
+            volumes.push(secret_volume(volume, &selector.name, Some(item)));
+            mounts.push(mount(volume, dir, true));
+        }
     }
     (volumes, mounts)
 }

@@ -32,6 +32,22 @@ fn the_crd_applies_becomes_established_and_explains_its_fields() {
         explained.contains("Number of partitions (at least 1). It can grow but never shrink"),
         "{explained}"
     );
+    let explained = kubectl_ok(&["explain", "eventpipeline.spec.producer.auth.jwt"]);
+    for words in [
+        "FIELD: jwt <Object>",
+        "JSON Web Token validation",
+        "algorithm\t<string> -required-",
+        "keySecretRef\t<Object> -required-",
+        "leeway\t<string>",
+    ] {
+        assert!(explained.contains(words), "{words:?} in {explained}");
+    }
+    let explained = kubectl_ok(&["explain", "eventpipeline.spec.sink.mongodb.ttl"]);
+    assert!(
+        explained.contains("FIELD: ttl <string>")
+            && explained.contains("How long an event stays in the read model"),
+        "{explained}"
+    );
 }
 
 /// A valid pipeline named `name` (Retain: deleting it needs no Kafka).
@@ -43,6 +59,7 @@ fn pipeline(namespace: &str, name: &str) -> Value {
         "spec": {
             "kafka": {"bootstrapServers": "127.0.0.1:1"},
             "topic": {"name": format!("cel-{namespace}"), "partitions": 3, "replicationFactor": 1},
+            "producer": {"replicas": 1},
             "consumer": {"batchSize": 10, "batchTimeout": "1s"},
             "sink": {"mongodb": {"uriSecretRef": {"name": "mongodb", "key": "uri"}, "database": "d", "collection": "c"}},
             "autoscaling": {"enabled": true, "minReplicas": 1, "maxReplicas": 3},
@@ -90,6 +107,28 @@ fn each_validation_rule_refuses_its_bad_pipeline_with_its_message() {
             "/spec/consumer/batchSize",
             json!(10_001),
             "spec.consumer.batchSize in body should be less than or equal to 10000",
+        ),
+        (
+            "/spec/sink/mongodb",
+            json!({"uriSecretRef": {"name": "mongodb", "key": "uri"}, "ttl": "500ms"}),
+            "sink.mongodb.ttl must be at least 1s",
+        ),
+        (
+            "/spec/producer",
+            json!({"auth": {}}),
+            "producer.auth needs secretRef (static tokens), jwt, or both",
+        ),
+        (
+            "/spec/producer",
+            json!({"auth": {"jwt": {"algorithm": "HS256", "leeway": "6m",
+                                    "keySecretRef": {"name": "jwt", "key": "secret"}}}}),
+            "producer.auth.jwt.leeway must be at most 5m",
+        ),
+        (
+            "/spec/producer",
+            json!({"auth": {"jwt": {"algorithm": "none",
+                                    "keySecretRef": {"name": "jwt", "key": "secret"}}}}),
+            r#"Unsupported value: "none""#,
         ),
     ];
     for (index, (pointer, value, message)) in creation.into_iter().enumerate() {

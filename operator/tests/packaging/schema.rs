@@ -15,7 +15,7 @@ pub fn crd() -> Value {
     let path = repo::root().join(CRD);
     assert!(
         path.exists(),
-        "{CRD} is missing: it is generated from operator/src/crd.rs by `make generate`"
+        "{CRD} is missing: it is generated from operator/src/crd/ by `make generate`"
     );
     repo::yaml_file::<Value>(CRD).remove(0)
 }

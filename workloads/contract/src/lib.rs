@@ -42,6 +42,9 @@ pub const MONGODB_URI: &str = "EVENTFLOW_MONGODB_URI";
 pub const MONGODB_DATABASE: &str = "EVENTFLOW_MONGODB_DATABASE";
 /// MongoDB collection of the read model.
 pub const MONGODB_COLLECTION: &str = "EVENTFLOW_MONGODB_COLLECTION";
+/// How long the read model keeps an event after storing it (`sink.mongodb.ttl`, e.g. `10080m`;
+/// unset: for ever). The consumer keeps a TTL index on `ingestedAt` to match.
+pub const MONGODB_TTL: &str = "EVENTFLOW_MONGODB_TTL";
 
 /// Path of a JSON Schema file that event `data` must satisfy.
 pub const SCHEMA_FILE: &str = "EVENTFLOW_SCHEMA_FILE";
@@ -51,6 +54,17 @@ pub const PARTITION_KEY: &str = "EVENTFLOW_PARTITION_KEY";
 pub const ALLOWED_TYPES: &str = "EVENTFLOW_ALLOWED_TYPES";
 /// Path of a file of bearer tokens, one per line (from `producer.auth.secretRef`).
 pub const AUTH_TOKENS_FILE: &str = "EVENTFLOW_AUTH_TOKENS_FILE";
+/// Path of the JWT verification key: an HS256 secret, PEM public keys or a JWKS document (from
+/// `producer.auth.jwt.keySecretRef`); when set, the producer accepts JWTs.
+pub const JWT_KEY_FILE: &str = "EVENTFLOW_JWT_KEY_FILE";
+/// The one JWT algorithm accepted: `HS256`, `RS256` or `ES256`.
+pub const JWT_ALGORITHM: &str = "EVENTFLOW_JWT_ALGORITHM";
+/// The `iss` every JWT must carry (unset: not checked).
+pub const JWT_ISSUER: &str = "EVENTFLOW_JWT_ISSUER";
+/// A value every JWT's `aud` must contain (unset: tokens with an `aud` are refused).
+pub const JWT_AUDIENCE: &str = "EVENTFLOW_JWT_AUDIENCE";
+/// Clock skew allowed on `exp` and `nbf` (e.g. `60s`).
+pub const JWT_LEEWAY: &str = "EVENTFLOW_JWT_LEEWAY";
 
 /// Events per second each client may send (the rate limit's refill rate; from
 /// `producer.rateLimit.eventsPerSecond`; unset: no rate limit).

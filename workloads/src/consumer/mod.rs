@@ -99,6 +99,10 @@ pub struct ConsumerArgs {
     /// Allowed event types, comma separated (empty: any); others go to the DLQ.
     #[arg(long, env = contract::ALLOWED_TYPES, value_delimiter = ',')]
     pub allowed_types: Vec<String>,
+    /// Delete stored events this long after they were stored: a TTL index on `ingestedAt`
+    /// (whole seconds, rounded up; unset: the TTL index is dropped if there is one).
+    #[arg(long, env = contract::MONGODB_TTL, value_parser = parse_duration)]
+    pub mongodb_ttl: Option<Duration>,
     /// Dead-letter topic for poison messages (default `<topic>.dlq`).
     #[arg(long, env = DLQ_TOPIC_ENV)]
     pub dlq_topic: Option<String>,
@@ -293,7 +297,7 @@ async fn ensure_indexes(
         args.retry_backoff_initial,
         args.retry_backoff_max,
     );
-    while let Err(error) = sink.ensure_indexes().await {
+    while let Err(error) = sink.ensure_indexes(args.mongodb_ttl).await {
         let delay = backoff.next_delay();
         tracing::warn!(%error, retry_in = ?delay, "cannot ensure the MongoDB indexes");
         health.fail(Check::Write, format!("ensuring indexes: {error}"));

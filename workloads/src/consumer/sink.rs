@@ -102,9 +102,19 @@ impl Sink {
         }
     }
 
-    /// Creates the query indexes (idempotent).
-    pub async fn ensure_indexes(&self) -> Result<()> {
-        crate::document::ensure_indexes(&self.collection).await
+    /// Creates the query indexes and makes the TTL index match `ttl` (idempotent); a server
+    /// without TTL indexes is logged, not an error.
+    pub async fn ensure_indexes(&self, ttl: Option<Duration>) -> Result<()> {
+        use crate::document::ttl::{TtlIndex, ensure_ttl};
+        crate::document::ensure_indexes(&self.collection).await?;
+        match ensure_ttl(&self.collection, ttl).await? {
+            TtlIndex::Unsupported(reason) => tracing::warn!(
+                %reason,
+                "the MongoDB server refused the TTL index: stored events will not expire"
+            ),
+            outcome => tracing::info!(?outcome, "TTL index"),
+        }
+        Ok(())
     }
 }
 

@@ -28,8 +28,8 @@ pub fn envelope(input: &[u8]) {
         Some(_) => return,
     };
     let validation = super::validation(options);
-    if let Some(fast) = validation.prepare_typed(body, key) {
-        let checked = validation.prepare_checked(body, key);
+    if let Some(fast) = validation.prepare_typed(body, key, None) {
+        let checked = validation.prepare_checked(body, key, None);
         assert!(
             checked.is_ok(),
             "only the fast path accepted it: {checked:?}"

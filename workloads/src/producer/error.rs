@@ -23,10 +23,11 @@ pub enum ApiError {
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
     /// No or a wrong bearer token (401).
-    #[error("a valid bearer token is required")]
+    #[error("a valid bearer token is required{}", .problem.as_ref().map(|p| format!(": {p}")).unwrap_or_default())]
     Unauthorized {
-        /// Whether a token was given (and was wrong).
-        token_given: bool,
+        /// What was wrong with the token given (`None`: no token was given). It becomes the
+        /// challenge's `error_description`, so it names no secret.
+        problem: Option<String>,
     },
     /// Nothing at this id or path (404).
     #[error("{0}")]
@@ -157,21 +158,34 @@ impl IntoResponse for ApiError {
             Self::RequestTimeout => {
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
-            Self::Unauthorized { token_given } => {
-                let challenge = if token_given {
-                    r#"Bearer realm="eventflow", error="invalid_token""#
-                } else {
-                    r#"Bearer realm="eventflow""#
-                };
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(challenge),
-                );
+            Self::Unauthorized { problem } => {
+                headers.insert(header::WWW_AUTHENTICATE, challenge(problem.as_deref()));
             }
             _ => {}
         }
         response
     }
+}
+
+/// The `WWW-Authenticate` challenge of a 401 (RFC 6750 §3): with a token given, `invalid_token`
+/// and what was wrong with it, in the characters `error_description` allows.
+fn challenge(problem: Option<&str>) -> HeaderValue {
+    let Some(problem) = problem else {
+        return HeaderValue::from_static(r#"Bearer realm="eventflow""#);
+    };
+    let description: String = problem
+        .chars()
+        .map(|c| match c {
+            ' ' | '!' | '#'..='[' | ']'..='~' => c,
+            _ => '?',
+        })
+        .collect();
+    let value = format!(
+        r#"Bearer realm="eventflow", error="invalid_token", error_description="{description}""#
+    );
+    HeaderValue::from_str(&value).unwrap_or_else(|_| {
+        HeaderValue::from_static(r#"Bearer realm="eventflow", error="invalid_token""#)
+    })
 }
 
 #[cfg(test)]
@@ -223,11 +237,22 @@ mod tests {
 
     #[tokio::test]
     async fn unauthorized_challenges_for_a_bearer_token() {
-        let response = ApiError::Unauthorized { token_given: true }.into_response();
+        let response = ApiError::Unauthorized {
+            problem: Some("the token has \"expired\"".into()),
+        }
+        .into_response();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         let challenge = response.headers()[header::WWW_AUTHENTICATE]
             .to_str()
             .unwrap();
-        assert!(challenge.starts_with("Bearer") && challenge.contains("invalid_token"));
+        assert_eq!(
+            challenge,
+            r#"Bearer realm="eventflow", error="invalid_token", error_description="the token has ?expired?""#
+        );
+        let response = ApiError::Unauthorized { problem: None }.into_response();
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer realm="eventflow""#
+        );
     }
 }

@@ -11,6 +11,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{
+    auth::Principal,
     body::Body,
     error::ApiError,
     kafka::{KafkaSink, PublishError, Record},
@@ -83,18 +84,30 @@ impl Validation {
         body: &[u8],
         idempotency_key: Option<&str>,
     ) -> Result<Vec<Record>, ApiError> {
-        match self.prepare_typed(body, idempotency_key) {
+        self.prepare_as(body, idempotency_key, None)
+    }
+
+    /// [`Validation::prepare`] for a request a JWT authenticated: each event records the
+    /// token's subject (`authtype`, `authid`).
+    pub fn prepare_as(
+        &self,
+        body: &[u8],
+        idempotency_key: Option<&str>,
+        principal: Option<&Principal>,
+    ) -> Result<Vec<Record>, ApiError> {
+        match self.prepare_typed(body, idempotency_key, principal) {
             Some(records) => Ok(records),
-            None => self.prepare_checked(body, idempotency_key),
+            None => self.prepare_checked(body, idempotency_key, principal),
         }
     }
 
-    /// The path of [`Self::prepare`] that takes the body apart field by field and names every
-    /// reason it cannot be accepted.
+    /// The path of [`Self::prepare_as`] that takes the body apart field by field and names
+    /// every reason it cannot be accepted.
     pub(crate) fn prepare_checked(
         &self,
         body: &[u8],
         idempotency_key: Option<&str>,
+        principal: Option<&Principal>,
     ) -> Result<Vec<Record>, ApiError> {
         let value: Value = serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
@@ -130,7 +143,7 @@ impl Validation {
         let mut records = Vec::with_capacity(items.len());
         let mut errors = Vec::new();
         for (index, item) in items.into_iter().enumerate() {
-            match self.prepare_one(item, idempotency_key) {
+            match self.prepare_one(item, idempotency_key, principal) {
                 Ok(record) => records.push(record),
                 Err(failures) if !batch => errors.extend(failures),
                 Err(failures) => errors.extend(failures.into_iter().map(|e| FieldError {
@@ -155,6 +168,7 @@ impl Validation {
         &self,
         body: &[u8],
         idempotency_key: Option<&str>,
+        principal: Option<&Principal>,
     ) -> Option<Vec<Record>> {
         let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
         let incoming = match first {
@@ -170,7 +184,7 @@ impl Validation {
         incoming
             .into_iter()
             .map(|incoming| {
-                let event = incoming.into_event(idempotency_key, &self.default_source);
+                let event = self.event(incoming, idempotency_key, principal);
                 self.rules
                     .check(&event)
                     .is_empty()
@@ -179,12 +193,29 @@ impl Validation {
             .collect()
     }
 
+    /// The envelope of an incoming event as it is stored: id, source and time filled in, and
+    /// the JWT subject that sent it.
+    fn event(
+        &self,
+        incoming: IncomingEvent,
+        idempotency_key: Option<&str>,
+        principal: Option<&Principal>,
+    ) -> Event {
+        let mut event = incoming.into_event(idempotency_key, &self.default_source);
+        if let Some(Principal(subject)) = principal {
+            event.authtype = Some(Principal::AUTH_TYPE.to_owned());
+            event.authid = Some(subject.clone());
+        }
+        event
+    }
+
     fn prepare_one(
         &self,
         item: Value,
         idempotency_key: Option<&str>,
+        principal: Option<&Principal>,
     ) -> Result<Record, Vec<FieldError>> {
-        let event = parse_incoming(item)?.into_event(idempotency_key, &self.default_source);
+        let event = self.event(parse_incoming(item)?, idempotency_key, principal);
         let errors = self.rules.check(&event);
         if !errors.is_empty() {
             return Err(errors);
@@ -192,7 +223,8 @@ impl Validation {
         Ok(self.record(event))
     }
 
-    fn record(&self, event: Event) -> Record {
+    /// The Kafka record of a valid event: keyed by the partition key, the event as JSON.
+    pub fn record(&self, event: Event) -> Record {
         Record {
             key: self.partition_key.extract(&event),
             payload: event.to_json(),
@@ -288,6 +320,7 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
 pub async fn post_events(
     State(state): State<AppState>,
     client: Option<Extension<Client>>,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     body: Result<Body, ApiError>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
@@ -304,7 +337,7 @@ pub async fn post_events(
     let records = state
         .ingest
         .validation
-        .prepare(&body, key)
+        .prepare_as(&body, key, principal.as_ref().map(|Extension(p)| p))
         .map_err(|e| reject(metrics, e.code(), e))?;
     if let Some(limit) = &state.ingest.rate_limit {
         let client = client.map_or(Client::Producer, |Extension(client)| client);
@@ -337,7 +370,8 @@ fn reject(metrics: &Metrics, reason: &str, error: ApiError) -> ApiError {
     error
 }
 
-fn unavailable(error: &PublishError) -> ApiError {
+/// The 503 of events Kafka did not acknowledge.
+pub(super) fn unavailable(error: &PublishError) -> ApiError {
     tracing::warn!(%error, "events not acknowledged");
     match error {
         PublishError::QueueFull => {
@@ -378,7 +412,7 @@ mod tests {
     fn both_decode_paths_refuse_a_time_that_is_not_rfc_3339() {
         let body = br#"{"type":"LOGIN","time":"2026-01-01","data":{}}"#;
         let validation = validation();
-        assert!(validation.prepare_typed(body, None).is_none());
+        assert!(validation.prepare_typed(body, None, None).is_none());
         let Err(ApiError::Invalid(errors)) = validation.prepare(body, None) else {
             panic!("a date without a time is refused");
         };
@@ -397,8 +431,8 @@ mod tests {
             br#" [{"type":"LOGIN","subject":"u1","time":"2026-01-01T00:00:00Z","data":{"a":1}},
             {"id":"e2","type":"LOGOUT","data":null}]"#;
         let validation = validation();
-        let fast = validation.prepare_typed(body, None).unwrap();
-        let checked = validation.prepare_checked(body, None).unwrap();
+        let fast = validation.prepare_typed(body, None, None).unwrap();
+        let checked = validation.prepare_checked(body, None, None).unwrap();
         let view = |records: &[Record]| {
             records
                 .iter()

@@ -38,6 +38,12 @@ pub struct Metrics {
     pub in_flight: IntGauge,
     /// Connections of slow clients ended, by phase (`headers`: closed; `body`: 408).
     pub client_timeouts: IntCounterVec,
+    /// Requests refused 401, by reason (`missing_token`, `unknown_token`, `expired`, ...).
+    pub auth_failures: IntCounterVec,
+    /// Dead letters returned by `GET /v1/dead-letters`.
+    pub dead_letters_listed: IntCounter,
+    /// Dead letters a replay chose, by outcome (`replayed`, `refused`, `failed`).
+    pub dead_letters_replayed: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -99,6 +105,24 @@ impl Metrics {
                 ),
                 &["phase"],
             )?,
+            auth_failures: IntCounterVec::new(
+                Opts::new(
+                    "auth_failures_total",
+                    "Requests refused 401, by reason (missing_token, unknown_token, expired, issuer, audience, signature, algorithm, ...)",
+                ),
+                &["reason"],
+            )?,
+            dead_letters_listed: IntCounter::new(
+                "dead_letters_listed_total",
+                "Dead letters returned by GET /v1/dead-letters",
+            )?,
+            dead_letters_replayed: IntCounterVec::new(
+                Opts::new(
+                    "dead_letters_replayed_total",
+                    "Dead letters a replay chose, by outcome (replayed; refused: still invalid or not found; failed: Kafka did not acknowledge)",
+                ),
+                &["outcome"],
+            )?,
         };
         registry.register(Box::new(metrics.requests.clone()))?;
         registry.register(Box::new(metrics.request_duration.clone()))?;
@@ -108,6 +132,9 @@ impl Metrics {
         registry.register(Box::new(metrics.delivery_errors.clone()))?;
         registry.register(Box::new(metrics.queue_size.clone()))?;
         registry.register(Box::new(metrics.rate_limited.clone()))?;
+        registry.register(Box::new(metrics.auth_failures.clone()))?;
+        registry.register(Box::new(metrics.dead_letters_listed.clone()))?;
+        registry.register(Box::new(metrics.dead_letters_replayed.clone()))?;
         registry.register(Box::new(metrics.shed.clone()))?;
         registry.register(Box::new(metrics.in_flight.clone()))?;
         registry.register(Box::new(metrics.client_timeouts.clone()))?;

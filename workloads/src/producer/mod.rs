@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod dead_letters;
 pub mod error;
 pub mod in_flight;
 pub mod ingest;
@@ -74,9 +75,16 @@ pub struct ProducerArgs {
     /// Allowed event types, comma separated (empty: any).
     #[arg(long, env = contract::ALLOWED_TYPES, value_delimiter = ',')]
     pub allowed_types: Vec<String>,
-    /// File of accepted bearer tokens, one per line; when set, every /v1 route requires one.
+    /// File of accepted static bearer tokens, one per line; when set (or `--jwt-key-file`),
+    /// every /v1 route requires a bearer token.
     #[arg(long, env = contract::AUTH_TOKENS_FILE, value_name = "PATH")]
     pub auth_tokens_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub jwt: JwtArgs,
+    /// Dead-letter topic the consumer writes (default `<topic>.dlq`), read by
+    /// `/v1/dead-letters`.
+    #[arg(long, env = crate::consumer::DLQ_TOPIC_ENV)]
+    pub dlq_topic: Option<String>,
     /// Port of the HTTP API.
     #[arg(long, env = contract::HTTP_PORT, default_value_t = contract::DEFAULT_HTTP_PORT)]
     pub http_port: u16,
@@ -128,6 +136,44 @@ pub struct ProducerArgs {
     pub body_read_timeout: Duration,
 }
 
+/// JWT validation of the /v1 routes (`producer.auth.jwt`).
+#[derive(Debug, Clone, Args)]
+pub struct JwtArgs {
+    /// JWT verification key: the HS256 secret (its bytes as stored, at least 32), or for RS256
+    /// and ES256 PEM public keys or a JWKS document (keys matched on the token's `kid`). When
+    /// set, every /v1 route accepts a JWT as its bearer token.
+    #[arg(long, env = contract::JWT_KEY_FILE, value_name = "PATH", requires = "jwt_algorithm")]
+    pub jwt_key_file: Option<PathBuf>,
+    /// The one JWT algorithm accepted: HS256, RS256 or ES256 (a token naming another, or
+    /// `none`, is refused).
+    #[arg(long, env = contract::JWT_ALGORITHM, value_name = "ALG")]
+    pub jwt_algorithm: Option<auth::jwt::JwtAlgorithm>,
+    /// The `iss` every JWT must carry (unset: not checked).
+    #[arg(long, env = contract::JWT_ISSUER)]
+    pub jwt_issuer: Option<String>,
+    /// A value every JWT's `aud` must contain (unset: a JWT carrying an `aud` is refused).
+    #[arg(long, env = contract::JWT_AUDIENCE)]
+    pub jwt_audience: Option<String>,
+    /// Clock skew allowed when checking `exp` and `nbf` (whole seconds count).
+    #[arg(long, env = contract::JWT_LEEWAY, default_value = "60s", value_parser = parse_duration)]
+    pub jwt_leeway: Duration,
+}
+
+impl JwtArgs {
+    /// The verifier, when a key file is configured.
+    pub fn verifier(&self) -> Result<Option<Arc<auth::jwt::JwtVerifier>>> {
+        let (Some(path), Some(algorithm)) = (&self.jwt_key_file, self.jwt_algorithm) else {
+            return Ok(None);
+        };
+        let claims = auth::jwt::Claims {
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+            leeway: self.jwt_leeway,
+        };
+        auth::jwt::JwtVerifier::from_file(algorithm, path, &claims).map(|v| Some(Arc::new(v)))
+    }
+}
+
 impl ProducerArgs {
     /// The configured rate limit, if any.
     pub fn rate_limit(&self) -> Option<Rate> {
@@ -142,6 +188,9 @@ impl ProducerArgs {
 /// Most events in one request unless configured.
 pub const DEFAULT_MAX_EVENTS_PER_REQUEST: usize = 1000;
 
+/// Longest wait for one Kafka answer while reading the dead-letter topic (then 503).
+const DEAD_LETTER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Builds the API state (no network I/O: Kafka and MongoDB clients connect lazily).
 pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState> {
     if args.request_timeout <= args.delivery_timeout {
@@ -155,18 +204,28 @@ pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState>
         queue_max_messages: args.queue_max_messages,
         linger: args.linger,
     };
+    let dead_letters = dead_letters::reader::DeadLetterReader::new(
+        args.kafka.client_config()?,
+        args.dlq_topic
+            .clone()
+            .unwrap_or_else(|| contract::naming::dead_letter_topic(&args.topic)),
+        DEAD_LETTER_READ_TIMEOUT,
+    );
     let sink = KafkaSink::new(
         args.kafka.client_config()?,
         args.topic.clone(),
         settings,
         metrics.clone(),
     )?;
-    let tokens = args
-        .auth_tokens_file
-        .as_deref()
-        .map(auth::Tokens::from_file)
-        .transpose()?;
-    let clients = tokens.as_ref().map_or(1, auth::Tokens::len);
+    let credentials = auth::Credentials {
+        tokens: args
+            .auth_tokens_file
+            .as_deref()
+            .map(auth::Tokens::from_file)
+            .transpose()?,
+        jwt: args.jwt.verifier()?,
+    };
+    let clients = credentials.clients();
     let validation = Validation {
         rules: EventRules::from_file(args.allowed_types.clone(), args.schema_file.as_deref())?,
         partition_key: args.partition_key.clone(),
@@ -192,12 +251,13 @@ pub async fn build(args: &ProducerArgs, registry: &Registry) -> Result<AppState>
     let document = openapi::document(&openapi::Contract {
         rules: &ingest.validation.rules,
         max_events: ingest.validation.max_events,
-        auth: tokens.is_some(),
+        auth: credentials.is_on(),
     });
     Ok(AppState {
         ingest: Arc::new(ingest),
         store,
-        tokens,
+        dead_letters: Arc::new(dead_letters),
+        credentials,
         in_flight: InFlight::new(args.max_in_flight.get(), metrics.clone()),
         metrics,
         limits: Limits {

@@ -17,6 +17,10 @@ use utoipa::OpenApi;
 
 use super::{
     DEFAULT_MAX_EVENTS_PER_REQUEST,
+    dead_letters::{
+        self, DeadLetterPage, DeadLetterView, Reason, Refused, ReplayOutcome, ReplayRequest,
+        Replayed, SourcePosition,
+    },
     error::{ErrorBody, RETRY_AFTER_SECONDS},
     ingest::{self, Accepted, AcceptedEvent, NewEvents},
     query::{self, EventPage, MAX_LIMIT},
@@ -39,12 +43,20 @@ pub const PATH: &str = "/openapi.json";
                        the consumer stored in MongoDB. Every error answer has the same body \
                        (`ErrorBody`).",
     ),
-    paths(ingest::post_events, query::list_events, query::get_event, serve),
+    paths(
+        ingest::post_events, query::list_events, query::get_event, dead_letters::list,
+        dead_letters::replay, serve
+    ),
     components(schemas(
         NewEvents, IncomingEvent, EventData, Accepted, AcceptedEvent, EventPage, StoredEvent,
-        KafkaPosition, ErrorBody, FieldError
+        KafkaPosition, ErrorBody, FieldError, DeadLetterPage, DeadLetterView, Reason,
+        SourcePosition, ReplayRequest, ReplayOutcome, Replayed, Refused
     )),
-    tags((name = "events", description = "Send and read events")),
+    tags(
+        (name = "events", description = "Send and read events"),
+        (name = "dead-letters", description = "Inspect the messages the consumer could not \
+         store, and replay them once they pass the pipeline's rules"),
+    ),
 )]
 struct ApiDoc;
 
@@ -80,8 +92,14 @@ const ERRORS: [ErrorAnswer; 9] = [
     (
         401,
         "Unauthorized",
-        "A valid bearer token is required (when the producer has tokens)",
-        Some(("WWW-Authenticate", "The bearer challenge (RFC 6750)")),
+        "A valid bearer token is required (when the producer has static tokens or JWT \
+      validation): none was given, or the token is unknown, expired, signed with another \
+      key or algorithm, or names another issuer or audience",
+        Some((
+            "WWW-Authenticate",
+            "The bearer challenge (RFC 6750); with a token given, `error=\"invalid_token\"` and \
+             an `error_description` saying what is wrong with it",
+        )),
     ),
     (
         404,
@@ -134,10 +152,12 @@ const ERRORS: [ErrorAnswer; 9] = [
 ];
 
 /// Which error answers each operation can give.
-const OPERATION_ERRORS: [(&str, &[u16]); 3] = [
+const OPERATION_ERRORS: [(&str, &[u16]); 5] = [
     ("postEvents", &[400, 401, 408, 413, 415, 422, 429, 503]),
     ("listEvents", &[400, 401, 503]),
     ("getEvent", &[401, 404, 503]),
+    ("listDeadLetters", &[400, 401, 503]),
+    ("replayDeadLetters", &[400, 401, 408, 413, 503]),
 ];
 
 /// The document of a producer with this contract.
@@ -150,12 +170,17 @@ pub fn document(contract: &Contract<'_>) -> Value {
     schemas["NewEvents"]["oneOf"][1]["minItems"] = json!(1);
     schemas["NewEvents"]["oneOf"][1]["maxItems"] = json!(contract.max_events);
     doc["components"]["responses"] = error_responses();
-    doc["components"]["securitySchemes"] =
-        json!({"bearerAuth": {"type": "http", "scheme": "bearer"}});
+    doc["components"]["securitySchemes"] = json!({"bearerAuth": {"type": "http", "scheme": "bearer",
+            "description": "A static bearer token of the producer's tokens file, or a JWT it \
+                            verifies (one algorithm: HS256, RS256 or ES256; `exp` required; `iss` \
+                            and `aud` when configured). A JWT's `sub` is recorded on the events \
+                            it sends as `authtype` `app_user` and `authid`."}});
     for (path, method) in [
         ("/v1/events", "post"),
         ("/v1/events", "get"),
         ("/v1/events/{id}", "get"),
+        ("/v1/dead-letters", "get"),
+        ("/v1/dead-letters/replay", "post"),
     ] {
         complete_operation(&mut doc["paths"][path][method], contract.auth);
     }
@@ -256,12 +281,19 @@ fn complete_operation(operation: &mut Value, auth: bool) {
                          "parameters": {"cursor": "$response.body#/nextCursor"}},
             "GetListedEvent": {"operationId": "getEvent",
                                "parameters": {"id": "$response.body#/events/0/id"}}}}),
+        "listDeadLetters" => json!({"200": {
+            "NextPage": {"operationId": "listDeadLetters",
+                         "parameters": {"cursor": "$response.body#/nextCursor"}}}}),
         _ => json!({}),
     };
     for (status, links) in links.as_object().into_iter().flatten() {
         operation["responses"][status]["links"] = links.clone();
     }
-    for parameter in operation["parameters"].as_array_mut().into_iter().flatten() {
+    // `get_mut`, not indexing: indexing a missing key would add `"parameters": null`.
+    let parameters = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut);
+    for parameter in parameters.into_iter().flatten() {
         match parameter["name"].as_str() {
             Some("limit") => parameter["schema"]["maximum"] = json!(MAX_LIMIT),
             Some("Idempotency-Key") => {
@@ -292,7 +324,8 @@ pub struct OpenApiArgs {
     /// Most events in one request (the producer's `--max-events-per-request`).
     #[arg(long, default_value_t = DEFAULT_MAX_EVENTS_PER_REQUEST)]
     pub max_events_per_request: usize,
-    /// Require a bearer token on the /v1 routes (as a producer with `--auth-tokens-file`).
+    /// Require a bearer token on the /v1 routes (as a producer with `--auth-tokens-file` or
+    /// `--jwt-key-file`).
     #[arg(long)]
     pub auth: bool,
 }
@@ -370,6 +403,27 @@ mod tests {
             "properties": {"title": {"$ref": "#/$defs/title"}},
             "$defs": {"title": {"type": "string", "minLength": 2}}
         })
+    }
+
+    #[test]
+    fn every_operation_lists_its_parameters_or_none_and_the_dead_letter_routes_are_there() {
+        let doc = contract_document(&EventRules::new(vec![], None).unwrap(), true);
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let parameters = operation.get("parameters");
+                assert!(
+                    parameters.is_none_or(Value::is_array),
+                    "{method} {path}: parameters {parameters:?}"
+                );
+            }
+        }
+        let replay = &doc["paths"]["/v1/dead-letters/replay"]["post"];
+        assert_eq!(replay["security"], json!([{"bearerAuth": []}]));
+        assert!(replay["responses"]["401"].is_object());
+        assert!(
+            doc["paths"]["/v1/dead-letters"]["get"]["responses"]["200"]["links"]["NextPage"]
+                .is_object()
+        );
     }
 
     #[test]

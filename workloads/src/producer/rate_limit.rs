@@ -1,5 +1,6 @@
 //! The ingest rate limit: a GCRA bucket (governor) of `burst` events refilled at
-//! `events_per_second`, one per bearer token when auth is on, else one for the producer.
+//! `events_per_second`, one per static bearer token and one shared by every JWT when auth is
+//! on, else one for the producer.
 //!
 //! A request spends as many events as it carries, counted after validation (a refused request
 //! spends nothing). A request that finds too few left is answered 429 with `Retry-After`: the
@@ -23,6 +24,8 @@ pub enum Client {
     Producer,
     /// Auth on: the bearer token on this line of the tokens file (0-based, comments skipped).
     Token(usize),
+    /// Auth on: any JWT; JWT clients share one bucket, the last.
+    Jwt,
 }
 
 impl Client {
@@ -32,6 +35,7 @@ impl Client {
         match self {
             Self::Producer => "producer".to_owned(),
             Self::Token(index) => format!("token-{}", index + 1),
+            Self::Jwt => "jwt".to_owned(),
         }
     }
 }
@@ -54,7 +58,8 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    /// Buckets for `clients` clients (the number of tokens, or 1 without auth).
+    /// Buckets for `clients` clients (the number of tokens plus one for JWTs, or 1 without
+    /// auth).
     pub fn new(rate: Rate, clients: usize) -> Self {
         let clock = DefaultClock::default();
         let quota = Quota::per_second(rate.events_per_second).allow_burst(rate.burst);
@@ -73,6 +78,7 @@ impl RateLimiter {
         let index = match client {
             Client::Producer => 0,
             Client::Token(index) => index,
+            Client::Jwt => self.buckets.len() - 1,
         };
         let Some(bucket) = self.buckets.get(index) else {
             return Ok(());

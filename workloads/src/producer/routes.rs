@@ -13,8 +13,17 @@ use bytes::Bytes;
 use tower_http::trace::TraceLayer;
 
 use super::{
-    auth, error::ApiError, in_flight, in_flight::InFlight, ingest, ingest::Ingest, metrics,
-    metrics::Metrics, openapi, query, store::Store,
+    auth,
+    dead_letters::{self, reader::DeadLetterReader},
+    error::ApiError,
+    in_flight,
+    in_flight::InFlight,
+    ingest,
+    ingest::Ingest,
+    metrics,
+    metrics::Metrics,
+    openapi, query,
+    store::Store,
 };
 
 /// Shared state of the handlers; cloning is cheap.
@@ -24,8 +33,10 @@ pub struct AppState {
     pub ingest: Arc<Ingest>,
     /// The read path.
     pub store: Store,
-    /// Bearer tokens; `None` turns auth off.
-    pub tokens: Option<auth::Tokens>,
+    /// The dead-letter topic, read for `/v1/dead-letters`.
+    pub dead_letters: Arc<DeadLetterReader>,
+    /// Static bearer tokens and JWT validation; none configured turns auth off.
+    pub credentials: auth::Credentials,
     /// Metrics.
     pub metrics: Metrics,
     /// Limits of every request.
@@ -47,7 +58,8 @@ pub struct Limits {
     pub body_read_timeout: Duration,
 }
 
-/// The API: `/v1/events` (POST, GET) and `/v1/events/{id}`, with auth, body limit, timeout,
+/// The API: `/v1/events` (POST, GET), `/v1/events/{id}`, `/v1/dead-letters` (GET) and
+/// `/v1/dead-letters/replay` (POST), with auth, body limit, timeout,
 /// concurrency limit, metrics and trace layers, and its OpenAPI document (no auth).
 pub fn router(state: AppState) -> Router {
     let limits = state.limits;
@@ -57,9 +69,11 @@ pub fn router(state: AppState) -> Router {
             post(ingest::post_events).get(query::list_events),
         )
         .route("/v1/events/{id}", get(query::get_event))
+        .route("/v1/dead-letters", get(dead_letters::list))
+        .route("/v1/dead-letters/replay", post(dead_letters::replay))
         .route_layer(middleware::from_fn_with_state(
-            state.tokens.clone(),
-            auth::require_bearer,
+            (state.credentials.clone(), state.metrics.clone()),
+            auth::require_auth,
         ))
         .route(openapi::PATH, get(openapi::serve))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })

@@ -11,4 +11,8 @@ mod crash;
 mod dead_letters;
 mod group;
 mod pipeline;
+#[path = "../producer_support/mod.rs"]
+pub mod producer_support;
+mod replay;
+mod retention;
 mod support;

@@ -1,0 +1,49 @@
+//! The consumer: Kafka into MongoDB in batches.
+
+use eventflow_contract::Duration;
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::one;
+
+/// The consumer: Kafka into MongoDB in batches.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsumerSpec {
+    /// Consumer pods when autoscaling is off; the starting point when it is on.
+    #[serde(default = "one")]
+    pub replicas: u32,
+    /// Events per MongoDB write (1 to 10000).
+    #[serde(default = "default_batch_size")]
+    #[schemars(range(min = 1, max = 10_000))]
+    pub batch_size: u32,
+    /// Longest wait since a batch's first event before it is written, e.g. `500ms`, `5s` (10ms to 5m).
+    #[serde(default = "default_batch_timeout")]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "duration(self) >= duration('10ms') && duration(self) <= duration('5m')",
+        "message": "consumer.batchTimeout must be between 10ms and 5m"
+    }]))]
+    pub batch_timeout: Duration,
+    /// CPU and memory of each consumer pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+impl Default for ConsumerSpec {
+    fn default() -> Self {
+        Self {
+            replicas: one(),
+            batch_size: default_batch_size(),
+            batch_timeout: default_batch_timeout(),
+            resources: None,
+        }
+    }
+}
+
+fn default_batch_size() -> u32 {
+    100
+}
+fn default_batch_timeout() -> Duration {
+    Duration::from_secs(5)
+}
