@@ -62,7 +62,14 @@ async fn main() -> anyhow::Result<()> {
     let mut reactions = Vec::new();
     for run in 0..args.runs {
         let phase = interval.mul_f64(f64::from(run % 10) / 10.0);
-        let reaction = one_run(&bootstrap, &producer, args.poll_interval, phase, tick).await?;
+        let reaction = Box::pin(one_run(
+            &bootstrap,
+            &producer,
+            args.poll_interval,
+            phase,
+            tick,
+        ))
+        .await?;
         println!("reconcile reaction run {run}: {reaction:.2?}");
         reactions.push(reaction);
     }
