@@ -173,6 +173,7 @@ pub async fn reconcile(pipeline: Arc<EventPipeline>, ctx: Arc<Context>) -> Resul
         let cleaned = finalizer::cleanup(&api, &pipeline, &ctx).await;
         if cleaned.is_ok() {
             ctx.scaler.forget(&pipeline);
+            ctx.kafka.release(&pipeline);
         }
         cleaned
     } else {
@@ -180,8 +181,7 @@ pub async fn reconcile(pipeline: Arc<EventPipeline>, ctx: Arc<Context>) -> Resul
     };
     let label = if result.is_ok() { "success" } else { "error" };
     ctx.metrics.reconciled(label, started.elapsed());
-    ctx.metrics
-        .kafka_clients(ctx.kafka.cached(), ctx.scaler.lag_clients());
+    ctx.metrics.kafka_clients(ctx.kafka.cached());
     if result.is_ok() {
         ctx.reset_backoff(&pipeline);
     }
@@ -277,7 +277,7 @@ async fn ensure_topic(
     ctx: &Context,
     connection: &KafkaConnection,
 ) -> Result<TopicReport> {
-    let admin = ctx.kafka.get(connection)?;
+    let admin = ctx.kafka.get(pipeline, connection)?;
     let report = topic::ensure(&admin, &DesiredTopic::of(pipeline)).await?;
     let dead_letter = topic::ensure(&admin, &DesiredTopic::dead_letter_of(pipeline)).await?;
     if dead_letter.changes.contains(&TopicChange::Created) {

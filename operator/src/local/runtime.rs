@@ -69,6 +69,8 @@ struct Runtime {
     producer_url: String,
     consumers: ConsumerPool<SpecFn>,
     reader: LagReader,
+    /// The connection's one client, for the lag measurements.
+    kafka: Arc<KafkaAdmin>,
     target: LagTarget,
     policy: Option<Policy>,
     history: History,
@@ -257,7 +259,11 @@ impl Runtime {
         } else {
             None
         };
-        let target = connection.clone().lag_target(&pipeline);
+        let target = LagTarget::of(&pipeline);
+        let kafka = Arc::new(KafkaAdmin::connect(
+            connection,
+            crate::kafka::lag::DEFAULT_TIMEOUT,
+        )?);
         Ok(Self {
             label: pipeline.object_key(),
             producer_url: format!("http://127.0.0.1:{}", args.http_port),
@@ -273,6 +279,7 @@ impl Runtime {
                 .map_err(|error| Error::Local(format!("HTTP client: {error}")))?,
             consumers: ConsumerPool::new(spec_for),
             reader: LagReader::default(),
+            kafka,
             target,
             policy,
             history: History::default(),
@@ -332,7 +339,7 @@ impl Runtime {
                 _ = ticker.tick() => {},
                 () = shutdown.cancelled() => return,
             }
-            let measured = self.reader.measure(&self.target).await;
+            let measured = self.reader.measure(&self.kafka, &self.target).await;
             let decision = self.decide(&measured);
             self.desired = decision.as_ref().map(|d| d.desired);
             if let Some(decision) = &decision {
@@ -486,6 +493,6 @@ impl Runtime {
         let mut consumers = self.consumers;
         consumers.scale_to(0).await;
         self.producer.stop().await;
-        self.reader.forget(&self.target);
+        self.kafka.close();
     }
 }
