@@ -40,7 +40,7 @@ use crate::{
         topic::{self, DesiredTopic, TopicChange, TopicReport},
     },
     metrics::Metrics,
-    resources::{self, BuildContext, validate::validate},
+    resources::{self, BuildContext, validate::Verdicts},
 };
 use status::Verdict;
 
@@ -92,6 +92,8 @@ pub struct Context {
     pub scaler: scale::Scaler,
     /// The controller's watch caches of the children (none: every reconcile applies them).
     pub children: Option<apply::Children>,
+    /// The spec checks' verdict per pipeline and generation.
+    pub verdicts: Verdicts,
     failures: Mutex<HashMap<String, u32>>,
 }
 
@@ -118,6 +120,7 @@ impl Context {
             metrics,
             settings,
             children: None,
+            verdicts: Verdicts::default(),
             failures: Mutex::new(HashMap::new()),
         }
     }
@@ -174,6 +177,7 @@ pub async fn reconcile(pipeline: Arc<EventPipeline>, ctx: Arc<Context>) -> Resul
         if cleaned.is_ok() {
             ctx.scaler.forget(&pipeline);
             ctx.kafka.release(&pipeline);
+            ctx.verdicts.forget(&pipeline);
         }
         cleaned
     } else {
@@ -211,7 +215,7 @@ async fn reconcile_spec(
 ) -> Result<Action> {
     let stored = finalizer::ensure(api, pipeline).await?;
     let pipeline = stored.as_ref().unwrap_or(pipeline);
-    if let Err(problem) = validate(pipeline, &ctx.build) {
+    if let Err(problem) = ctx.verdicts.validate(pipeline, &ctx.build) {
         return refuse_invalid(api, pipeline, ctx, problem).await;
     }
     // The connection (with `kafka.secretRef` read through the API) serves both phases.
