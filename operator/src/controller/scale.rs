@@ -150,11 +150,11 @@ impl Scaler {
     }
 
     /// Decides on one poll's measurement and remembers the outcome.
-    fn conclude(&self, pipeline: &EventPipeline, poll: Poll<'_>) -> Outcome {
+    fn conclude(&self, pipeline: &EventPipeline, poll: &Poll<'_>) -> Outcome {
         let label = pipeline.object_key();
         let mut pipelines = self.lock();
         let tracked = pipelines.entry(label.clone()).or_default();
-        if let Some(delay) = lateness(tracked, pipeline, &poll) {
+        if let Some(delay) = lateness(tracked, pipeline, poll) {
             self.metrics.poll_delayed(delay);
         }
         let measured = match &poll.sample {
@@ -258,7 +258,7 @@ pub async fn phase(
         current,
         sample,
     };
-    let outcome = scaler.conclude(pipeline, poll);
+    let outcome = scaler.conclude(pipeline, &poll);
     tracing::debug!(reason = %outcome.verdict.message, "scaling decided");
     Some(outcome)
 }

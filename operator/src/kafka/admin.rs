@@ -106,7 +106,7 @@ impl fmt::Debug for KafkaAdmins {
             .field("timeout", &self.timeout)
             .field("connections", &cache.clients.keys().collect::<Vec<_>>())
             .field("pipelines", &cache.users.len())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
