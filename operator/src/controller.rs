@@ -37,7 +37,7 @@ use crate::{
     crd::{EventPipeline, TopicStatus},
     kafka::{
         KafkaAdmins, KafkaConnection, lag,
-        topic::{self, DesiredTopic, TopicChange, TopicReport},
+        topic::{self, DesiredTopic, RecentTopics, TopicChange, TopicReport},
     },
     metrics::Metrics,
     resources::{self, BuildContext, validate::Verdicts},
@@ -94,6 +94,8 @@ pub struct Context {
     pub children: Option<apply::Children>,
     /// The spec checks' verdict per pipeline and generation.
     pub verdicts: Verdicts,
+    /// The last topic reports, reused until the resync (no broker call per lag poll).
+    pub topics: RecentTopics,
     failures: Mutex<HashMap<String, u32>>,
 }
 
@@ -111,6 +113,7 @@ impl Context {
             instance: std::env::var("POD_NAME").ok(),
         };
         let reader = lag::LagReader::new(settings.lag_timeout);
+        let topics = RecentTopics::new(settings.resync);
         Self {
             scaler: scale::Scaler::new(reader, metrics.scaling().clone()),
             recorder: events::Publisher::new(client.clone(), reporter),
@@ -121,6 +124,7 @@ impl Context {
             settings,
             children: None,
             verdicts: Verdicts::default(),
+            topics,
             failures: Mutex::new(HashMap::new()),
         }
     }
@@ -178,6 +182,7 @@ pub async fn reconcile(pipeline: Arc<EventPipeline>, ctx: Arc<Context>) -> Resul
             ctx.scaler.forget(&pipeline);
             ctx.kafka.release(&pipeline);
             ctx.verdicts.forget(&pipeline);
+            ctx.topics.forget(&pipeline.object_key());
         }
         cleaned
     } else {
@@ -282,12 +287,22 @@ async fn ensure_topic(
     connection: &KafkaConnection,
 ) -> Result<TopicReport> {
     let admin = ctx.kafka.get(pipeline, connection)?;
-    let report = topic::ensure(&admin, &DesiredTopic::of(pipeline)).await?;
-    let dead_letter = topic::ensure(&admin, &DesiredTopic::dead_letter_of(pipeline)).await?;
+    let key = pipeline.object_key();
+    let desired = [
+        DesiredTopic::of(pipeline),
+        DesiredTopic::dead_letter_of(pipeline),
+    ];
+    if let Some(report) = ctx.topics.get(&key, &desired) {
+        return Ok(report);
+    }
+    let [wanted, dead_letter_wanted] = &desired;
+    let report = topic::ensure(&admin, wanted).await?;
+    let dead_letter = topic::ensure(&admin, dead_letter_wanted).await?;
     if dead_letter.changes.contains(&TopicChange::Created) {
         let note = format!("created dead-letter topic {}", dead_letter.name);
         events::normal(&ctx.recorder, pipeline, "DeadLetterTopicCreated", note).await;
     }
+    ctx.topics.keep(&key, desired.to_vec(), &report);
     Ok(report)
 }
 

@@ -9,10 +9,12 @@ use std::{collections::BTreeMap, sync::Arc};
 
 mod calls;
 mod cleanup;
+mod recent;
 
 pub use calls::describe;
 use calls::{alter_config, config_differences, create, grow};
 pub use cleanup::{GroupDeletion, delete, delete_group};
+pub use recent::RecentTopics;
 
 use super::KafkaAdmin;
 use crate::{Error, Result, crd::EventPipeline};
