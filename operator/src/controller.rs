@@ -292,7 +292,7 @@ async fn ensure_topic(
         DesiredTopic::of(pipeline),
         DesiredTopic::dead_letter_of(pipeline),
     ];
-    if let Some(report) = ctx.topics.get(&key, &desired) {
+    if let Some(report) = ctx.topics.get(&key, connection, &desired) {
         return Ok(report);
     }
     let [wanted, dead_letter_wanted] = &desired;
@@ -302,7 +302,7 @@ async fn ensure_topic(
         let note = format!("created dead-letter topic {}", dead_letter.name);
         events::normal(&ctx.recorder, pipeline, "DeadLetterTopicCreated", note).await;
     }
-    ctx.topics.keep(&key, desired.to_vec(), &report);
+    ctx.topics.keep(&key, connection, desired.to_vec(), &report);
     Ok(report)
 }
 

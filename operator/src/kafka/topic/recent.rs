@@ -8,9 +8,11 @@ use std::{
 };
 
 use super::{DesiredTopic, TopicReport};
+use crate::kafka::KafkaConnection;
 
-/// Reports of [`super::ensure`] per pipeline, each reused while the desired topics are the same
-/// and the report is younger than the freshness: a spec change ensures at once, a change made
+/// Reports of [`super::ensure`] per pipeline, each reused while the connection and the desired
+/// topics are the same and the report is younger than the freshness: a spec change (another
+/// cluster included) ensures at once, a change made
 /// on the broker behind the operator's back (a deleted topic, altered configs) is seen within
 /// the freshness (the controller's resync).
 #[derive(Debug)]
@@ -21,6 +23,7 @@ pub struct RecentTopics {
 
 #[derive(Debug)]
 struct Kept {
+    connection: KafkaConnection,
     desired: Vec<DesiredTopic>,
     at: Instant,
     report: TopicReport,
@@ -35,12 +38,21 @@ impl RecentTopics {
         }
     }
 
-    /// The report of `pipeline` (`namespace/name`) when its `desired` topics were ensured less
-    /// than the freshness ago: the topic exists, and nothing was changed by this reconcile.
-    pub fn get(&self, pipeline: &str, desired: &[DesiredTopic]) -> Option<TopicReport> {
+    /// The report of `pipeline` (`namespace/name`) when its `desired` topics were ensured over
+    /// `connection` less than the freshness ago: the topic exists, and nothing was changed by
+    /// this reconcile.
+    pub fn get(
+        &self,
+        pipeline: &str,
+        connection: &KafkaConnection,
+        desired: &[DesiredTopic],
+    ) -> Option<TopicReport> {
         let reports = self.lock();
         let kept = reports.get(pipeline)?;
-        if kept.desired != desired || kept.at.elapsed() >= self.fresh_for {
+        if kept.connection != *connection
+            || kept.desired != desired
+            || kept.at.elapsed() >= self.fresh_for
+        {
             return None;
         }
         Some(TopicReport {
@@ -50,9 +62,16 @@ impl RecentTopics {
         })
     }
 
-    /// Keeps the report of `pipeline`'s `desired` topics, just ensured.
-    pub fn keep(&self, pipeline: &str, desired: Vec<DesiredTopic>, report: &TopicReport) {
+    /// Keeps the report of `pipeline`'s `desired` topics, just ensured over `connection`.
+    pub fn keep(
+        &self,
+        pipeline: &str,
+        connection: &KafkaConnection,
+        desired: Vec<DesiredTopic>,
+        report: &TopicReport,
+    ) {
         let kept = Kept {
+            connection: connection.clone(),
             desired,
             at: Instant::now(),
             report: report.clone(),
@@ -100,9 +119,10 @@ mod tests {
     #[test]
     fn a_report_is_reused_while_fresh_without_its_changes() {
         let recent = RecentTopics::new(Duration::from_secs(60));
-        assert_eq!(recent.get("ns/p", &desired(3)), None);
-        recent.keep("ns/p", desired(3), &created());
-        let reused = recent.get("ns/p", &desired(3));
+        let kafka = KafkaConnection::plain("kafka:9092");
+        assert_eq!(recent.get("ns/p", &kafka, &desired(3)), None);
+        recent.keep("ns/p", &kafka, desired(3), &created());
+        let reused = recent.get("ns/p", &kafka, &desired(3));
         assert_eq!(
             reused,
             Some(TopicReport {
@@ -111,16 +131,27 @@ mod tests {
                 ..created()
             })
         );
-        assert_eq!(recent.get("ns/other", &desired(3)), None);
-        assert_eq!(recent.get("ns/p", &desired(4)), None, "a spec change");
+        assert_eq!(recent.get("ns/other", &kafka, &desired(3)), None);
+        assert_eq!(
+            recent.get("ns/p", &kafka, &desired(4)),
+            None,
+            "a spec change"
+        );
+        let elsewhere = KafkaConnection::plain("other:9092");
+        assert_eq!(
+            recent.get("ns/p", &elsewhere, &desired(3)),
+            None,
+            "another cluster"
+        );
         recent.forget("ns/p");
-        assert_eq!(recent.get("ns/p", &desired(3)), None);
+        assert_eq!(recent.get("ns/p", &kafka, &desired(3)), None);
     }
 
     #[test]
     fn a_stale_report_is_not_reused() {
         let recent = RecentTopics::new(Duration::ZERO);
-        recent.keep("ns/p", desired(3), &created());
-        assert_eq!(recent.get("ns/p", &desired(3)), None);
+        let kafka = KafkaConnection::plain("kafka:9092");
+        recent.keep("ns/p", &kafka, desired(3), &created());
+        assert_eq!(recent.get("ns/p", &kafka, &desired(3)), None);
     }
 }
