@@ -182,7 +182,7 @@ pub async fn reconcile(pipeline: Arc<EventPipeline>, ctx: Arc<Context>) -> Resul
             ctx.scaler.forget(&pipeline);
             ctx.kafka.release(&pipeline);
             ctx.verdicts.forget(&pipeline);
-            ctx.topics.forget(&pipeline.object_key());
+            ctx.topics.forget(&pipeline);
         }
         cleaned
     } else {
@@ -287,12 +287,11 @@ async fn ensure_topic(
     connection: &KafkaConnection,
 ) -> Result<TopicReport> {
     let admin = ctx.kafka.get(pipeline, connection)?;
-    let key = pipeline.object_key();
     let desired = [
         DesiredTopic::of(pipeline),
         DesiredTopic::dead_letter_of(pipeline),
     ];
-    if let Some(report) = ctx.topics.get(&key, connection, &desired) {
+    if let Some(report) = ctx.topics.get(pipeline, connection, &desired) {
         return Ok(report);
     }
     let [wanted, dead_letter_wanted] = &desired;
@@ -302,7 +301,8 @@ async fn ensure_topic(
         let note = format!("created dead-letter topic {}", dead_letter.name);
         events::normal(&ctx.recorder, pipeline, "DeadLetterTopicCreated", note).await;
     }
-    ctx.topics.keep(&key, connection, desired.to_vec(), &report);
+    ctx.topics
+        .keep(pipeline, connection, desired.to_vec(), &report);
     Ok(report)
 }
 

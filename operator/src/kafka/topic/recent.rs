@@ -1,5 +1,5 @@
-//! The last report of each pipeline's topics, so that the reconciles between two checks (a lag
-//! poll, a child's status change, the status write) do not ask the broker again.
+//! The last report of each pipeline's topics, so that the reconciles of an unchanged pipeline
+//! (a lag poll, a child's status change) do not ask the broker again.
 
 use std::{
     collections::HashMap,
@@ -7,12 +7,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{DesiredTopic, TopicReport};
-use crate::kafka::KafkaConnection;
+use kube::{Resource, ResourceExt};
 
-/// Reports of [`super::ensure`] per pipeline, each reused while the connection and the desired
-/// topics are the same and the report is younger than the freshness: a spec change (another
-/// cluster included) ensures at once, a change made
+use super::{DesiredTopic, TopicReport};
+use crate::{crd::EventPipeline, kafka::KafkaConnection};
+
+/// Reports of [`super::ensure`] per pipeline, each reused while the pipeline object (its
+/// `resourceVersion`), the connection and the desired topics are the same and the report is
+/// younger than the freshness: any change to the pipeline (a spec change, another cluster, an
+/// annotation, a status write) ensures at once, a change made
 /// on the broker behind the operator's back (a deleted topic, altered configs) is seen within
 /// the freshness (the controller's resync).
 #[derive(Debug)]
@@ -23,6 +26,7 @@ pub struct RecentTopics {
 
 #[derive(Debug)]
 struct Kept {
+    version: Option<String>,
     connection: KafkaConnection,
     desired: Vec<DesiredTopic>,
     at: Instant,
@@ -38,18 +42,20 @@ impl RecentTopics {
         }
     }
 
-    /// The report of `pipeline` (`namespace/name`) when its `desired` topics were ensured over
-    /// `connection` less than the freshness ago: the topic exists, and nothing was changed by
-    /// this reconcile.
+    /// The report of `pipeline` when its `desired` topics were ensured over `connection` for
+    /// this very object less than the freshness ago: the topic exists, and nothing was changed
+    /// by this reconcile.
     pub fn get(
         &self,
-        pipeline: &str,
+        pipeline: &EventPipeline,
         connection: &KafkaConnection,
         desired: &[DesiredTopic],
     ) -> Option<TopicReport> {
         let reports = self.lock();
-        let kept = reports.get(pipeline)?;
-        if kept.connection != *connection
+        let kept = reports.get(&pipeline.object_key())?;
+        if kept.version.is_none()
+            || kept.version != pipeline.meta().resource_version
+            || kept.connection != *connection
             || kept.desired != desired
             || kept.at.elapsed() >= self.fresh_for
         {
@@ -65,23 +71,24 @@ impl RecentTopics {
     /// Keeps the report of `pipeline`'s `desired` topics, just ensured over `connection`.
     pub fn keep(
         &self,
-        pipeline: &str,
+        pipeline: &EventPipeline,
         connection: &KafkaConnection,
         desired: Vec<DesiredTopic>,
         report: &TopicReport,
     ) {
         let kept = Kept {
+            version: pipeline.resource_version(),
             connection: connection.clone(),
             desired,
             at: Instant::now(),
             report: report.clone(),
         };
-        self.lock().insert(pipeline.to_owned(), kept);
+        self.lock().insert(pipeline.object_key(), kept);
     }
 
     /// Forgets `pipeline` (deleted).
-    pub fn forget(&self, pipeline: &str) {
-        self.lock().remove(pipeline);
+    pub fn forget(&self, pipeline: &EventPipeline) {
+        self.lock().remove(&pipeline.object_key());
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Kept>> {
@@ -96,6 +103,13 @@ mod tests {
 
     use super::*;
     use crate::kafka::topic::TopicChange;
+
+    fn pipeline(name: &str, version: &str) -> EventPipeline {
+        let mut pipeline = EventPipeline::new(name, crate::crd::EventPipelineSpec::default());
+        pipeline.metadata.namespace = Some("ns".to_owned());
+        pipeline.metadata.resource_version = Some(version.to_owned());
+        pipeline
+    }
 
     fn desired(partitions: u32) -> Vec<DesiredTopic> {
         vec![DesiredTopic {
@@ -120,9 +134,10 @@ mod tests {
     fn a_report_is_reused_while_fresh_without_its_changes() {
         let recent = RecentTopics::new(Duration::from_secs(60));
         let kafka = KafkaConnection::plain("kafka:9092");
-        assert_eq!(recent.get("ns/p", &kafka, &desired(3)), None);
-        recent.keep("ns/p", &kafka, desired(3), &created());
-        let reused = recent.get("ns/p", &kafka, &desired(3));
+        let p = pipeline("p", "7");
+        assert_eq!(recent.get(&p, &kafka, &desired(3)), None);
+        recent.keep(&p, &kafka, desired(3), &created());
+        let reused = recent.get(&p, &kafka, &desired(3));
         assert_eq!(
             reused,
             Some(TopicReport {
@@ -131,27 +146,31 @@ mod tests {
                 ..created()
             })
         );
-        assert_eq!(recent.get("ns/other", &kafka, &desired(3)), None);
-        assert_eq!(
-            recent.get("ns/p", &kafka, &desired(4)),
-            None,
-            "a spec change"
-        );
+        let other = pipeline("other", "7");
+        assert_eq!(recent.get(&other, &kafka, &desired(3)), None);
+        assert_eq!(recent.get(&p, &kafka, &desired(4)), None, "a spec change");
         let elsewhere = KafkaConnection::plain("other:9092");
         assert_eq!(
-            recent.get("ns/p", &elsewhere, &desired(3)),
+            recent.get(&p, &elsewhere, &desired(3)),
             None,
             "another cluster"
         );
-        recent.forget("ns/p");
-        assert_eq!(recent.get("ns/p", &kafka, &desired(3)), None);
+        let annotated = pipeline("p", "8");
+        assert_eq!(
+            recent.get(&annotated, &kafka, &desired(3)),
+            None,
+            "any change"
+        );
+        recent.forget(&p);
+        assert_eq!(recent.get(&p, &kafka, &desired(3)), None);
     }
 
     #[test]
     fn a_stale_report_is_not_reused() {
         let recent = RecentTopics::new(Duration::ZERO);
         let kafka = KafkaConnection::plain("kafka:9092");
-        recent.keep("ns/p", &kafka, desired(3), &created());
-        assert_eq!(recent.get("ns/p", &kafka, &desired(3)), None);
+        let p = pipeline("p", "7");
+        recent.keep(&p, &kafka, desired(3), &created());
+        assert_eq!(recent.get(&p, &kafka, &desired(3)), None);
     }
 }
