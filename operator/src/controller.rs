@@ -46,7 +46,7 @@ use crate::{
         KafkaConnection,
         topic::{self, DesiredTopic, TopicChange, TopicReport},
     },
-    resources::{self, validate::validate},
+    resources,
 };
 pub use context::{Context, Settings};
 use events::Reason;
@@ -72,6 +72,9 @@ pub async fn reconcile(pipeline: Arc<EventPipeline>, ctx: Arc<Context>) -> Resul
                 FinalizerEvent::Cleanup(pipeline) => {
                     let action = finalizer::cleanup(&api, &pipeline, &ctx).await?;
                     ctx.scaler.forget(&pipeline);
+                    ctx.kafka.release(&pipeline);
+                    ctx.verdicts.forget(&pipeline);
+                    ctx.topics.forget(&pipeline);
                     Ok(action)
                 }
             }
@@ -81,8 +84,7 @@ pub async fn reconcile(pipeline: Arc<EventPipeline>, ctx: Arc<Context>) -> Resul
     .map_err(Error::from);
     let label = if result.is_ok() { "success" } else { "error" };
     ctx.metrics.reconciled(label, started.elapsed());
-    ctx.metrics
-        .kafka_clients(ctx.kafka.cached(), ctx.scaler.lag_clients());
+    ctx.metrics.kafka_clients(ctx.kafka.cached());
     if result.is_ok() {
         ctx.reset_backoff(&pipeline);
     }
@@ -110,7 +112,7 @@ async fn reconcile_spec(
     pipeline: &EventPipeline,
     ctx: &Context,
 ) -> Result<Action> {
-    if let Err(problem) = validate(pipeline, &ctx.build) {
+    if let Err(problem) = ctx.verdicts.validate(pipeline, &ctx.build) {
         return refuse_invalid(api, pipeline, ctx, problem).await;
     }
     // The connection (with `kafka.secretRef` read through the API) serves both phases.
@@ -183,9 +185,17 @@ async fn ensure_topic(
     ctx: &Context,
     connection: &KafkaConnection,
 ) -> Result<TopicReport> {
-    let admin = ctx.kafka.get(connection)?;
-    let report = topic::ensure(&admin, &DesiredTopic::of(pipeline)).await?;
-    let dead_letter = topic::ensure(&admin, &DesiredTopic::dead_letter_of(pipeline)).await?;
+    let admin = ctx.kafka.get(pipeline, connection)?;
+    let desired = [
+        DesiredTopic::of(pipeline),
+        DesiredTopic::dead_letter_of(pipeline),
+    ];
+    if let Some(report) = ctx.topics.get(pipeline, connection, &desired) {
+        return Ok(report);
+    }
+    let [wanted, dead_letter_wanted] = &desired;
+    let report = topic::ensure(&admin, wanted).await?;
+    let dead_letter = topic::ensure(&admin, dead_letter_wanted).await?;
     if dead_letter.changes.contains(&TopicChange::Created) {
         let note = format!("created dead-letter topic {}", dead_letter.name);
         events::normal(
@@ -196,6 +206,8 @@ async fn ensure_topic(
         )
         .await;
     }
+    ctx.topics
+        .keep(pipeline, connection, desired.to_vec(), &report);
     Ok(report)
 }
 

@@ -7,7 +7,9 @@ use std::{
 };
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
 use crate::{Result, crd::EventPipeline, scaling::ScalingMetrics};
 
@@ -20,7 +22,7 @@ pub struct Metrics {
     errors: IntCounterVec,
     pipelines: IntGaugeVec,
     condition: IntGaugeVec,
-    kafka_clients: IntGaugeVec,
+    kafka_clients: IntGauge,
     conditions: Mutex<HashMap<String, Vec<(String, String)>>>,
     scaling: ScalingMetrics,
 }
@@ -65,12 +67,9 @@ impl Metrics {
             ),
             &["pipeline", "condition", "status"],
         )?;
-        let kafka_clients = IntGaugeVec::new(
-            Opts::new(
-                "eventflow_operator_kafka_clients",
-                "Kafka clients the operator holds: admin (topics; one per cluster) and lag (lag reader)",
-            ),
-            &["kind"],
+        let kafka_clients = IntGauge::new(
+            "eventflow_operator_kafka_clients",
+            "Kafka clients the operator holds: one per connection, for topics and lag alike",
         )?;
         registry.register(Box::new(kafka_clients.clone()))?;
         registry.register(Box::new(reconciles.clone()))?;
@@ -110,13 +109,10 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// Records how many Kafka clients the operator holds, admin and lag reader.
-    pub fn kafka_clients(&self, admin: usize, lag: usize) {
-        for (kind, count) in [("admin", admin), ("lag", lag)] {
-            self.kafka_clients
-                .with_label_values(&[kind])
-                .set(i64::try_from(count).unwrap_or(i64::MAX));
-        }
+    /// Records how many Kafka clients the operator holds (one per connection).
+    pub fn kafka_clients(&self, clients: usize) {
+        self.kafka_clients
+            .set(i64::try_from(clients).unwrap_or(i64::MAX));
     }
 
     /// Counts an error by kind.
@@ -230,7 +226,7 @@ mod tests {
         let metrics = Metrics::new().unwrap();
         metrics.reconciled("success", Duration::from_millis(20));
         metrics.error("kafka");
-        metrics.kafka_clients(1, 2);
+        metrics.kafka_clients(1);
         let pipeline = EventPipeline::new("a", crate::crd::EventPipelineSpec::default());
         metrics.record_conditions(&pipeline, &[condition("Ready", "True")]);
         let names: Vec<String> = metrics

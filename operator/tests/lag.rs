@@ -1,15 +1,18 @@
 //! Lag measurement against the dev broker: the figures are exact, partitions without a commit
-//! follow the reset policy, and handles are shared per group.
+//! follow the reset policy, and one client per connection serves every group.
 #![expect(
     clippy::unwrap_used,
     clippy::expect_used,
     reason = "test helpers fail the test on any error"
 )]
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use eventflow_operator::{
-    kafka::lag::{LagError, LagReader, LagTarget},
+    kafka::{
+        KafkaAdmin, KafkaConnection,
+        lag::{LagError, LagReader, LagTarget},
+    },
     scaling::OffsetReset,
 };
 use eventflow_workloads::testkit::{self, DevServices, unique_name};
@@ -89,10 +92,13 @@ async fn consume_and_commit(
     consumer.commit(&list, CommitMode::Sync).unwrap();
 }
 
-fn target(bootstrap: &str, topic: &str, group: &str, offset_reset: OffsetReset) -> LagTarget {
+/// The connection's one client, as the operator's cache holds it.
+fn client(bootstrap: &str, timeout: Duration) -> Arc<KafkaAdmin> {
+    Arc::new(KafkaAdmin::connect(&KafkaConnection::plain(bootstrap), timeout).unwrap())
+}
+
+fn target(topic: &str, group: &str, offset_reset: OffsetReset) -> LagTarget {
     LagTarget {
-        bootstrap_servers: bootstrap.to_owned(),
-        properties: BTreeMap::new(),
         group_id: group.to_owned(),
         topic: topic.to_owned(),
         offset_reset,
@@ -119,7 +125,10 @@ async fn lag_is_produced_minus_committed_and_uncommitted_partitions_follow_the_r
     let reader = LagReader::default();
 
     let earliest = reader
-        .measure(&target(&bootstrap, &topic, &group, OffsetReset::Earliest))
+        .measure(
+            &client(&bootstrap, TIMEOUT),
+            &target(&topic, &group, OffsetReset::Earliest),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -129,7 +138,10 @@ async fn lag_is_produced_minus_committed_and_uncommitted_partitions_follow_the_r
     assert_eq!((earliest.total, earliest.partitions_with_lag), (16, 2));
 
     let latest = reader
-        .measure(&target(&bootstrap, &topic, &group, OffsetReset::Latest))
+        .measure(
+            &client(&bootstrap, TIMEOUT),
+            &target(&topic, &group, OffsetReset::Latest),
+        )
         .await
         .unwrap();
     assert_eq!((latest.total, latest.partitions_with_lag), (6, 1));
@@ -141,14 +153,14 @@ async fn lag_follows_new_records_and_new_commits() {
     let bootstrap = bootstrap();
     let topic = create_topic(&bootstrap, 1).await;
     let group = unique_name("lag-group");
-    let lag_target = target(&bootstrap, &topic, &group, OffsetReset::Earliest);
-    let reader = LagReader::default();
+    let lag_target = target(&topic, &group, OffsetReset::Earliest);
+    let (reader, client) = (LagReader::default(), client(&bootstrap, TIMEOUT));
     produce(&bootstrap, &topic, &[0], 7).await;
     consume_and_commit(&bootstrap, &topic, &group, 7, &[(0, 5)]).await;
-    assert_eq!(reader.measure(&lag_target).await.unwrap().total, 2);
+    assert_eq!(reader.measure(&client, &lag_target).await.unwrap().total, 2);
 
     produce(&bootstrap, &topic, &[0], 4).await;
-    assert_eq!(reader.measure(&lag_target).await.unwrap().total, 6);
+    assert_eq!(reader.measure(&client, &lag_target).await.unwrap().total, 6);
 }
 
 #[tokio::test]
@@ -157,7 +169,10 @@ async fn empty_topic_without_commits_has_zero_lag() {
     let topic = create_topic(&bootstrap, 2).await;
     let group = unique_name("lag-group");
     let sample = LagReader::default()
-        .measure(&target(&bootstrap, &topic, &group, OffsetReset::Earliest))
+        .measure(
+            &client(&bootstrap, TIMEOUT),
+            &target(&topic, &group, OffsetReset::Earliest),
+        )
         .await
         .unwrap();
     assert_eq!(figures(&sample), vec![(0, 0, None, 0), (1, 0, None, 0)]);
@@ -169,7 +184,10 @@ async fn missing_topic_is_a_typed_error() {
     let bootstrap = bootstrap();
     let topic = unique_name("lag-missing");
     let error = LagReader::default()
-        .measure(&target(&bootstrap, &topic, "g", OffsetReset::Earliest))
+        .measure(
+            &client(&bootstrap, TIMEOUT),
+            &target(&topic, "g", OffsetReset::Earliest),
+        )
         .await
         .expect_err("no such topic");
     assert!(
@@ -179,38 +197,44 @@ async fn missing_topic_is_a_typed_error() {
 }
 
 #[tokio::test]
-async fn handles_are_shared_per_group_and_forgotten_on_request() {
+async fn one_client_measures_every_group_whatever_its_group_id() {
     let bootstrap = bootstrap();
     let topic = create_topic(&bootstrap, 1).await;
-    let reader = LagReader::default();
-    let first = target(
-        &bootstrap,
-        &topic,
-        &unique_name("lag-group"),
-        OffsetReset::Earliest,
-    );
-    let second = target(
-        &bootstrap,
-        &topic,
-        &unique_name("lag-group"),
-        OffsetReset::Latest,
-    );
-    for lag_target in [&first, &first, &second] {
-        reader.measure(lag_target).await.unwrap();
+    produce(&bootstrap, &topic, &[0], 9).await;
+    let (first, second) = (unique_name("lag-group"), unique_name("lag-group"));
+    consume_and_commit(&bootstrap, &topic, &first, 9, &[(0, 3)]).await;
+    consume_and_commit(&bootstrap, &topic, &second, 9, &[(0, 8)]).await;
+    let (reader, client) = (LagReader::default(), client(&bootstrap, TIMEOUT));
+    let mut lags = Vec::new();
+    for group in [&first, &second, &first] {
+        let sample = reader
+            .measure(&client, &target(&topic, group, OffsetReset::Earliest))
+            .await
+            .unwrap();
+        lags.push(figures(&sample));
     }
-    assert_eq!(reader.cached_handles(), 2);
-    reader.forget(&first);
-    assert_eq!(reader.cached_handles(), 1);
+    assert_eq!(
+        lags,
+        vec![
+            vec![(0, 9, Some(3), 6)],
+            vec![(0, 9, Some(8), 1)],
+            vec![(0, 9, Some(3), 6)]
+        ]
+    );
 }
 
 #[tokio::test]
 async fn unreachable_broker_fails_within_the_timeout() {
     // Port 9 (discard) on loopback: nothing answers.
-    let reader = LagReader::new(Duration::from_millis(500));
-    let lag_target = target("127.0.0.1:9", "t", "g", OffsetReset::Earliest);
-    let measured = tokio::time::timeout(Duration::from_secs(10), reader.measure(&lag_target))
-        .await
-        .expect("bounded by the reader's timeout");
+    let timeout = Duration::from_millis(500);
+    let (reader, client) = (LagReader::new(timeout), client("127.0.0.1:9", timeout));
+    let lag_target = target("t", "g", OffsetReset::Earliest);
+    let measured = tokio::time::timeout(
+        Duration::from_secs(10),
+        reader.measure(&client, &lag_target),
+    )
+    .await
+    .expect("bounded by the reader's timeout");
     assert!(
         matches!(measured, Err(LagError::Metadata { .. })),
         "{measured:?}"

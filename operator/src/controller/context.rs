@@ -14,9 +14,9 @@ use kube::Client;
 use super::{apply, events, scale};
 use crate::{
     crd::EventPipeline,
-    kafka::{KafkaAdmins, lag},
+    kafka::{KafkaAdmins, lag, topic::RecentTopics},
     metrics::Metrics,
-    resources::{self, BuildContext},
+    resources::{self, BuildContext, validate::Verdicts},
 };
 
 /// Tunables of the reconciler.
@@ -68,6 +68,10 @@ pub struct Context {
     pub scaler: scale::Scaler,
     /// The controller's watch caches of the children (none: every reconcile applies them).
     pub children: Option<apply::Children>,
+    /// The spec checks' verdict per pipeline and generation.
+    pub verdicts: Verdicts,
+    /// The last topic reports, reused until the resync (no broker call per lag poll).
+    pub topics: RecentTopics,
     failures: Mutex<HashMap<String, Backoff>>,
 }
 
@@ -85,6 +89,7 @@ impl Context {
             instance: std::env::var("POD_NAME").ok(),
         };
         let reader = lag::LagReader::new(settings.lag_timeout);
+        let topics = RecentTopics::new(settings.resync);
         Self {
             scaler: scale::Scaler::new(reader, metrics.scaling().clone()),
             recorder: events::Publisher::new(client.clone(), reporter),
@@ -94,6 +99,8 @@ impl Context {
             metrics,
             settings,
             children: None,
+            verdicts: Verdicts::default(),
+            topics,
             failures: Mutex::new(HashMap::new()),
         }
     }

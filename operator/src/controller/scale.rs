@@ -27,8 +27,8 @@ use crate::{
     Result,
     crd::{ConsumerStatus, EventPipeline, EventPipelineStatus, LagStatus},
     kafka::{
-        KafkaConnection,
-        lag::{LagReader, LagTarget},
+        KafkaAdmins, KafkaConnection,
+        lag::{LagError, LagReader, LagTarget},
         topic::TopicReport,
     },
     resources::consumer,
@@ -75,7 +75,6 @@ struct Tracked {
     history: History,
     /// The consumer Deployment's replicas this process applied last.
     applied: Option<u32>,
-    target: Option<LagTarget>,
     polled_at: Option<Instant>,
     generation: Option<i64>,
     last: Option<Outcome>,
@@ -107,19 +106,11 @@ impl Scaler {
         }
     }
 
-    /// Drops what is remembered about a pipeline: history, reader handle, metric series.
+    /// Drops what is remembered about a pipeline: history and metric series.
     pub fn forget(&self, pipeline: &EventPipeline) {
         let label = pipeline.object_key();
-        let removed = self.lock().remove(&label);
-        if let Some(target) = removed.and_then(|tracked| tracked.target) {
-            self.reader.forget(&target);
-        }
+        self.lock().remove(&label);
         self.metrics.forget(&label);
-    }
-
-    /// How many Kafka clients the lag reader holds.
-    pub fn lag_clients(&self) -> usize {
-        self.reader.cached_handles()
     }
 
     /// Records the consumer replicas running now (after the Deployment was applied).
@@ -159,17 +150,12 @@ impl Scaler {
     }
 
     /// Decides on one poll's measurement and remembers the outcome.
-    fn conclude(&self, pipeline: &EventPipeline, poll: Poll) -> Outcome {
+    fn conclude(&self, pipeline: &EventPipeline, poll: &Poll<'_>) -> Outcome {
         let label = pipeline.object_key();
         let mut pipelines = self.lock();
         let tracked = pipelines.entry(label.clone()).or_default();
-        if let Some(delay) = lateness(tracked, pipeline, &poll) {
+        if let Some(delay) = lateness(tracked, pipeline, poll) {
             self.metrics.poll_delayed(delay);
-        }
-        if let (Some(old), Some(new)) = (&tracked.target, &poll.target)
-            && old != new
-        {
-            self.reader.forget(old);
         }
         let measured = match &poll.sample {
             Ok(sample) => Ok(Input {
@@ -197,7 +183,6 @@ impl Scaler {
             scaled: None,
             ..outcome.clone()
         });
-        tracked.target = poll.target.or(tracked.target.take());
         tracked.polled_at = Some(poll.started);
         tracked.generation = pipeline.meta().generation;
         outcome
@@ -212,7 +197,7 @@ impl Scaler {
 
 /// How late a scheduled poll started: after the previous poll of the same generation, the time
 /// past `previous + interval` (zero when early: polls within [`DUE_TOLERANCE`] are taken).
-fn lateness(tracked: &Tracked, pipeline: &EventPipeline, poll: &Poll) -> Option<Duration> {
+fn lateness(tracked: &Tracked, pipeline: &EventPipeline, poll: &Poll<'_>) -> Option<Duration> {
     let previous = tracked.polled_at?;
     if tracked.generation != pipeline.meta().generation {
         return None; // a spec change polls at once, off the schedule
@@ -222,13 +207,29 @@ fn lateness(tracked: &Tracked, pipeline: &EventPipeline, poll: &Poll) -> Option<
 }
 
 /// One poll's inputs.
-struct Poll {
+struct Poll<'a> {
     started: Instant,
     interval: Duration,
     partitions: u32,
     current: u32,
-    target: Option<LagTarget>,
-    sample: Result<LagSample, String>,
+    sample: Result<LagSample, Unmeasured<'a>>,
+}
+
+/// Why a poll has no lag sample (the `Scaling=False` message).
+#[derive(Debug, thiserror::Error)]
+enum Unmeasured<'a> {
+    /// The pipeline's Kafka connection could not be read (the topic phase's error).
+    #[error("{0}")]
+    Connection(&'a crate::Error),
+    /// No connection and no error saying why (the topic phase always has one).
+    #[error("no Kafka connection")]
+    NoConnection,
+    /// The connection's client could not be created.
+    #[error("{0}")]
+    Client(crate::Error),
+    /// The measurement failed.
+    #[error("{0}")]
+    Lag(#[from] LagError),
 }
 
 /// The scaling phase: `None` when the pipeline is not autoscaled (it is then not polled).
@@ -249,38 +250,38 @@ pub async fn phase(
     }
     let started = Instant::now();
     let current = scaler.current(pipeline);
-    let (target, sample) = measure(&scaler.reader, pipeline, connection, topic).await;
+    let sample = measure(&scaler.reader, &ctx.kafka, pipeline, connection, topic).await;
     let poll = Poll {
         started,
         interval,
         partitions: partitions(pipeline, topic),
         current,
-        target,
         sample,
     };
-    let outcome = scaler.conclude(pipeline, poll);
+    let outcome = scaler.conclude(pipeline, &poll);
     tracing::debug!(reason = %outcome.verdict.message, "scaling decided");
     Some(outcome)
 }
 
 /// Measures the pipeline's lag over the connection the topic phase used; without one, the
 /// measurement fails with the reason the topic phase has.
-async fn measure(
+async fn measure<'a>(
     reader: &LagReader,
+    clients: &KafkaAdmins,
     pipeline: &EventPipeline,
     connection: Option<KafkaConnection>,
-    topic: &Result<TopicReport>,
-) -> (Option<LagTarget>, Result<LagSample, String>) {
+    topic: &'a Result<TopicReport>,
+) -> Result<LagSample, Unmeasured<'a>> {
     let Some(connection) = connection else {
-        let reason = topic
+        return Err(topic
             .as_ref()
             .err()
-            .map_or_else(|| "no Kafka connection".to_owned(), ToString::to_string);
-        return (None, Err(reason));
+            .map_or(Unmeasured::NoConnection, Unmeasured::Connection));
     };
-    let target = connection.lag_target(pipeline);
-    let sample = reader.measure(&target).await.map_err(|e| e.to_string());
-    (Some(target), sample)
+    let client = clients
+        .get(pipeline, &connection)
+        .map_err(Unmeasured::Client)?;
+    Ok(reader.measure(&client, &LagTarget::of(pipeline)).await?)
 }
 
 /// The topic's partitions: as just ensured, else as last seen, else as the spec asks.

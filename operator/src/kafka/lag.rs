@@ -3,15 +3,13 @@
 //!
 //! One measurement is four broker round trips, each bounded by the reader's timeout:
 //! a metadata request for the topic (its partitions), one `OffsetFetch` for all partitions of the
-//! group, and one `ListOffsets` each for the low and the high watermarks of all partitions. The
-//! librdkafka calls block, so they run on tokio's blocking pool and never stall a reconcile.
+//! group (librdkafka's `ListConsumerGroupOffsets`, after a `FindCoordinator` it caches), and one
+//! `ListOffsets` each for the low and the high watermarks of all partitions. The librdkafka calls
+//! block, so they run on tokio's blocking pool and never stall a reconcile.
 //!
-//! `OffsetFetch` needs a client whose `group.id` is the group's, so the reader keeps one consumer
-//! handle per (bootstrap servers, client properties, group id), created on first use, shared by
-//! every caller asking for the same key and reused across polls. The handle never subscribes or
-//! joins the group, never commits and never fetches records.
-
-use std::{collections::BTreeMap, fmt};
+//! The calls go through the connection's one client ([`crate::kafka::KafkaAdmins`]), whose
+//! `group.id` plays no part: the group is named in each request. The client never joins a
+//! group, never commits and never fetches records.
 
 use rdkafka::error::KafkaError;
 
@@ -19,19 +17,12 @@ mod reader;
 
 pub use reader::{DEFAULT_TIMEOUT, LagReader};
 
-use crate::scaling::OffsetReset;
+use crate::{crd::EventPipeline, scaling::OffsetReset};
 
 /// Why a lag measurement failed. Every variant is transient from the operator's point of view:
 /// keep the current replicas and retry at the next poll.
 #[derive(Debug, thiserror::Error)]
 pub enum LagError {
-    /// The client properties were refused by librdkafka.
-    #[error("cannot create a Kafka client for group {group}: {source}")]
-    Client {
-        group: String,
-        #[source]
-        source: KafkaError,
-    },
     /// The topic's metadata could not be fetched.
     #[error("cannot fetch metadata of topic {topic}: {source}")]
     Metadata {
@@ -69,13 +60,10 @@ pub enum LagError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// What to measure: one pipeline's topic as read by its consumer group.
-#[derive(Clone, PartialEq, Eq)]
+/// What to measure: one pipeline's topic as read by its consumer group (the connection is the
+/// client's, [`crate::kafka::KafkaConnection`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LagTarget {
-    /// `bootstrap.servers`.
-    pub bootstrap_servers: String,
-    /// Extra librdkafka client properties (security.protocol, sasl.*, ssl.*).
-    pub properties: BTreeMap<String, String>,
     /// The pipeline's consumer group.
     pub group_id: String,
     /// The pipeline's topic.
@@ -84,34 +72,13 @@ pub struct LagTarget {
     pub offset_reset: OffsetReset,
 }
 
-impl fmt::Debug for LagTarget {
-    /// Property values may be secrets (`sasl.password`): only their names are shown.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LagTarget")
-            .field("bootstrap_servers", &self.bootstrap_servers)
-            .field("properties", &self.properties.keys().collect::<Vec<_>>())
-            .field("group_id", &self.group_id)
-            .field("topic", &self.topic)
-            .field("offset_reset", &self.offset_reset)
-            .finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn target_debug_hides_property_values() {
-        let target = LagTarget {
-            bootstrap_servers: "b:9092".into(),
-            properties: BTreeMap::from([("sasl.password".into(), "s3cret".into())]),
-            group_id: "g".into(),
-            topic: "t".into(),
+impl LagTarget {
+    /// `pipeline`'s topic as read by its consumer group, which starts from the earliest offset.
+    pub fn of(pipeline: &EventPipeline) -> Self {
+        Self {
+            group_id: pipeline.group_id(),
+            topic: pipeline.topic_name(),
             offset_reset: OffsetReset::Earliest,
-        };
-        let shown = format!("{target:?}");
-        assert!(shown.contains("sasl.password"));
-        assert!(!shown.contains("s3cret"));
+        }
     }
 }

@@ -26,7 +26,7 @@ use crate::{
     Error, Result,
     crd::EventPipeline,
     kafka::{
-        KafkaConnection,
+        KafkaAdmin, KafkaConnection,
         lag::{LagReader, LagTarget},
     },
     resources::{env::env, meta::Component},
@@ -68,6 +68,8 @@ struct Runtime {
     producer_url: String,
     consumers: ConsumerPool<SpecFn>,
     reader: LagReader,
+    /// The connection's one client, for the lag measurements.
+    kafka: Arc<KafkaAdmin>,
     target: LagTarget,
     policy: Option<Policy>,
     history: History,
@@ -160,7 +162,11 @@ impl Runtime {
         } else {
             None
         };
-        let target = connection.clone().lag_target(&pipeline);
+        let target = LagTarget::of(&pipeline);
+        let kafka = Arc::new(KafkaAdmin::connect(
+            connection,
+            crate::kafka::lag::DEFAULT_TIMEOUT,
+        )?);
         Ok(Self {
             label: pipeline.object_key(),
             producer_url: format!("http://127.0.0.1:{}", args.http_port),
@@ -176,6 +182,7 @@ impl Runtime {
                 .map_err(|error| Error::Local(format!("HTTP client: {error}")))?,
             consumers: ConsumerPool::new(spec_for),
             reader: LagReader::default(),
+            kafka,
             target,
             policy,
             history: History::default(),
@@ -235,7 +242,7 @@ impl Runtime {
                 _ = ticker.tick() => {},
                 () = shutdown.cancelled() => return,
             }
-            let measured = self.reader.measure(&self.target).await;
+            let measured = self.reader.measure(&self.kafka, &self.target).await;
             let decision = self.decide(&measured);
             self.desired = decision.as_ref().map(|d| d.desired);
             if let Some(decision) = &decision {
@@ -389,6 +396,6 @@ impl Runtime {
         let mut consumers = self.consumers;
         consumers.scale_to(0).await;
         self.producer.stop().await;
-        self.reader.forget(&self.target);
+        self.kafka.close();
     }
 }

@@ -6,8 +6,69 @@
 //! would print. Durations are checked when the spec is deserialized (their type parses them).
 //! The checks written here are only what the CRD cannot express.
 
+use std::{
+    collections::HashMap,
+    sync::{Mutex, PoisonError},
+};
+
+use kube::Resource;
+
 use super::BuildContext;
 use crate::crd::EventPipeline;
+
+/// The verdict of [`validate`] per pipeline (uid) and generation, so that a reconcile of an
+/// unchanged spec (a resync, a child's or the status's change) does not compile the CRD's CEL
+/// rules and the producer's JSON Schema again. Only the spec and the operator's [`BuildContext`]
+/// decide a verdict: the spec is fixed by the generation, and one cache serves one context.
+#[derive(Debug, Default)]
+pub struct Verdicts {
+    cache: Mutex<HashMap<String, Kept>>,
+}
+
+/// A kept verdict: the generation it was computed for, and the verdict.
+type Kept = (i64, Result<(), String>);
+
+impl Verdicts {
+    /// [`validate`]'s verdict, computed once per uid and generation (every time for a pipeline
+    /// without both, as the local runtime's file).
+    pub fn validate(&self, pipeline: &EventPipeline, ctx: &BuildContext) -> Result<(), String> {
+        let meta = pipeline.meta();
+        let (Some(uid), Some(generation)) = (&meta.uid, meta.generation) else {
+            return validate(pipeline, ctx);
+        };
+        if let Some((seen, verdict)) = self.lock().get(uid)
+            && *seen == generation
+        {
+            return verdict.clone();
+        }
+        let verdict = validate(pipeline, ctx);
+        self.lock()
+            .insert(uid.clone(), (generation, verdict.clone()));
+        verdict
+    }
+
+    /// Forgets a deleted pipeline's verdict.
+    pub fn forget(&self, pipeline: &EventPipeline) {
+        if let Some(uid) = &pipeline.meta().uid {
+            self.lock().remove(uid);
+        }
+    }
+
+    /// How many verdicts are kept (one per pipeline seen).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no verdict is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Kept>> {
+        // Single inserts and removes: a poisoned map is still consistent.
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
 
 /// Every problem of the spec, joined; `Ok` when the pipeline can be built.
 pub fn validate(pipeline: &EventPipeline, ctx: &BuildContext) -> Result<(), String> {
@@ -53,5 +114,63 @@ fn beyond_the_crd(pipeline: &EventPipeline, ctx: &BuildContext) -> Option<String
         Some("producer.schema must be a JSON Schema object".to_owned())
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pipeline(uid: &str, generation: i64, min: u32, max: u32) -> EventPipeline {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "eventflow.dev/v1alpha1",
+            "kind": "EventPipeline",
+            "metadata": {"name": "p", "namespace": "ns", "uid": uid, "generation": generation},
+            "spec": {
+                "kafka": {"bootstrapServers": "kafka:9092"},
+                "topic": {"name": "t"},
+                "sink": {"mongodb": {"uriSecretRef": {"name": "m", "key": "uri"}}},
+                "autoscaling": {"enabled": true, "minReplicas": min, "maxReplicas": max},
+            },
+        }))
+        .expect("a pipeline the schema accepts")
+    }
+
+    fn ctx() -> BuildContext {
+        BuildContext {
+            workload_image: "eventflow:test".to_owned(),
+            workload_log_format: eventflow_contract::logs::LogFormat::Json,
+        }
+    }
+
+    #[test]
+    fn the_verdict_is_kept_per_uid_and_generation() {
+        let verdicts = Verdicts::default();
+        let valid = pipeline("u1", 1, 1, 3);
+        assert_eq!(verdicts.validate(&valid, &ctx()), Ok(()));
+        // The same uid and generation with a spec that would fail: the kept verdict answers,
+        // which shows it was not computed again.
+        let same_generation = pipeline("u1", 1, 5, 2);
+        assert_eq!(verdicts.validate(&same_generation, &ctx()), Ok(()));
+        // A new generation is checked again.
+        let next = pipeline("u1", 2, 5, 2);
+        let refused = verdicts.validate(&next, &ctx());
+        assert_eq!(refused, validate(&next, &ctx()));
+        assert!(refused.is_err(), "min > max must be refused");
+        assert_eq!(verdicts.len(), 1);
+        verdicts.forget(&next);
+        assert!(verdicts.is_empty());
+    }
+
+    #[test]
+    fn a_pipeline_without_uid_is_checked_every_time() {
+        let verdicts = Verdicts::default();
+        let mut broken = pipeline("u", 1, 5, 2);
+        broken.metadata.uid = None;
+        assert_eq!(
+            verdicts.validate(&broken, &ctx()),
+            validate(&broken, &ctx())
+        );
+        assert!(verdicts.is_empty());
     }
 }

@@ -1,0 +1,66 @@
+//! The FFI calls without a broker, and the native partition list they send.
+
+use rdkafka::{ClientConfig, admin::AdminClient, client::DefaultClientContext};
+
+use super::*;
+
+fn unreachable_client() -> AdminClient<DefaultClientContext> {
+    ClientConfig::new()
+        .set("bootstrap.servers", "127.0.0.1:9")
+        .set("socket.connection.setup.timeout.ms", "1000")
+        .create()
+        .expect("a client config with only bootstrap.servers is valid")
+}
+
+#[test]
+fn calls_without_a_broker_time_out_with_an_error() {
+    let admin = unreachable_client();
+    let timeout = Duration::from_millis(300);
+    let committed = committed_offsets(admin.inner(), "g", "t", &[0, 1], timeout);
+    assert!(
+        matches!(committed, Err(KafkaError::AdminOp(_))),
+        "{committed:?}"
+    );
+    let offsets = list_offsets(admin.inner(), "t", &[0], OffsetSpec::Latest, timeout);
+    assert!(
+        matches!(offsets, Err(KafkaError::AdminOp(_))),
+        "{offsets:?}"
+    );
+}
+
+#[test]
+fn names_with_a_nul_byte_are_refused_before_any_call() {
+    let admin = unreachable_client();
+    let timeout = Duration::from_millis(100);
+    let group = committed_offsets(admin.inner(), "g\0", "t", &[0], timeout);
+    assert!(
+        matches!(&group, Err(KafkaError::AdminOpCreation(m)) if m.contains("NUL")),
+        "{group:?}"
+    );
+    let topic = list_offsets(admin.inner(), "t\0", &[0], OffsetSpec::Earliest, timeout);
+    assert!(
+        matches!(&topic, Err(KafkaError::AdminOpCreation(m)) if m.contains("NUL")),
+        "{topic:?}"
+    );
+}
+
+#[test]
+fn partition_lists_hold_each_partition_with_the_offset() {
+    let list = PartitionList::new("t", &[0, 2, 5], OffsetSpec::Latest.native())
+        .expect("a plain topic name");
+    // SAFETY: the list is valid while `list` lives.
+    let elements: Vec<(String, i32, i64)> = unsafe {
+        slice((*list.0).elems, (*list.0).cnt)
+            .iter()
+            .map(|e| (name(e.topic).to_owned(), e.partition, e.offset))
+            .collect()
+    };
+    assert_eq!(
+        elements,
+        vec![
+            ("t".to_owned(), 0, -1),
+            ("t".to_owned(), 2, -1),
+            ("t".to_owned(), 5, -1)
+        ]
+    );
+}
