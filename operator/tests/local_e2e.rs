@@ -194,6 +194,8 @@ fn consumers(status: &Value) -> u64 {
     status["consumers"].as_u64().unwrap_or(0)
 }
 
+/// The event `id` of every stored document, one entry per document: `_id` is unique by
+/// construction, so only the `id` field can show the same event stored twice.
 async fn stored_ids(services: &DevServices, collection: &str) -> Vec<String> {
     let client = mongodb::Client::with_uri_str(&services.mongodb_uri)
         .await
@@ -204,7 +206,7 @@ async fn stored_ids(services: &DevServices, collection: &str) -> Vec<String> {
     let mut cursor = collection.find(mongodb::bson::doc! {}).await.unwrap();
     let mut ids = Vec::new();
     while cursor.advance().await.unwrap() {
-        ids.push(cursor.current().get_str("_id").unwrap().to_owned());
+        ids.push(cursor.current().get_str("id").unwrap().to_owned());
     }
     ids
 }
