@@ -1,10 +1,19 @@
 //! The lag reader: the blocking broker calls of one measurement, through the connection's one
 //! client (see [`super::super::ffi`] for the two calls rust-rdkafka does not wrap).
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use chrono::Utc;
-use rdkafka::{ClientContext, client::Client, metadata::MetadataPartition};
+use eventflow_contract::backoff::Backoff;
+use rdkafka::{
+    ClientContext,
+    client::Client,
+    error::{KafkaError, RDKafkaErrorCode},
+    metadata::MetadataPartition,
+};
 
 use super::{LagError, LagTarget};
 use crate::{
@@ -60,11 +69,7 @@ fn measure_blocking<C: ClientContext>(
 ) -> Result<Vec<PartitionLag>, LagError> {
     let topic = &target.topic;
     let partitions = partitions_of(client, topic, timeout)?;
-    let committed = ffi::committed_offsets(client, &target.group_id, topic, &partitions, timeout)
-        .map_err(|source| LagError::Committed {
-        group: target.group_id.clone(),
-        source,
-    })?;
+    let committed = committed_offsets(client, target, &partitions, timeout)?;
     let watermarks = |spec| {
         ffi::list_offsets(client, topic, &partitions, spec, timeout).map_err(|source| {
             LagError::Watermarks {
@@ -87,6 +92,56 @@ fn measure_blocking<C: ClientContext>(
             PartitionLag::from_offsets(partition, watermarks, committed, target.offset_reset)
         })
         .collect())
+}
+
+/// First wait before asking a group's coordinator again.
+const COORDINATOR_RETRY_FIRST: Duration = Duration::from_millis(50);
+/// Longest wait between two asks.
+const COORDINATOR_RETRY_MAX: Duration = Duration::from_millis(500);
+
+/// The group's committed offsets. A coordinator that is loading, moving or not yet elected
+/// (`CoordinatorLoadInProgress`, `CoordinatorNotAvailable`, `NotCoordinator`: a broker that just
+/// started, a group never seen) is asked again within `timeout`, as Apache Kafka's own admin
+/// client retries these codes; any other error ends the measurement at once.
+fn committed_offsets<C: ClientContext>(
+    client: &Client<C>,
+    target: &LagTarget,
+    partitions: &[i32],
+    timeout: Duration,
+) -> Result<Vec<PartitionOffset>, LagError> {
+    let deadline = Instant::now() + timeout;
+    let mut backoff = Backoff::new(COORDINATOR_RETRY_FIRST, COORDINATOR_RETRY_MAX);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match ffi::committed_offsets(client, &target.group_id, &target.topic, partitions, left) {
+            Err(KafkaError::AdminOp(code)) if coordinator_busy(code) => {
+                let wait = backoff.next_delay();
+                if Instant::now() + wait >= deadline {
+                    return Err(LagError::Committed {
+                        group: target.group_id.clone(),
+                        source: KafkaError::AdminOp(code),
+                    });
+                }
+                std::thread::sleep(wait);
+            }
+            answer => {
+                return answer.map_err(|source| LagError::Committed {
+                    group: target.group_id.clone(),
+                    source,
+                });
+            }
+        }
+    }
+}
+
+/// Whether a group error only says its coordinator cannot answer yet.
+fn coordinator_busy(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::CoordinatorLoadInProgress
+            | RDKafkaErrorCode::CoordinatorNotAvailable
+            | RDKafkaErrorCode::NotCoordinator
+    )
 }
 
 fn partitions_of<C: ClientContext>(
@@ -152,4 +207,27 @@ fn in_order<T>(
             read(*offset).map_err(|detail| failed(partition, detail))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_coordinator_that_cannot_answer_yet_is_asked_again() {
+        for busy in [
+            RDKafkaErrorCode::CoordinatorLoadInProgress,
+            RDKafkaErrorCode::CoordinatorNotAvailable,
+            RDKafkaErrorCode::NotCoordinator,
+        ] {
+            assert!(coordinator_busy(busy), "{busy:?}");
+        }
+        for final_answer in [
+            RDKafkaErrorCode::GroupAuthorizationFailed,
+            RDKafkaErrorCode::GroupIdNotFound,
+            RDKafkaErrorCode::UnknownTopicOrPartition,
+        ] {
+            assert!(!coordinator_busy(final_answer), "{final_answer:?}");
+        }
+    }
 }
