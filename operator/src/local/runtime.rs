@@ -26,7 +26,7 @@ use crate::{
     Error, Result,
     crd::EventPipeline,
     kafka::{
-        KafkaAdmin, KafkaConnection,
+        KafkaAdmin,
         lag::{LagReader, LagTarget},
     },
     resources::{env::env, meta::Component},
@@ -87,22 +87,16 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<()> {
     let connection = setup::connection(args, endpoints)?;
-    let partitions = setup::ensure_topics(&connection, &pipeline, &shutdown).await?;
+    // The run's one Kafka client: topic set-up, then every lag measurement.
+    let kafka = Arc::new(KafkaAdmin::connect(&connection, setup::ADMIN_TIMEOUT)?);
+    let partitions = setup::ensure_topics(&kafka, &pipeline, &shutdown).await?;
     let registry = Registry::new();
     let metrics = ScalingMetrics::register(&registry)?;
     let readiness = admin::Readiness::new("starting");
     let metrics_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.metrics_port));
     let server = admin::serve(metrics_addr, registry, readiness.clone(), shutdown.clone()).await?;
     let local = setup::local_resources(args, &pipeline, endpoints, run_dir)?;
-    let mut runtime = Runtime::start(
-        args,
-        pipeline,
-        &connection,
-        &local,
-        run_dir,
-        partitions,
-        metrics,
-    )?;
+    let mut runtime = Runtime::start(args, pipeline, kafka, &local, run_dir, partitions, metrics)?;
     readiness.set_ready();
     runtime.announce(args, run_dir);
     runtime.run(shutdown).await;
@@ -115,7 +109,7 @@ impl Runtime {
     fn start(
         args: &LocalArgs,
         pipeline: EventPipeline,
-        connection: &KafkaConnection,
+        kafka: Arc<KafkaAdmin>,
         local: &LocalResources,
         run_dir: &Path,
         partitions: u32,
@@ -163,10 +157,6 @@ impl Runtime {
             None
         };
         let target = LagTarget::of(&pipeline);
-        let kafka = Arc::new(KafkaAdmin::connect(
-            connection,
-            crate::kafka::lag::DEFAULT_TIMEOUT,
-        )?);
         Ok(Self {
             label: pipeline.object_key(),
             producer_url: format!("http://127.0.0.1:{}", args.http_port),

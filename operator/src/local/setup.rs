@@ -39,19 +39,21 @@ pub(super) fn connection(args: &LocalArgs, endpoints: &Endpoints) -> Result<Kafk
     })
 }
 
+/// Bound of each admin request of the run's Kafka client.
+pub(super) const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Ensures the topic and its dead-letter topic with the operator's topic code; returns the
 /// topic's partition count. Retries with backoff while Kafka does not answer.
 pub(super) async fn ensure_topics(
-    connection: &KafkaConnection,
+    admin: &Arc<KafkaAdmin>,
     pipeline: &EventPipeline,
     shutdown: &CancellationToken,
 ) -> Result<u32> {
-    let admin = Arc::new(KafkaAdmin::connect(connection, Duration::from_secs(10))?);
     let desired = DesiredTopic::of(pipeline);
     let dead_letter = DesiredTopic::dead_letter_of(pipeline);
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     loop {
-        let delay = match ensure_both(&admin, &desired, &dead_letter).await {
+        let delay = match ensure_both(admin, &desired, &dead_letter).await {
             Ok(partitions) => return Ok(partitions),
             Err(error) => {
                 let delay = backoff.next_delay();
