@@ -7,6 +7,9 @@
     reason = "test helpers fail the test on any error"
 )]
 
+#[path = "support/local_run.rs"]
+mod local_run;
+
 use std::{
     collections::BTreeSet,
     path::{Path, PathBuf},
@@ -14,37 +17,18 @@ use std::{
     time::Duration,
 };
 
-use eventflow_workloads::testkit::{self, DevServices, unique_name};
+use eventflow_workloads::testkit::DevServices;
+use local_run::{LocalRun, Options, binary};
 use mongodb::bson::Document;
 use nix::{
     sys::signal::{Signal, kill},
     unistd::Pid,
 };
 use serde_json::Value;
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
-    sync::mpsc,
-    time::Instant,
-};
+use tokio::process::{Child, Command};
 
 /// A burst big enough that one consumer lags far behind the threshold below.
 const EVENTS: u64 = 3000;
-
-fn binary(name: &str) -> PathBuf {
-    let operator = PathBuf::from(env!("CARGO_BIN_EXE_eventflow-operator"));
-    let path = operator.with_file_name(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: build the workspace binaries (cargo test --workspace builds them)",
-        path.display()
-    );
-    path
-}
-
-fn free_port() -> u16 {
-    testkit::free_port().unwrap()
-}
 
 fn pipeline_yaml(name: &str) -> String {
     format!(
@@ -70,124 +54,27 @@ spec:
     )
 }
 
-/// A running `eventflow-operator local` and its status stream.
-struct Local {
-    child: Child,
-    statuses: mpsc::UnboundedReceiver<Value>,
-    url: String,
-    collection: String,
-    dir: PathBuf,
-}
-
-impl Local {
-    fn start(services: &DevServices) -> Self {
-        let name = unique_name("e2e");
-        let dir = std::env::temp_dir().join(&name);
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("pipeline.yaml");
-        std::fs::write(&file, pipeline_yaml(&name)).unwrap();
-        let http_port = free_port();
-        let mut child = Command::new(binary("eventflow-operator"))
-            .arg("local")
-            .arg("-f")
-            .arg(&file)
-            .arg("--json")
-            .args(["--kafka-bootstrap", &services.kafka_bootstrap])
-            .args(["--mongodb-uri", &services.mongodb_uri])
-            .args(["--http-port", &http_port.to_string()])
-            .args(["--metrics-port", &free_port().to_string()])
-            .arg("--workload-bin")
-            .arg(binary("eventflow"))
-            .arg("--run-dir")
-            .arg(dir.join("run"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let (sender, statuses) = mpsc::unbounded_channel();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Ok(value) = serde_json::from_str::<Value>(&line) {
-                    let _ = sender.send(value);
-                }
-            }
-        });
-        Self {
-            child,
-            statuses,
-            url: format!("http://127.0.0.1:{http_port}"),
-            collection: name,
-            dir,
-        }
-    }
-
-    /// The first status that satisfies `condition`, within `limit`.
-    async fn wait_for(
-        &mut self,
-        what: &str,
-        limit: Duration,
-        condition: impl Fn(&Value) -> bool,
-    ) -> Value {
-        let deadline = Instant::now() + limit;
-        let mut last = Value::Null;
-        while let Ok(Some(status)) = tokio::time::timeout_at(deadline, self.statuses.recv()).await {
-            if condition(&status) {
-                return status;
-            }
-            last = status;
-        }
-        panic!("{what} not seen within {limit:?}; last status: {last}");
-    }
-
-    /// A runtime whose producer is ready, and a load generator sending it the burst.
-    async fn start_with_burst(services: &DevServices) -> (Self, Child, PathBuf) {
-        let mut local = Self::start(services);
-        local
-            .wait_for("a ready producer", Duration::from_secs(90), |s| {
-                s["producerReady"] == true
-            })
-            .await;
-        let ids_file = local.dir.join("ids.txt");
-        let loadgen = local.loadgen(&ids_file);
-        (local, loadgen, ids_file)
-    }
-
-    fn loadgen(&self, ids_file: &Path) -> Child {
-        Command::new(binary("eventflow"))
-            .arg("loadgen")
-            .args(["--url", &self.url])
-            .args(["--count", &EVENTS.to_string()])
-            .args(["--concurrency", "8", "--batch", "50", "--quiet"])
-            .arg("--ids-file")
-            .arg(ids_file)
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap()
-    }
-
-    /// SIGTERM, and the runtime must exit 0 having stopped every child.
-    async fn stop(mut self) {
-        let pid = i32::try_from(self.child.id().unwrap()).unwrap();
-        kill(Pid::from_raw(pid), Signal::SIGTERM).unwrap();
-        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
-            .await
-            .expect("the local runtime exits after SIGTERM")
-            .unwrap();
-        assert!(status.success(), "local runtime exited with {status}");
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Drop for Local {
-    /// A failing test still leaves no process behind: SIGTERM lets the runtime stop its children
-    /// (a SIGKILL from `kill_on_drop` would orphan them).
-    fn drop(&mut self) {
-        if let Some(pid) = self.child.id().and_then(|pid| i32::try_from(pid).ok()) {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-        }
-    }
+/// A runtime whose producer is ready, and a load generator sending it the burst.
+async fn start_with_burst(services: &DevServices) -> (LocalRun, Child, PathBuf) {
+    let mut local = LocalRun::start(services, "e2e", pipeline_yaml, &Options::default());
+    local
+        .wait_for("a ready producer", Duration::from_secs(90), |s| {
+            s["producerReady"] == true
+        })
+        .await;
+    let ids_file = local.dir.join("ids.txt");
+    let loadgen = Command::new(binary("eventflow"))
+        .arg("loadgen")
+        .args(["--url", &local.url()])
+        .args(["--count", &EVENTS.to_string()])
+        .args(["--concurrency", "8", "--batch", "50", "--quiet"])
+        .arg("--ids-file")
+        .arg(&ids_file)
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    (local, loadgen, ids_file)
 }
 
 fn consumers(status: &Value) -> u64 {
@@ -212,7 +99,7 @@ async fn stored_ids(services: &DevServices, collection: &str) -> Vec<String> {
 }
 
 /// Every acknowledged id is stored exactly once, and nothing else is.
-async fn assert_exactly_once(services: &DevServices, local: &Local, ids_file: &Path) {
+async fn assert_exactly_once(services: &DevServices, local: &LocalRun, ids_file: &Path) {
     let acknowledged: BTreeSet<String> = std::fs::read_to_string(ids_file)
         .unwrap()
         .lines()
@@ -223,7 +110,7 @@ async fn assert_exactly_once(services: &DevServices, local: &Local, ids_file: &P
         EVENTS,
         "loadgen acknowledged every event"
     );
-    let stored = stored_ids(services, &local.collection).await;
+    let stored = stored_ids(services, &local.name).await;
     let unique: BTreeSet<String> = stored.iter().cloned().collect();
     assert_eq!(stored.len(), unique.len(), "no event is stored twice");
     let missing: Vec<_> = acknowledged.difference(&unique).take(5).collect();
@@ -241,7 +128,7 @@ async fn assert_exactly_once(services: &DevServices, local: &Local, ids_file: &P
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_scales_consumers_up_drains_and_scales_back_down_exactly_once() {
     let services = DevServices::from_env().expect("dev services");
-    let (mut local, mut loadgen, ids_file) = Local::start_with_burst(&services).await;
+    let (mut local, mut loadgen, ids_file) = start_with_burst(&services).await;
 
     let scaled = local
         .wait_for("a scale-up", Duration::from_secs(90), |s| consumers(s) >= 2)
@@ -267,7 +154,7 @@ async fn a_burst_scales_consumers_up_drains_and_scales_back_down_exactly_once() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_killed_mid_burst_loses_and_doubles_nothing() {
     let services = DevServices::from_env().expect("dev services");
-    let (mut local, mut loadgen, ids_file) = Local::start_with_burst(&services).await;
+    let (mut local, mut loadgen, ids_file) = start_with_burst(&services).await;
 
     let status = local
         .wait_for("two running consumers", Duration::from_secs(90), |s| {

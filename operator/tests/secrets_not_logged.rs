@@ -12,35 +12,19 @@
     reason = "test helpers fail the test on any error"
 )]
 
-use std::{
-    path::{Path, PathBuf},
-    process::Stdio,
-    time::Duration,
-};
+#[path = "support/local_run.rs"]
+mod local_run;
 
-use eventflow_workloads::testkit::{self, DevServices, unique_name};
-use nix::{
-    sys::signal::{Signal, kill},
-    unistd::Pid,
-};
+use std::time::{Duration, Instant};
+
+use eventflow_workloads::testkit::DevServices;
+use local_run::{LocalRun, Options};
 use reqwest::StatusCode;
-use serde_json::Value;
-use tokio::{
-    io::{AsyncBufReadExt, BufReader, Lines},
-    process::{Child, ChildStdout, Command},
-    time::Instant,
-};
 
 const SASL_PASSWORD: &str = "S4SL-s3cr3t-XYZ";
 const BEARER_TOKEN: &str = "b34r3r-s3cr3t-XYZ";
 const MONGODB_PASSWORD: &str = "m0ng0-s3cr3t-XYZ";
 const SECRETS: [&str; 3] = [SASL_PASSWORD, BEARER_TOKEN, MONGODB_PASSWORD];
-
-fn binary(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_BIN_EXE_eventflow-operator")).with_file_name(name);
-    assert!(path.is_file(), "{} is missing", path.display());
-    path
-}
 
 fn pipeline_yaml(name: &str) -> String {
     format!(
@@ -78,20 +62,6 @@ fn leaks(text: &str) -> Vec<(&'static str, String)> {
         .collect()
 }
 
-/// Every file under `dir`, recursively.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(files(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
-}
-
 #[test]
 fn the_scan_finds_a_printed_secret() {
     let printed = format!(
@@ -102,156 +72,81 @@ fn the_scan_finds_a_printed_secret() {
     assert_eq!(found, [SASL_PASSWORD, BEARER_TOKEN, MONGODB_PASSWORD]);
 }
 
-/// A local runtime at debug level over secret inputs, and everything it printed so far.
-struct Run {
-    dir: PathBuf,
-    child: Child,
-    lines: Lines<BufReader<ChildStdout>>,
-    stdout: String,
-    url: String,
+/// The runtime at debug level over the secret inputs: a Kafka properties directory with a SASL
+/// password, a bearer-token file and a MongoDB URI with a password.
+fn start(services: &DevServices) -> LocalRun {
+    let options = Options {
+        env: vec![("RUST_LOG", "debug".to_owned())],
+        mongodb_uri: Some(uri_with_password(&services.mongodb_uri)),
+        files: vec![
+            ("secrets/kafka/sasl.username", "eventflow".to_owned()),
+            ("secrets/kafka/sasl.password", SASL_PASSWORD.to_owned()),
+            ("secrets/tokens", format!("{BEARER_TOKEN}\n")),
+        ],
+        path_args: vec![
+            ("--kafka-properties-file", "secrets/kafka"),
+            ("--auth-tokens-file", "secrets/tokens"),
+        ],
+        stderr_to_file: true,
+    };
+    LocalRun::start(services, "secrets", pipeline_yaml, &options)
 }
 
-impl Run {
-    /// Writes the secret inputs under a fresh directory and starts the runtime on them.
-    fn start(services: &DevServices) -> Self {
-        let name = unique_name("secrets");
-        let dir = std::env::temp_dir().join(&name);
-        let secrets = dir.join("secrets");
-        let kafka_properties = secrets.join("kafka");
-        std::fs::create_dir_all(&kafka_properties).unwrap();
-        std::fs::write(kafka_properties.join("sasl.username"), "eventflow").unwrap();
-        std::fs::write(kafka_properties.join("sasl.password"), SASL_PASSWORD).unwrap();
-        std::fs::write(secrets.join("tokens"), format!("{BEARER_TOKEN}\n")).unwrap();
-        std::fs::write(secrets.join("pipeline.yaml"), pipeline_yaml(&name)).unwrap();
-        let http_port = testkit::free_port().unwrap();
-        let mut child = Command::new(binary("eventflow-operator"))
-            .env("RUST_LOG", "debug")
-            .arg("local")
-            .arg("-f")
-            .arg(secrets.join("pipeline.yaml"))
-            .arg("--json")
-            .args(["--kafka-bootstrap", &services.kafka_bootstrap])
-            .args(["--mongodb-uri", &uri_with_password(&services.mongodb_uri)])
-            .arg("--kafka-properties-file")
-            .arg(&kafka_properties)
-            .arg("--auth-tokens-file")
-            .arg(secrets.join("tokens"))
-            .args(["--http-port", &http_port.to_string()])
-            .args(["--metrics-port", &testkit::free_port().unwrap().to_string()])
-            .arg("--workload-bin")
-            .arg(binary("eventflow"))
-            .arg("--run-dir")
-            .arg(dir.join("run"))
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        Self {
-            dir,
-            child,
-            lines,
-            stdout: String::new(),
-            url: format!("http://127.0.0.1:{http_port}/v1/events"),
-        }
-    }
-
-    /// The next status line, recorded.
-    async fn next_status(&mut self, deadline: Instant) -> Value {
-        let line = tokio::time::timeout_at(deadline, self.lines.next_line())
+/// Sends an event with the token once a consumer runs, until it is accepted; waits until it is
+/// stored (written over the URI with the password) and read back with the token; a wrong token
+/// is refused.
+async fn exercise(local: &mut LocalRun) {
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/events", local.url());
+    let limit = Duration::from_secs(90);
+    let deadline = Instant::now() + limit;
+    let event = serde_json::json!({"type": "signup", "subject": "u1", "data": {}});
+    loop {
+        local
+            .wait_for("a running consumer", limit, |s| {
+                s["consumers"].as_u64() >= Some(1)
+            })
+            .await;
+        let answer = client.post(&url).bearer_auth(BEARER_TOKEN).json(&event);
+        if answer
+            .send()
             .await
-            .unwrap_or_else(|_| panic!("deadline passed; status lines:\n{}", self.stdout))
-            .unwrap()
-            .unwrap_or_else(|| {
-                let stderr = std::fs::read_to_string(self.dir.join("stderr.log"));
-                panic!("the runtime exited: {}", stderr.unwrap_or_default())
-            });
-        self.stdout.push_str(&line);
-        self.stdout.push('\n');
-        serde_json::from_str(&line).unwrap_or(Value::Null)
-    }
-
-    /// Sends an event with the token once a consumer runs, until it is accepted; waits until
-    /// it is stored (written over the URI with the password) and read back with the token;
-    /// a wrong token is refused.
-    async fn exercise(&mut self) {
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(90);
-        let event = serde_json::json!({"type": "signup", "subject": "u1", "data": {}});
-        loop {
-            if self.next_status(deadline).await["consumers"].as_u64() < Some(1) {
-                continue;
-            }
-            let answer = client
-                .post(&self.url)
-                .bearer_auth(BEARER_TOKEN)
-                .json(&event);
-            if answer
-                .send()
-                .await
-                .is_ok_and(|a| a.status() == StatusCode::ACCEPTED)
-            {
-                break;
-            }
-        }
-        loop {
-            let query = client.get(format!("{}?type=signup", self.url));
-            let page: Value = query
-                .bearer_auth(BEARER_TOKEN)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if page["events"][0]["subject"] == "u1" {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the event was not stored: {page}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        let wrong = client
-            .post(&self.url)
-            .bearer_auth(format!("{BEARER_TOKEN}-wrong"));
-        let refused = wrong.json(&event).send().await.unwrap();
-        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-    }
-
-    /// SIGTERM; every output (status lines, stderr, each process's log) once it exited 0.
-    async fn stop(mut self) -> Vec<(String, String)> {
-        let pid = Pid::from_raw(i32::try_from(self.child.id().unwrap()).unwrap());
-        kill(pid, Signal::SIGTERM).unwrap();
-        while let Ok(Some(line)) = self.lines.next_line().await {
-            self.stdout.push_str(&line);
-            self.stdout.push('\n');
-        }
-        let exit = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
-            .await
-            .expect("the local runtime exits after SIGTERM")
-            .unwrap();
-        assert!(exit.success(), "local runtime exited with {exit}");
-        let mut outputs = vec![("status lines".to_owned(), std::mem::take(&mut self.stdout))];
-        for path in files(&self.dir.join("run"))
-            .into_iter()
-            .chain([self.dir.join("stderr.log")])
+            .is_ok_and(|a| a.status() == StatusCode::ACCEPTED)
         {
-            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
-            outputs.push((path.display().to_string(), text));
+            break;
         }
-        std::fs::remove_dir_all(&self.dir).unwrap();
-        outputs
     }
+    loop {
+        let query = client.get(format!("{url}?type=signup"));
+        let page: serde_json::Value = query
+            .bearer_auth(BEARER_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if page["events"][0]["subject"] == "u1" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the event was not stored: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let wrong = client
+        .post(&url)
+        .bearer_auth(format!("{BEARER_TOKEN}-wrong"));
+    let refused = wrong.json(&event).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_credential_reaches_a_log_or_a_status_line_at_debug_level() {
-    let mut run = Run::start(&DevServices::from_env().expect("dev services"));
-    run.exercise().await;
-    let outputs = run.stop().await;
+    let mut local = start(&DevServices::from_env().expect("dev services"));
+    exercise(&mut local).await;
+    let outputs = local.stop().await;
 
     // Every output was read, and the workloads ran at debug level (the producer logs each
     // request at debug; the consumer logs little at debug on a happy run).

@@ -9,113 +9,34 @@
 #[path = "../packaging/promql.rs"]
 mod promql;
 
+#[path = "../support/local_run.rs"]
+mod local_run;
+
 use std::{
     collections::{BTreeMap, BTreeSet},
-    io::{BufRead, BufReader},
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-    sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
 
 use eventflow_operator::local::scrape;
-use eventflow_workloads::testkit::{DevServices, free_port, unique_name};
-use serde_json::Value;
+use eventflow_workloads::testkit::DevServices;
+use local_run::{LocalRun, Options};
 
 use crate::{
     kafka,
-    support::{CONVERGE, OPERATOR_BIN, REPO, Watched, apply, example, wait_pipeline},
+    support::{CONVERGE, REPO, Watched, apply, example, wait_pipeline},
 };
 
-/// A running `eventflow-operator local --json` and every status it printed.
-struct LocalRun {
-    child: Child,
-    statuses: Arc<Mutex<Vec<Value>>>,
-    http_port: u16,
-    metrics_port: u16,
-    topic: String,
-    dir: PathBuf,
-}
-
-impl LocalRun {
-    fn start(services: &DevServices) -> Self {
-        let name = unique_name("observe");
-        let dir = std::env::temp_dir().join(&name);
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("pipeline.yaml");
-        std::fs::write(&file, pipeline_yaml(&name)).unwrap();
-        let (http_port, metrics_port) = (free_port().unwrap(), free_port().unwrap());
-        let workloads = PathBuf::from(OPERATOR_BIN).with_file_name("eventflow");
-        let mut child = Command::new(OPERATOR_BIN)
-            .args(["local", "--json", "-f"])
-            .arg(&file)
-            .args(["--kafka-bootstrap", &services.kafka_bootstrap])
-            .args(["--mongodb-uri", &services.mongodb_uri])
-            .args(["--http-port", &http_port.to_string()])
-            .args(["--metrics-port", &metrics_port.to_string()])
-            .arg("--workload-bin")
-            .arg(workloads)
-            .arg("--run-dir")
-            .arg(dir.join("run"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let statuses = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&statuses);
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(status) = serde_json::from_str::<Value>(&line) {
-                    sink.lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push(status);
-                }
-            }
-        });
-        Self {
-            child,
-            statuses,
-            http_port,
-            metrics_port,
-            topic: name,
-            dir,
-        }
+/// The runtime's own `/metrics` and the producer's and consumers' it reports.
+fn metrics_urls(local: &LocalRun) -> Vec<String> {
+    let mut urls = vec![format!("http://127.0.0.1:{}/metrics", local.metrics_port)];
+    if let Some(workloads) = local.latest()["workloadMetrics"].as_array() {
+        urls.extend(
+            workloads
+                .iter()
+                .filter_map(|u| u.as_str().map(str::to_owned)),
+        );
     }
-
-    fn statuses(&self) -> Vec<Value> {
-        self.statuses
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    fn latest(&self) -> Value {
-        self.statuses().pop().unwrap_or_default()
-    }
-
-    /// The runtime's own `/metrics` and the producer's and consumers' it reports.
-    fn metrics_urls(&self) -> Vec<String> {
-        let mut urls = vec![format!("http://127.0.0.1:{}/metrics", self.metrics_port)];
-        if let Some(workloads) = self.latest()["workloadMetrics"].as_array() {
-            urls.extend(
-                workloads
-                    .iter()
-                    .filter_map(|u| u.as_str().map(str::to_owned)),
-            );
-        }
-        urls
-    }
-}
-
-impl Drop for LocalRun {
-    /// SIGTERM lets the runtime stop its children (SIGKILL would orphan them).
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    urls
 }
 
 fn pipeline_yaml(name: &str) -> String {
@@ -226,7 +147,7 @@ fn traffic(local: &LocalRun) {
         (400..500).contains(&refused),
         "a malformed event got {refused}"
     );
-    kafka::produce_raw(&local.topic, b"not an event");
+    kafka::produce_raw(&local.name, b"not an event");
 }
 
 #[test]
@@ -241,7 +162,7 @@ fn every_metric_and_label_of_the_dashboard_and_the_alerts_is_exported_by_the_pro
 
     let services = DevServices::from_env().expect("dev services");
     let watched = operator_with_pipelines();
-    let local = LocalRun::start(&services);
+    let local = LocalRun::start(&services, "observe", pipeline_yaml, &Options::default());
     let started = Instant::now();
     while local.latest()["producerReady"] != true || local.latest()["consumersReady"] != 1 {
         assert!(
@@ -255,7 +176,7 @@ fn every_metric_and_label_of_the_dashboard_and_the_alerts_is_exported_by_the_pro
 
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let mut urls = local.metrics_urls();
+        let mut urls = metrics_urls(&local);
         urls.push(watched.metrics_url());
         let missing = missing(&used, &exported(&urls));
         if missing.is_empty() {
