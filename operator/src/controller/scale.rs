@@ -15,12 +15,14 @@
 use std::{
     collections::HashMap,
     sync::{Mutex, MutexGuard, PoisonError},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff};
 use kube::Resource;
+// tokio's clock, so that a test with paused time can say exactly when the next poll is due.
+use tokio::time::Instant;
 
 use super::status::{SCALING, Verdict};
 use crate::{
