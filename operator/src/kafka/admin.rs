@@ -5,7 +5,7 @@ use std::{
     collections::HashMap,
     fmt,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use kube::Client;
@@ -14,12 +14,13 @@ use rdkafka::{
     client::DefaultClientContext,
 };
 
-use super::KafkaConnection;
+use super::{KafkaConnection, Refusals, ffi};
 use crate::{Result, crd::EventPipeline};
 
 /// A client of one connection and the time its calls may take.
 pub struct KafkaAdmin {
     client: AdminClient<DefaultClientContext>,
+    refusals: Refusals,
     timeout: Duration,
 }
 
@@ -42,12 +43,26 @@ impl KafkaAdmin {
             .set("socket.timeout.ms", millis(10))
             .set("socket.connection.setup.timeout.ms", millis(1000))
             .create()?;
-        Ok(Self { client, timeout })
+        Ok(Self {
+            client,
+            refusals: Refusals::default(),
+            timeout,
+        })
     }
 
     /// The rdkafka admin client.
     pub fn client(&self) -> &AdminClient<DefaultClientContext> {
         &self.client
+    }
+
+    /// `error` of a call that started at `started`, explained by a refused login or TLS
+    /// handshake if the broker refused one ([`Refusals::explain`]). Reads the client's pending
+    /// errors first (and logs them with its pending log lines).
+    pub fn explain(&self, error: crate::Error, started: Instant) -> crate::Error {
+        for (code, reason) in ffi::drain_errors(self.client.inner()) {
+            self.refusals.record(code, &reason);
+        }
+        self.refusals.explain(error, started, self.timeout)
     }
 
     /// Options bounding an admin call by the timeout.
