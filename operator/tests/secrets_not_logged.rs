@@ -1,7 +1,10 @@
-//! Credentials never reach a log or a status line: the local runtime runs a pipeline whose Kafka
-//! properties hold a SASL password, whose producer takes a bearer token and whose MongoDB URI
-//! holds a password, every process at `RUST_LOG=debug`, and none of the three values appears
-//! in the runtime's status lines, its stderr or any process's log file.
+//! Credentials never reach a log or a status line: the local runtime runs a pipeline on the dev
+//! broker's SASL_SSL listener (its Kafka properties, a directory laid out like a mounted
+//! `kafka.secretRef` Secret, hold the SCRAM password and the CA as `ssl.ca.pem`), whose producer
+//! takes a bearer token and whose MongoDB URI holds a password, every process at
+//! `RUST_LOG=debug`. The topic set-up, the producer and the consumer all go through the secured
+//! listener (an event is stored and read back), and none of the three values appears in the
+//! runtime's status lines, its stderr or any process's log file.
 //!
 //! The scan is proven able to fail in the same test: before the run, it must find each value
 //! in a line that holds it.
@@ -18,7 +21,7 @@ use std::{
     time::Duration,
 };
 
-use eventflow_workloads::testkit::{self, DevServices, unique_name};
+use eventflow_workloads::testkit::{self, CaForm, DevServices, SecuredKafka, unique_name};
 use nix::{
     sys::signal::{Signal, kill},
     unistd::Pid,
@@ -31,10 +34,8 @@ use tokio::{
     time::Instant,
 };
 
-const SASL_PASSWORD: &str = "S4SL-s3cr3t-XYZ";
 const BEARER_TOKEN: &str = "b34r3r-s3cr3t-XYZ";
 const MONGODB_PASSWORD: &str = "m0ng0-s3cr3t-XYZ";
-const SECRETS: [&str; 3] = [SASL_PASSWORD, BEARER_TOKEN, MONGODB_PASSWORD];
 
 fn binary(name: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_BIN_EXE_eventflow-operator")).with_file_name(name);
@@ -66,11 +67,16 @@ fn uri_with_password(uri: &str) -> String {
     format!("{uri}{separator}authMechanism=PLAIN&authSource=%24external")
 }
 
-/// Each secret found in `text`, with the line that holds it.
-fn leaks(text: &str) -> Vec<(&'static str, String)> {
-    SECRETS
-        .iter()
-        .flat_map(|&secret| {
+/// The three secrets: the SASL password, the bearer token, the MongoDB password.
+fn secrets(sasl_password: &str) -> [&str; 3] {
+    [sasl_password, BEARER_TOKEN, MONGODB_PASSWORD]
+}
+
+/// Each of `secrets` found in `text`, with the line that holds it.
+fn leaks<'a>(text: &str, secrets: [&'a str; 3]) -> Vec<(&'a str, String)> {
+    secrets
+        .into_iter()
+        .flat_map(|secret| {
             text.lines()
                 .filter(move |line| line.contains(secret))
                 .map(move |line| (secret, line.to_owned()))
@@ -94,12 +100,16 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn the_scan_finds_a_printed_secret() {
+    let sasl_password = "S4SL-s3cr3t-XYZ";
     let printed = format!(
-        "DEBUG connecting uri={}\nINFO fine\ntoken {BEARER_TOKEN}\nsasl.password={SASL_PASSWORD}",
+        "DEBUG connecting uri={}\nINFO fine\ntoken {BEARER_TOKEN}\nsasl.password={sasl_password}",
         uri_with_password("mongodb://127.0.0.1:1/")
     );
-    let found: Vec<&str> = leaks(&printed).into_iter().map(|(s, _)| s).collect();
-    assert_eq!(found, [SASL_PASSWORD, BEARER_TOKEN, MONGODB_PASSWORD]);
+    let found: Vec<&str> = leaks(&printed, secrets(sasl_password))
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(found, secrets(sasl_password));
 }
 
 /// A local runtime at debug level over secret inputs, and everything it printed so far.
@@ -112,15 +122,18 @@ struct Run {
 }
 
 impl Run {
-    /// Writes the secret inputs under a fresh directory and starts the runtime on them.
-    fn start(services: &DevServices) -> Self {
+    /// Writes the secret inputs under a fresh directory and starts the runtime on them, with
+    /// Kafka on the secured listener.
+    fn start(services: &DevServices, secured: &SecuredKafka) -> Self {
         let name = unique_name("secrets");
         let dir = std::env::temp_dir().join(&name);
         let secrets = dir.join("secrets");
         let kafka_properties = secrets.join("kafka");
         std::fs::create_dir_all(&kafka_properties).unwrap();
-        std::fs::write(kafka_properties.join("sasl.username"), "eventflow").unwrap();
-        std::fs::write(kafka_properties.join("sasl.password"), SASL_PASSWORD).unwrap();
+        // One file per key, as a mounted Secret: the CA is the `ssl.ca.pem` key's PEM.
+        for (key, value) in secured.properties(secured.password(), CaForm::Pem).unwrap() {
+            std::fs::write(kafka_properties.join(key), value).unwrap();
+        }
         std::fs::write(secrets.join("tokens"), format!("{BEARER_TOKEN}\n")).unwrap();
         std::fs::write(secrets.join("pipeline.yaml"), pipeline_yaml(&name)).unwrap();
         let http_port = testkit::free_port().unwrap();
@@ -130,7 +143,7 @@ impl Run {
             .arg("-f")
             .arg(secrets.join("pipeline.yaml"))
             .arg("--json")
-            .args(["--kafka-bootstrap", &services.kafka_bootstrap])
+            .args(["--kafka-bootstrap", &secured.bootstrap])
             .args(["--mongodb-uri", &uri_with_password(&services.mongodb_uri)])
             .arg("--kafka-properties-file")
             .arg(&kafka_properties)
@@ -249,7 +262,8 @@ impl Run {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_credential_reaches_a_log_or_a_status_line_at_debug_level() {
-    let mut run = Run::start(&DevServices::from_env().expect("dev services"));
+    let secured = SecuredKafka::from_env().expect("the dev services' SASL_SSL listener");
+    let mut run = Run::start(&DevServices::from_env().expect("dev services"), &secured);
     run.exercise().await;
     let outputs = run.stop().await;
 
@@ -271,7 +285,7 @@ async fn no_credential_reaches_a_log_or_a_status_line_at_debug_level() {
     let found: Vec<String> = outputs
         .iter()
         .flat_map(|(path, text)| {
-            leaks(text)
+            leaks(text, secrets(secured.password()))
                 .into_iter()
                 .map(move |(secret, line)| format!("{path}: {secret} in {line}"))
         })
