@@ -1,5 +1,5 @@
 //! Credentials never reach a log or a status line: the local runtime runs a pipeline on the dev
-//! broker's SASL_SSL listener (its Kafka properties, a directory laid out like a mounted
+//! broker's `SASL_SSL` listener (its Kafka properties, a directory laid out like a mounted
 //! `kafka.secretRef` Secret, hold the SCRAM password and the CA as `ssl.ca.pem`), whose producer
 //! takes a bearer token and whose MongoDB URI holds a password, every process at
 //! `RUST_LOG=debug`. The topic set-up, the producer and the consumer all go through the secured

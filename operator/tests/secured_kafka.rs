@@ -1,11 +1,10 @@
-//! The operator on the dev broker's SASL_SSL listener (SCRAM-SHA-512, test CA), through
+//! The operator on the dev broker's `SASL_SSL` listener (`SCRAM-SHA-512`, test CA), through
 //! `kafka.secretRef`: the reconcile creates the topic and the lag is measured with the
 //! Secret's properties; a wrong password is a `TopicReady=False` condition that says the broker
 //! refused the login, and no condition, event or error carries a password.
 #![expect(
     clippy::unwrap_used,
     clippy::expect_used,
-    clippy::panic,
     reason = "test helpers fail the test on any error"
 )]
 
@@ -36,7 +35,7 @@ fn secured() -> SecuredKafka {
     SecuredKafka::from_env().expect("the dev services' SASL_SSL listener")
 }
 
-/// A pipeline on the SASL_SSL listener whose `kafka.secretRef` holds `properties`, stored in a
+/// A pipeline on the `SASL_SSL` listener whose `kafka.secretRef` holds `properties`, stored in a
 /// fake API with the Secrets it refers to, and reconciled once.
 async fn reconciled(
     properties: &[(String, String)],

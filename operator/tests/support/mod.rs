@@ -192,7 +192,7 @@ pub fn condition<'a>(
         .conditions
         .iter()
         .find(|c| c.type_ == type_)
-        .unwrap_or_else(|| panic!("no {type_} condition"))
+        .expect("the status has a condition of that type")
 }
 
 /// A Secret of one key in the test namespace.

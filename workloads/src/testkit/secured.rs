@@ -1,4 +1,4 @@
-//! The dev Kafka's secured listener: SASL_SSL with SCRAM-SHA-512 and a test CA, made by
+//! The dev Kafka's secured listener: `SASL_SSL` with `SCRAM-SHA-512` and a test CA, made by
 //! `scripts/dev-services.sh`, which names it in the environment.
 
 use std::{fmt, path::PathBuf};
@@ -9,7 +9,7 @@ use super::SetupError;
 pub const SASL_BOOTSTRAP: &str = "EVENTFLOW_KAFKA_SASL_BOOTSTRAP";
 /// The PEM file of the CA that signed the listener's certificate.
 pub const SASL_CA: &str = "EVENTFLOW_KAFKA_SASL_CA";
-/// The SCRAM-SHA-512 user.
+/// The `SCRAM-SHA-512` user.
 pub const SASL_USERNAME: &str = "EVENTFLOW_KAFKA_SASL_USERNAME";
 /// The file holding the user's password (the script never prints the password itself).
 pub const SASL_PASSWORD_FILE: &str = "EVENTFLOW_KAFKA_SASL_PASSWORD_FILE";
@@ -24,7 +24,7 @@ pub enum CaForm {
     Location,
 }
 
-/// The SASL_SSL listener of the running dev services. `Debug` hides the password.
+/// The `SASL_SSL` listener of the running dev services. `Debug` hides the password.
 #[derive(Clone)]
 pub struct SecuredKafka {
     /// Bootstrap servers of the listener.
