@@ -55,14 +55,22 @@ impl KafkaAdmin {
         &self.client
     }
 
-    /// `error` of a call that started at `started`, explained by a refused login or TLS
-    /// handshake if the broker refused one ([`Refusals::explain`]). Reads the client's pending
-    /// errors first (and logs them with its pending log lines).
-    pub fn explain(&self, error: crate::Error, started: Instant) -> crate::Error {
+    /// The outcome of a call that started at `started`: reads (and logs) what librdkafka put
+    /// on the client's main queue meanwhile, which nothing else reads, and turns a failure into
+    /// [`crate::Error::KafkaRefused`] if the broker refused the login or TLS handshake
+    /// ([`Refusals::explain`]).
+    pub fn checked<T>(&self, outcome: Result<T>, started: Instant) -> Result<T> {
+        self.drain();
+        outcome.map_err(|error| self.refusals.explain(error, started, self.timeout))
+    }
+
+    /// Reads (and logs) what librdkafka put on the client's main queue, keeping note of a
+    /// refused login or TLS handshake; every user of the client calls it after its calls, so
+    /// the queue never grows.
+    pub fn drain(&self) {
         for (code, reason) in ffi::drain_errors(self.client.inner()) {
             self.refusals.record(code, &reason);
         }
-        self.refusals.explain(error, started, self.timeout)
     }
 
     /// Options bounding an admin call by the timeout.

@@ -171,9 +171,7 @@ pub struct TopicReport {
 /// broker refused the connection's credentials or TLS is [`crate::Error::KafkaRefused`].
 pub async fn ensure(admin: &Arc<KafkaAdmin>, desired: &DesiredTopic) -> Result<TopicReport> {
     let started = std::time::Instant::now();
-    ensure_topic(admin, desired)
-        .await
-        .map_err(|error| admin.explain(error, started))
+    admin.checked(ensure_topic(admin, desired).await, started)
 }
 
 async fn ensure_topic(admin: &Arc<KafkaAdmin>, desired: &DesiredTopic) -> Result<TopicReport> {
