@@ -218,6 +218,10 @@ cmd_start() {
   install_kafka
   install_ferretdb
   mkdir -p "$RUN_DIR"
+  if alive kafka && [ -z "$(port_of kafka-sasl)" ]; then
+    say "kafka (pid $(pid_of kafka)) was started before the SASL_SSL listener existed: restarting it with it"
+    kill_service kafka
+  fi
   for service in "${SERVICES[@]}"; do start_service "$service"; done
   print_env >"$RUN_DIR/env"
   print_env
