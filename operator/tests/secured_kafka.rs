@@ -89,8 +89,10 @@ fn partitions_on_broker(topic: &str) -> usize {
 #[tokio::test]
 async fn the_topic_and_the_lag_go_through_sasl_ssl_with_the_secrets_properties() {
     let secured = secured();
-    // The CA as a Secret key holding the PEM (`ssl.ca.pem`).
-    let properties = secured.properties(secured.password(), CaForm::Pem).unwrap();
+    // The CA as a Secret key holding the PEM (`ssl.ca.pem`); the password with the newline
+    // `kubectl create secret --from-file` keeps from a file.
+    let with_newline = format!("{}\n", secured.password());
+    let properties = secured.properties(&with_newline, CaForm::Pem).unwrap();
     let (stored, outcome, _) = reconciled(&properties).await;
     outcome.expect("the reconcile succeeds");
     let topic_ready = condition(&stored, "TopicReady");
