@@ -15,7 +15,8 @@
 # $EVENTFLOW_CACHE/run/default) holds PIDs, ports, logs and data of one set of running services,
 # so separate run directories give independent sets. A service whose process died (SIGKILL in a
 # fault test) is started again by `start` on its old port with its data: that is the restart.
-# Needs Java 17+ and Maven (Kafka), Go 1.24+ (FerretDB), python3 (free ports, probes).
+# Kafka also has a SASL_SSL listener (SCRAM-SHA-512, a test CA made here; `env` names it).
+# Needs Java 17+ and Maven (Kafka), openssl (the test CA), Go 1.24+ (FerretDB), python3.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,6 +31,8 @@ FERRETDB_BIN=$CACHE/tools/ferretdb-$FERRETDB_VERSION/bin/ferretdb
 KAFKA_HEAP=${EVENTFLOW_KAFKA_HEAP:-512m}
 PROBE=$HERE/probe.py
 SERVICES=(kafka mongodb)
+# The SCRAM-SHA-512 user of the SASL_SSL listener; its password is made per run directory.
+SASL_USERNAME=eventflow
 
 say() { printf 'dev-services: %s\n' "$*" >&2; }
 fail() { say "$*"; exit 1; }
@@ -68,7 +71,14 @@ free_port() {
 pid_of() { cat "$RUN_DIR/$1.pid" 2>/dev/null || true; }
 port_of() { cat "$RUN_DIR/$1.port" 2>/dev/null || true; }
 alive() { local pid; pid=$(pid_of "$1"); [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
-answers() { python3 "$PROBE" "$1" "127.0.0.1:$(port_of "$1")" >/dev/null 2>&1; }
+probe() { python3 "$PROBE" "$1" "127.0.0.1:$(port_of "$1")" >/dev/null 2>&1; }
+# Kafka answers a Metadata request on both listeners (SASL_SSL after TLS and a SCRAM login).
+answers() {
+  case $1 in
+    kafka) probe kafka && sasl_env probe kafka-sasl ;;
+    *) probe "$1" ;;
+  esac
+}
 
 # Ports are chosen once per run directory and kept, so a restart comes back where clients look.
 ensure_port() {
@@ -81,19 +91,52 @@ ensure_port() {
 KAFKA_JAVA=(java -Xms256m "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
   "-Dlog4j2.configurationFile=$DEPLOY/kafka/log4j2.properties" -cp "$KAFKA_HOME/libs/*")
 
-# The run's server.properties (the shared one plus this run's ports and data), formatted once.
+# What the SASL_SSL listener's clients need, as the variables tests read (and probe.py).
+TLS_DIR=$RUN_DIR/kafka/tls
+SASL_PASSWORD_FILE=$RUN_DIR/kafka/sasl-password
+sasl_env() {
+  EVENTFLOW_KAFKA_SASL_CA=$TLS_DIR/ca.pem EVENTFLOW_KAFKA_SASL_USERNAME=$SASL_USERNAME \
+    EVENTFLOW_KAFKA_SASL_PASSWORD_FILE=$SASL_PASSWORD_FILE "$@"
+}
+
+# A test CA and a broker certificate it signs (for 127.0.0.1 and localhost), made once per run
+# directory; Kafka reads the key and chain as a PEM keystore.
+make_tls() {
+  [ -f "$TLS_DIR/broker.pem" ] && return
+  command -v openssl >/dev/null || fail "the SASL_SSL listener's test CA is made with openssl (Debian: apt-get install openssl)"
+  mkdir -p "$TLS_DIR"
+  ( cd "$TLS_DIR"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=eventflow dev CA" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+      -keyout ca.key -out ca.pem
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout broker.key -out broker.csr
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >broker.ext
+    openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile broker.ext -out broker.crt
+    cat broker.key broker.crt ca.pem >broker.pem ) >"$RUN_DIR/openssl.log" 2>&1 \
+    || { cat "$RUN_DIR/openssl.log" >&2; fail "making the test CA and broker certificate failed"; }
+}
+
+# The run's server.properties (the shared one plus this run's ports, keystore and data),
+# formatted once with the SCRAM user. The log directory is `data-scram`: a `data` directory left
+# by a run from before the SASL_SSL listener was formatted without the user, so it is dropped.
 prepare_kafka() {
-  local dir=$RUN_DIR/kafka port controller
-  ensure_port kafka; ensure_port kafka-controller
-  port=$(port_of kafka); controller=$(port_of kafka-controller)
-  mkdir -p "$dir/data"
+  local dir=$RUN_DIR/kafka port sasl controller
+  ensure_port kafka; ensure_port kafka-sasl; ensure_port kafka-controller
+  port=$(port_of kafka); sasl=$(port_of kafka-sasl); controller=$(port_of kafka-controller)
+  local listeners="PLAINTEXT://127.0.0.1:$port,SASL_SSL://127.0.0.1:$sasl,CONTROLLER://127.0.0.1:$controller"
+  rm -rf "$dir/data"
+  mkdir -p "$dir/data-scram"
+  make_tls
   { cat "$DEPLOY/kafka/server.properties"
-    echo "listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller"
-    echo "advertised.listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller"
+    echo "listeners=$listeners"
+    echo "advertised.listeners=$listeners"
+    echo "ssl.keystore.location=$TLS_DIR/broker.pem"
     echo "controller.quorum.bootstrap.servers=127.0.0.1:$controller"
-    echo "log.dirs=$dir/data"
+    echo "log.dirs=$dir/data-scram"
   } >"$dir/server.properties"
-  [ -f "$dir/data/meta.properties" ] && return
+  [ -f "$dir/data-scram/meta.properties" ] && return
+  [ -s "$SASL_PASSWORD_FILE" ] || (umask 077; python3 -c 'import secrets; print(secrets.token_hex(16))' >"$SASL_PASSWORD_FILE")
   local cluster_id
   # Like Kafka's own Uuid.randomUuid: never one that starts with `-`, which the format command
   # would read as an option (1 in 64 ids; `make test` failed on one on 2026-11-30).
@@ -106,6 +149,7 @@ while True:
         break
 ')
   "${KAFKA_JAVA[@]}" kafka.tools.StorageTool format --standalone -t "$cluster_id" \
+    --add-scram "SCRAM-SHA-512=[name=$SASL_USERNAME,password=$(cat "$SASL_PASSWORD_FILE")]" \
     -c "$dir/server.properties" >"$RUN_DIR/kafka.log" 2>&1 \
     || { cat "$RUN_DIR/kafka.log" >&2; fail "formatting the Kafka log directory failed"; }
 }
@@ -143,6 +187,12 @@ wait_until_answering() {
 
 print_env() {
   echo "export EVENTFLOW_KAFKA_BOOTSTRAP=127.0.0.1:$(port_of kafka)"
+  # The secured listener (SASL_SSL, SCRAM-SHA-512): its address, the CA that signed its
+  # certificate, the user, and the file holding the password (the password is never printed).
+  echo "export EVENTFLOW_KAFKA_SASL_BOOTSTRAP=127.0.0.1:$(port_of kafka-sasl)"
+  echo "export EVENTFLOW_KAFKA_SASL_CA=$TLS_DIR/ca.pem"
+  echo "export EVENTFLOW_KAFKA_SASL_USERNAME=$SASL_USERNAME"
+  echo "export EVENTFLOW_KAFKA_SASL_PASSWORD_FILE=$SASL_PASSWORD_FILE"
   echo "export EVENTFLOW_MONGODB_URI=mongodb://127.0.0.1:$(port_of mongodb)/?directConnection=true"
   echo "export EVENTFLOW_DEV_SERVICES_DIR=$RUN_DIR"
 }
@@ -168,6 +218,10 @@ cmd_start() {
   install_kafka
   install_ferretdb
   mkdir -p "$RUN_DIR"
+  if alive kafka && [ -z "$(port_of kafka-sasl)" ]; then
+    say "kafka (pid $(pid_of kafka)) was started before the SASL_SSL listener existed: restarting it with it"
+    kill_service kafka
+  fi
   for service in "${SERVICES[@]}"; do start_service "$service"; done
   print_env >"$RUN_DIR/env"
   print_env

@@ -11,6 +11,10 @@ step() { printf '\n==> %s\n' "$*"; }
 step "cargo fmt --all --check"
 cargo fmt --all --check
 
+step "build prerequisites: OpenSSL headers for librdkafka (rdkafka's ssl feature: SASL_SSL, SCRAM)"
+pkg-config --exists openssl || { echo "OpenSSL development files not found by pkg-config (Debian: apt-get install libssl-dev pkg-config)"; exit 1; }
+pkg-config --modversion openssl
+
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

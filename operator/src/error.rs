@@ -15,6 +15,12 @@ pub enum Error {
     /// Kafka refused or failed an admin operation.
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    /// An admin call failed after the broker refused the connection's credentials (SASL) or
+    /// its TLS handshake: `reason` is librdkafka's account of the refusal, never a secret.
+    #[error(
+        "kafka refused the connection's credentials or TLS: {reason} (the call failed: {call})"
+    )]
+    KafkaRefused { reason: String, call: Box<Error> },
     /// Kafka answered an admin operation for one resource with an error.
     #[error("kafka {operation} {resource}: {message}")]
     KafkaResource {
@@ -61,7 +67,7 @@ impl Error {
             Self::InvalidSpec(_) => "invalid_spec",
             Self::Secret { .. } => "secret",
             Self::Kube(_) => "kubernetes",
-            Self::Kafka(_) | Self::KafkaResource { .. } => "kafka",
+            Self::Kafka(_) | Self::KafkaRefused { .. } | Self::KafkaResource { .. } => "kafka",
             Self::Finalizer(_) => "finalizer",
             Self::Serialization(_) => "serialization",
             Self::Metrics(_) => "metrics",

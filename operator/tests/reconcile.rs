@@ -7,7 +7,6 @@
 #![expect(
     clippy::unwrap_used,
     clippy::expect_used,
-    clippy::panic,
     reason = "test helpers fail the test on any error"
 )]
 
@@ -30,10 +29,7 @@ use eventflow_operator::{
         topic::{self, DesiredTopic},
     },
 };
-use k8s_openapi::{
-    api::{apps::v1::Deployment, events::v1::Event},
-    apimachinery::pkg::apis::meta::v1::Condition,
-};
+use k8s_openapi::api::{apps::v1::Deployment, events::v1::Event};
 use kube::{
     Client, ResourceExt,
     api::{ListParams, Patch, PatchParams},
@@ -41,18 +37,9 @@ use kube::{
 };
 use serde_json::json;
 use support::{
-    api, bootstrap, cached_children, context, context_with_children, fake, fake_counting_writes,
-    fake_with, pipeline, reconcile_stored, secret, stored,
+    api, bootstrap, cached_children, condition, context, context_with_children, fake,
+    fake_counting_writes, fake_with, pipeline, reconcile_stored, secret, stored,
 };
-
-fn condition<'a>(pipeline: &'a EventPipeline, type_: &str) -> &'a Condition {
-    let status = pipeline.status.as_ref().expect("status written");
-    status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .unwrap_or_else(|| panic!("no {type_} condition"))
-}
 
 async fn event_reasons(client: &Client) -> Vec<String> {
     let events = api::<Event>(client)

@@ -1,7 +1,10 @@
-//! Credentials never reach a log or a status line: the local runtime runs a pipeline whose Kafka
-//! properties hold a SASL password, whose producer takes a bearer token and whose MongoDB URI
-//! holds a password, every process at `RUST_LOG=debug`, and none of the three values appears
-//! in the runtime's status lines, its stderr or any process's log file.
+//! Credentials never reach a log or a status line: the local runtime runs a pipeline on the dev
+//! broker's `SASL_SSL` listener (its Kafka properties, a directory laid out like a mounted
+//! `kafka.secretRef` Secret, hold the SCRAM password and the CA as `ssl.ca.pem`), whose producer
+//! takes a bearer token and whose MongoDB URI holds a password, every process at
+//! `RUST_LOG=debug`. The topic set-up, the producer and the consumer all go through the secured
+//! listener (an event is stored and read back), and none of the three values appears in the
+//! runtime's status lines, its stderr or any process's log file.
 //!
 //! The scan is proven able to fail in the same test: before the run, it must find each value
 //! in a line that holds it.
@@ -17,14 +20,12 @@ mod local_run;
 
 use std::time::{Duration, Instant};
 
-use eventflow_workloads::testkit::DevServices;
+use eventflow_workloads::testkit::{CaForm, DevServices, SecuredKafka};
 use local_run::{LocalRun, Options};
 use reqwest::StatusCode;
 
-const SASL_PASSWORD: &str = "S4SL-s3cr3t-XYZ";
 const BEARER_TOKEN: &str = "b34r3r-s3cr3t-XYZ";
 const MONGODB_PASSWORD: &str = "m0ng0-s3cr3t-XYZ";
-const SECRETS: [&str; 3] = [SASL_PASSWORD, BEARER_TOKEN, MONGODB_PASSWORD];
 
 fn pipeline_yaml(name: &str) -> String {
     format!(
@@ -50,11 +51,16 @@ fn uri_with_password(uri: &str) -> String {
     format!("{uri}{separator}authMechanism=PLAIN&authSource=%24external")
 }
 
-/// Each secret found in `text`, with the line that holds it.
-fn leaks(text: &str) -> Vec<(&'static str, String)> {
-    SECRETS
-        .iter()
-        .flat_map(|&secret| {
+/// The three secrets: the SASL password, the bearer token, the MongoDB password.
+fn secrets(sasl_password: &str) -> [&str; 3] {
+    [sasl_password, BEARER_TOKEN, MONGODB_PASSWORD]
+}
+
+/// Each of `secrets` found in `text`, with the line that holds it.
+fn leaks<'a>(text: &str, secrets: [&'a str; 3]) -> Vec<(&'a str, String)> {
+    secrets
+        .into_iter()
+        .flat_map(|secret| {
             text.lines()
                 .filter(move |line| line.contains(secret))
                 .map(move |line| (secret, line.to_owned()))
@@ -64,25 +70,33 @@ fn leaks(text: &str) -> Vec<(&'static str, String)> {
 
 #[test]
 fn the_scan_finds_a_printed_secret() {
+    let sasl_password = "S4SL-s3cr3t-XYZ";
     let printed = format!(
-        "DEBUG connecting uri={}\nINFO fine\ntoken {BEARER_TOKEN}\nsasl.password={SASL_PASSWORD}",
+        "DEBUG connecting uri={}\nINFO fine\ntoken {BEARER_TOKEN}\nsasl.password={sasl_password}",
         uri_with_password("mongodb://127.0.0.1:1/")
     );
-    let found: Vec<&str> = leaks(&printed).into_iter().map(|(s, _)| s).collect();
-    assert_eq!(found, [SASL_PASSWORD, BEARER_TOKEN, MONGODB_PASSWORD]);
+    let found: Vec<&str> = leaks(&printed, secrets(sasl_password))
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(found, secrets(sasl_password));
 }
 
-/// The runtime at debug level over the secret inputs: a Kafka properties directory with a SASL
-/// password, a bearer-token file and a MongoDB URI with a password.
-fn start(services: &DevServices) -> LocalRun {
+/// The runtime at debug level over the secret inputs, with Kafka on the secured listener: a
+/// Kafka properties directory laid out as a mounted Secret (one file per key, the CA as the
+/// `ssl.ca.pem` key's PEM), a bearer-token file and a MongoDB URI with a password.
+fn start(services: &DevServices, secured: &SecuredKafka) -> LocalRun {
+    let properties = secured.properties(secured.password(), CaForm::Pem).unwrap();
+    let mut files: Vec<(String, String)> = properties
+        .into_iter()
+        .map(|(key, value)| (format!("secrets/kafka/{key}"), value))
+        .collect();
+    files.push(("secrets/tokens".to_owned(), format!("{BEARER_TOKEN}\n")));
     let options = Options {
         env: vec![("RUST_LOG", "debug".to_owned())],
+        kafka_bootstrap: Some(secured.bootstrap.clone()),
         mongodb_uri: Some(uri_with_password(&services.mongodb_uri)),
-        files: vec![
-            ("secrets/kafka/sasl.username", "eventflow".to_owned()),
-            ("secrets/kafka/sasl.password", SASL_PASSWORD.to_owned()),
-            ("secrets/tokens", format!("{BEARER_TOKEN}\n")),
-        ],
+        files,
         path_args: vec![
             ("--kafka-properties-file", "secrets/kafka"),
             ("--auth-tokens-file", "secrets/tokens"),
@@ -144,7 +158,8 @@ async fn exercise(local: &mut LocalRun) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_credential_reaches_a_log_or_a_status_line_at_debug_level() {
-    let mut local = start(&DevServices::from_env().expect("dev services"));
+    let secured = SecuredKafka::from_env().expect("the dev services' SASL_SSL listener");
+    let mut local = start(&DevServices::from_env().expect("dev services"), &secured);
     exercise(&mut local).await;
     let outputs = local.stop().await;
 
@@ -166,7 +181,7 @@ async fn no_credential_reaches_a_log_or_a_status_line_at_debug_level() {
     let found: Vec<String> = outputs
         .iter()
         .flat_map(|(path, text)| {
-            leaks(text)
+            leaks(text, secrets(secured.password()))
                 .into_iter()
                 .map(move |(secret, line)| format!("{path}: {secret} in {line}"))
         })

@@ -9,6 +9,10 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
+mod secured;
+
+pub use secured::{CaForm, SecuredKafka};
+
 /// Why a test's set-up (dev services, a topic) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {

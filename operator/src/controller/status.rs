@@ -86,6 +86,9 @@ pub fn topic_verdict(topic: &Result<TopicReport>) -> Verdict {
         Err(error @ Error::Secret { .. }) => {
             Verdict::not_ok(TOPIC_READY, "KafkaSecretUnavailable", error.to_string())
         }
+        Err(error @ Error::KafkaRefused { .. }) => {
+            Verdict::not_ok(TOPIC_READY, "KafkaAuthenticationFailed", error.to_string())
+        }
         Err(error) => Verdict::not_ok(TOPIC_READY, "KafkaUnavailable", error.to_string()),
     }
 }

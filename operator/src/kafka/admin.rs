@@ -5,7 +5,7 @@ use std::{
     collections::HashMap,
     fmt,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use kube::Client;
@@ -14,12 +14,13 @@ use rdkafka::{
     client::DefaultClientContext,
 };
 
-use super::KafkaConnection;
+use super::{KafkaConnection, Refusals, ffi};
 use crate::{Result, crd::EventPipeline};
 
 /// A client of one connection and the time its calls may take.
 pub struct KafkaAdmin {
     client: AdminClient<DefaultClientContext>,
+    refusals: Refusals,
     timeout: Duration,
 }
 
@@ -42,12 +43,34 @@ impl KafkaAdmin {
             .set("socket.timeout.ms", millis(10))
             .set("socket.connection.setup.timeout.ms", millis(1000))
             .create()?;
-        Ok(Self { client, timeout })
+        Ok(Self {
+            client,
+            refusals: Refusals::default(),
+            timeout,
+        })
     }
 
     /// The rdkafka admin client.
     pub fn client(&self) -> &AdminClient<DefaultClientContext> {
         &self.client
+    }
+
+    /// The outcome of a call that started at `started`: reads (and logs) what librdkafka put
+    /// on the client's main queue meanwhile, which nothing else reads, and turns a failure into
+    /// [`crate::Error::KafkaRefused`] if the broker refused the login or TLS handshake
+    /// ([`Refusals::explain`]).
+    pub fn checked<T>(&self, outcome: Result<T>, started: Instant) -> Result<T> {
+        self.drain();
+        outcome.map_err(|error| self.refusals.explain(error, started, self.timeout))
+    }
+
+    /// Reads (and logs) what librdkafka put on the client's main queue, keeping note of a
+    /// refused login or TLS handshake; every user of the client calls it after its calls, so
+    /// the queue never grows.
+    pub fn drain(&self) {
+        for (code, reason) in ffi::drain_errors(self.client.inner()) {
+            self.refusals.record(code, &reason);
+        }
     }
 
     /// Options bounding an admin call by the timeout.

@@ -2,6 +2,7 @@
 
 use std::{collections::BTreeMap, fmt};
 
+use eventflow_contract::properties;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client, ResourceExt};
 use rdkafka::ClientConfig;
@@ -76,7 +77,8 @@ impl KafkaConnection {
     }
 }
 
-/// Every key of a Secret as a UTF-8 string.
+/// Every key of a Secret as a UTF-8 string, trimmed as the workloads trim the mounted files
+/// ([`eventflow_contract::properties::value`]).
 async fn read_secret(
     client: &Client,
     namespace: &str,
@@ -95,6 +97,9 @@ async fn read_secret(
         let value = String::from_utf8(bytes.0)
             .map_err(|_| secret_error(format!("key {key} is not UTF-8")))?;
         values.insert(key, value);
+    }
+    for value in values.values_mut() {
+        *value = properties::value(value).to_owned();
     }
     Ok(values)
 }

@@ -4,7 +4,9 @@
 //! - `ListConsumerGroupOffsets`: a group's committed offsets (`FindCoordinator` + `OffsetFetch`),
 //!   with the group named in the request, so one client serves every group of a cluster (a
 //!   consumer's `committed_offsets` only reads its own `group.id`);
-//! - `ListOffsets`: the earliest or latest offset of partitions, batched per partition leader.
+//! - `ListOffsets`: the earliest or latest offset of partitions, batched per partition leader;
+//!
+//! and the client's main queue ([`drain_errors`]), which rust-rdkafka's admin client never polls.
 //!
 //! This is the workspace's only `unsafe` code. Every native object is owned by a small guard
 //! that destroys it exactly once; each call creates its own result queue, so the client's own
@@ -23,6 +25,10 @@ use std::{
 use rdkafka::{
     ClientContext, bindings as rd, client::Client, error::KafkaError, types::RDKafkaErrorCode,
 };
+
+mod main_queue;
+
+pub use main_queue::drain_errors;
 
 /// `RD_KAFKA_OFFSET_INVALID`: the offset of a partition of a `ListConsumerGroupOffsets` request,
 /// and the committed offset the broker reports for a partition without a commit.

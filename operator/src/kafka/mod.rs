@@ -10,10 +10,12 @@ mod admin;
 mod connection;
 mod ffi;
 pub mod lag;
+mod refusal;
 pub mod topic;
 
 pub use admin::{KafkaAdmin, KafkaAdmins};
 pub use connection::KafkaConnection;
+pub use refusal::Refusals;
 
 /// The broker's or librdkafka's error code of a failed call, admin operations included.
 pub fn error_code(error: &rdkafka::error::KafkaError) -> Option<rdkafka::types::RDKafkaErrorCode> {

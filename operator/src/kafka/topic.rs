@@ -167,8 +167,14 @@ pub struct TopicReport {
     pub refusal: Option<TopicRefusal>,
 }
 
-/// Makes the broker's topic match the desired one as far as Kafka allows.
+/// Makes the broker's topic match the desired one as far as Kafka allows. A failure after the
+/// broker refused the connection's credentials or TLS is [`crate::Error::KafkaRefused`].
 pub async fn ensure(admin: &Arc<KafkaAdmin>, desired: &DesiredTopic) -> Result<TopicReport> {
+    let started = std::time::Instant::now();
+    admin.checked(ensure_topic(admin, desired).await, started)
+}
+
+async fn ensure_topic(admin: &Arc<KafkaAdmin>, desired: &DesiredTopic) -> Result<TopicReport> {
     let Some(observed) = observe_or_create(admin, desired).await? else {
         let mut report = report(desired, false, desired.partitions);
         report.changes.push(TopicChange::Created);

@@ -49,10 +49,12 @@ pub struct Options {
     pub env: Vec<(&'static str, String)>,
     /// Flags whose value is a path under the run's directory, e.g. a file from `files`.
     pub path_args: Vec<(&'static str, &'static str)>,
+    /// Kafka bootstrap servers other than the dev services' (e.g. the secured listener).
+    pub kafka_bootstrap: Option<String>,
     /// A MongoDB URI other than the dev services'.
     pub mongodb_uri: Option<String>,
-    /// Files the pipeline refers to (name under the run's directory, content).
-    pub files: Vec<(&'static str, String)>,
+    /// Files the pipeline refers to (path under the run's directory, content).
+    pub files: Vec<(String, String)>,
     /// Whether stderr goes to `stderr.log` in the run's directory instead of the test's stderr.
     pub stderr_to_file: bool,
 }

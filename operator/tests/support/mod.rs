@@ -182,15 +182,36 @@ pub fn context_with_children(client: Client, children: Children) -> Arc<Context>
     Arc::new(ctx.with_children(children))
 }
 
+/// The stored pipeline's condition of `type_`.
+pub fn condition<'a>(
+    pipeline: &'a EventPipeline,
+    type_: &str,
+) -> &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+    let status = pipeline.status.as_ref().expect("status written");
+    status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .expect("the status has a condition of that type")
+}
+
 /// A Secret of one key in the test namespace.
 pub fn secret(name: &str, key: &str, value: &str) -> Secret {
+    secret_of(name, &[(key.to_owned(), value.to_owned())])
+}
+
+/// A Secret of these keys in the test namespace.
+pub fn secret_of(name: &str, keys: &[(String, String)]) -> Secret {
+    let data = keys
+        .iter()
+        .map(|(key, value)| (key.clone(), ByteString(value.as_bytes().to_vec())));
     Secret {
         metadata: kube::api::ObjectMeta {
             name: Some(name.to_owned()),
             namespace: Some(NAMESPACE.to_owned()),
             ..Default::default()
         },
-        data: Some([(key.to_owned(), ByteString(value.as_bytes().to_vec()))].into()),
+        data: Some(data.collect()),
         ..Secret::default()
     }
 }

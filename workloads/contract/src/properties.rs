@@ -24,10 +24,17 @@ pub fn read(path: &Path) -> Result<Vec<(String, String)>> {
         if key.starts_with('.') || entry_path.is_dir() {
             continue;
         }
-        properties.push((key.to_owned(), read_file(&entry_path)?.trim().to_owned()));
+        properties.push((key.to_owned(), value(&read_file(&entry_path)?).to_owned()));
     }
     properties.sort();
     Ok(properties)
+}
+
+/// A property's value as given in a file or a Secret key, without the surrounding whitespace
+/// (`kubectl create secret --from-file` keeps a file's last newline, which would end up in a
+/// password). The one rule for both the workloads' files and the operator's Secret.
+pub fn value(raw: &str) -> &str {
+    raw.trim()
 }
 
 /// A line of a properties file that is not `key=value`. Only its number is shown: the line
@@ -48,8 +55,8 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, NotKeyValue> {
         .map(|(index, line)| (index + 1, line.trim()))
         .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
         .map(|(number, line)| match line.split_once('=') {
-            Some((key, value)) if !key.trim().is_empty() => {
-                Ok((key.trim().to_owned(), value.trim().to_owned()))
+            Some((key, raw)) if !key.trim().is_empty() => {
+                Ok((key.trim().to_owned(), value(raw).to_owned()))
             }
             _ => Err(NotKeyValue { line: number }),
         })

@@ -15,4 +15,5 @@ mod pipeline;
 pub mod producer_support;
 mod replay;
 mod retention;
+mod secured;
 mod support;

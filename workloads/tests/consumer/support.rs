@@ -258,6 +258,8 @@ pub struct Spec {
     pub mongodb_uri: String,
     pub batch_size: usize,
     pub batch_timeout: &'static str,
+    /// librdkafka properties added to the process's properties file.
+    pub kafka_properties: Vec<(String, String)>,
     pub extra: Vec<String>,
 }
 
@@ -271,6 +273,7 @@ impl Spec {
             mongodb_uri: services().mongodb_uri,
             batch_size: 50,
             batch_timeout: "300ms",
+            kafka_properties: Vec::new(),
             extra: Vec::new(),
         }
     }
@@ -288,14 +291,12 @@ pub fn free_port() -> u16 {
     testkit::free_port().unwrap()
 }
 
-fn properties_file() -> PathBuf {
+fn properties_file(extra: &[(String, String)]) -> PathBuf {
     let path = std::env::temp_dir().join(format!("{}.properties", name("consumer_props")));
     // Short sessions so that a killed member leaves the group quickly.
-    std::fs::write(
-        &path,
-        "session.timeout.ms=6000\nheartbeat.interval.ms=1000\n",
-    )
-    .unwrap();
+    let mut text = "session.timeout.ms=6000\nheartbeat.interval.ms=1000\n".to_owned();
+    text.extend(extra.iter().map(|(key, value)| format!("{key}={value}\n")));
+    std::fs::write(&path, text).unwrap();
     path
 }
 
@@ -308,7 +309,7 @@ impl ConsumerProcess {
             .arg("consumer")
             .args(["--kafka-bootstrap", &spec.kafka_bootstrap])
             .arg("--kafka-properties-file")
-            .arg(properties_file())
+            .arg(properties_file(&spec.kafka_properties))
             .args(["--mongodb-uri", &spec.mongodb_uri])
             .args(["--mongodb-database", "eventflow_consumer_test"])
             .args(["--mongodb-collection", &spec.collection])

@@ -64,3 +64,40 @@ fn partition_lists_hold_each_partition_with_the_offset() {
         ]
     );
 }
+
+#[test]
+fn the_main_queue_yields_the_clients_connection_errors() {
+    let admin = unreachable_client();
+    // A call makes the client connect; the refused connection is reported on the main queue.
+    drop(
+        admin
+            .inner()
+            .fetch_metadata(None, Duration::from_millis(1500)),
+    );
+    let errors = drain_errors(admin.inner());
+    assert!(
+        errors.iter().any(|(code, reason)| {
+            matches!(
+                code,
+                RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::AllBrokersDown
+            ) && reason.contains("127.0.0.1:9")
+        }),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn librdkafka_is_built_with_tls_and_scram() {
+    let config = ClientConfig::new()
+        .create_native_config()
+        .expect("a native config");
+    let features = config
+        .get("builtin.features")
+        .expect("librdkafka names its features");
+    for needed in ["ssl", "sasl_scram"] {
+        assert!(
+            features.split(',').any(|f| f == needed),
+            "{needed} missing from {features}"
+        );
+    }
+}

@@ -53,11 +53,13 @@ impl LagReader {
         client: &Arc<KafkaAdmin>,
         target: &LagTarget,
     ) -> Result<LagSample, LagError> {
-        let (client, target, timeout) = (Arc::clone(client), target.clone(), self.timeout);
+        let (admin, target, timeout) = (Arc::clone(client), target.clone(), self.timeout);
         let per_partition = tokio::task::spawn_blocking(move || {
-            measure_blocking(client.client().inner(), &target, timeout)
+            measure_blocking(admin.client().inner(), &target, timeout)
         })
-        .await??;
+        .await;
+        client.drain();
+        let per_partition = per_partition??;
         Ok(LagSample::new(per_partition, Utc::now()))
     }
 }
