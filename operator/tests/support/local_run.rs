@@ -100,30 +100,30 @@ impl LocalRun {
         } else {
             Stdio::inherit()
         };
-        let mongodb_uri = options
-            .mongodb_uri
-            .as_deref()
-            .unwrap_or(&services.mongodb_uri);
-        let mut child =
-            Command::new(binary("eventflow-operator"))
-                .envs(options.env.iter().map(|(key, value)| (key, value)))
-                .args(["local", "--json", "-f"])
-                .arg(&file)
-                .args(["--kafka-bootstrap", &services.kafka_bootstrap])
-                .args(["--mongodb-uri", mongodb_uri])
-                .args(["--http-port", &http_port.to_string()])
-                .args(["--metrics-port", &metrics_port.to_string()])
-                .arg("--workload-bin")
-                .arg(binary("eventflow"))
-                .arg("--run-dir")
-                .arg(dir.join("run"))
-                .args(options.path_args.iter().flat_map(|(flag, path)| {
-                    [OsString::from(flag), dir.join(path).into_os_string()]
-                }))
-                .stdout(Stdio::piped())
-                .stderr(stderr)
-                .spawn()
-                .expect("eventflow-operator local starts");
+        let kafka_bootstrap =
+            (options.kafka_bootstrap.as_deref()).unwrap_or(&services.kafka_bootstrap);
+        let mongodb_uri = (options.mongodb_uri.as_deref()).unwrap_or(&services.mongodb_uri);
+        let path_args = options
+            .path_args
+            .iter()
+            .flat_map(|(flag, path)| [OsString::from(flag), dir.join(path).into_os_string()]);
+        let mut child = Command::new(binary("eventflow-operator"))
+            .envs(options.env.iter().map(|(key, value)| (key, value)))
+            .args(["local", "--json", "-f"])
+            .arg(&file)
+            .args(["--kafka-bootstrap", kafka_bootstrap])
+            .args(["--mongodb-uri", mongodb_uri])
+            .args(["--http-port", &http_port.to_string()])
+            .args(["--metrics-port", &metrics_port.to_string()])
+            .arg("--workload-bin")
+            .arg(binary("eventflow"))
+            .arg("--run-dir")
+            .arg(dir.join("run"))
+            .args(path_args)
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("eventflow-operator local starts");
         let lines = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&lines);
         let stdout = child.stdout.take().expect("piped stdout");
@@ -192,15 +192,29 @@ impl LocalRun {
                 }
             }
             if let Some(exit) = self.child.try_wait().expect("the runtime's state") {
-                panic!("{what} not seen: the local runtime exited with {exit}");
+                panic!(
+                    "{what} not seen: the local runtime exited with {exit}{}",
+                    self.stderr_tail()
+                );
             }
             assert!(
                 Instant::now() < deadline,
-                "{what} not seen within {limit:?}; last status: {}",
-                self.latest()
+                "{what} not seen within {limit:?}; last status: {}{}",
+                self.latest(),
+                self.stderr_tail()
             );
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// The end of `stderr.log`, when stderr goes there (else the test's stderr shows it).
+    fn stderr_tail(&self) -> String {
+        let Ok(text) = std::fs::read_to_string(self.dir.join("stderr.log")) else {
+            return String::new();
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+        format!("\nthe runtime's stderr ends:\n{tail}")
     }
 
     /// SIGTERM; the runtime must exit 0 having stopped every child, within `STOP_LIMIT`. Returns
