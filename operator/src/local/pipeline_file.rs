@@ -9,7 +9,10 @@ use serde_json::Value;
 use crate::{
     Error, Result,
     crd::EventPipeline,
-    resources::{BuildContext, validate::validate},
+    resources::{
+        BuildContext,
+        validate::{schema_evolution, validate},
+    },
     schema_check,
 };
 
@@ -67,7 +70,10 @@ fn checked_pipeline(document: Value, ctx: &BuildContext) -> Result<EventPipeline
     if pipeline.metadata.namespace.is_none() {
         pipeline.metadata.namespace = Some("default".to_owned());
     }
-    validate(&pipeline, ctx).map_err(|e| invalid(&kube::ResourceExt::name_any(&pipeline), &e))?;
+    // Nothing was served before a start: the versions are checked against each other.
+    validate(&pipeline, ctx)
+        .and_then(|()| schema_evolution(&pipeline, &[]))
+        .map_err(|e| invalid(&kube::ResourceExt::name_any(&pipeline), &e))?;
     Ok(pipeline)
 }
 
