@@ -43,7 +43,12 @@ pub struct IncomingEvent {
     /// When it happened (RFC 3339); defaults to the time of ingest.
     #[serde(default, deserialize_with = "rfc3339")]
     pub time: Option<DateTime<Utc>>,
-    /// The payload, checked against the pipeline's JSON Schema.
+    /// The version of the pipeline's schema that `data` follows: the number (`2`) or a URI
+    /// whose last path segment is the number (`https://registry.example/.../versions/2`);
+    /// absent: the latest version. A version the pipeline does not list is refused (422).
+    #[schema(min_length = 1)]
+    pub dataschema: Option<String>,
+    /// The payload, checked against the pipeline's JSON Schema (the version `dataschema` names).
     #[serde(default)]
     #[schema(value_type = EventData)]
     pub data: Value,
@@ -68,6 +73,13 @@ pub struct Event {
     pub time: DateTime<Utc>,
     /// Always [`DATA_CONTENT_TYPE`].
     pub datacontenttype: String,
+    /// The schema version the client named (CloudEvents `dataschema`), as it named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataschema: Option<String>,
+    /// Extension attribute: the version of the pipeline's schema `data` was checked against
+    /// (the one `dataschema` names, else the latest); set by the producer, never by the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schemaversion: Option<u32>,
     /// The payload.
     pub data: Value,
     /// CloudEvents auth-context extension: the kind of principal that sent the event
@@ -159,6 +171,8 @@ impl IncomingEvent {
             subject: self.subject,
             time: self.time.unwrap_or_else(Utc::now),
             datacontenttype: DATA_CONTENT_TYPE.to_owned(),
+            dataschema: self.dataschema,
+            schemaversion: None,
             data: self.data,
             authtype: None,
             authid: None,

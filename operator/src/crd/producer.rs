@@ -58,7 +58,7 @@ pub struct ProducerSpec {
     /// `FULL`, their `_TRANSITIVE` forms, or `NONE`, as Confluent Schema Registry defines them
     /// for JSON Schema. A pipeline whose versions break it is refused (`Ready=False`, reason
     /// `IncompatibleSchema`, and an Event), and keeps serving what it served.
-    #[serde(default, skip_serializing_if = "is_backward")]
+    #[serde(default)]
     pub compatibility: Compatibility,
     /// Authentication of the ingest and query API: static bearer tokens and/or JWTs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -218,10 +218,6 @@ impl ProducerSpec {
             _ => Some(schemas::file_text(&self.schema_versions())),
         }
     }
-}
-
-fn is_backward(mode: &Compatibility) -> bool {
-    *mode == Compatibility::Backward
 }
 
 fn default_partition_key() -> String {
