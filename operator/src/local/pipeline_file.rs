@@ -218,4 +218,30 @@ spec:
             "{error}"
         );
     }
+
+    #[test]
+    fn schema_versions_breaking_their_compatibility_are_refused() {
+        let versions = r#"
+  producer:
+    compatibility: FORWARD
+    schemas:
+    - version: 1
+      schema: {type: object, properties: {n: {type: integer}}}
+    - version: 2
+      schema: {type: object, properties: {n: {type: number}}}
+"#;
+        let text = TWO.replace(
+            "metadata: {name: users}\nspec:\n",
+            &format!("metadata: {{name: users}}\nspec:\n{}", &versions[1..]),
+        );
+        let error = load_text(&text, Some("users")).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "invalid spec: EventPipeline users is invalid: schema version 2 is not forward \
+             compatible with version 1 (compatibility FORWARD: version 1 must accept the data of \
+             version 2): #/properties/n/type TYPE_NARROWED"
+        );
+        let backward = text.replace("FORWARD", "BACKWARD");
+        assert!(load_text(&backward, Some("users")).is_ok());
+    }
 }
