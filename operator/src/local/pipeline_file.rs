@@ -221,7 +221,7 @@ spec:
 
     #[test]
     fn schema_versions_breaking_their_compatibility_are_refused() {
-        let versions = r#"
+        let versions = r"
   producer:
     compatibility: FORWARD
     schemas:
@@ -229,7 +229,7 @@ spec:
       schema: {type: object, properties: {n: {type: integer}}}
     - version: 2
       schema: {type: object, properties: {n: {type: number}}}
-"#;
+";
         let text = TWO.replace(
             "metadata: {name: users}\nspec:\n",
             &format!("metadata: {{name: users}}\nspec:\n{}", &versions[1..]),

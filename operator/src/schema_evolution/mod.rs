@@ -17,6 +17,7 @@
 //! removing a property only where the new one is open.
 
 mod change;
+mod combined;
 mod diff;
 mod members;
 #[cfg(test)]
