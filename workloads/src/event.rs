@@ -285,6 +285,33 @@ mod tests {
         );
     }
 
+    #[test]
+    fn data_is_checked_against_the_version_dataschema_names_else_the_latest() {
+        let versions = eventflow_contract::schemas::parse_file(
+            r#"[{"version": 1, "schema": {"type": "object", "required": ["a"]}},
+                {"version": 2, "schema": {"type": "object", "required": ["b"]}}]"#,
+        )
+        .unwrap();
+        let rules = EventRules::with_versions(Vec::new(), versions).unwrap();
+        let paths = |dataschema: Value| {
+            let event = incoming(json!({"type": "t", "dataschema": dataschema, "data": {"a": 1}}))
+                .into_event(None, "s");
+            let errors = rules.check(&event);
+            (
+                rules.schema_version(&event).ok().flatten(),
+                errors.into_iter().map(|e| e.path).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(paths(json!("1")), (Some(1), vec![]));
+        assert_eq!(
+            paths(json!("https://r.example/versions/1")),
+            (Some(1), vec![])
+        );
+        assert_eq!(paths(Value::Null), (Some(2), vec!["/data".to_owned()]));
+        assert_eq!(paths(json!("v1")), (None, vec!["/dataschema".to_owned()]));
+        assert_eq!(paths(json!("3")), (None, vec!["/dataschema".to_owned()]));
+    }
+
     /// Found by the `envelope` and `consumer_record` fuzz targets' BSON check.
     #[test]
     fn nul_in_a_data_field_name_is_a_named_violation() {
