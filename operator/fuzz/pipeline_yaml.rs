@@ -49,7 +49,26 @@ pub fn pipeline_yaml(input: &[u8]) {
         types, producer.allowed_types,
         "allowed types changed on the way"
     );
-    let rules = EventRules::new(types, producer.schema.as_ref());
+    // The schema file as the workloads read it from the schema `ConfigMap`.
+    let file = desired
+        .schema
+        .as_ref()
+        .and_then(|config_map| config_map.data.as_ref())
+        .and_then(|data| data.get(resources::env::SCHEMA_KEY));
+    let versions = file
+        .map(|text| contract::schemas::parse_file(text))
+        .transpose();
+    assert!(
+        versions.is_ok(),
+        "accepted, but the workloads cannot read its schema file: {versions:?}"
+    );
+    assert_eq!(
+        versions.clone().unwrap_or_default().unwrap_or_default(),
+        producer.schema_versions(),
+        "schema versions changed on the way"
+    );
+    let versions = versions.unwrap_or_default().unwrap_or_default();
+    let rules = EventRules::with_versions(types, versions);
     assert!(
         rules.is_ok(),
         "accepted, but the producer refuses it: {rules:?}"

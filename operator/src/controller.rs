@@ -1,6 +1,7 @@
 //! The reconciler: `EventPipeline` in, topic + Deployments + Service + status out.
 //!
-//! `reconcile` reads as its phases: finalizer → validate (pure) → ensure the topic (and its
+//! `reconcile` reads as its phases: finalizer → validate (pure) → check the schema versions
+//! against what is served (the schema `ConfigMap`) → ensure the topic (and its
 //! dead-letter topic) → scale (measure the lag and decide, autoscaled pipelines only) → build
 //! the desired objects (pure) → server-side apply → read back readiness (and check the Secrets
 //! the pods read) → status (only when changed) → events → requeue (at the next lag poll when
@@ -33,9 +34,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{
     Api, ResourceExt,
-    runtime::{controller::Action, finalizer::Event as FinalizerEvent},
+    runtime::{controller::Action, finalizer::Event as FinalizerEvent, reflector::ObjectRef},
 };
 use tracing::instrument;
 
@@ -113,7 +115,11 @@ async fn reconcile_spec(
     ctx: &Context,
 ) -> Result<Action> {
     if let Err(problem) = ctx.verdicts.validate(pipeline, &ctx.build) {
-        return refuse_invalid(api, pipeline, ctx, problem).await;
+        return refuse_invalid(api, pipeline, ctx, Reason::InvalidSpec, problem).await;
+    }
+    let served = served_schemas(pipeline, ctx).await?;
+    if let Err(problem) = resources::validate::schema_evolution(pipeline, &served) {
+        return refuse_invalid(api, pipeline, ctx, Reason::IncompatibleSchema, problem).await;
     }
     // The connection (with `kafka.secretRef` read through the API) serves both phases.
     let (topic, connection) = match KafkaConnection::for_pipeline(&ctx.client, pipeline).await {
@@ -156,27 +162,48 @@ async fn reconcile_spec(
     ))
 }
 
-/// An invalid spec: `Ready=False` with the reason, then [`Error::InvalidSpec`], on which
-/// [`error_policy`] waits for the next change.
+/// An invalid spec (or one whose schema versions cannot be served): `Ready=False` with the
+/// reason, a warning Event, then [`Error::InvalidSpec`], on which [`error_policy`] waits for the
+/// next change. Nothing is applied, so the workloads keep what they served.
 async fn refuse_invalid(
     api: &Api<EventPipeline>,
     pipeline: &EventPipeline,
     ctx: &Context,
+    reason: Reason,
     problem: String,
 ) -> Result<Action> {
-    let verdict = Verdict::not_ok(status::READY, "InvalidSpec", problem.clone());
+    let verdict = Verdict::not_ok(status::READY, reason.as_str(), problem.clone());
     let desired = status::desired_status(pipeline, &[verdict], None, None);
     if status::write(api, pipeline, &desired).await? {
-        events::warning(
-            &ctx.recorder,
-            pipeline,
-            Reason::InvalidSpec,
-            problem.clone(),
-        )
-        .await;
+        events::warning(&ctx.recorder, pipeline, reason, problem.clone()).await;
     }
     ctx.metrics.record_conditions(pipeline, &desired.conditions);
     Err(Error::InvalidSpec(problem))
+}
+
+/// The schema versions the pipeline's `ConfigMap` serves (from the watch cache when there is
+/// one); none when it has no schema `ConfigMap`.
+async fn served_schemas(
+    pipeline: &EventPipeline,
+    ctx: &Context,
+) -> Result<Vec<crate::crd::SchemaVersion>> {
+    let namespace = pipeline.namespace().unwrap_or_default();
+    let name = resources::meta::schema_config_map_name(pipeline);
+    let stored = match &ctx.children {
+        Some(children) => children
+            .config_maps
+            .get(&ObjectRef::new(&name).within(&namespace))
+            .map(|stored| (*stored).clone()),
+        None => {
+            Api::<ConfigMap>::namespaced(ctx.client.clone(), &namespace)
+                .get_opt(&name)
+                .await?
+        }
+    };
+    Ok(stored
+        .as_ref()
+        .map(resources::schema::served_versions)
+        .unwrap_or_default())
 }
 
 /// The pipeline's topic, then its dead-letter topic (brokers often do not auto-create topics).

@@ -12,5 +12,6 @@ pub mod metrics;
 pub mod resources;
 pub mod scaling;
 pub mod schema_check;
+pub mod schema_evolution;
 
 pub use error::{Error, Result};

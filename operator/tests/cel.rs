@@ -5,7 +5,7 @@
     reason = "test helpers fail the test on any error"
 )]
 
-use eventflow_operator::crd::{EventPipeline, RateLimitSpec};
+use eventflow_operator::crd::{EventPipeline, RateLimitSpec, SchemaVersion};
 use kube::core::cel::{validate_cel, validate_cel_update};
 
 fn full() -> EventPipeline {
@@ -115,4 +115,38 @@ fn a_ttl_below_one_second_is_refused() {
     );
     pipeline.spec.sink.mongodb.ttl = Some("1s".parse().unwrap());
     validate_cel(&pipeline).unwrap();
+}
+
+fn schema_versions(numbers: &[u32]) -> Vec<SchemaVersion> {
+    numbers
+        .iter()
+        .map(|&version| SchemaVersion {
+            version,
+            schema: serde_json::json!({"type": "object"}),
+        })
+        .collect()
+}
+
+#[test]
+fn a_schema_version_listed_twice_is_refused() {
+    let mut pipeline = full();
+    pipeline.spec.producer.schema = None;
+    pipeline.spec.producer.schemas = schema_versions(&[1, 2]);
+    validate_cel(&pipeline).unwrap();
+    pipeline.spec.producer.schemas = schema_versions(&[1, 2, 1]);
+    refused(
+        validate_cel(&pipeline),
+        "each version number may be listed only once",
+    );
+}
+
+#[test]
+fn schema_and_schemas_are_exclusive() {
+    let mut pipeline = full();
+    pipeline.spec.producer.schema = Some(serde_json::json!({"type": "object"}));
+    pipeline.spec.producer.schemas = schema_versions(&[1]);
+    refused(
+        validate_cel(&pipeline),
+        "producer.schema and producer.schemas are exclusive",
+    );
 }

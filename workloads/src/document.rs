@@ -4,8 +4,9 @@
 //! and answers with [`to_json`]. Both ensure the same [`indexes`]. One stored document:
 //!
 //! ```text
-//! { _id: id, id, type, source, subject?, time: DateTime, datacontenttype, specversion, data,
-//!   authtype?, authid?, key?: string, kafka: {partition: i32, offset: i64}, ingestedAt: DateTime }
+//! { _id: id, id, type, source, subject?, time: DateTime, datacontenttype, specversion,
+//!   dataschema?, schemaversion?: i64, data, authtype?, authid?, key?: string,
+//!   kafka: {partition: i32, offset: i64}, ingestedAt: DateTime }
 //! ```
 //!
 //! `time` is a BSON datetime (millisecond precision), so range filters and the newest-first
@@ -54,6 +55,13 @@ pub struct StoredEvent {
     time: DateTime<Utc>,
     /// Always `application/json`.
     datacontenttype: String,
+    /// The schema version the client named (CloudEvents `dataschema`), as it named it.
+    #[schema(required = false)]
+    dataschema: String,
+    /// The version of the pipeline's schema `data` was checked against (the one `dataschema`
+    /// names, else the latest); absent when the pipeline has no schema.
+    #[schema(required = false, minimum = 1)]
+    schemaversion: u32,
     /// The payload.
     data: EventData,
     /// CloudEvents auth-context extension: the kind of principal that sent the event
@@ -103,6 +111,12 @@ pub fn to_document(event: &Event, key: Option<&str>, partition: i32, offset: i64
     );
     document.insert("datacontenttype", &event.datacontenttype);
     document.insert("specversion", &event.specversion);
+    if let Some(dataschema) = &event.dataschema {
+        document.insert("dataschema", dataschema);
+    }
+    if let Some(version) = event.schemaversion {
+        document.insert("schemaversion", i64::from(version));
+    }
     document.insert("data", json_to_bson(&event.data));
     if let Some(authid) = &event.authid {
         document.insert("authtype", event.authtype.as_deref().unwrap_or("unknown"));
@@ -116,12 +130,13 @@ pub fn to_document(event: &Event, key: Option<&str>, partition: i32, offset: i64
     document
 }
 
-/// The indexes the queries need: newest first overall, by key and by type.
+/// The indexes the queries need: newest first overall, by key, by type and by schema version.
 pub fn indexes() -> Vec<IndexModel> {
     [
         doc! { "time": -1, "_id": -1 },
         doc! { "key": 1, "time": -1 },
         doc! { "type": 1, "time": -1 },
+        doc! { "schemaversion": 1, "time": -1 },
     ]
     .into_iter()
     .map(|keys| IndexModel::builder().keys(keys).build())
@@ -259,9 +274,22 @@ mod tests {
     }
 
     #[test]
-    fn three_indexes_serve_the_queries() {
+    fn four_indexes_serve_the_queries() {
         let keys: Vec<Document> = indexes().into_iter().map(|i| i.keys).collect();
         assert_eq!(keys[0], doc! { "time": -1, "_id": -1 });
-        assert_eq!(keys.len(), 3);
+        assert_eq!(keys[3], doc! { "schemaversion": 1, "time": -1 });
+        assert_eq!(keys.len(), 4);
+    }
+
+    #[test]
+    fn the_schema_version_is_stored_and_rendered() {
+        let mut event = event();
+        assert!(!to_document(&event, None, 0, 1).contains_key("schemaversion"));
+        event.dataschema = Some("https://registry.example/versions/2".into());
+        event.schemaversion = Some(2);
+        let document = to_document(&event, None, 0, 1);
+        assert_eq!(document.get_i64("schemaversion").unwrap(), 2);
+        let back: Event = serde_json::from_value(to_json(&document)).unwrap();
+        assert_eq!(back, event);
     }
 }

@@ -43,7 +43,12 @@ pub struct IncomingEvent {
     /// When it happened (RFC 3339); defaults to the time of ingest.
     #[serde(default, deserialize_with = "rfc3339")]
     pub time: Option<DateTime<Utc>>,
-    /// The payload, checked against the pipeline's JSON Schema.
+    /// The version of the pipeline's schema that `data` follows: the number (`2`) or a URI
+    /// whose last path segment is the number (`https://registry.example/.../versions/2`);
+    /// absent: the latest version. A version the pipeline does not list is refused (422).
+    #[schema(min_length = 1)]
+    pub dataschema: Option<String>,
+    /// The payload, checked against the pipeline's JSON Schema (the version `dataschema` names).
     #[serde(default)]
     #[schema(value_type = EventData)]
     pub data: Value,
@@ -68,6 +73,13 @@ pub struct Event {
     pub time: DateTime<Utc>,
     /// Always [`DATA_CONTENT_TYPE`].
     pub datacontenttype: String,
+    /// The schema version the client named (CloudEvents `dataschema`), as it named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataschema: Option<String>,
+    /// Extension attribute: the version of the pipeline's schema `data` was checked against
+    /// (the one `dataschema` names, else the latest); set by the producer, never by the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schemaversion: Option<u32>,
     /// The payload.
     pub data: Value,
     /// CloudEvents auth-context extension: the kind of principal that sent the event
@@ -159,6 +171,8 @@ impl IncomingEvent {
             subject: self.subject,
             time: self.time.unwrap_or_else(Utc::now),
             datacontenttype: DATA_CONTENT_TYPE.to_owned(),
+            dataschema: self.dataschema,
+            schemaversion: None,
             data: self.data,
             authtype: None,
             authid: None,
@@ -269,6 +283,33 @@ mod tests {
             rules.decode(&typeless.to_json()).unwrap_err().code(),
             "schema_violation"
         );
+    }
+
+    #[test]
+    fn data_is_checked_against_the_version_dataschema_names_else_the_latest() {
+        let versions = eventflow_contract::schemas::parse_file(
+            r#"[{"version": 1, "schema": {"type": "object", "required": ["a"]}},
+                {"version": 2, "schema": {"type": "object", "required": ["b"]}}]"#,
+        )
+        .unwrap();
+        let rules = EventRules::with_versions(Vec::new(), versions).unwrap();
+        let paths = |dataschema: Value| {
+            let event = incoming(json!({"type": "t", "dataschema": dataschema, "data": {"a": 1}}))
+                .into_event(None, "s");
+            let errors = rules.check(&event);
+            (
+                rules.schema_version(&event).ok().flatten(),
+                errors.into_iter().map(|e| e.path).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(paths(json!("1")), (Some(1), vec![]));
+        assert_eq!(
+            paths(json!("https://r.example/versions/1")),
+            (Some(1), vec![])
+        );
+        assert_eq!(paths(Value::Null), (Some(2), vec!["/data".to_owned()]));
+        assert_eq!(paths(json!("v1")), (None, vec!["/dataschema".to_owned()]));
+        assert_eq!(paths(json!("3")), (None, vec!["/dataschema".to_owned()]));
     }
 
     /// Found by the `envelope` and `consumer_record` fuzz targets' BSON check.

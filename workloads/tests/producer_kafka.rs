@@ -11,7 +11,8 @@ use std::{collections::HashMap, time::Duration};
 
 use axum::http::{StatusCode, header};
 use eventflow_workloads::{
-    event::Event,
+    document::to_document,
+    event::{Event, EventRules},
     testkit::{DevServices, PrivateServices, Service, unique_name},
 };
 use producer_support::{app, args, create_topic, post_json, send, temp_file};
@@ -220,4 +221,103 @@ async fn a_stopped_broker_gives_503_with_retry_after_never_202() {
             .get(),
         1
     );
+}
+
+/// Two versions of an order schema, closed models: version 2 adds the optional `qty`.
+fn order_schema_versions() -> Value {
+    let sku = json!({"type": "string"});
+    json!([
+        {"version": 1, "schema": {"type": "object", "additionalProperties": false,
+            "properties": {"sku": sku}}},
+        {"version": 2, "schema": {"type": "object", "additionalProperties": false,
+            "properties": {"sku": sku, "qty": {"type": "integer"}}}}
+    ])
+}
+
+#[tokio::test]
+async fn an_event_is_checked_against_the_schema_version_it_names_and_stored_with_it() {
+    let file = temp_file("schemas", &order_schema_versions().to_string());
+    let collection = unique_name("schemas");
+    let flags = [
+        "--schema-file",
+        file.to_str().expect("a UTF-8 path"),
+        "--mongodb-database",
+        "eventflow_test",
+        "--mongodb-collection",
+        &collection,
+    ];
+    let (services, topic, app) = ingest(1, &flags).await;
+    let order = json!({"sku": "a-1", "qty": 2});
+    // Version 1 is closed without `qty`: the event naming it is checked against it.
+    let named_v1 = json!({"type": "order", "dataschema": "1", "data": order});
+    let (status, _, body) = send(&app, post_json(&named_v1)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(producer_support::detail_paths(&body), ["/data"]);
+    let unknown = "https://registry.example/subjects/orders/versions/7";
+    let named_v7 = json!({"type": "order", "dataschema": unknown, "data": order});
+    let (status, _, body) = send(&app, post_json(&named_v7)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["error"]["details"][0],
+        json!({"path": "/dataschema", "message":
+            "names schema version 7, which the pipeline does not have (versions: 1, 2)"})
+    );
+    let batch = json!([
+        {"id": "old", "type": "order", "dataschema": "1", "data": {"sku": "a-1"}},
+        {"id": "new", "type": "order", "dataschema": "https://registry.example/versions/2", "data": order},
+        {"id": "latest", "type": "order", "data": order}
+    ]);
+    let (status, _, body) = send(&app, post_json(&batch)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+
+    // On the topic, each event carries the version it was checked against; the consumer's
+    // rules (the same file) accept each against that version, and it stores them.
+    let rules = EventRules::from_file(Vec::new(), Some(&file)).expect("the schema file");
+    let mut documents = Vec::new();
+    for message in read_topic(&services.kafka_bootstrap, &topic, 3).await {
+        let expected = if message.event.id == "old" { 1 } else { 2 };
+        assert_eq!(
+            message.event.schemaversion,
+            Some(expected),
+            "{}",
+            message.event.id
+        );
+        assert!(
+            rules.check(&message.event).is_empty(),
+            "{}",
+            message.event.id
+        );
+        let key = message.key.as_deref();
+        documents.push(to_document(
+            &message.event,
+            key,
+            message.partition,
+            message.offset,
+        ));
+    }
+    let client = mongodb::Client::with_uri_str(&services.mongodb_uri)
+        .await
+        .expect("client");
+    let stored: mongodb::Collection<mongodb::bson::Document> =
+        client.database("eventflow_test").collection(&collection);
+    stored.insert_many(documents).await.expect("insert");
+    let ids = |query: &'static str| {
+        let app = app.clone();
+        async move {
+            let (status, _, body) = send(&app, producer_support::get(query)).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let mut ids: Vec<String> = body["events"]
+                .as_array()
+                .expect("events")
+                .iter()
+                .map(|e| e["id"].as_str().expect("id").to_owned())
+                .collect();
+            ids.sort();
+            (ids, body)
+        }
+    };
+    let (v1, body) = ids("/v1/events?schemaversion=1").await;
+    assert_eq!(v1, ["old"]);
+    assert_eq!(body["events"][0]["dataschema"], "1");
+    assert_eq!(ids("/v1/events?schemaversion=2").await.0, ["latest", "new"]);
 }

@@ -42,6 +42,8 @@ impl std::fmt::Debug for Publisher {
 pub enum Reason {
     /// The spec cannot be turned into a running pipeline.
     InvalidSpec,
+    /// The spec's event schema versions break `producer.compatibility` or change a served one.
+    IncompatibleSchema,
     /// The Deployments and Service were created (first reconcile).
     Created,
     /// The Deployments and Service were updated for a new generation.
@@ -98,6 +100,7 @@ impl Reason {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InvalidSpec => "InvalidSpec",
+            Self::IncompatibleSchema => "IncompatibleSchema",
             Self::Created => "Created",
             Self::Updated => "Updated",
             Self::Scaled => "Scaled",
@@ -116,7 +119,9 @@ impl Reason {
     /// What the operator was doing when it happened.
     pub fn action(self) -> EventAction {
         match self {
-            Self::InvalidSpec | Self::Created | Self::Updated => EventAction::Reconcile,
+            Self::InvalidSpec | Self::IncompatibleSchema | Self::Created | Self::Updated => {
+                EventAction::Reconcile
+            }
             Self::Scaled => EventAction::Scale,
             Self::TopicCreated
             | Self::TopicAdopted

@@ -1,5 +1,5 @@
 //! The `EventPipeline` custom resource: the only place its schema lives, one file per part of
-//! the spec (`kafka`, `topic`, `producer`, `consumer`, `sink`, `autoscaling`) and the `status`.
+//! the spec (`kafka`, `topic`, `producer` with its `schemas`, `consumer`, `sink`, `autoscaling`) and the `status`.
 //!
 //! Every doc comment below becomes the description `kubectl explain eventpipeline.spec...` shows;
 //! defaults and validation (ranges, patterns, CEL rules) are part of the generated schema, so the
@@ -9,6 +9,7 @@ mod autoscaling;
 mod consumer;
 mod kafka;
 mod producer;
+mod schemas;
 mod sink;
 mod status;
 mod topic;
@@ -22,6 +23,7 @@ pub use self::{
     consumer::ConsumerSpec,
     kafka::{KafkaSpec, SecretKeySelector, SecretReference},
     producer::{JwtAlgorithm, JwtSpec, ProducerAuth, ProducerSpec, RateLimitSpec},
+    schemas::{Compatibility, SchemaVersion},
     sink::{MongoSinkSpec, SinkSpec},
     status::{ConsumerStatus, EventPipelineStatus, LagStatus, TopicStatus},
     topic::{DeletionPolicy, TopicSpec},

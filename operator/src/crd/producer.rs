@@ -5,11 +5,20 @@ use k8s_openapi::api::core::v1::ResourceRequirements;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{SecretKeySelector, one};
+use eventflow_contract::schemas;
+
+use super::{
+    SecretKeySelector, one,
+    schemas::{Compatibility, SchemaVersion},
+};
 
 /// The producer: HTTP ingest into Kafka and the query API.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "!has(self.schema) || !has(self.schemas)",
+    "message": "producer.schema and producer.schemas are exclusive: list the single schema in schemas as version 1"
+}]))]
 pub struct ProducerSpec {
     /// Number of producer pods.
     #[serde(default = "one")]
@@ -27,10 +36,30 @@ pub struct ProducerSpec {
         inner(length(min = 1, max = 253), regex(pattern = r"^[^,]+$"))
     )]
     pub allowed_types: Vec<String>,
-    /// JSON Schema that every event's `data` must satisfy; the consumer sends others to `<topic>.dlq`.
+    /// JSON Schema that every event's `data` must satisfy; the consumer sends others to
+    /// `<topic>.dlq`. The single-version form of `schemas`: it is version 1 (to evolve it, move
+    /// it to `schemas` as version 1 and add version 2). Exclusive with `schemas`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "preserve_unknown_object")]
+    #[schemars(schema_with = "eventflow_contract::schemas::free_form_object")]
     pub schema: Option<serde_json::Value>,
+    /// The versions of the event schema (at most 100), each checked against the previous ones
+    /// by `compatibility`; a version already served may not change, new versions come above
+    /// the served ones. An event names its version in its CloudEvents `dataschema` (`2`, or a URI
+    /// ending in `/2`); without it, the highest version applies. The producer answers 422 for a
+    /// version not listed; the stored event records its `schemaversion`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "self.all(a, self.exists_one(b, b.version == a.version))",
+        "message": "producer.schemas: each version number may be listed only once"
+    }]))]
+    pub schemas: Vec<SchemaVersion>,
+    /// How each schema version must relate to the earlier ones: `BACKWARD` (default), `FORWARD`,
+    /// `FULL`, their `_TRANSITIVE` forms, or `NONE`, as Confluent Schema Registry defines them
+    /// for JSON Schema. A pipeline whose versions break it is refused (`Ready=False`, reason
+    /// `IncompatibleSchema`, and an Event), and keeps serving what it served.
+    #[serde(default)]
+    pub compatibility: Compatibility,
     /// Authentication of the ingest and query API: static bearer tokens and/or JWTs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<ProducerAuth>,
@@ -55,6 +84,8 @@ impl Default for ProducerSpec {
             partition_key: default_partition_key(),
             allowed_types: Vec::new(),
             schema: None,
+            schemas: Vec::new(),
+            compatibility: Compatibility::default(),
             auth: None,
             rate_limit: None,
             resources: None,
@@ -159,11 +190,34 @@ impl JwtAlgorithm {
     }
 }
 
-fn preserve_unknown_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({
-        "type": "object",
-        "x-kubernetes-preserve-unknown-fields": true
-    })
+impl ProducerSpec {
+    /// Whether the pipeline has an event schema (`schema` or `schemas`).
+    pub fn has_schema(&self) -> bool {
+        self.schema.is_some() || !self.schemas.is_empty()
+    }
+
+    /// The event schema's versions, sorted: `schemas`, or `schema` as version 1.
+    pub fn schema_versions(&self) -> Vec<SchemaVersion> {
+        let mut versions = match &self.schema {
+            Some(schema) if self.schemas.is_empty() => vec![SchemaVersion {
+                version: schemas::SINGLE_SCHEMA_VERSION,
+                schema: schema.clone(),
+            }],
+            _ => self.schemas.clone(),
+        };
+        versions.sort_by_key(|v| v.version);
+        versions
+    }
+
+    /// The text of the workloads' schema file ([`eventflow_contract::schemas`]): `schema` as it
+    /// always was, or the list of `schemas`; `None` without a schema.
+    pub fn schema_file_text(&self) -> Option<String> {
+        match &self.schema {
+            Some(schema) if self.schemas.is_empty() => Some(schema.to_string()),
+            _ if self.schemas.is_empty() => None,
+            _ => Some(schemas::file_text(&self.schema_versions())),
+        }
+    }
 }
 
 fn default_partition_key() -> String {

@@ -9,7 +9,10 @@ use serde_json::Value;
 use crate::{
     Error, Result,
     crd::EventPipeline,
-    resources::{BuildContext, validate::validate},
+    resources::{
+        BuildContext,
+        validate::{schema_evolution, validate},
+    },
     schema_check,
 };
 
@@ -67,7 +70,10 @@ fn checked_pipeline(document: Value, ctx: &BuildContext) -> Result<EventPipeline
     if pipeline.metadata.namespace.is_none() {
         pipeline.metadata.namespace = Some("default".to_owned());
     }
-    validate(&pipeline, ctx).map_err(|e| invalid(&kube::ResourceExt::name_any(&pipeline), &e))?;
+    // Nothing was served before a start: the versions are checked against each other.
+    validate(&pipeline, ctx)
+        .and_then(|()| schema_evolution(&pipeline, &[]))
+        .map_err(|e| invalid(&kube::ResourceExt::name_any(&pipeline), &e))?;
     Ok(pipeline)
 }
 
@@ -211,5 +217,31 @@ spec:
             error.contains("consumer.batchTimeout must be between 10ms and 5m"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn schema_versions_breaking_their_compatibility_are_refused() {
+        let versions = r"
+  producer:
+    compatibility: FORWARD
+    schemas:
+    - version: 1
+      schema: {type: object, properties: {n: {type: integer}}}
+    - version: 2
+      schema: {type: object, properties: {n: {type: number}}}
+";
+        let text = TWO.replace(
+            "metadata: {name: users}\nspec:\n",
+            &format!("metadata: {{name: users}}\nspec:\n{}", &versions[1..]),
+        );
+        let error = load_text(&text, Some("users")).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "invalid spec: EventPipeline users is invalid: schema version 2 is not forward \
+             compatible with version 1 (compatibility FORWARD: version 1 must accept the data of \
+             version 2): #/properties/n/type TYPE_NARROWED"
+        );
+        let backward = text.replace("FORWARD", "BACKWARD");
+        assert!(load_text(&backward, Some("users")).is_ok());
     }
 }

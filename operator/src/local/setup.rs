@@ -87,10 +87,10 @@ pub(super) fn local_resources(
     endpoints: &Endpoints,
     run_dir: &Path,
 ) -> Result<LocalResources> {
-    let schema_file = match &pipeline.spec.producer.schema {
-        Some(schema) => {
+    let schema_file = match pipeline.spec.producer.schema_file_text() {
+        Some(text) => {
             let path = run_dir.join("schema.json");
-            std::fs::write(&path, serde_json::to_vec_pretty(schema)?)?;
+            std::fs::write(&path, text)?;
             Some(path)
         }
         None => None,

@@ -89,7 +89,7 @@ pub fn env(pipeline: &EventPipeline, component: Component, ctx: &BuildContext) -
             KAFKA_PROPERTIES_DIR,
         ));
     }
-    if spec.producer.schema.is_some() {
+    if spec.producer.has_schema() {
         env.push(literal(
             contract::SCHEMA_FILE,
             format!("{SCHEMA_DIR}/{SCHEMA_KEY}"),
@@ -177,7 +177,7 @@ pub fn volumes(pipeline: &EventPipeline, component: Component) -> (Vec<Volume>, 
         volumes.push(secret_volume(KAFKA_VOLUME, &secret.name, None));
         mounts.push(mount(KAFKA_VOLUME, KAFKA_PROPERTIES_DIR, true));
     }
-    if spec.producer.schema.is_some() {
+    if spec.producer.has_schema() {
         volumes.push(Volume {
             name: SCHEMA_VOLUME.to_owned(),
             config_map: Some(ConfigMapVolumeSource {

@@ -61,8 +61,8 @@ fn pod_template(
 ) -> PodTemplateSpec {
     let (volumes, mounts) = env::volumes(pipeline, component);
     let mut annotations = meta::scrape_annotations(contract::DEFAULT_ADMIN_PORT);
-    if let Some(schema) = &pipeline.spec.producer.schema {
-        let hash = meta::stable_hash(schema.to_string().as_bytes());
+    if let Some(schema) = pipeline.spec.producer.schema_file_text() {
+        let hash = meta::stable_hash(schema.as_bytes());
         annotations.insert(meta::SCHEMA_HASH_ANNOTATION.to_owned(), hash);
     }
     let mut container = container(pipeline, component, ctx);

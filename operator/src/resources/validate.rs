@@ -14,7 +14,7 @@ use std::{
 use kube::Resource;
 
 use super::BuildContext;
-use crate::crd::EventPipeline;
+use crate::crd::{EventPipeline, SchemaVersion};
 
 /// The verdict of [`validate`] per pipeline (uid) and generation, so that a reconcile of an
 /// unchanged spec (a resync, a child's or the status's change) does not compile the CRD's CEL
@@ -85,36 +85,56 @@ pub fn validate(pipeline: &EventPipeline, ctx: &BuildContext) -> Result<(), Stri
     }
 }
 
-/// The producer compiles `producer.schema` when it starts: one it cannot compile is refused here
-/// (the same `jsonschema` crate and call as the producer's).
-fn producer_schema(pipeline: &EventPipeline) -> Option<String> {
-    let schema = pipeline
+/// The producer compiles every schema version when it starts: one it cannot compile is refused
+/// here (the same `jsonschema` crate and call as the producer's).
+fn producer_schema(pipeline: &EventPipeline) -> Vec<String> {
+    pipeline
         .spec
         .producer
-        .schema
-        .as_ref()
-        .filter(|s| s.is_object())?;
-    jsonschema::validator_for(schema)
-        .err()
-        .map(|error| format!("producer.schema does not compile: {error}"))
+        .schema_versions()
+        .iter()
+        .filter(|v| v.schema.is_object())
+        .filter_map(|v| {
+            jsonschema::validator_for(&v.schema)
+                .err()
+                .map(|error| format!("{} does not compile: {error}", field(pipeline, v.version)))
+        })
+        .collect()
 }
 
-/// What the CRD cannot say: the image depends on the operator's flags, and `producer.schema` is
-/// free-form in the CRD (`x-kubernetes-preserve-unknown-fields`), where CEL cannot see its type.
-fn beyond_the_crd(pipeline: &EventPipeline, ctx: &BuildContext) -> Option<String> {
-    let schema_is_object = pipeline
-        .spec
-        .producer
-        .schema
-        .as_ref()
-        .is_none_or(serde_json::Value::is_object);
-    if ctx.image(pipeline).is_empty() {
-        Some("no workload image: set spec.image or the operator's --workload-image".to_owned())
-    } else if !schema_is_object {
-        Some("producer.schema must be a JSON Schema object".to_owned())
+/// The spec field holding schema `version`, as a message names it.
+fn field(pipeline: &EventPipeline, version: u32) -> String {
+    if pipeline.spec.producer.schemas.is_empty() {
+        "producer.schema".to_owned()
     } else {
-        None
+        format!("producer.schemas version {version}")
     }
+}
+
+/// The schema versions checked against each other by `producer.compatibility` and against the
+/// versions the pipeline already `served` ([`crate::schema_evolution::check`]); run after
+/// [`validate`] passed.
+pub fn schema_evolution(pipeline: &EventPipeline, served: &[SchemaVersion]) -> Result<(), String> {
+    let producer = &pipeline.spec.producer;
+    crate::schema_evolution::check(&producer.schema_versions(), producer.compatibility, served)
+}
+
+/// What the CRD cannot say: the image depends on the operator's flags, and the schemas are
+/// free-form in the CRD (`x-kubernetes-preserve-unknown-fields`), where CEL cannot see their type.
+fn beyond_the_crd(pipeline: &EventPipeline, ctx: &BuildContext) -> Vec<String> {
+    let mut problems = Vec::new();
+    if ctx.image(pipeline).is_empty() {
+        problems.push(
+            "no workload image: set spec.image or the operator's --workload-image".to_owned(),
+        );
+    }
+    for version in pipeline.spec.producer.schema_versions() {
+        if !version.schema.is_object() {
+            let field = field(pipeline, version.version);
+            problems.push(format!("{field} must be a JSON Schema object"));
+        }
+    }
+    problems
 }
 
 #[cfg(test)]

@@ -23,5 +23,6 @@ mod pipelines;
 mod rbac;
 mod restarts;
 mod scaling;
+mod schemas;
 mod secrets;
 mod support;

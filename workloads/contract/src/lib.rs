@@ -8,6 +8,7 @@
 //! - [`backoff`]: the one retry-delay shape (exponential, capped; `backon`);
 //! - [`duration`]: the one duration grammar of the CRD, the env and the command lines;
 //! - [`naming`]: the names derived from a pipeline (dead-letter topic);
+//! - [`schemas`]: the schema versions file and how an event names its version;
 //! - [`secret`]: credentials that redact themselves in `Debug` and `Display`;
 //! - [`properties`]: the format of `kafka.secretRef`'s librdkafka properties;
 //! - [`admin`] and [`logs`]: what every eventflow process serves (`/healthz`, `/readyz`,
@@ -20,6 +21,7 @@ mod error;
 pub mod logs;
 pub mod naming;
 pub mod properties;
+pub mod schemas;
 pub mod secret;
 
 pub use duration::Duration;
@@ -46,7 +48,7 @@ pub const MONGODB_COLLECTION: &str = "EVENTFLOW_MONGODB_COLLECTION";
 /// unset: for ever). The consumer keeps a TTL index on `ingestedAt` to match.
 pub const MONGODB_TTL: &str = "EVENTFLOW_MONGODB_TTL";
 
-/// Path of a JSON Schema file that event `data` must satisfy.
+/// Path of the file of the JSON Schema versions that event `data` must satisfy ([`schemas`]).
 pub const SCHEMA_FILE: &str = "EVENTFLOW_SCHEMA_FILE";
 /// The event field that keys Kafka messages, e.g. `subject` or `data.userId`.
 pub const PARTITION_KEY: &str = "EVENTFLOW_PARTITION_KEY";

@@ -12,6 +12,10 @@ use crate::event::EventRules;
 
 /// What becomes of one message.
 #[derive(Debug, Clone, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "each one is moved straight into the batch; boxing the common variant would cost an allocation per message"
+)]
 pub enum Decoded {
     /// A valid event, written to MongoDB.
     Record(Record),

@@ -1,7 +1,8 @@
-//! A pipeline's rules for its events: the allowed types and the JSON Schema of `data`.
+//! A pipeline's rules for its events: the allowed types and the JSON Schema versions of `data`.
 
-use std::path::Path;
+use std::{collections::BTreeMap, path::Path};
 
+use eventflow_contract::schemas::{self, SchemaVersion};
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -16,37 +17,53 @@ pub struct EventData(
     #[expect(dead_code, reason = "describes `data` in the OpenAPI document")] Value,
 );
 
-/// What makes an event valid in a pipeline: allowed types and a JSON Schema for `data`.
+/// What makes an event valid in a pipeline: allowed types and the JSON Schema versions of
+/// `data` (an event is checked against the version it names, else the latest).
 #[derive(Debug, Default)]
 pub struct EventRules {
     allowed_types: Vec<String>,
-    schema: Option<(Value, jsonschema::Validator)>,
+    /// The compiled schema versions, by version number.
+    schemas: BTreeMap<u32, (Value, jsonschema::Validator)>,
 }
 
 impl EventRules {
-    /// Rules from an allowed-type list (empty: any) and an optional JSON Schema.
+    /// Rules from an allowed-type list (empty: any) and an optional JSON Schema (version 1).
     pub fn new(allowed_types: Vec<String>, schema: Option<&Value>) -> Result<Self> {
-        let schema = schema
-            .map(|s| {
-                jsonschema::validator_for(s)
-                    .map(|validator| (s.clone(), validator))
-                    .map_err(|e| Error::Config(format!("the event JSON Schema is invalid: {e}")))
+        let versions = schema.map(|schema| SchemaVersion {
+            version: schemas::SINGLE_SCHEMA_VERSION,
+            schema: schema.clone(),
+        });
+        Self::with_versions(allowed_types, versions.into_iter().collect())
+    }
+
+    /// Rules from an allowed-type list (empty: any) and the schema versions.
+    pub fn with_versions(allowed_types: Vec<String>, versions: Vec<SchemaVersion>) -> Result<Self> {
+        let schemas = versions
+            .into_iter()
+            .map(|SchemaVersion { version, schema }| {
+                jsonschema::validator_for(&schema)
+                    .map(|validator| (version, (schema, validator)))
+                    .map_err(|e| {
+                        Error::Config(format!(
+                            "the event JSON Schema version {version} is invalid: {e}"
+                        ))
+                    })
             })
-            .transpose()?;
+            .collect::<Result<_>>()?;
         let allowed_types = allowed_types
             .into_iter()
             .filter(|t| !t.is_empty())
             .collect();
         Ok(Self {
             allowed_types,
-            schema,
+            schemas,
         })
     }
 
-    /// Rules with the schema read from a file.
+    /// Rules with the schema versions read from a file ([`eventflow_contract::schemas`]).
     pub fn from_file(allowed_types: Vec<String>, schema_file: Option<&Path>) -> Result<Self> {
-        let schema = schema_file.map(read_schema).transpose()?;
-        Self::new(allowed_types, schema.as_ref())
+        let versions = schema_file.map(read_schemas).transpose()?;
+        Self::with_versions(allowed_types, versions.unwrap_or_default())
     }
 
     /// The allowed event types (empty: any).
@@ -54,16 +71,64 @@ impl EventRules {
         &self.allowed_types
     }
 
-    /// The JSON Schema of `data`, when the pipeline has one.
+    /// The JSON Schema of `data` of the latest version, when the pipeline has one.
     pub fn data_schema(&self) -> Option<&Value> {
-        self.schema.as_ref().map(|(schema, _)| schema)
+        self.latest().map(|(_, (schema, _))| schema)
+    }
+
+    /// The schema version numbers, ascending.
+    pub fn versions(&self) -> impl Iterator<Item = u32> + '_ {
+        self.schemas.keys().copied()
     }
 
     /// Whether an event without `data` (which is then `null`) can be valid.
     pub fn accepts_missing_data(&self) -> bool {
-        self.schema
-            .as_ref()
-            .is_none_or(|(_, validator)| validator.is_valid(&Value::Null))
+        self.latest()
+            .is_none_or(|(_, (_, validator))| validator.is_valid(&Value::Null))
+    }
+
+    /// The schema version an event is checked against: its `schemaversion` (set by the producer),
+    /// else the one its `dataschema` names, else the latest; `None` without schemas. An
+    /// unusable or unknown `dataschema` is a [`FieldError`] at `/dataschema`.
+    pub fn schema_version(&self, event: &Event) -> Result<Option<u32>, FieldError> {
+        let Some((&latest, _)) = self.latest() else {
+            return Ok(None);
+        };
+        let named = match (event.schemaversion, &event.dataschema) {
+            (Some(version), _) => version,
+            (None, Some(dataschema)) => schemas::version_in(dataschema).ok_or_else(|| {
+                FieldError::new(
+                    "/dataschema",
+                    format!(
+                        "must name a schema version: a number, or a URI whose last path segment                          is one (versions: {})",
+                        self.listed()
+                    ),
+                )
+            })?,
+            (None, None) => return Ok(Some(latest)),
+        };
+        if self.schemas.contains_key(&named) {
+            Ok(Some(named))
+        } else {
+            Err(FieldError::new(
+                "/dataschema",
+                format!(
+                    "names schema version {named}, which the pipeline does not have (versions: {})",
+                    self.listed()
+                ),
+            ))
+        }
+    }
+
+    fn latest(&self) -> Option<(&u32, &(Value, jsonschema::Validator))> {
+        self.schemas.last_key_value()
+    }
+
+    fn listed(&self) -> String {
+        self.versions()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Every way the event breaks the rules; empty when it is valid.
@@ -85,12 +150,15 @@ impl EventRules {
             ));
         }
         nul_field_names(&event.data, "/data", &mut errors);
-        if let Some((_, schema)) = &self.schema {
-            errors.extend(
-                schema
-                    .iter_errors(&event.data)
-                    .map(|e| FieldError::new(format!("/data{}", e.instance_path), e.to_string())),
-            );
+        match self.schema_version(event) {
+            Ok(version) => {
+                if let Some((_, schema)) = version.and_then(|v| self.schemas.get(&v)) {
+                    errors.extend(schema.iter_errors(&event.data).map(|e| {
+                        FieldError::new(format!("/data{}", e.instance_path), e.to_string())
+                    }));
+                }
+            }
+            Err(unknown) => errors.push(unknown),
         }
         errors
     }
@@ -132,8 +200,7 @@ fn nul_field_names(value: &Value, path: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
-fn read_schema(path: &Path) -> Result<Value> {
+fn read_schemas(path: &Path) -> Result<Vec<SchemaVersion>> {
     let text = crate::config::read_file(path)?;
-    serde_json::from_str(&text)
-        .map_err(|e| Error::Config(format!("{} is not JSON: {e}", path.display())))
+    schemas::parse_file(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
 }

@@ -202,6 +202,7 @@ impl Validation {
         principal: Option<&Principal>,
     ) -> Event {
         let mut event = incoming.into_event(idempotency_key, &self.default_source);
+        event.schemaversion = self.rules.schema_version(&event).ok().flatten();
         if let Some(Principal(subject)) = principal {
             event.authtype = Some(Principal::AUTH_TYPE.to_owned());
             event.authid = Some(subject.clone());
@@ -244,7 +245,7 @@ fn parse_incoming(item: Value) -> Result<IncomingEvent, Vec<FieldError>> {
         return Err(vec![failure("", "must be an event object")]);
     };
     let mut errors = Vec::new();
-    for name in ["id", "type", "source", "subject"] {
+    for name in ["id", "type", "source", "subject", "dataschema"] {
         if fields
             .get(name)
             .is_some_and(|v| !v.is_string() && !v.is_null())

@@ -1,4 +1,5 @@
-//! The read path: `GET /v1/events/{id}` and `GET /v1/events?key=&type=&from=&to=&limit=&cursor=`.
+//! The read path: `GET /v1/events/{id}` and
+//! `GET /v1/events?key=&type=&schemaversion=&from=&to=&limit=&cursor=`.
 //!
 //! Pages are newest first, ordered by (`time`, `id`) descending. The cursor is the opaque
 //! (base64) position of the last event of a page; the next page continues strictly after it,
@@ -85,6 +86,10 @@ pub struct ListParams {
     #[param(rename = "type")]
     #[serde(rename = "type")]
     pub kind: Option<String>,
+    /// Only events checked against this version of the pipeline's schema (`schemaversion`).
+    #[param(minimum = 1)]
+    #[serde(default, deserialize_with = "schema_version")]
+    pub schemaversion: Option<u32>,
     /// Only events at or after this time (RFC 3339).
     #[serde(default, deserialize_with = "time")]
     pub from: Option<DateTime<Utc>>,
@@ -111,6 +116,7 @@ impl ListParams {
         let filter = Filter {
             key: self.key,
             kind: self.kind,
+            schema_version: self.schemaversion,
             from: self.from,
             to: self.to,
             after: self.cursor,
@@ -126,6 +132,8 @@ pub struct Filter {
     pub key: Option<String>,
     /// Event type.
     pub kind: Option<String>,
+    /// Schema version.
+    pub schema_version: Option<u32>,
     /// Earliest time, inclusive.
     pub from: Option<DateTime<Utc>>,
     /// Latest time, exclusive.
@@ -174,6 +182,12 @@ fn limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
         text.parse()
             .ok()
             .filter(|n| (1..=MAX_LIMIT).contains(&usize::try_from(*n).unwrap_or(usize::MAX)))
+    })
+}
+
+fn schema_version<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    named(d, "must be a schema version, an integer from 1", |text| {
+        text.parse().ok().filter(|v| *v >= 1)
     })
 }
 
@@ -275,13 +289,14 @@ mod tests {
     #[test]
     fn parameters_build_the_filter() {
         let (filter, limit) =
-            params("key=u1&type=LOGIN&from=2026-01-01T00:00:00Z&limit=10").unwrap();
+            params("key=u1&type=LOGIN&schemaversion=2&from=2026-01-01T00:00:00Z&limit=10").unwrap();
         assert_eq!(limit, 10);
         assert_eq!(
             filter,
             Filter {
                 key: Some("u1".into()),
                 kind: Some("LOGIN".into()),
+                schema_version: Some(2),
                 from: DateTime::from_timestamp(1_767_225_600, 0),
                 to: None,
                 after: None,
@@ -300,8 +315,12 @@ mod tests {
             ("to=1", "to: not an RFC 3339 time"),
             ("cursor=x", "cursor: not a cursor from a previous page"),
             (
+                "schemaversion=0",
+                "schemaversion: must be a schema version, an integer from 1",
+            ),
+            (
                 "sort=asc",
-                "sort: unknown field `sort`, expected one of `key`, `type`, `from`, `to`, `limit`, `cursor`",
+                "sort: unknown field `sort`, expected one of `key`, `type`, `schemaversion`, `from`, `to`, `limit`, `cursor`",
             ),
         ];
         for (query, message) in cases {

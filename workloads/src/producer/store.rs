@@ -68,6 +68,9 @@ pub fn to_query(filter: &Filter) -> Document {
     if let Some(kind) = &filter.kind {
         clauses.push(doc! { "type": kind });
     }
+    if let Some(version) = filter.schema_version {
+        clauses.push(doc! { "schemaversion": i64::from(version) });
+    }
     if let Some(from) = filter.from {
         clauses.push(doc! { "time": { "$gte": bson_time(from) } });
     }
