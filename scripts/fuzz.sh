@@ -52,8 +52,13 @@ for entry in "${selected[@]}"; do
   set +e
   # The new corpus entries go to the first directory; the committed seeds and regressions are
   # read only. libFuzzer's progress lines (pulse, new coverage) are shown as they come.
+  # libFuzzer stops at a corpus directory that does not exist: pass only those that do.
+  inputs=()
+  for dir in "fuzz/seeds/$target" "fuzz/regressions/$target"; do
+    [ -d "$crate/$dir" ] && inputs+=("$dir")
+  done
   (cd "$crate" && cargo fuzz run --sanitizer none --target-dir "$TARGET_DIR" "$target" \
-    "$corpus" "fuzz/seeds/$target" "fuzz/regressions/$target" -- \
+    "$corpus" "${inputs[@]}" -- \
     -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 \
     -max_len=65536 -artifact_prefix="$artifacts/" -print_final_stats=1) >"$log" 2>&1 &
   runner=$!
