@@ -66,8 +66,8 @@ for entry in "${selected[@]}"; do
   wait $runner
   status=$?
   set -e
-  runs=$(awk -F': *' '/stat::number_of_executed_units/ { print $2 }' "$log" | tail -1)
-  rate=$(awk -F': *' '/stat::average_exec_per_sec/ { print $2 }' "$log" | tail -1)
+  runs=$(awk '/stat::number_of_executed_units/ { print $NF }' "$log" | tail -1)
+  rate=$(awk '/stat::average_exec_per_sec/ { print $NF }' "$log" | tail -1)
   if [ "$status" -ne 0 ]; then
     failed=1
     echo "---- $target FAILED (exit $status); the end of its log:"
