@@ -170,7 +170,7 @@ impl Validation {
         idempotency_key: Option<&str>,
         principal: Option<&Principal>,
     ) -> Option<Vec<Record>> {
-        let body = typed_decodable(body)?;
+        let body = crate::event::typed_decodable(body)?;
         let first = body.bytes().find(|b| !b.is_ascii_whitespace())?;
         let incoming = match first {
             b'{' => vec![serde_json::from_str::<IncomingEvent>(body).ok()?],
@@ -237,24 +237,6 @@ impl Validation {
 }
 
 /// Checks the envelope's field types so that each wrong one is named, then decodes it.
-/// `body` as text when the typed decode judges it as the field-by-field one would: `serde_json`
-/// checks neither the UTF-8 nor the `\u` escapes of the fields an envelope ignores, so a body
-/// with invalid UTF-8 or a UTF-16 surrogate escape (`\uD800`-`\uDFFF`) anywhere takes the
-/// checked path (found by the `envelope` fuzz target).
-fn typed_decodable(body: &[u8]) -> Option<&str> {
-    let text = std::str::from_utf8(body).ok()?;
-    let surrogate = |at: usize| {
-        body.get(at + 1) == Some(&b'u')
-            && matches!(body.get(at + 2), Some(b'd' | b'D'))
-            && matches!(
-                body.get(at + 3),
-                Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
-            )
-    };
-    let escapes = body.iter().enumerate().filter(|(_, b)| **b == b'\\');
-    (!escapes.map(|(at, _)| at).any(surrogate)).then_some(text)
-}
-
 fn parse_incoming(item: Value) -> Result<IncomingEvent, Vec<FieldError>> {
     let failure = |path: &str, message: &str| FieldError {
         path: path.to_owned(),
