@@ -69,7 +69,7 @@ async fn main() {
     let outcome = load::overload(&pipeline.url, rate, duration, &pipeline.producer_pid()).await;
     outcome.report(duration);
     acknowledged.extend(outcome.accepted_ids.iter().cloned());
-    pipeline.drained(acknowledged.len() as u64).await;
+    pipeline.drained(acknowledged.len() as f64).await;
     check_exactly_once(&services, &topic, &acknowledged).await;
 }
 
@@ -211,24 +211,21 @@ impl Pipeline {
     /// Waits until the consumer says it wrote `expected` documents, or wrote nothing new for
     /// [`STALL_LIMIT`], showing progress. The consumer's counter, not a count in MongoDB:
     /// counting millions of documents is a full scan on the MongoDB-wire dev server.
-    async fn drained(&self, expected: u64) {
+    async fn drained(&self, expected: f64) {
         let started = Instant::now();
         let (mut shown, mut moved) = (Instant::now(), Instant::now());
-        let mut last = 0;
+        let mut last = 0.0;
         loop {
             let written = self.written().await;
             if written > last {
                 (last, moved) = (written, Instant::now());
             }
-            if written >= expected || moved.elapsed() >= STALL_LIMIT {
+            let done = written >= expected;
+            if done || moved.elapsed() >= STALL_LIMIT {
+                let stalled = if done { "" } else { " (then stalled)" };
                 println!(
-                    "drain: the consumer wrote {written} of {expected} acknowledged events in {:.1} s{}",
+                    "drain: the consumer wrote {written} of {expected} acknowledged events in {:.1} s{stalled}",
                     started.elapsed().as_secs_f64(),
-                    if written >= expected {
-                        ""
-                    } else {
-                        " (then stalled)"
-                    }
                 );
                 return;
             }
@@ -241,15 +238,12 @@ impl Pipeline {
     }
 
     /// The consumer's `events_written_total`, over its labels (0 while it does not answer).
-    async fn written(&self) -> u64 {
+    async fn written(&self) -> f64 {
         let Ok(response) = reqwest::get(&self.consumer_metrics).await else {
-            return 0;
+            return 0.0;
         };
         let text = response.text().await.unwrap_or_default();
-        text.lines()
-            .filter(|line| line.starts_with("eventflow_consumer_events_written_total"))
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
-            .sum()
+        testkit::metric_sum(&text, "eventflow_consumer_events_written_total", "")
     }
 
     fn producer_pid(&self) -> String {
