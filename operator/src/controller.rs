@@ -21,6 +21,7 @@
 
 mod announce;
 pub mod apply;
+pub mod cached;
 mod context;
 pub mod events;
 pub mod finalizer;
@@ -77,6 +78,7 @@ pub async fn reconcile(pipeline: Arc<EventPipeline>, ctx: Arc<Context>) -> Resul
                     ctx.kafka.release(&pipeline);
                     ctx.verdicts.forget(&pipeline);
                     ctx.topics.forget(&pipeline);
+                    ctx.secrets.forget(&pipeline);
                     Ok(action)
                 }
             }
@@ -139,7 +141,7 @@ async fn reconcile_spec(
     if scaling.is_some() {
         ctx.scaler.applied(pipeline, consumers);
     }
-    let missing = references::missing_secrets(&ctx.client, pipeline).await?;
+    let missing = references::missing_secrets(&ctx.client, pipeline, &ctx.secrets).await?;
     let mut verdicts = verdicts(pipeline, &topic, &applied, &missing);
     let ready = verdicts.iter().all(|v| v.ok);
     verdicts.extend(scaling.as_ref().map(|outcome| outcome.verdict.clone()));
@@ -193,7 +195,8 @@ async fn served_schemas(
         Some(children) => children
             .config_maps
             .get(&ObjectRef::new(&name).within(&namespace))
-            .map(|stored| (*stored).clone()),
+            .map(|stored| stored.object())
+            .transpose()?,
         None => {
             Api::<ConfigMap>::namespaced(ctx.client.clone(), &namespace)
                 .get_opt(&name)

@@ -9,6 +9,7 @@ pub mod kafka;
 pub mod leader;
 pub mod local;
 pub mod metrics;
+pub mod recent;
 pub mod resources;
 pub mod scaling;
 pub mod schema_check;

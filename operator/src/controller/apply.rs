@@ -1,12 +1,11 @@
 //! Server-side apply of the desired children under the operator's one field manager.
 //!
-//! With the controller's watch caches of the children ([`Children`]), a child whose stored
+//! With the controller's watch caches of the children ([`Children`], kept as
+//! [`Cached`] text), a child whose stored
 //! state already holds every field the operator would apply is not applied again, and its
 //! readiness is read from the cache: a reconcile that changes nothing sends no write (and no
 //! read) for the children. Without the caches (the reconcile tests' in-memory API), every
 //! reconcile applies.
-
-use std::sync::Arc;
 
 use k8s_openapi::{
     NamespaceResourceScope,
@@ -23,6 +22,7 @@ use kube::{
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
+use super::cached::Cached;
 use crate::{
     Result,
     crd::EventPipeline,
@@ -42,11 +42,11 @@ pub struct Applied {
 #[derive(Clone)]
 pub struct Children {
     /// Producer and consumer Deployments.
-    pub deployments: Store<Deployment>,
+    pub deployments: Store<Cached<Deployment>>,
     /// Producer Services.
-    pub services: Store<Service>,
+    pub services: Store<Cached<Service>>,
     /// Schema `ConfigMap`s.
-    pub config_maps: Store<ConfigMap>,
+    pub config_maps: Store<Cached<ConfigMap>>,
 }
 
 impl std::fmt::Debug for Children {
@@ -56,14 +56,6 @@ impl std::fmt::Debug for Children {
             .field("services", &self.services.len())
             .field("config_maps", &self.config_maps.len())
             .finish()
-    }
-}
-
-impl Children {
-    /// A cached Deployment.
-    pub fn deployment(&self, namespace: &str, name: &str) -> Option<Arc<Deployment>> {
-        self.deployments
-            .get(&ObjectRef::new(name).within(namespace))
     }
 }
 
@@ -115,16 +107,17 @@ async fn apply_changed<K: Child>(
     client: &Client,
     namespace: &str,
     object: &K,
-    cache: Option<&Store<K>>,
+    cache: Option<&Store<Cached<K>>>,
 ) -> Result<K> {
     let reference = ObjectRef::new(&object.name_any()).within(namespace);
-    if let Some(stored) = cache.and_then(|cache| cache.get(&reference))
-        && holds(
-            &serde_json::to_value(&*stored)?,
+    if let Some(stored) = cache.and_then(|cache| cache.get(&reference)) {
+        let stored = stored.object()?;
+        if holds(
+            &serde_json::to_value(&stored)?,
             &serde_json::to_value(object)?,
-        )
-    {
-        return Ok((*stored).clone());
+        ) {
+            return Ok(stored);
+        }
     }
     apply(client, namespace, object).await
 }
@@ -176,7 +169,7 @@ async fn delete_schema(
     client: &Client,
     namespace: &str,
     pipeline: &EventPipeline,
-    cache: Option<&Store<ConfigMap>>,
+    cache: Option<&Store<Cached<ConfigMap>>>,
 ) -> Result<()> {
     let name = schema_config_map_name(pipeline);
     if cache.is_some_and(|cache| {

@@ -11,7 +11,7 @@ use std::{
 use eventflow_contract::backoff::Backoff;
 use kube::Client;
 
-use super::{apply, events, scale};
+use super::{apply, events, references::FoundSecrets, scale};
 use crate::{
     crd::EventPipeline,
     kafka::{KafkaAdmins, lag, topic::RecentTopics},
@@ -72,6 +72,8 @@ pub struct Context {
     pub verdicts: Verdicts,
     /// The last topic reports, reused until the resync (no broker call per lag poll).
     pub topics: RecentTopics,
+    /// Pipelines whose Secrets were all found, not read again until the resync.
+    pub secrets: FoundSecrets,
     failures: Mutex<HashMap<String, Backoff>>,
 }
 
@@ -90,6 +92,7 @@ impl Context {
         };
         let reader = lag::LagReader::new(settings.lag_timeout);
         let topics = RecentTopics::new(settings.resync);
+        let secrets = FoundSecrets::new(settings.resync);
         Self {
             scaler: scale::Scaler::new(reader, metrics.scaling().clone()),
             recorder: events::Publisher::new(client.clone(), reporter),
@@ -101,6 +104,7 @@ impl Context {
             children: None,
             verdicts: Verdicts::default(),
             topics,
+            secrets,
             failures: Mutex::new(HashMap::new()),
         }
     }

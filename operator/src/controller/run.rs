@@ -8,6 +8,7 @@ use kube::{
     Api, Client, Resource, ResourceExt,
     runtime::{
         Controller, WatchStreamExt,
+        controller::Config,
         reflector::{self, store::Writer},
         utils::ResetTimerBackoff,
         watcher,
@@ -16,7 +17,7 @@ use kube::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{Context, Settings, apply::Children, error_policy, reconcile};
+use super::{Context, Settings, apply::Children, cached::Cached, error_policy, reconcile};
 use crate::{
     Error, Result,
     cli::RunArgs,
@@ -111,27 +112,20 @@ fn context(args: &RunArgs, client: Client, metrics: Arc<Metrics>) -> Context {
 }
 
 /// The watch of the operator's children of one kind (by its `managed-by` label), filling the
-/// cache behind `writer` (without managed fields, which the reconciler never reads) and
-/// triggering the owner's reconcile on every change.
+/// cache behind `writer` (as [`Cached`] text, without managed fields, which the reconciler
+/// never reads) and triggering the owner's reconcile on every change.
 fn owned<K>(
     client: &Client,
     namespace: Option<&str>,
-    writer: Writer<K>,
-) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static
+    writer: Writer<Cached<K>>,
+) -> impl futures::Stream<Item = Result<Cached<K>, watcher::Error>> + Send + 'static
 where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()> + Send + 'static,
 {
     let config =
         watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={FIELD_MANAGER}"));
-    watcher(namespaced::<K>(client, namespace), config)
+    watcher(namespaced::<Cached<K>>(client, namespace), config)
         .backoff(watch_backoff())
-        .modify(|object| object.managed_fields_mut().clear())
         .reflect(writer)
         .touched_objects()
 }
@@ -158,7 +152,15 @@ async fn run_controller(
     stop: CancellationToken,
 ) {
     let namespace = args.watched_namespace();
-    let pipelines: Api<EventPipeline> = namespaced(&client, namespace);
+    let (pipelines, pipelines_writer) = reflector::store();
+    let pipeline_watch = watcher(
+        namespaced::<EventPipeline>(&client, namespace),
+        watcher::Config::default().any_semantic(),
+    )
+    .backoff(watch_backoff())
+    .modify(|pipeline| pipeline.managed_fields_mut().clear())
+    .reflect(pipelines_writer)
+    .applied_objects();
     let (deployments, deployments_writer) = reflector::store();
     let (services, services_writer) = reflector::store();
     let (config_maps, config_maps_writer) = reflector::store();
@@ -168,7 +170,8 @@ async fn run_controller(
         config_maps,
     };
     let ctx = Arc::new(context(args, client.clone(), metrics).with_children(children));
-    let controller = Controller::new(pipelines, watcher::Config::default().any_semantic())
+    let controller = Controller::for_stream(pipeline_watch, pipelines)
+        .with_config(Config::default().concurrency(args.max_concurrent_reconciles))
         .owns_stream(owned(&client, namespace, deployments_writer))
         .owns_stream(owned(&client, namespace, services_writer))
         .owns_stream(owned(&client, namespace, config_maps_writer))

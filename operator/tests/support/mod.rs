@@ -14,7 +14,9 @@ use std::{
 };
 
 use eventflow_operator::{
-    controller::{Context, Settings, apply::Children, finalizer::FINALIZER, reconcile},
+    controller::{
+        Context, Settings, apply::Children, cached::Cached, finalizer::FINALIZER, reconcile,
+    },
     crd::EventPipeline,
     kafka::KafkaAdmins,
     metrics::Metrics,
@@ -145,35 +147,26 @@ pub async fn fake_counting_writes(pipeline: EventPipeline, writes: &Arc<AtomicUs
 /// Watch caches of the children, filled with what the API holds now (as the controller's
 /// watches would be).
 pub async fn cached_children(client: &Client) -> Children {
-    let (deployments, mut deployments_writer) = reflector::store();
-    for object in api::<Deployment>(client)
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-    {
-        deployments_writer.apply_watcher_event(&watcher::Event::Apply(object));
-    }
-    let (services, mut services_writer) = reflector::store();
-    for object in api::<Service>(client)
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-    {
-        services_writer.apply_watcher_event(&watcher::Event::Apply(object));
-    }
-    let (config_maps, mut config_maps_writer) = reflector::store();
-    for object in api::<ConfigMap>(client)
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-    {
-        config_maps_writer.apply_watcher_event(&watcher::Event::Apply(object));
-    }
     Children {
-        deployments,
-        services,
-        config_maps,
+        deployments: cached::<Deployment>(client).await,
+        services: cached::<Service>(client).await,
+        config_maps: cached::<ConfigMap>(client).await,
     }
+}
+
+async fn cached<K>(client: &Client) -> reflector::Store<Cached<K>>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()> + 'static,
+{
+    let (store, mut writer) = reflector::store();
+    for object in api::<Cached<K>>(client)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+    {
+        writer.apply_watcher_event(&watcher::Event::Apply(object));
+    }
+    store
 }
 
 /// A context over `client` reading the children from `children`.

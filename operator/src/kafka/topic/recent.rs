@@ -1,35 +1,25 @@
 //! The last report of each pipeline's topics, so that the reconciles of an unchanged pipeline
 //! (a lag poll, a child's status change) do not ask the broker again.
 
-use std::{
-    collections::HashMap,
-    sync::{Mutex, MutexGuard, PoisonError},
-    time::{Duration, Instant},
-};
-
-use kube::{Resource, ResourceExt};
+use std::time::Duration;
 
 use super::{DesiredTopic, TopicReport};
-use crate::{crd::EventPipeline, kafka::KafkaConnection};
+use crate::{crd::EventPipeline, kafka::KafkaConnection, recent::Recent};
 
-/// Reports of [`super::ensure`] per pipeline, each reused while the pipeline object (its
-/// `resourceVersion`), the connection and the desired topics are the same and the report is
-/// younger than the freshness: any change to the pipeline (a spec change, another cluster, an
-/// annotation, a status write) ensures at once, a change made
-/// on the broker behind the operator's back (a deleted topic, altered configs) is seen within
-/// the freshness (the controller's resync).
+/// Reports of [`super::ensure`] per pipeline, each reused under [`crate::recent`]'s rule (same
+/// pipeline object, younger than the freshness) while the connection and the desired topics are
+/// the same too: a spec change, another cluster, an annotation or a status write ensures at
+/// once; a change made on the broker behind the operator's back (a deleted topic, altered
+/// configs) is seen within the freshness (the controller's resync).
 #[derive(Debug)]
 pub struct RecentTopics {
-    fresh_for: Duration,
-    reports: Mutex<HashMap<String, Kept>>,
+    reports: Recent<Kept>,
 }
 
 #[derive(Debug)]
 struct Kept {
-    version: Option<String>,
     connection: KafkaConnection,
     desired: Vec<DesiredTopic>,
-    at: Instant,
     report: TopicReport,
 }
 
@@ -37,8 +27,7 @@ impl RecentTopics {
     /// Reports are reused for `fresh_for`.
     pub fn new(fresh_for: Duration) -> Self {
         Self {
-            fresh_for,
-            reports: Mutex::new(HashMap::new()),
+            reports: Recent::new(fresh_for),
         }
     }
 
@@ -51,20 +40,12 @@ impl RecentTopics {
         connection: &KafkaConnection,
         desired: &[DesiredTopic],
     ) -> Option<TopicReport> {
-        let reports = self.lock();
-        let kept = reports.get(&pipeline.object_key())?;
-        if kept.version.is_none()
-            || kept.version != pipeline.meta().resource_version
-            || kept.connection != *connection
-            || kept.desired != desired
-            || kept.at.elapsed() >= self.fresh_for
-        {
-            return None;
-        }
-        Some(TopicReport {
-            existed: true,
-            changes: Vec::new(),
-            ..kept.report.clone()
+        self.reports.find(pipeline, |kept| {
+            (kept.connection == *connection && kept.desired == desired).then(|| TopicReport {
+                existed: true,
+                changes: Vec::new(),
+                ..kept.report.clone()
+            })
         })
     }
 
@@ -77,23 +58,16 @@ impl RecentTopics {
         report: &TopicReport,
     ) {
         let kept = Kept {
-            version: pipeline.resource_version(),
             connection: connection.clone(),
             desired,
-            at: Instant::now(),
             report: report.clone(),
         };
-        self.lock().insert(pipeline.object_key(), kept);
+        self.reports.keep(pipeline, kept);
     }
 
     /// Forgets `pipeline` (deleted).
     pub fn forget(&self, pipeline: &EventPipeline) {
-        self.lock().remove(&pipeline.object_key());
-    }
-
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Kept>> {
-        // Single inserts and removes: a poisoned map is still consistent.
-        self.reports.lock().unwrap_or_else(PoisonError::into_inner)
+        self.reports.forget(pipeline);
     }
 }
 
