@@ -80,13 +80,14 @@ async fn second_reconcile_changes_nothing() {
 }
 
 /// The steady state at scale: a reconcile of a pipeline whose children (in the watch caches),
-/// topic and status already say what it would write sends no write at all; a spec change does.
+/// topic and status already say what it would write sends no write at all, and reads none of
+/// the Secrets it found before; a spec change does write.
 #[tokio::test]
 async fn a_reconcile_that_changes_nothing_sends_no_write() {
     let pipeline = pipeline(&bootstrap(), "nw");
     let name = pipeline.name_any();
-    let writes = Arc::new(AtomicUsize::new(0));
-    let client = fake_counting_writes(pipeline, &writes).await;
+    let (writes, secret_reads) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let client = fake_counting_writes(pipeline, &writes, &secret_reads).await;
     reconcile_stored(&context(client.clone(), Settings::default()), &name)
         .await
         .unwrap();
@@ -98,10 +99,18 @@ async fn a_reconcile_that_changes_nothing_sends_no_write() {
     );
 
     reconcile_stored(&ctx, &name).await.unwrap();
+    let found = secret_reads.load(Ordering::SeqCst);
+    assert!(found >= 3, "set-up: the Secrets were read ({found})");
+    reconcile_stored(&ctx, &name).await.unwrap();
     assert_eq!(
         writes.load(Ordering::SeqCst),
         settled,
         "no write when nothing changed"
+    );
+    assert_eq!(
+        secret_reads.load(Ordering::SeqCst),
+        found,
+        "no Secret read again for an unchanged pipeline"
     );
 
     let spec = json!({"spec": {"producer": {"replicas": 4}}});

@@ -94,9 +94,17 @@ pub async fn fake_with(pipeline: EventPipeline, secrets: Vec<Secret>) -> Client 
         .unwrap()
 }
 
+/// Every Secret the full fixture refers to.
+const SECRETS: [&str; 3] = ["mongodb", "ingest-tokens", "user-service-jwks"];
+
 /// A [`fake`] API that counts every write it receives (create, update, patch, delete, and the
-/// status subresource's patch and replace) in `writes`.
-pub async fn fake_counting_writes(pipeline: EventPipeline, writes: &Arc<AtomicUsize>) -> Client {
+/// status subresource's patch and replace) in `writes`, and every read of one of its Secrets in
+/// `secret_reads`.
+pub async fn fake_counting_writes(
+    pipeline: EventPipeline,
+    writes: &Arc<AtomicUsize>,
+    secret_reads: &Arc<AtomicUsize>,
+) -> Client {
     let counter = || {
         let writes = Arc::clone(writes);
         move || {
@@ -105,7 +113,14 @@ pub async fn fake_counting_writes(pipeline: EventPipeline, writes: &Arc<AtomicUs
     };
     let (create, update, patch, delete) = (counter(), counter(), counter(), counter());
     let (patch_status, replace_status) = (counter(), counter());
+    let reads = Arc::clone(secret_reads);
     let funcs = interceptor::Funcs::new()
+        .get(move |get| {
+            if SECRETS.contains(&get.name) {
+                reads.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(None)
+        })
         .create(move |_| {
             create();
             Ok(None)
@@ -135,8 +150,9 @@ pub async fn fake_counting_writes(pipeline: EventPipeline, writes: &Arc<AtomicUs
         .with_status_subresource::<EventPipeline>()
         .with_object(pipeline)
         .with_objects(vec![
-            secret("mongodb", "uri", "mongodb://mongo:27017"),
-            secret("ingest-tokens", "tokens.txt", "t0ken"),
+            secret(SECRETS[0], "uri", "mongodb://mongo:27017"),
+            secret(SECRETS[1], "tokens.txt", "t0ken"),
+            secret(SECRETS[2], "jwks.json", r#"{"keys": []}"#),
         ])
         .with_interceptor_funcs(funcs)
         .build()
