@@ -94,9 +94,16 @@ KAFKA_JAVA=(java -Xms256m "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
 # What the SASL_SSL listener's clients need, as the variables tests read (and probe.py).
 TLS_DIR=$RUN_DIR/kafka/tls
 SASL_PASSWORD_FILE=$RUN_DIR/kafka/sasl-password
+sasl_vars() {
+  printf '%s\n' "EVENTFLOW_KAFKA_SASL_CA=$TLS_DIR/ca.pem" \
+    "EVENTFLOW_KAFKA_SASL_USERNAME=$SASL_USERNAME" \
+    "EVENTFLOW_KAFKA_SASL_PASSWORD_FILE=$SASL_PASSWORD_FILE"
+}
+# Runs a command (a shell function too) with them set.
 sasl_env() {
-  EVENTFLOW_KAFKA_SASL_CA=$TLS_DIR/ca.pem EVENTFLOW_KAFKA_SASL_USERNAME=$SASL_USERNAME \
-    EVENTFLOW_KAFKA_SASL_PASSWORD_FILE=$SASL_PASSWORD_FILE "$@"
+  local var
+  while IFS= read -r var; do local -x "$var"; done < <(sasl_vars)
+  "$@"
 }
 
 # A test CA and a broker certificate it signs (for 127.0.0.1 and localhost), made once per run
@@ -190,9 +197,7 @@ print_env() {
   # The secured listener (SASL_SSL, SCRAM-SHA-512): its address, the CA that signed its
   # certificate, the user, and the file holding the password (the password is never printed).
   echo "export EVENTFLOW_KAFKA_SASL_BOOTSTRAP=127.0.0.1:$(port_of kafka-sasl)"
-  echo "export EVENTFLOW_KAFKA_SASL_CA=$TLS_DIR/ca.pem"
-  echo "export EVENTFLOW_KAFKA_SASL_USERNAME=$SASL_USERNAME"
-  echo "export EVENTFLOW_KAFKA_SASL_PASSWORD_FILE=$SASL_PASSWORD_FILE"
+  sasl_vars | sed 's/^/export /'
   echo "export EVENTFLOW_MONGODB_URI=mongodb://127.0.0.1:$(port_of mongodb)/?directConnection=true"
   echo "export EVENTFLOW_DEV_SERVICES_DIR=$RUN_DIR"
 }

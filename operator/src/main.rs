@@ -4,23 +4,22 @@ use eventflow_operator::{
     controller, crd,
 };
 
-/// The operator holds a thousand pipelines' watch caches and polls their lag from tokio's
-/// blocking pool: under glibc every thread that allocates may get an arena of its own, and freed
-/// memory stays in them. mimalloc's per-thread heaps are given back when a thread goes.
+/// The workloads' allocator, with transparent huge pages off (below): 80 MiB at a thousand
+/// pipelines (the README's "The operator at scale" has the figures and their commands).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Threads tokio's blocking pool may hold for librdkafka's synchronous admin calls (topic
 /// round trips and lag measurements; each takes milliseconds on a reachable broker). tokio's
-/// default is 512: a rollout of a thousand pipelines, or a broker that stops answering, grew the
-/// pool to hundreds of threads, each with its stack and allocator state. Calls beyond the bound
-/// wait in tokio's queue; each is still bounded by its own timeout.
+/// default is 512: at 300 pipelines the pool had grown to 128 threads, each with its stack and
+/// allocator state, and a broker that stops answering holds every thread for a call's whole
+/// timeout. Calls beyond the bound wait in tokio's queue; each is still bounded by its timeout.
 const MAX_BLOCKING_THREADS: usize = 32;
 
 fn main() -> anyhow::Result<()> {
     // mimalloc asks for transparent huge pages on its arenas; then every 2 MiB region the heap
-    // touches is resident whole. At a thousand pipelines (about 65 MiB of heap) the operator's
-    // RSS was 133-172 MiB with them and 110 MiB without. The operator is not allocation-bound;
+    // touches is resident whole. At a thousand pipelines (67 MiB of heap) the operator's RSS was
+    // 133-172 MiB with them and 110 MiB without (README). The operator is not allocation-bound;
     // its footprint is what a cluster pays for it.
     nix::sys::prctl::set_thp_disable(true)?;
     let cli = Cli::parse();

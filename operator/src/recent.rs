@@ -56,6 +56,11 @@ impl<T> Recent<T> {
         reuse(&kept.finding)
     }
 
+    /// Whether a finding is kept for this very `pipeline` object and still fresh.
+    pub fn has(&self, pipeline: &EventPipeline) -> bool {
+        self.find(pipeline, |_| Some(())).is_some()
+    }
+
     /// Keeps what was just found for `pipeline`.
     pub fn keep(&self, pipeline: &EventPipeline, finding: T) {
         let kept = Kept {
@@ -95,6 +100,7 @@ mod tests {
         assert_eq!(recent.find(&p, |n: &u32| Some(*n)), None);
         recent.keep(&p, 3);
         assert_eq!(recent.find(&p, |n| Some(*n)), Some(3));
+        assert!(recent.has(&p));
         assert_eq!(
             recent.find(&p, |_| None::<u32>),
             None,
@@ -111,6 +117,7 @@ mod tests {
         );
         recent.forget(&p);
         assert_eq!(recent.find(&p, |n| Some(*n)), None);
+        assert!(!recent.has(&p));
 
         let stale = Recent::new(Duration::ZERO);
         stale.keep(&p, 3);

@@ -27,7 +27,7 @@ use rdkafka::{
     ClientConfig,
     producer::{FutureProducer, FutureRecord},
 };
-use support::{api, condition, fake_with, pipeline, reconcile_stored, secret, secret_of};
+use support::{api, condition, fake_with, fixture_secrets, pipeline, reconcile_stored, secret_of};
 
 const KAFKA_SECRET: &str = "kafka-client";
 
@@ -45,11 +45,8 @@ async fn reconciled(
         name: KAFKA_SECRET.to_owned(),
     });
     let name = pipeline.name_any();
-    let secrets = vec![
-        secret("mongodb", "uri", "mongodb://mongo:27017"),
-        secret("ingest-tokens", "tokens.txt", "t0ken"),
-        secret_of(KAFKA_SECRET, properties),
-    ];
+    let mut secrets = fixture_secrets();
+    secrets.push(secret_of(KAFKA_SECRET, properties));
     let client = fake_with(pipeline, secrets).await;
     let ctx = support::context(client.clone(), Settings::default());
     let outcome = reconcile_stored(&ctx, &name).await.map(drop);

@@ -60,7 +60,7 @@ pub async fn missing_secrets(
     pipeline: &EventPipeline,
     found: &FoundSecrets,
 ) -> Result<Vec<MissingSecret>> {
-    if found.find(pipeline, |()| Some(())).is_some() {
+    if found.has(pipeline) {
         return Ok(Vec::new());
     }
     let namespace = pipeline.namespace().unwrap_or_default();

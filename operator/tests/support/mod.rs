@@ -65,13 +65,23 @@ pub fn pipeline(bootstrap: &str, prefix: &str) -> EventPipeline {
     pipeline
 }
 
-/// A fake API holding the pipeline and the Secrets the full fixture refers to.
-pub async fn fake(pipeline: EventPipeline) -> Client {
-    let secrets = vec![
+/// The Secrets [`fake`] holds: those the full fixture refers to but its JWT key
+/// ([`jwks_secret`]), so that its pipelines name that one missing.
+pub fn fixture_secrets() -> Vec<Secret> {
+    vec![
         secret("mongodb", "uri", "mongodb://mongo:27017"),
         secret("ingest-tokens", "tokens.txt", "t0ken"),
-    ];
-    fake_with(pipeline, secrets).await
+    ]
+}
+
+/// The full fixture's JWT key Secret (`producer.auth.jwt.keySecretRef`).
+pub fn jwks_secret() -> Secret {
+    secret("user-service-jwks", "jwks.json", r#"{"keys": []}"#)
+}
+
+/// A fake API holding the pipeline and [`fixture_secrets`].
+pub async fn fake(pipeline: EventPipeline) -> Client {
+    fake_with(pipeline, fixture_secrets()).await
 }
 
 /// `pipeline` stored in a [`fake`] API: its name, the client and a context over it.
@@ -94,12 +104,9 @@ pub async fn fake_with(pipeline: EventPipeline, secrets: Vec<Secret>) -> Client 
         .unwrap()
 }
 
-/// Every Secret the full fixture refers to.
-const SECRETS: [&str; 3] = ["mongodb", "ingest-tokens", "user-service-jwks"];
-
-/// A [`fake`] API that counts every write it receives (create, update, patch, delete, and the
-/// status subresource's patch and replace) in `writes`, and every read of one of its Secrets in
-/// `secret_reads`.
+/// A [`fake`] API, holding every Secret the full fixture refers to, that counts every write it
+/// receives (create, update, patch, delete, and the status subresource's patch and replace) in
+/// `writes`, and every read of one of its Secrets in `secret_reads`.
 pub async fn fake_counting_writes(
     pipeline: EventPipeline,
     writes: &Arc<AtomicUsize>,
@@ -113,10 +120,13 @@ pub async fn fake_counting_writes(
     };
     let (create, update, patch, delete) = (counter(), counter(), counter(), counter());
     let (patch_status, replace_status) = (counter(), counter());
+    let mut secrets = fixture_secrets();
+    secrets.push(jwks_secret());
+    let names: Vec<String> = secrets.iter().map(kube::ResourceExt::name_any).collect();
     let reads = Arc::clone(secret_reads);
     let funcs = interceptor::Funcs::new()
         .get(move |get| {
-            if SECRETS.contains(&get.name) {
+            if names.iter().any(|name| name == get.name) {
                 reads.fetch_add(1, Ordering::SeqCst);
             }
             Ok(None)
@@ -149,11 +159,7 @@ pub async fn fake_counting_writes(
         .with_resource::<EventPipeline>()
         .with_status_subresource::<EventPipeline>()
         .with_object(pipeline)
-        .with_objects(vec![
-            secret(SECRETS[0], "uri", "mongodb://mongo:27017"),
-            secret(SECRETS[1], "tokens.txt", "t0ken"),
-            secret(SECRETS[2], "jwks.json", r#"{"keys": []}"#),
-        ])
+        .with_objects(secrets)
         .with_interceptor_funcs(funcs)
         .build()
         .await

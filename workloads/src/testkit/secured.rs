@@ -1,7 +1,10 @@
 //! The dev Kafka's secured listener: `SASL_SSL` with `SCRAM-SHA-512` and a test CA, made by
 //! `scripts/dev-services.sh`, which names it in the environment.
 
-use std::{fmt, path::PathBuf};
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+};
 
 use super::SetupError;
 
@@ -51,17 +54,12 @@ impl SecuredKafka {
     pub fn from_env() -> Result<Self, SetupError> {
         let read =
             |name: &'static str| std::env::var(name).map_err(|_| SetupError::MissingEnv(name));
-        let password_file = read(SASL_PASSWORD_FILE)?;
-        let password =
-            std::fs::read_to_string(&password_file).map_err(|source| SetupError::Io {
-                what: password_file,
-                source,
-            })?;
+        let password = read_file(Path::new(&read(SASL_PASSWORD_FILE)?))?;
         Ok(Self {
             bootstrap: read(SASL_BOOTSTRAP)?,
             ca_file: PathBuf::from(read(SASL_CA)?),
             username: read(SASL_USERNAME)?,
-            password: password.trim().to_owned(),
+            password: eventflow_contract::properties::value(&password).to_owned(),
         })
     }
 
@@ -78,13 +76,7 @@ impl SecuredKafka {
         ca: CaForm,
     ) -> Result<Vec<(String, String)>, SetupError> {
         let ca = match ca {
-            CaForm::Pem => (
-                "ssl.ca.pem",
-                std::fs::read_to_string(&self.ca_file).map_err(|source| SetupError::Io {
-                    what: self.ca_file.display().to_string(),
-                    source,
-                })?,
-            ),
+            CaForm::Pem => ("ssl.ca.pem", read_file(&self.ca_file)?),
             CaForm::Location => ("ssl.ca.location", self.ca_file.display().to_string()),
         };
         Ok([
@@ -98,4 +90,9 @@ impl SecuredKafka {
         .map(|(key, value)| (key.to_owned(), value))
         .collect())
     }
+}
+
+/// A file of the listener's (the CA, the password file) as text.
+fn read_file(path: &Path) -> Result<String, SetupError> {
+    std::fs::read_to_string(path).map_err(super::io(path.display()))
 }
