@@ -1,6 +1,6 @@
 //! A pipeline's rules for its events: the allowed types and the JSON Schema versions of `data`.
 
-use std::{collections::BTreeMap, path::Path};
+use std::{collections::BTreeMap, fmt::Write as _, path::Path};
 
 use eventflow_contract::schemas::{self, SchemaVersion};
 use serde_json::Value;
@@ -149,7 +149,7 @@ impl EventRules {
                 format!("must be one of {}", self.allowed_types.join(", ")),
             ));
         }
-        nul_field_names(&event.data, "/data", &mut errors);
+        nul_field_names(&event.data, &mut "/data".to_owned(), &mut errors);
         match self.schema_version(event) {
             Ok(version) => {
                 if let Some((_, schema)) = version.and_then(|v| self.schemas.get(&v)) {
@@ -177,26 +177,44 @@ impl EventRules {
 
 /// Field names with a NUL character: MongoDB's driver cannot encode them (BSON names are
 /// C strings), so such an event would fail its batch on every retry instead of reaching the DLQ.
-fn nul_field_names(value: &Value, path: &str, errors: &mut Vec<FieldError>) {
+/// `path` is the JSON pointer of `value`, grown and cut back in place: every field of every
+/// event passes here, and only a failing one needs its pointer as a string of its own.
+fn nul_field_names(value: &Value, path: &mut String, errors: &mut Vec<FieldError>) {
+    let depth = path.len();
     match value {
         Value::Object(fields) => {
             for (name, inner) in fields {
-                let inner_path = format!("{path}/{}", name.replace('~', "~0").replace('/', "~1"));
+                push_pointer_segment(path, name);
                 if name.contains('\0') {
                     errors.push(FieldError::new(
-                        inner_path.clone(),
+                        path.clone(),
                         "field names must not contain NUL characters",
                     ));
                 }
-                nul_field_names(inner, &inner_path, errors);
+                nul_field_names(inner, path, errors);
+                path.truncate(depth);
             }
         }
         Value::Array(items) => {
             for (index, item) in items.iter().enumerate() {
-                nul_field_names(item, &format!("{path}/{index}"), errors);
+                let _ = write!(path, "/{index}"); // writing to a String cannot fail
+                nul_field_names(item, path, errors);
+                path.truncate(depth);
             }
         }
         _ => {}
+    }
+}
+
+/// Appends `/name` to a JSON pointer, `~` and `/` escaped (RFC 6901).
+fn push_pointer_segment(path: &mut String, name: &str) {
+    path.push('/');
+    for c in name.chars() {
+        match c {
+            '~' => path.push_str("~0"),
+            '/' => path.push_str("~1"),
+            c => path.push(c),
+        }
     }
 }
 

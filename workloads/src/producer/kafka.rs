@@ -1,23 +1,23 @@
-//! The producer's only Kafka I/O: an idempotent `FutureProducer` (acks=all) with a bounded
-//! delivery timeout and a bounded local queue, which reports whether it holds a producer id.
+//! The producer's only Kafka I/O: an idempotent producer (acks=all) with a bounded delivery
+//! timeout and a bounded local queue, which reports whether it holds a producer id.
+
+mod delivery;
 
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
-use futures::future::join_all;
 use rdkafka::{
-    ClientConfig, ClientContext, Statistics,
+    ClientConfig,
     error::{KafkaError, RDKafkaErrorCode},
     message::{Header, OwnedHeaders},
-    producer::{FutureProducer, FutureRecord, Producer},
+    producer::{BaseRecord, Producer, ThreadedProducer},
     util::Timeout,
 };
 
+pub use self::delivery::ProducerIdState;
+use self::delivery::{Pending, SinkContext, Slot};
 use super::{metrics::Metrics, readiness::NotReady};
 use crate::Result;
 
@@ -90,34 +90,10 @@ pub struct Settings {
 /// How often librdkafka reports its statistics, among them the idempotent producer's state.
 const STATISTICS_INTERVAL: Duration = Duration::from_millis(500);
 
-/// Whether the idempotent producer holds a producer id (its state is `Assigned`), from
-/// librdkafka's statistics. Until then, and while it re-acquires one after a broker failure, an
-/// event would wait for the id before it could be sent.
-#[derive(Debug, Clone, Default)]
-pub struct ProducerIdState {
-    assigned: Arc<AtomicBool>,
-}
-
-impl ProducerIdState {
-    /// Whether the last statistics showed a producer id.
-    pub fn assigned(&self) -> bool {
-        self.assigned.load(Ordering::Relaxed)
-    }
-}
-
-impl ClientContext for ProducerIdState {
-    fn stats(&self, statistics: Statistics) {
-        let assigned = statistics
-            .eos
-            .is_some_and(|eos| eos.idemp_state == "Assigned");
-        self.assigned.store(assigned, Ordering::Relaxed);
-    }
-}
-
 /// The idempotent producer of one topic.
 #[derive(Clone)]
 pub struct KafkaSink {
-    producer: FutureProducer<ProducerIdState>,
+    producer: Arc<ThreadedProducer<SinkContext>>,
     producer_id: ProducerIdState,
     topic: String,
     settings: Settings,
@@ -141,7 +117,8 @@ impl KafkaSink {
         settings: Settings,
         metrics: Metrics,
     ) -> Result<Self> {
-        let producer_id = ProducerIdState::default();
+        let context = SinkContext::default();
+        let producer_id = context.producer_id.clone();
         let producer = crate::config::idempotent_producer(&mut config, settings.delivery_timeout)
             .set(
                 "queue.buffering.max.messages",
@@ -152,9 +129,9 @@ impl KafkaSink {
                 "statistics.interval.ms",
                 crate::config::millis(STATISTICS_INTERVAL),
             )
-            .create_with_context(producer_id.clone())?;
+            .create_with_context(context)?;
         Ok(Self {
-            producer,
+            producer: Arc::new(producer),
             producer_id,
             topic,
             settings,
@@ -188,38 +165,34 @@ impl KafkaSink {
         if queued + records.len() > self.settings.queue_max_messages {
             return Err(PublishError::QueueFull);
         }
-        let mut deliveries = Vec::with_capacity(records.len());
-        for record in records {
-            let queued = self.producer.send_result(self.future_record(record));
-            deliveries.push(queued.map_err(|(error, _)| PublishError::from_kafka(&error))?);
+        let (pending, done) = Pending::new(records.len());
+        for (index, record) in records.iter().enumerate() {
+            let queued = self
+                .producer
+                .send(self.base_record(record, Box::new(pending.slot(index))));
+            queued.map_err(|(error, _)| PublishError::from_kafka(&error))?;
         }
         self.metrics
             .queue_size
             .set(i64::from(self.producer.in_flight_count()));
         let grace = self.settings.delivery_timeout + Duration::from_secs(1);
-        let results = tokio::time::timeout(grace, join_all(deliveries))
-            .await
-            .map_err(|_| PublishError::TimedOut)?;
-        results
-            .into_iter()
-            .map(|result| match result {
-                Ok(Ok(delivery)) => Ok(Ack {
-                    partition: delivery.partition,
-                    offset: delivery.offset,
-                }),
-                Ok(Err((error, _))) => Err(PublishError::from_kafka(&error)),
-                Err(_) => Err(PublishError::TimedOut),
-            })
-            .collect()
+        match tokio::time::timeout(grace, done).await {
+            Ok(Ok(())) => pending.outcome(),
+            _ => Err(PublishError::TimedOut),
+        }
     }
 
-    fn future_record<'a>(&'a self, record: &'a Record) -> FutureRecord<'a, str, [u8]> {
-        let future = FutureRecord::to(&self.topic)
+    fn base_record<'a>(
+        &'a self,
+        record: &'a Record,
+        slot: Box<Slot>,
+    ) -> BaseRecord<'a, str, [u8], Box<Slot>> {
+        let base = BaseRecord::with_opaque_to(&self.topic, slot)
             .payload(record.payload.as_slice())
             .headers(headers(&record.kind));
         match &record.key {
-            Some(key) => future.key(key.as_str()),
-            None => future,
+            Some(key) => base.key(key.as_str()),
+            None => base,
         }
     }
 

@@ -1,6 +1,6 @@
 //! The producer's Prometheus metrics and the middleware that counts HTTP requests.
 
-use std::{collections::HashMap, time::Instant};
+use std::{collections::HashMap, ops::Deref, sync::Arc, time::Instant};
 
 use axum::{
     extract::{MatchedPath, Request, State},
@@ -13,9 +13,22 @@ use prometheus::{
 
 use crate::Result;
 
-/// Every metric of the producer; cloning shares them.
+/// Every metric of the producer; cloning shares them at the cost of one reference count (each
+/// request's middleware and handlers hold a clone).
 #[derive(Debug, Clone)]
-pub struct Metrics {
+pub struct Metrics(Arc<Families>);
+
+impl Deref for Metrics {
+    type Target = Families;
+
+    fn deref(&self) -> &Families {
+        &self.0
+    }
+}
+
+/// The producer's metric families, registered once by [`Metrics::register`].
+#[derive(Debug)]
+pub struct Families {
     /// Requests by route, method and status.
     pub requests: IntCounterVec,
     /// Request latency by route and method.
@@ -53,7 +66,7 @@ const LATENCY_BUCKETS: &[f64] = &[
 impl Metrics {
     /// Creates the metrics and registers them in `registry`.
     pub fn register(registry: &Registry) -> Result<Self> {
-        let metrics = Self {
+        let metrics = Families {
             requests: IntCounterVec::new(
                 Opts::new("http_requests_total", "HTTP requests by route and status"),
                 &["route", "method", "status"],
@@ -138,7 +151,7 @@ impl Metrics {
         registry.register(Box::new(metrics.shed.clone()))?;
         registry.register(Box::new(metrics.in_flight.clone()))?;
         registry.register(Box::new(metrics.client_timeouts.clone()))?;
-        Ok(metrics)
+        Ok(Self(Arc::new(metrics)))
     }
 
     /// A registry whose metric names start with `eventflow_producer_` and carry the pipeline.
