@@ -74,14 +74,7 @@ async fn main() {
     header_cost(&services.kafka_bootstrap, &topic, ceiling).await;
     let before = producer.timings().await;
     let single = single_rounds(&services.kafka_bootstrap, &topic, &producer.url, ceiling).await;
-    let own_ms = before.zip(producer.timings().await).map(|(before, after)| {
-        let (request, kafka) = after.since(&before);
-        println!(
-            "  inside the producer: mean request {request:.3} ms, of which waiting for the Kafka acknowledgement {kafka:.3} ms: its own share {:.3} ms",
-            request - kafka
-        );
-        request - kafka
-    });
+    let own_ms = inside(before, producer.timings().await);
     let batched_share = batched_rounds(&services.kafka_bootstrap, &topic, &producer).await;
     println!(
         "peak RSS of {}: {:.1} MiB",
@@ -149,7 +142,9 @@ async fn batched_rounds(bootstrap: &str, topic: &str, producer: &ProducerUnderTe
     let mut rates = Vec::new();
     for round in 1..=ROUNDS {
         let cpu_before = (service_cpu(Service::Kafka), producer.cpu_seconds());
+        let timings_before = producer.timings().await;
         let batched = load(&producer.url, BATCHED_CONNECTIONS, BATCH, ROUND_RUN).await;
+        let timings_after = producer.timings().await;
         let per_thousand = |before: Option<f64>, after: Option<f64>| {
             after.zip(before).map_or_else(
                 || "not measured".to_owned(),
@@ -173,6 +168,7 @@ async fn batched_rounds(bootstrap: &str, topic: &str, producer: &ProducerUnderTe
             last,
         );
         println!("  {cpu}");
+        inside(timings_before, timings_after);
         rates.push(batched.events_per_s);
         ceilings.push(measure_ceiling(bootstrap, topic, CEILING_IN_FLIGHT).await);
     }
@@ -182,6 +178,18 @@ async fn batched_rounds(bootstrap: &str, topic: &str, producer: &ProducerUnderTe
         100.0 * rate / ceiling
     );
     rate / ceiling
+}
+
+/// Prints the producer's mean request time between two snapshots of its histograms, split into
+/// the wait for Kafka's acknowledgements and the rest (its own work), and returns its own share
+/// in ms; `None` in-process (no `/metrics` of its own).
+fn inside(before: Option<Timings>, after: Option<Timings>) -> Option<f64> {
+    let (request, kafka) = after?.since(&before?);
+    println!(
+        "  inside the producer: mean request {request:.3} ms, of which waiting for the Kafka acknowledgement {kafka:.3} ms: its own share {:.3} ms",
+        request - kafka
+    );
+    Some(request - kafka)
 }
 
 fn verdict(met: bool) -> &'static str {
