@@ -4,20 +4,22 @@
 mod delivery;
 
 use std::{
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
 use rdkafka::{
-    ClientConfig,
+    ClientConfig, Statistics,
     error::{KafkaError, RDKafkaErrorCode},
     message::{Header, OwnedHeaders},
     producer::{BaseRecord, Producer, ThreadedProducer},
     util::Timeout,
 };
 
-pub use self::delivery::ProducerIdState;
-use self::delivery::{Pending, SinkContext, Slot};
+use self::delivery::{Pending, SinkContext, Slot, acks};
 use super::{metrics::Metrics, readiness::NotReady};
 use crate::Result;
 
@@ -89,6 +91,30 @@ pub struct Settings {
 
 /// How often librdkafka reports its statistics, among them the idempotent producer's state.
 const STATISTICS_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Whether the idempotent producer holds a producer id (its state is `Assigned`), from
+/// librdkafka's statistics. Until then, and while it re-acquires one after a broker failure, an
+/// event would wait for the id before it could be sent.
+#[derive(Debug, Clone, Default)]
+pub struct ProducerIdState {
+    assigned: Arc<AtomicBool>,
+}
+
+impl ProducerIdState {
+    /// Whether the last statistics showed a producer id.
+    pub fn assigned(&self) -> bool {
+        self.assigned.load(Ordering::Relaxed)
+    }
+
+    /// Takes the state from a statistics report.
+    fn observe(&self, statistics: &Statistics) {
+        let assigned = statistics
+            .eos
+            .as_ref()
+            .is_some_and(|eos| eos.idemp_state == "Assigned");
+        self.assigned.store(assigned, Ordering::Relaxed);
+    }
+}
 
 /// The idempotent producer of one topic.
 #[derive(Clone)]
@@ -172,12 +198,14 @@ impl KafkaSink {
                 .send(self.base_record(record, Box::new(pending.slot(index))));
             queued.map_err(|(error, _)| PublishError::from_kafka(&error))?;
         }
+        // From here only the slots hold it: the last one reported sends the outcomes.
+        drop(pending);
         self.metrics
             .queue_size
             .set(i64::from(self.producer.in_flight_count()));
         let grace = self.settings.delivery_timeout + Duration::from_secs(1);
         match tokio::time::timeout(grace, done).await {
-            Ok(Ok(())) => pending.outcome(),
+            Ok(Ok(outcomes)) => acks(outcomes),
             _ => Err(PublishError::TimedOut),
         }
     }

@@ -1,13 +1,10 @@
 //! One acknowledgement wait per request. librdkafka reports each record's delivery on its
-//! polling thread; the reports of one request's records are gathered into one shared
-//! [`Pending`], whose waiter is woken once, by the last report. A future, a channel and a task
-//! wake-up per event (rdkafka's `FutureProducer`) cost the producer more CPU than the broker
-//! spends on the event.
+//! polling thread, handing back the record's [`Slot`]; the slots of one request share one
+//! [`Pending`], whose last reference, dropped with the last slot, sends the request every
+//! outcome at once. A future, a channel and a task wake-up per event (rdkafka's
+//! `FutureProducer`) cost the producer more CPU than the broker spends on the event.
 
-use std::sync::{
-    Arc, Mutex, PoisonError,
-    atomic::{AtomicBool, AtomicUsize, Ordering},
-};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rdkafka::{
     ClientContext, Message, Statistics,
@@ -15,25 +12,10 @@ use rdkafka::{
 };
 use tokio::sync::oneshot;
 
-use super::{Ack, PublishError};
+use super::{Ack, ProducerIdState, PublishError};
 
-/// Whether the idempotent producer holds a producer id (its state is `Assigned`), from
-/// librdkafka's statistics. Until then, and while it re-acquires one after a broker failure, an
-/// event would wait for the id before it could be sent.
-#[derive(Debug, Clone, Default)]
-pub struct ProducerIdState {
-    assigned: Arc<AtomicBool>,
-}
-
-impl ProducerIdState {
-    /// Whether the last statistics showed a producer id.
-    pub fn assigned(&self) -> bool {
-        self.assigned.load(Ordering::Relaxed)
-    }
-}
-
-/// The producer client's context: the producer id from the statistics, and the delivery
-/// reports routed to the request that sent each record.
+/// The producer client's context: the producer id from the statistics, and each delivery
+/// report handed to the request that sent the record.
 #[derive(Debug, Clone, Default)]
 pub struct SinkContext {
     pub producer_id: ProducerIdState,
@@ -41,10 +23,7 @@ pub struct SinkContext {
 
 impl ClientContext for SinkContext {
     fn stats(&self, statistics: Statistics) {
-        let assigned = statistics
-            .eos
-            .is_some_and(|eos| eos.idemp_state == "Assigned");
-        self.producer_id.assigned.store(assigned, Ordering::Relaxed);
+        self.producer_id.observe(&statistics);
     }
 }
 
@@ -59,9 +38,12 @@ impl ProducerContext for SinkContext {
             }),
             Err((error, _)) => Err(PublishError::from_kafka(error)),
         };
-        slot.pending.report(slot.index, outcome);
+        slot.report(outcome);
     }
 }
+
+/// Each record's outcome in request order; `None` for a record whose slot went without a report.
+type Outcomes = Vec<Option<Result<Ack, PublishError>>>;
 
 /// Where one record's report goes: its request's [`Pending`] and its place in the request.
 pub struct Slot {
@@ -69,27 +51,38 @@ pub struct Slot {
     index: usize,
 }
 
-/// The reports of one request's records, and the waiter woken by the last.
+impl Slot {
+    /// Records the outcome of the slot's record.
+    pub fn report(self, outcome: Result<Ack, PublishError>) {
+        let mut outcomes = self
+            .pending
+            .outcomes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(place) = outcomes.get_mut(self.index) {
+            *place = Some(outcome);
+        }
+    }
+}
+
+/// The outcomes of one request's records, sent to the request when the last reference goes:
+/// after the last slot's report, or at once for a request of no records. A slot dropped
+/// without a report (its record refused on enqueue, or never reported) leaves `None`, never a
+/// wait that does not end.
 pub struct Pending {
-    remaining: AtomicUsize,
-    outcomes: Mutex<Vec<Option<Result<Ack, PublishError>>>>,
-    done: Mutex<Option<oneshot::Sender<()>>>,
+    outcomes: Mutex<Outcomes>,
+    done: Option<oneshot::Sender<Outcomes>>,
 }
 
 impl Pending {
-    /// A request of `records` records, and what resolves once all are reported: at once for
-    /// none (a replay whose every dead letter was refused publishes nothing, and must not wait
-    /// for a report that never comes).
-    pub fn new(records: usize) -> (Arc<Self>, oneshot::Receiver<()>) {
+    /// A request of `records` records, and what receives their outcomes once the returned
+    /// `Pending` and every [`Slot`] made from it are gone.
+    pub fn new(records: usize) -> (Arc<Self>, oneshot::Receiver<Outcomes>) {
         let (sender, receiver) = oneshot::channel();
         let pending = Self {
-            remaining: AtomicUsize::new(records),
             outcomes: Mutex::new(vec![None; records]),
-            done: Mutex::new(Some(sender)),
+            done: Some(sender),
         };
-        if records == 0 {
-            pending.wake();
-        }
         (Arc::new(pending), receiver)
     }
 
@@ -100,72 +93,51 @@ impl Pending {
             index,
         }
     }
+}
 
-    fn report(&self, index: usize, outcome: Result<Ack, PublishError>) {
-        if let Some(place) = self.lock_outcomes().get_mut(index) {
-            *place = Some(outcome);
-        }
-        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.wake();
-        }
-    }
-
-    /// Wakes the request: every record was reported.
-    fn wake(&self) {
-        let done = self
-            .done
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(done) = done {
-            let _ = done.send(()); // the request may have stopped waiting (timed out)
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let outcomes = std::mem::take(
+            self.outcomes
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        if let Some(done) = self.done.take() {
+            let _ = done.send(outcomes); // the request may have stopped waiting (timed out)
         }
     }
+}
 
-    /// Every record's acknowledgement in request order, or the first failure; called once
-    /// all were reported.
-    pub fn outcome(&self) -> Result<Vec<Ack>, PublishError> {
-        self.lock_outcomes()
-            .iter_mut()
-            .map(|outcome| outcome.take().unwrap_or(Err(PublishError::TimedOut)))
-            .collect()
-    }
-
-    fn lock_outcomes(&self) -> std::sync::MutexGuard<'_, Vec<Option<Result<Ack, PublishError>>>> {
-        self.outcomes.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+/// Every record's acknowledgement in request order, or the first failure; a record without a
+/// report counts as not acknowledged in time.
+pub fn acks(outcomes: Outcomes) -> Result<Vec<Ack>, PublishError> {
+    outcomes
+        .into_iter()
+        .map(|outcome| outcome.unwrap_or(Err(PublishError::TimedOut)))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn ack(partition: i32, offset: i64) -> Ack {
+        Ack { partition, offset }
+    }
+
     #[tokio::test]
     async fn the_last_report_wakes_the_request_with_every_ack_in_request_order() {
-        let (pending, done) = Pending::new(3);
-        for (index, offset) in [(2, 30), (0, 10)] {
-            pending.report(
-                index,
-                Ok(Ack {
-                    partition: 0,
-                    offset,
-                }),
-            );
+        let (pending, mut done) = Pending::new(3);
+        let mut slots: Vec<_> = (0..3).map(|index| pending.slot(index)).collect();
+        drop(pending);
+        let last = slots.remove(1);
+        for (slot, offset) in slots.into_iter().zip([10, 30]) {
+            slot.report(Ok(ack(0, offset)));
         }
-        assert!(
-            pending.remaining.load(Ordering::Acquire) == 1,
-            "one still unreported"
-        );
-        pending.report(
-            1,
-            Ok(Ack {
-                partition: 1,
-                offset: 20,
-            }),
-        );
-        done.await.expect("woken by the last report");
-        let offsets: Vec<i64> = pending
-            .outcome()
+        assert!(done.try_recv().is_err(), "one still unreported");
+        last.report(Ok(ack(1, 20)));
+        let outcomes = done.await.expect("woken by the last report");
+        let offsets: Vec<i64> = acks(outcomes)
             .expect("all acknowledged")
             .iter()
             .map(|a| a.offset)
@@ -176,25 +148,35 @@ mod tests {
     #[tokio::test]
     async fn a_request_of_no_records_is_done_at_once() {
         let (pending, done) = Pending::new(0);
-        tokio::time::timeout(std::time::Duration::from_secs(1), done)
+        drop(pending);
+        let outcomes = tokio::time::timeout(std::time::Duration::from_secs(1), done)
             .await
             .expect("no report to wait for")
             .expect("woken");
-        assert_eq!(pending.outcome(), Ok(Vec::new()));
+        assert_eq!(acks(outcomes), Ok(Vec::new()));
     }
 
     #[tokio::test]
     async fn one_failed_record_fails_the_request() {
         let (pending, done) = Pending::new(2);
-        pending.report(
-            0,
-            Ok(Ack {
-                partition: 0,
-                offset: 1,
-            }),
+        pending.slot(0).report(Ok(ack(0, 1)));
+        pending.slot(1).report(Err(PublishError::TimedOut));
+        drop(pending);
+        assert_eq!(
+            acks(done.await.expect("woken")),
+            Err(PublishError::TimedOut)
         );
-        pending.report(1, Err(PublishError::TimedOut));
-        done.await.expect("woken");
-        assert_eq!(pending.outcome(), Err(PublishError::TimedOut));
+    }
+
+    #[tokio::test]
+    async fn a_slot_gone_without_a_report_ends_the_wait_as_not_acknowledged() {
+        let (pending, done) = Pending::new(2);
+        pending.slot(0).report(Ok(ack(0, 1)));
+        drop(pending.slot(1));
+        drop(pending);
+        assert_eq!(
+            acks(done.await.expect("woken")),
+            Err(PublishError::TimedOut)
+        );
     }
 }
