@@ -9,14 +9,20 @@
 //! ratio), with the producer's mean request time split into its own work and the wait for
 //! Kafka's acknowledgement (from its `/metrics`); batched
 //! requests in rounds alternating with the ceiling at the same events in flight (events/s,
-//! p50/p99, share of the ceiling, median share); and the producer's peak RSS (`VmHWM`). The producer is the release binary
-//! from `EVENTFLOW_BIN_DIR` when set, else the router served in-process.
+//! p50/p99, share of the ceiling, median share), each round next to raw records sent in the
+//! batched runs' shape without HTTP (what waiting for whole requests costs, apart from HTTP); and the producer's peak RSS (`VmHWM`). Every
+//! ceiling and batched round also prints where its CPU went (`cpu.rs`): how busy the machine's
+//! cores were, and the broker's, the producer's and this process's CPU per 1k events. The
+//! producer is the release binary from `EVENTFLOW_BIN_DIR` when set, else the router served
+//! in-process.
 #![expect(
     clippy::expect_used,
     clippy::panic,
     reason = "a benchmark fails loudly on any error"
 )]
 
+#[path = "ingest/cpu.rs"]
+mod cpu;
 #[path = "../tests/producer_support/mod.rs"]
 pub mod producer_support;
 #[path = "ingest/whole_pipeline.rs"]
@@ -28,11 +34,12 @@ use std::{
     time::{Duration, Instant},
 };
 
+use cpu::CpuAccount;
 use eventflow_workloads::{
     event::IncomingEvent,
     loadgen::{Plan, Summary, Workload, runner, summary::Latency},
     producer::kafka::headers,
-    testkit::{self, DevServices, Service, median, metric_sum, service_cpu, unique_name},
+    testkit::{self, DevServices, median, metric_sum, unique_name},
 };
 use futures::{StreamExt, future::join_all, stream::FuturesUnordered};
 use producer_support::create_topic;
@@ -53,9 +60,12 @@ const CEILING_IN_FLIGHT: usize = BATCHED_CONNECTIONS * BATCH;
 /// Distinct records the raw runs cycle through.
 const SAMPLES: usize = 20_000;
 const ROUND_RUN: Duration = Duration::from_secs(5);
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 /// Rounds of the single-event comparison: a p99 swings more than a rate.
 const SINGLE_ROUNDS: usize = 5;
+/// Length of each single-event round, HTTP and raw alike: long enough that the broker's
+/// occasional stalls (a GC pause, a log roll) fall into every round rather than into a few.
+const SINGLE_ROUND_RUN: Duration = Duration::from_secs(10);
 /// Connections of the batched runs: 1,600 events in flight.
 const BATCHED_CONNECTIONS: usize = 16;
 const PARTITIONS: i32 = 3;
@@ -108,7 +118,7 @@ async fn single_rounds(bootstrap: &str, topic: &str, url: &str, ceiling: f64) ->
             "raw rdkafka single sends, 50 concurrent, round {round}: {rate:.0} events/s, p50 {:.2} ms, p99 {:.2} ms",
             raw.p50_ms, raw.p99_ms
         );
-        let single = load(url, 50, 1, ROUND_RUN).await;
+        let single = load(url, 50, 1, SINGLE_ROUND_RUN).await;
         report(
             &format!("single-event requests, 50 connections, round {round}"),
             &single,
@@ -136,29 +146,24 @@ async fn single_rounds(bootstrap: &str, topic: &str, url: &str, ceiling: f64) ->
 
 /// Batched ingest against the ceiling. Both swing from one run to the next on two shared
 /// cores, so ceiling and batched runs alternate, every figure is printed, and the result is
-/// the median batched rate over the median ceiling.
+/// the median batched rate over the median ceiling. Each round also sends raw records in the
+/// batched runs' shape, without HTTP ([`raw_requests`]), which splits the gap to the ceiling
+/// into the request shape's part and the HTTP path's.
 async fn batched_rounds(bootstrap: &str, topic: &str, producer: &ProducerUnderTest) -> f64 {
     let mut ceilings = vec![measure_ceiling(bootstrap, topic, CEILING_IN_FLIGHT).await];
-    let mut rates = Vec::new();
+    let (mut rates, mut shaped) = (Vec::new(), Vec::new());
     for round in 1..=ROUNDS {
-        let cpu_before = (service_cpu(Service::Kafka), producer.cpu_seconds());
-        let timings_before = producer.timings().await;
-        let batched = load(&producer.url, BATCHED_CONNECTIONS, BATCH, ROUND_RUN).await;
-        let timings_after = producer.timings().await;
-        let per_thousand = |before: Option<f64>, after: Option<f64>| {
-            after.zip(before).map_or_else(
-                || "not measured".to_owned(),
-                |(after, before)| {
-                    let events = batched.events_accepted.max(1) as f64;
-                    format!("{:.1} ms", 1e6 * (after - before) / events)
-                },
-            )
-        };
-        let cpu = format!(
-            "CPU per 1k events: broker {}, producer {}",
-            per_thousand(cpu_before.0, service_cpu(Service::Kafka)),
-            per_thousand(cpu_before.1, producer.cpu_seconds())
+        let raw = raw_requests(bootstrap, topic).await;
+        println!(
+            "raw rdkafka in requests of {BATCH} records awaited together, {BATCHED_CONNECTIONS} at once (the batched runs' shape without HTTP), round {round}: {raw:.0} events/s, {:.0}% of ceiling",
+            100.0 * raw / ceilings.last().copied().unwrap_or(f64::NAN)
         );
+        shaped.push(raw);
+        let timings_before = producer.timings().await;
+        let account = CpuAccount::now(producer.pid());
+        let batched = load(&producer.url, BATCHED_CONNECTIONS, BATCH, ROUND_RUN).await;
+        let cpu = account.since(batched.events_accepted);
+        let timings_after = producer.timings().await;
         let last = ceilings.last().copied().unwrap_or(f64::NAN);
         report(
             &format!(
@@ -173,9 +178,12 @@ async fn batched_rounds(bootstrap: &str, topic: &str, producer: &ProducerUnderTe
         ceilings.push(measure_ceiling(bootstrap, topic, CEILING_IN_FLIGHT).await);
     }
     let (rate, ceiling) = (median(&mut rates), median(&mut ceilings));
+    let shaped = median(&mut shaped);
     println!(
-        "batched: {rate:.0} events/s median against a median ceiling of {ceiling:.0} events/s: {:.0}% ({ROUNDS} rounds)",
-        100.0 * rate / ceiling
+        "batched: {rate:.0} events/s median against a median ceiling of {ceiling:.0} events/s: {:.0}% ({ROUNDS} rounds); raw in the same request shape: {shaped:.0} events/s = {:.0}% of the ceiling, and batched ingest {:.0}% of that",
+        100.0 * rate / ceiling,
+        100.0 * shaped / ceiling,
+        100.0 * rate / shaped,
     );
     rate / ceiling
 }
@@ -214,11 +222,13 @@ fn report(name: &str, summary: &Summary, ceiling: f64) {
     );
 }
 
-/// Measures and prints the raw ceiling.
+/// Measures and prints the raw ceiling, and where its CPU went.
 async fn measure_ceiling(bootstrap: &str, topic: &str, in_flight: usize) -> f64 {
-    let ceiling = raw_ceiling(bootstrap, topic, in_flight, Headers::Written).await;
+    let account = CpuAccount::now(None);
+    let (events, ceiling) = raw_ceiling(bootstrap, topic, in_flight, Headers::Written).await;
     println!(
-        "raw rdkafka produce ceiling: {ceiling:.0} events/s (sustained for {ROUND_RUN:?}, {in_flight} events in flight, acks=all, idempotent)"
+        "raw rdkafka produce ceiling: {ceiling:.0} events/s (sustained for {ROUND_RUN:?}, {in_flight} events in flight, acks=all, idempotent)\n  {}",
+        account.since(events)
     );
     ceiling
 }
@@ -228,17 +238,11 @@ async fn measure_ceiling(bootstrap: &str, topic: &str, in_flight: usize) -> f64 
 /// `in_flight` unacknowledged: a rate sustained over the same time as the one
 /// it is compared with (a single burst of queued records measures librdkafka's batching of
 /// one queue, not what the broker keeps up with). The producer is connected (one record
-/// acknowledged) before the clock starts: its start-up is not produce rate.
-async fn raw_ceiling(bootstrap: &str, topic: &str, in_flight: usize, which: Headers) -> f64 {
-    let producer = raw_producer(bootstrap);
+/// acknowledged) before the clock starts: its start-up is not produce rate. Returns the records
+/// acknowledged and their rate.
+async fn raw_ceiling(bootstrap: &str, topic: &str, in_flight: usize, which: Headers) -> (u64, f64) {
     let samples = sample_payloads(SAMPLES);
-    if let Some(first) = samples.first() {
-        producer
-            .send(first.record(topic, which), Duration::from_secs(10))
-            .await
-            .map_err(|(e, _)| e)
-            .expect("the warm-up record is acknowledged");
-    }
+    let producer = connected_producer(bootstrap, topic, &samples, which).await;
     let started = Instant::now();
     let mut pending = FuturesUnordered::new();
     let mut acknowledged = 0_u64;
@@ -261,7 +265,73 @@ async fn raw_ceiling(bootstrap: &str, topic: &str, in_flight: usize, which: Head
         settle(Some(delivery));
         acknowledged += 1;
     }
+    (
+        acknowledged,
+        acknowledged as f64 / started.elapsed().as_secs_f64(),
+    )
+}
+
+/// Events/s of raw records sent as the batched runs send events, without HTTP: as many tasks
+/// as the batched runs have connections, each sending [`BATCH`] records and waiting for all of
+/// them to be acknowledged before it sends the next ones. Its rate against the ceiling is what
+/// waiting for a whole request costs (a request is as slow as its slowest record, and nothing
+/// of its connection is in flight between two requests); batched ingest against it is what the
+/// HTTP path costs.
+async fn raw_requests(bootstrap: &str, topic: &str) -> f64 {
+    let samples = std::sync::Arc::new(sample_payloads(SAMPLES));
+    let producer = connected_producer(bootstrap, topic, &samples, Headers::Written).await;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..BATCHED_CONNECTIONS)
+        .map(|task| {
+            let (producer, samples, topic) = (producer.clone(), samples.clone(), topic.to_owned());
+            tokio::spawn(async move {
+                let mut acknowledged = 0_u64;
+                let requests = samples
+                    .chunks(BATCH)
+                    .skip(task)
+                    .step_by(BATCHED_CONNECTIONS);
+                for request in requests.cycle() {
+                    if started.elapsed() >= ROUND_RUN {
+                        break;
+                    }
+                    let deliveries = request.iter().map(|sample| {
+                        producer
+                            .send_result(sample.record(&topic, Headers::Written))
+                            .map_err(|(e, _)| e)
+                            .expect("queued")
+                    });
+                    for delivery in join_all(deliveries).await {
+                        settle(Some(delivery));
+                        acknowledged += 1;
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    let mut acknowledged = 0;
+    for task in join_all(tasks).await {
+        acknowledged += task.expect("request task");
+    }
     acknowledged as f64 / started.elapsed().as_secs_f64()
+}
+
+/// A raw producer with one of `samples` acknowledged: its start-up is not produce rate.
+async fn connected_producer(
+    bootstrap: &str,
+    topic: &str,
+    samples: &[Sample],
+    which: Headers,
+) -> FutureProducer {
+    let producer = raw_producer(bootstrap);
+    if let Some(first) = samples.first() {
+        producer
+            .send(first.record(topic, which), Duration::from_secs(10))
+            .await
+            .map_err(|(e, _)| e)
+            .expect("the warm-up record is acknowledged");
+    }
+    producer
 }
 
 /// Fails the benchmark unless a raw delivery was acknowledged.
@@ -283,7 +353,7 @@ fn settle(
 /// What every CloudEvents attribute as a header would cost the broker's ceiling, measured
 /// next to the ceiling of the two headers the producer writes.
 async fn header_cost(bootstrap: &str, topic: &str, written: f64) {
-    let all = raw_ceiling(bootstrap, topic, BROKER_IN_FLIGHT, Headers::AllAttributes).await;
+    let (_, all) = raw_ceiling(bootstrap, topic, BROKER_IN_FLIGHT, Headers::AllAttributes).await;
     println!(
         "headers: with ce_id, ce_source, ce_specversion, ce_time and ce_subject as well, {all:.0} events/s: {:.0}% of the ceiling with the two written ({written:.0})",
         100.0 * all / written
@@ -302,7 +372,7 @@ async fn raw_latency(bootstrap: &str, topic: &str) -> (f64, Latency) {
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 for sample in samples.iter().cycle() {
-                    if started.elapsed() >= ROUND_RUN {
+                    if started.elapsed() >= SINGLE_ROUND_RUN {
                         break;
                     }
                     let sent = Instant::now();
@@ -572,9 +642,9 @@ impl ProducerUnderTest {
         }
     }
 
-    /// CPU seconds so far of the producer process (`None` in-process: it shares this one).
-    fn cpu_seconds(&self) -> Option<f64> {
-        testkit::cpu_seconds(self.child.as_ref()?.id())
+    /// The producer process (`None` in-process: it shares this one).
+    fn pid(&self) -> Option<u32> {
+        Some(self.child.as_ref()?.id())
     }
 
     fn peak_rss_kib(&self) -> u64 {

@@ -191,6 +191,34 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     Some((user + system) as f64 / 100.0)
 }
 
+/// Busy CPU seconds of the whole machine so far, summed over its cores (`/proc/stat`: all time
+/// but idle and I/O wait, in clock ticks of 1/100 s), and how many cores it has.
+pub fn machine_cpu() -> Option<(f64, usize)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let mut lines = stat.lines();
+    let ticks: Vec<u64> = lines
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    // user nice system idle iowait irq softirq steal (guest time is inside user already)
+    let busy: u64 = ticks
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| !matches!(i, 3 | 4))
+        .map(|(_, t)| t)
+        .sum();
+    let cores = lines
+        .filter(|line| {
+            line.starts_with("cpu") && line.as_bytes().get(3).is_some_and(u8::is_ascii_digit)
+        })
+        .count();
+    Some((busy as f64 / 100.0, cores))
+}
+
 /// CPU seconds so far of a dev service of `make bench` / `make test`, from its run directory.
 pub fn service_cpu(service: Service) -> Option<f64> {
     let dir = std::env::var(DEV_SERVICES_DIR).ok()?;
