@@ -10,11 +10,11 @@
 //! Kafka's acknowledgement (from its `/metrics`); batched
 //! requests in rounds alternating with the ceiling at the same events in flight (events/s,
 //! p50/p99, share of the ceiling, median share), each round next to raw records sent in the
-//! batched runs' shape without HTTP (what waiting for whole requests costs, apart from HTTP); and the producer's peak RSS (`VmHWM`). Every
-//! ceiling and batched round also prints where its CPU went (`cpu.rs`): how busy the machine's
-//! cores were, and the broker's, the producer's and this process's CPU per 1k events. The
-//! producer is the release binary from `EVENTFLOW_BIN_DIR` when set, else the router served
-//! in-process.
+//! batched runs' shape without HTTP (what waiting for whole requests costs, apart from HTTP);
+//! and the producer's peak RSS (`VmHWM`). Every ceiling and batched round also prints where its
+//! CPU went (`cpu.rs`): how busy the machine's cores were, and the broker's, the producer's and
+//! this process's CPU per 1k events. The producer is the release binary from
+//! `EVENTFLOW_BIN_DIR` when set, else the router served in-process.
 #![expect(
     clippy::expect_used,
     clippy::panic,

@@ -191,8 +191,9 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     Some((user + system) as f64 / 100.0)
 }
 
-/// Busy CPU seconds of the whole machine so far, summed over its cores (`/proc/stat`: all time
-/// but idle and I/O wait, in clock ticks of 1/100 s), and how many cores it has.
+/// Busy CPU seconds of the whole machine so far, summed over its cores, and how many cores it
+/// has (`/proc/stat`, clock ticks of 1/100 s). Busy is user, nice, system, irq, softirq and steal
+/// (time the hypervisor gave to others: not ours to use either); guest time is inside user.
 pub fn machine_cpu() -> Option<(f64, usize)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let mut lines = stat.lines();
@@ -203,14 +204,10 @@ pub fn machine_cpu() -> Option<(f64, usize)> {
         .map(str::parse)
         .collect::<Result<_, _>>()
         .ok()?;
-    // user nice system idle iowait irq softirq steal (guest time is inside user already)
-    let busy: u64 = ticks
-        .iter()
-        .take(8)
-        .enumerate()
-        .filter(|(i, _)| !matches!(i, 3 | 4))
-        .map(|(_, t)| t)
-        .sum();
+    let [user, nice, system, _idle, _iowait, irq, softirq, steal, ..] = ticks[..] else {
+        return None;
+    };
+    let busy = user + nice + system + irq + softirq + steal;
     let cores = lines
         .filter(|line| {
             line.starts_with("cpu") && line.as_bytes().get(3).is_some_and(u8::is_ascii_digit)
