@@ -25,29 +25,24 @@
 mod cpu;
 #[path = "../tests/producer_support/mod.rs"]
 pub mod producer_support;
+#[path = "ingest/raw.rs"]
+mod raw;
 #[path = "ingest/whole_pipeline.rs"]
 mod whole_pipeline;
 
 use std::{
     net::SocketAddr,
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use cpu::CpuAccount;
 use eventflow_workloads::{
-    event::IncomingEvent,
-    loadgen::{Plan, Summary, Workload, runner, summary::Latency},
-    producer::kafka::headers,
+    loadgen::{Plan, Summary, Workload, runner},
     testkit::{self, DevServices, median, metric_sum, unique_name},
 };
-use futures::{StreamExt, future::join_all, stream::FuturesUnordered};
 use producer_support::create_topic;
-use rdkafka::{
-    ClientConfig,
-    message::Header,
-    producer::{FutureProducer, FutureRecord},
-};
+use raw::{Headers, Raw};
 
 /// Raw records unacknowledged at once in the broker's own ceiling, printed for context.
 const BROKER_IN_FLIGHT: usize = 20_000;
@@ -57,8 +52,6 @@ const BATCH: usize = 100;
 /// many as the batched runs have in flight, so both send the same records at the same
 /// concurrency and differ only in the HTTP path.
 const CEILING_IN_FLIGHT: usize = BATCHED_CONNECTIONS * BATCH;
-/// Distinct records the raw runs cycle through.
-const SAMPLES: usize = 20_000;
 const ROUND_RUN: Duration = Duration::from_secs(5);
 const ROUNDS: usize = 5;
 /// Rounds of the single-event comparison: a p99 swings more than a rate.
@@ -80,12 +73,13 @@ async fn main() {
     let producer = ProducerUnderTest::start(&services, &topic).await;
     // Single runs swing on two shared cores: each ingest run is compared with a ceiling
     // measured next to it.
-    let ceiling = measure_ceiling(&services.kafka_bootstrap, &topic, BROKER_IN_FLIGHT).await;
-    header_cost(&services.kafka_bootstrap, &topic, ceiling).await;
+    let raw = Raw::new(&services.kafka_bootstrap, &topic);
+    let ceiling = measure_ceiling(&raw, BROKER_IN_FLIGHT).await;
+    header_cost(&raw, ceiling).await;
     let before = producer.timings().await;
-    let single = single_rounds(&services.kafka_bootstrap, &topic, &producer.url, ceiling).await;
+    let single = single_rounds(&raw, &producer.url, ceiling).await;
     let own_ms = inside(before, producer.timings().await);
-    let batched_share = batched_rounds(&services.kafka_bootstrap, &topic, &producer).await;
+    let batched_share = batched_rounds(&raw, &producer).await;
     println!(
         "peak RSS of {}: {:.1} MiB",
         producer.what(),
@@ -110,10 +104,10 @@ struct SingleEvents {
 /// same concurrency. A p99 is the slowest 1% of a few seconds on two shared cores: rounds of the
 /// two alternate, each as long as the other, every figure is printed, and the result is the
 /// median HTTP p99 over the median raw p99.
-async fn single_rounds(bootstrap: &str, topic: &str, url: &str, ceiling: f64) -> SingleEvents {
+async fn single_rounds(raw_runs: &Raw, url: &str, ceiling: f64) -> SingleEvents {
     let (mut raw_p99s, mut p99s) = (Vec::new(), Vec::new());
     for round in 1..=SINGLE_ROUNDS {
-        let (rate, raw) = raw_latency(bootstrap, topic).await;
+        let (rate, raw) = raw_runs.latency(50, SINGLE_ROUND_RUN).await;
         println!(
             "raw rdkafka single sends, 50 concurrent, round {round}: {rate:.0} events/s, p50 {:.2} ms, p99 {:.2} ms",
             raw.p50_ms, raw.p99_ms
@@ -147,13 +141,15 @@ async fn single_rounds(bootstrap: &str, topic: &str, url: &str, ceiling: f64) ->
 /// Batched ingest against the ceiling. Both swing from one run to the next on two shared
 /// cores, so ceiling and batched runs alternate, every figure is printed, and the result is
 /// the median batched rate over the median ceiling. Each round also sends raw records in the
-/// batched runs' shape, without HTTP ([`raw_requests`]), which splits the gap to the ceiling
+/// batched runs' shape, without HTTP ([`Raw::requests`]), which splits the gap to the ceiling
 /// into the request shape's part and the HTTP path's.
-async fn batched_rounds(bootstrap: &str, topic: &str, producer: &ProducerUnderTest) -> f64 {
-    let mut ceilings = vec![measure_ceiling(bootstrap, topic, CEILING_IN_FLIGHT).await];
+async fn batched_rounds(raw_runs: &Raw, producer: &ProducerUnderTest) -> f64 {
+    let mut ceilings = vec![measure_ceiling(raw_runs, CEILING_IN_FLIGHT).await];
     let (mut rates, mut shaped) = (Vec::new(), Vec::new());
     for round in 1..=ROUNDS {
-        let raw = raw_requests(bootstrap, topic).await;
+        let raw = raw_runs
+            .requests(BATCHED_CONNECTIONS, BATCH, ROUND_RUN)
+            .await;
         println!(
             "raw rdkafka in requests of {BATCH} records awaited together, {BATCHED_CONNECTIONS} at once (the batched runs' shape without HTTP), round {round}: {raw:.0} events/s, {:.0}% of ceiling",
             100.0 * raw / ceilings.last().copied().unwrap_or(f64::NAN)
@@ -175,7 +171,7 @@ async fn batched_rounds(bootstrap: &str, topic: &str, producer: &ProducerUnderTe
         println!("  {cpu}");
         inside(timings_before, timings_after);
         rates.push(batched.events_per_s);
-        ceilings.push(measure_ceiling(bootstrap, topic, CEILING_IN_FLIGHT).await);
+        ceilings.push(measure_ceiling(raw_runs, CEILING_IN_FLIGHT).await);
     }
     let (rate, ceiling) = (median(&mut rates), median(&mut ceilings));
     let shaped = median(&mut shaped);
@@ -223,9 +219,9 @@ fn report(name: &str, summary: &Summary, ceiling: f64) {
 }
 
 /// Measures and prints the raw ceiling, and where its CPU went.
-async fn measure_ceiling(bootstrap: &str, topic: &str, in_flight: usize) -> f64 {
+async fn measure_ceiling(raw: &Raw, in_flight: usize) -> f64 {
     let account = CpuAccount::now(None);
-    let (events, ceiling) = raw_ceiling(bootstrap, topic, in_flight, Headers::Written).await;
+    let (events, ceiling) = raw.ceiling(in_flight, Headers::Written, ROUND_RUN).await;
     println!(
         "raw rdkafka produce ceiling: {ceiling:.0} events/s (sustained for {ROUND_RUN:?}, {in_flight} events in flight, acks=all, idempotent)\n  {}",
         account.since(events)
@@ -233,169 +229,16 @@ async fn measure_ceiling(bootstrap: &str, topic: &str, in_flight: usize) -> f64 
     ceiling
 }
 
-/// Events/s of a bare `FutureProducer` configured like the ingest path, sending the records
-/// the ingest path sends (key, headers, JSON event) for as long as a batched round runs, with
-/// `in_flight` unacknowledged: a rate sustained over the same time as the one
-/// it is compared with (a single burst of queued records measures librdkafka's batching of
-/// one queue, not what the broker keeps up with). The producer is connected (one record
-/// acknowledged) before the clock starts: its start-up is not produce rate. Returns the records
-/// acknowledged and their rate.
-async fn raw_ceiling(bootstrap: &str, topic: &str, in_flight: usize, which: Headers) -> (u64, f64) {
-    let samples = sample_payloads(SAMPLES);
-    let producer = connected_producer(bootstrap, topic, &samples, which).await;
-    let started = Instant::now();
-    let mut pending = FuturesUnordered::new();
-    let mut acknowledged = 0_u64;
-    for sample in samples.iter().cycle() {
-        if started.elapsed() >= ROUND_RUN {
-            break;
-        }
-        if pending.len() >= in_flight {
-            settle(pending.next().await);
-            acknowledged += 1;
-        }
-        pending.push(
-            producer
-                .send_result(sample.record(topic, which))
-                .map_err(|(e, _)| e)
-                .expect("queued"),
-        );
-    }
-    while let Some(delivery) = pending.next().await {
-        settle(Some(delivery));
-        acknowledged += 1;
-    }
-    (
-        acknowledged,
-        acknowledged as f64 / started.elapsed().as_secs_f64(),
-    )
-}
-
-/// Events/s of raw records sent as the batched runs send events, without HTTP: as many tasks
-/// as the batched runs have connections, each sending [`BATCH`] records and waiting for all of
-/// them to be acknowledged before it sends the next ones. Its rate against the ceiling is what
-/// waiting for a whole request costs (a request is as slow as its slowest record, and nothing
-/// of its connection is in flight between two requests); batched ingest against it is what the
-/// HTTP path costs.
-async fn raw_requests(bootstrap: &str, topic: &str) -> f64 {
-    let samples = std::sync::Arc::new(sample_payloads(SAMPLES));
-    let producer = connected_producer(bootstrap, topic, &samples, Headers::Written).await;
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..BATCHED_CONNECTIONS)
-        .map(|task| {
-            let (producer, samples, topic) = (producer.clone(), samples.clone(), topic.to_owned());
-            tokio::spawn(async move {
-                let mut acknowledged = 0_u64;
-                let requests = samples
-                    .chunks(BATCH)
-                    .skip(task)
-                    .step_by(BATCHED_CONNECTIONS);
-                for request in requests.cycle() {
-                    if started.elapsed() >= ROUND_RUN {
-                        break;
-                    }
-                    let deliveries = request.iter().map(|sample| {
-                        producer
-                            .send_result(sample.record(&topic, Headers::Written))
-                            .map_err(|(e, _)| e)
-                            .expect("queued")
-                    });
-                    for delivery in join_all(deliveries).await {
-                        settle(Some(delivery));
-                        acknowledged += 1;
-                    }
-                }
-                acknowledged
-            })
-        })
-        .collect();
-    let mut acknowledged = 0;
-    for task in join_all(tasks).await {
-        acknowledged += task.expect("request task");
-    }
-    acknowledged as f64 / started.elapsed().as_secs_f64()
-}
-
-/// A raw producer with one of `samples` acknowledged: its start-up is not produce rate.
-async fn connected_producer(
-    bootstrap: &str,
-    topic: &str,
-    samples: &[Sample],
-    which: Headers,
-) -> FutureProducer {
-    let producer = raw_producer(bootstrap);
-    if let Some(first) = samples.first() {
-        producer
-            .send(first.record(topic, which), Duration::from_secs(10))
-            .await
-            .map_err(|(e, _)| e)
-            .expect("the warm-up record is acknowledged");
-    }
-    producer
-}
-
-/// Fails the benchmark unless a raw delivery was acknowledged.
-fn settle(
-    delivery: Option<
-        Result<
-            rdkafka::producer::future_producer::OwnedDeliveryResult,
-            futures::channel::oneshot::Canceled,
-        >,
-    >,
-) {
-    delivery
-        .expect("a delivery in flight")
-        .expect("not cancelled")
-        .map_err(|(e, _)| e)
-        .expect("acknowledged");
-}
-
 /// What every CloudEvents attribute as a header would cost the broker's ceiling, measured
 /// next to the ceiling of the two headers the producer writes.
-async fn header_cost(bootstrap: &str, topic: &str, written: f64) {
-    let (_, all) = raw_ceiling(bootstrap, topic, BROKER_IN_FLIGHT, Headers::AllAttributes).await;
+async fn header_cost(raw: &Raw, written: f64) {
+    let (_, all) = raw
+        .ceiling(BROKER_IN_FLIGHT, Headers::AllAttributes, ROUND_RUN)
+        .await;
     println!(
         "headers: with ce_id, ce_source, ce_specversion, ce_time and ce_subject as well, {all:.0} events/s: {:.0}% of the ceiling with the two written ({written:.0})",
         100.0 * all / written
     );
-}
-
-/// Events/s and latency of 50 tasks each sending one event record at a time: what the broker
-/// gives single-event requests at 50 connections before any HTTP is involved.
-async fn raw_latency(bootstrap: &str, topic: &str) -> (f64, Latency) {
-    let producer = raw_producer(bootstrap);
-    let samples = std::sync::Arc::new(sample_payloads(1000));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..50)
-        .map(|_| {
-            let (producer, samples, topic) = (producer.clone(), samples.clone(), topic.to_owned());
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                for sample in samples.iter().cycle() {
-                    if started.elapsed() >= SINGLE_ROUND_RUN {
-                        break;
-                    }
-                    let sent = Instant::now();
-                    producer
-                        .send(
-                            sample.record(&topic, Headers::Written),
-                            Duration::from_secs(10),
-                        )
-                        .await
-                        .map_err(|(e, _)| e)
-                        .expect("acknowledged");
-                    latencies.push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    for task in join_all(tasks).await {
-        latencies.extend(task.expect("sender task"));
-    }
-    let rate = latencies.len() as f64 / started.elapsed().as_secs_f64();
-    (rate, Latency::of(&mut latencies))
 }
 
 async fn load(url: &str, concurrency: usize, batch: usize, run: Duration) -> Summary {
@@ -448,78 +291,6 @@ async fn load_batches(
     };
     plan.prepared = Some(runner::prepare(&plan, PREPARED_BODIES));
     runner::drive(plan).await.expect("load run").0
-}
-
-/// A `FutureProducer` configured like the ingest path's.
-fn raw_producer(bootstrap: &str) -> FutureProducer {
-    ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .create()
-        .expect("producer")
-}
-
-/// One event as the ingest path writes it to Kafka.
-struct Sample {
-    key: String,
-    kind: String,
-    payload: Vec<u8>,
-    /// The other CloudEvents attributes as binary-mode headers would carry them.
-    attributes: Vec<(&'static str, String)>,
-}
-
-/// Which headers the raw records carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Headers {
-    /// The producer's own: `ce_type` and `content-type`.
-    Written,
-    /// Those and every other CloudEvents attribute in binary-mode form (`ce_id`, `ce_source`,
-    /// `ce_specversion`, `ce_time`, `ce_subject`): what writing them all would cost.
-    AllAttributes,
-}
-
-impl Sample {
-    fn record<'a>(&'a self, topic: &'a str, which: Headers) -> FutureRecord<'a, str, [u8]> {
-        let mut headers = headers(&self.kind);
-        if which == Headers::AllAttributes {
-            for (key, value) in &self.attributes {
-                headers = headers.insert(Header {
-                    key,
-                    value: Some(value.as_str()),
-                });
-            }
-        }
-        FutureRecord::to(topic)
-            .key(self.key.as_str())
-            .payload(self.payload.as_slice())
-            .headers(headers)
-    }
-}
-
-/// `count` random user-activity events as the ingest path would write them.
-fn sample_payloads(count: usize) -> Vec<Sample> {
-    let mut rng = rand::rng();
-    (0..count)
-        .map(|_| {
-            let incoming: IncomingEvent =
-                serde_json::from_value(Workload::UserActivity.event(&mut rng)).expect("event");
-            let event = incoming.into_event(None, "/bench");
-            Sample {
-                key: event.subject.clone().unwrap_or_default(),
-                kind: event.kind.clone(),
-                payload: event.to_json(),
-                attributes: vec![
-                    ("ce_id", event.id.clone()),
-                    ("ce_source", event.source.clone()),
-                    ("ce_specversion", event.specversion.clone()),
-                    ("ce_time", event.time.to_rfc3339()),
-                    ("ce_subject", event.subject.clone().unwrap_or_default()),
-                ],
-            }
-        })
-        .collect()
 }
 
 /// Cumulative sums and counts of the producer's request and Kafka delivery histograms.

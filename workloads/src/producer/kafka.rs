@@ -95,9 +95,9 @@ const STATISTICS_INTERVAL: Duration = Duration::from_millis(500);
 /// Whether the idempotent producer holds a producer id (its state is `Assigned`), from
 /// librdkafka's statistics. Until then, and while it re-acquires one after a broker failure, an
 /// event would wait for the id before it could be sent.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct ProducerIdState {
-    assigned: Arc<AtomicBool>,
+    assigned: AtomicBool,
 }
 
 impl ProducerIdState {
@@ -120,7 +120,6 @@ impl ProducerIdState {
 #[derive(Clone)]
 pub struct KafkaSink {
     producer: Arc<ThreadedProducer<SinkContext>>,
-    producer_id: ProducerIdState,
     topic: String,
     settings: Settings,
     metrics: Metrics,
@@ -143,8 +142,6 @@ impl KafkaSink {
         settings: Settings,
         metrics: Metrics,
     ) -> Result<Self> {
-        let context = SinkContext::default();
-        let producer_id = context.producer_id.clone();
         let producer = crate::config::idempotent_producer(&mut config, settings.delivery_timeout)
             .set(
                 "queue.buffering.max.messages",
@@ -155,10 +152,9 @@ impl KafkaSink {
                 "statistics.interval.ms",
                 crate::config::millis(STATISTICS_INTERVAL),
             )
-            .create_with_context(context)?;
+            .create_with_context(SinkContext::default())?;
         Ok(Self {
             producer: Arc::new(producer),
-            producer_id,
             topic,
             settings,
             metrics,
@@ -227,7 +223,7 @@ impl KafkaSink {
     /// Whether an event would be acknowledged promptly: the producer holds a producer id and
     /// the broker answers a metadata request that knows the topic.
     pub async fn check(&self, timeout: Duration) -> Result<(), NotReady> {
-        if !self.producer_id.assigned() {
+        if !self.producer.context().producer_id.assigned() {
             return Err(NotReady::NoProducerId);
         }
         let sink = self.clone();

@@ -16,7 +16,7 @@ use super::{Ack, ProducerIdState, PublishError};
 
 /// The producer client's context: the producer id from the statistics, and each delivery
 /// report handed to the request that sent the record.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct SinkContext {
     pub producer_id: ProducerIdState,
 }
