@@ -74,8 +74,7 @@ pub struct RunArgs {
     #[arg(long, env = "EVENTFLOW_BACKOFF_BASE", default_value = "5s", value_parser = eventflow_contract::duration::parse)]
     pub backoff_base: std::time::Duration,
     /// Reconciles run at once (others wait in the queue). Each holds its pipeline's desired
-    /// objects and API answers while it runs: unbounded, a rollout of a thousand pipelines held
-    /// a thousand at once, and the memory they took stayed with the process.
+    /// objects and API answers while it runs, so the bound caps the memory of a large rollout.
     #[arg(long, env = "EVENTFLOW_MAX_CONCURRENT_RECONCILES", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub max_concurrent_reconciles: u16,
 }

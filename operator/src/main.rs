@@ -4,23 +4,21 @@ use eventflow_operator::{
     controller, crd,
 };
 
-/// The workloads' allocator, with transparent huge pages off (below): 80 MiB at a thousand
-/// pipelines (the README's "The operator at scale" has the figures and their commands).
+/// The workloads' allocator, with transparent huge pages off (below); docs/benchmarks.md has
+/// the operator's memory at scale.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Threads tokio's blocking pool may hold for librdkafka's synchronous admin calls (topic
 /// round trips and lag measurements; each takes milliseconds on a reachable broker). tokio's
-/// default is 512: at 300 pipelines the pool had grown to 128 threads, each with its stack and
-/// allocator state, and a broker that stops answering holds every thread for a call's whole
-/// timeout. Calls beyond the bound wait in tokio's queue; each is still bounded by its timeout.
+/// default is 512: the pool grows with the pipelines, each thread with its stack and allocator
+/// state, and a broker that stops answering holds every thread for a call's whole timeout. Calls beyond the bound wait in tokio's queue; each is still bounded by its timeout.
 const MAX_BLOCKING_THREADS: usize = 32;
 
 fn main() -> anyhow::Result<()> {
     // mimalloc asks for transparent huge pages on its arenas; then every 2 MiB region the heap
-    // touches is resident whole. At a thousand pipelines (67 MiB of heap) the operator's RSS was
-    // 133-172 MiB with them and 110 MiB without (README). The operator is not allocation-bound;
-    // its footprint is what a cluster pays for it.
+    // touches is resident whole, which inflates the RSS well past the heap (docs/benchmarks.md).
+    // The operator is not allocation-bound; its footprint is what a cluster pays for it.
     nix::sys::prctl::set_thp_disable(true)?;
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -3,9 +3,9 @@ use std::time::Duration;
 use clap::Parser;
 use eventflow_workloads::cli::{Cli, Command};
 
-/// glibc's malloc and free took a fifth of the producer's CPU under batched ingest (every
-/// event allocates its envelope, JSON and Kafka record); mimalloc's thread-local free lists
-/// cost a fraction of that.
+/// mimalloc: every event allocates its envelope, JSON and Kafka record, and glibc's malloc and
+/// free are a large share of the producer's CPU under batched ingest; mimalloc's thread-local
+/// free lists cost a fraction of that (docs/benchmarks.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

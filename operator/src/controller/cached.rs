@@ -2,10 +2,9 @@
 //! owner mapping read) and the object as the API server's JSON text, without managed fields,
 //! parsed only when a reconcile reads it.
 //!
-//! A typed `Deployment` took about 14 KiB of heap in the cache, its JSON text under 4 KiB: at a
-//! thousand pipelines (two thousand Deployments) the typed caches were 29 MiB of the operator's
-//! 67 MiB heap (heaptrack; the README's "The operator at scale" has the command). A reconcile
-//! parses the two or three objects it compares.
+//! Why: a typed object takes several times the memory of its JSON text, and at scale the watch
+//! caches are most of the operator's heap (figures in docs/benchmarks.md). A reconcile parses
+//! only the two or three objects it compares.
 
 use std::{borrow::Cow, marker::PhantomData, sync::Arc};
 

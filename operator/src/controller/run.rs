@@ -211,8 +211,8 @@ async fn run_controller(
 /// The watches share one backoff, and while it runs no watch event is handled. kube's default
 /// (800 ms doubling to 30 s, reset only after 120 s without errors) makes an API server restart
 /// cost minutes: the connection errors while it is away, then each watch's `410 Expired` on
-/// resuming from the restarted server's fresh watch cache, each wait up to 30 s — measured
-/// 155 s before a change made after the restart was reconciled.
+/// resuming from the restarted server's fresh watch cache, each wait up to 30 s
+/// (docs/benchmarks.md has the measurement).
 fn watch_backoff() -> ResetTimerBackoff<ExponentialBackoff> {
     let delays = eventflow_contract::backoff::exponential(
         Duration::from_millis(250),
