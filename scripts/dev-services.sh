@@ -125,8 +125,8 @@ make_tls() {
 }
 
 # The run's server.properties (the shared one plus this run's ports, keystore and data),
-# formatted once with the SCRAM user. The log directory is `data-scram`: a `data` directory left
-# by a run from before the SASL_SSL listener was formatted without the user, so it is dropped.
+# formatted once with the SCRAM user. The log directory is `data-scram`; a `data` directory in
+# the run directory was formatted without the user, so it is dropped.
 prepare_kafka() {
   local dir=$RUN_DIR/kafka port sasl controller
   ensure_port kafka; ensure_port kafka-sasl; ensure_port kafka-controller

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Compares a MongoDB-wire server with what eventflow relies on (the README's table).
+"""Compares a MongoDB-wire server with what eventflow relies on (the table in docs/development.md).
 
 Usage: python3 scripts/mongodb-wire-compare.py mongodb://127.0.0.1:PORT/
 Needs pymongo (`python3 -m venv v && v/bin/pip install pymongo`); writes into database cmp_db.

@@ -1,6 +1,6 @@
 // Pins promtool for scripts/promtool.sh: `promtool check rules` and `promtool test rules` over the
 // chart's alerting rules (charts/eventflow/rules/). Prometheus 3.16.0 is Go module v0.316.0.
-// Regenerate: see README.md.
+// Regenerate: see docs/development.md.
 module eventflow.local/promtool
 
 go 1.26.7

@@ -1,5 +1,5 @@
 // Pins etcd for scripts/dev-cluster.sh. go.etcd.io/etcd/server/v3's go.mod has replace directives,
-// so `go install` refuses it; this wrapper builds it with `go build`. Regenerate: see README.md.
+// so `go install` refuses it; this wrapper builds it with `go build`. Regenerate: see docs/development.md.
 module eventflow.local/dev-cluster/etcd
 
 go 1.26.0

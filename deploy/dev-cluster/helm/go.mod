@@ -1,5 +1,5 @@
 // Pins helm v3 for scripts/dev-cluster.sh: the release whose client-go minor matches the Kubernetes
-// release in ../kubernetes (the script stamps that minor into helm). Regenerate: see README.md.
+// release in ../kubernetes (the script stamps that minor into helm). Regenerate: see docs/development.md.
 module eventflow.local/dev-cluster/helm
 
 go 1.25.0

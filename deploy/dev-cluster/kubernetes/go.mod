@@ -2,7 +2,7 @@
 // kube-scheduler, kubectl). k8s.io/kubernetes requires its staging modules at v0.0.0 and maps them to
 // ./staging with replace directives, which a consumer ignores: every staging module is replaced here
 // by its release (v0.<minor>.<patch>). The go/godebug lines match upstream's go.mod.
-// Regenerate: see deploy/dev-cluster/README.md.
+// Regenerate: see docs/development.md.
 module eventflow.local/dev-cluster/kubernetes
 
 go 1.25.0

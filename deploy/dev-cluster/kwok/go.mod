@@ -1,5 +1,5 @@
 // Pins kwok (fake nodes and pods) for scripts/dev-cluster.sh; its default Stage YAMLs are read from
-// this module's directory in GOMODCACHE. Regenerate: see README.md.
+// this module's directory in GOMODCACHE. Regenerate: see docs/development.md.
 module eventflow.local/dev-cluster/kwok
 
 go 1.26.0
