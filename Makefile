@@ -19,7 +19,7 @@ rules-test: ## promtool check rules + unit tests of the chart's alerts (builds p
 fuzz: ## cargo-fuzz every decoder target for FUZZ_SECONDS each (default 60); prints executions per target
 	scripts/fuzz.sh $(ARGS)
 
-generate: ## regenerate the CRD YAML (crds/ and the chart's copy) and docs/openapi.json
+generate: ## regenerate the CRD YAML (crds/ and the chart's copy), docs/configuration.md's tables and docs/openapi.json
 	scripts/generate.sh
 
 dev-up: ## start the dev services and print their addresses

@@ -8,6 +8,7 @@
 )]
 
 mod chart;
+mod configuration;
 mod examples;
 mod manifests;
 mod observability;
