@@ -25,6 +25,7 @@ pub mod cached;
 mod context;
 pub mod events;
 pub mod finalizer;
+mod quantity;
 pub mod references;
 pub mod run;
 pub mod scale;

@@ -1,11 +1,20 @@
 //! Server-side apply of the desired children under the operator's one field manager.
 //!
-//! With the controller's watch caches of the children ([`Children`], kept as
-//! [`Cached`] text), a child whose stored
-//! state already holds every field the operator would apply is not applied again, and its
-//! readiness is read from the cache: a reconcile that changes nothing sends no write (and no
-//! read) for the children. Without the caches (the reconcile tests' in-memory API), every
-//! reconcile applies.
+//! Every child is applied with [`APPLIED_HASH_ANNOTATION`], a hash of the desired object it
+//! was applied from. With the controller's watch caches of the children ([`Children`], kept as
+//! [`Cached`] text), a child is not applied again when it is [`up_to_date`]: its hash is the
+//! new desired object's (so nothing was added, changed or removed since: a removal changes the
+//! hash, and the apply drops the fields this field manager no longer sets) and it still holds
+//! every field of ours (so nobody edited one). Its readiness is then read from the cache: a
+//! reconcile that changes nothing sends no write (and no read) for the children. Without the
+//! caches (the reconcile tests' in-memory API), every reconcile applies.
+//!
+//! A hand edit of one of our fields (`kubectl edit`) is a watch event of the child, which
+//! reconciles its pipeline at once: the edited field no longer holds, and the apply puts it
+//! back, within seconds rather than at the next resync. Comparing values (quantities by value,
+//! `500m` = `0.5`) instead of this field manager's managed fields keeps the check to the cached
+//! object, and a value the API server stores in another form never holds "differently", so
+//! there is no apply loop.
 
 use k8s_openapi::{
     NamespaceResourceScope,
@@ -22,12 +31,19 @@ use kube::{
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
-use super::cached::Cached;
+use super::{cached::Cached, quantity};
 use crate::{
     Result,
     crd::EventPipeline,
-    resources::{Desired, meta::FIELD_MANAGER, meta::schema_config_map_name},
+    resources::{
+        Desired,
+        meta::{self, APPLIED_HASH_ANNOTATION, FIELD_MANAGER, schema_config_map_name},
+    },
 };
+
+/// Maps of quantities, compared by value ([`quantity::same`]): `resources.limits` and
+/// `resources.requests`.
+const QUANTITY_MAPS: [&str; 2] = ["limits", "requests"];
 
 /// The Deployments as the API server answered the apply (their status is the readiness).
 #[derive(Debug, Clone)]
@@ -102,34 +118,58 @@ impl<K> Child for K where
 {
 }
 
-/// The cached object when it already holds `object`'s fields, else what the apply returns.
+/// The cached object when it is [`up_to_date`] with `object`, else what the apply returns.
 async fn apply_changed<K: Child>(
     client: &Client,
     namespace: &str,
     object: &K,
     cache: Option<&Store<Cached<K>>>,
 ) -> Result<K> {
+    let object = with_applied_hash(object)?;
     let reference = ObjectRef::new(&object.name_any()).within(namespace);
     if let Some(stored) = cache.and_then(|cache| cache.get(&reference)) {
         let stored = stored.object()?;
-        if holds(
+        if up_to_date(
             &serde_json::to_value(&stored)?,
-            &serde_json::to_value(object)?,
+            &serde_json::to_value(&object)?,
         ) {
             return Ok(stored);
         }
     }
-    apply(client, namespace, object).await
+    apply(client, namespace, &object).await
 }
 
-/// Whether `stored` holds every field of `desired` with the same value (what a server-side
-/// apply of `desired` would leave unchanged). Fields the server added (defaults, status) do not
-/// matter; a zero value in `desired` (empty string, list or map, `false`, 0, null) matches a
-/// missing one, as the API server's `omitempty` drops them; lists match element by element.
+/// `object` with [`APPLIED_HASH_ANNOTATION`]: a stable hash of its JSON without it.
+pub fn with_applied_hash<K: Child>(object: &K) -> Result<K> {
+    let hash = meta::stable_hash(&serde_json::to_vec(object)?);
+    let mut object = object.clone();
+    object
+        .annotations_mut()
+        .insert(APPLIED_HASH_ANNOTATION.to_owned(), hash);
+    Ok(object)
+}
+
+/// Whether applying `desired` (carrying its [`APPLIED_HASH_ANNOTATION`]) would leave `stored`
+/// as it is: `stored` was last applied from the same desired object, and [`holds`] its fields.
+pub fn up_to_date(stored: &Value, desired: &Value) -> bool {
+    let hash = |object: &Value| {
+        object["metadata"]["annotations"][APPLIED_HASH_ANNOTATION]
+            .as_str()
+            .map(str::to_owned)
+    };
+    hash(stored).is_some_and(|applied| Some(applied) == hash(desired)) && holds(stored, desired)
+}
+
+/// Whether `stored` holds every field of `desired` with the same value. Fields the server added
+/// (defaults, status) do not matter; an empty string, list or map (or null) in `desired`
+/// matches a missing one, as the API server's `omitempty` drops them (`false` and 0 do not: the
+/// operator sets them only in pointer fields, which the server keeps); lists match element by
+/// element; quantities by value.
 pub fn holds(stored: &Value, desired: &Value) -> bool {
     match (stored, desired) {
         (Value::Object(stored), Value::Object(desired)) => {
             desired.iter().all(|(key, want)| match stored.get(key) {
+                Some(have) if QUANTITY_MAPS.contains(&key.as_str()) => same_quantities(have, want),
                 Some(have) => holds(have, want),
                 None => is_empty(want),
             })
@@ -141,14 +181,27 @@ pub fn holds(stored: &Value, desired: &Value) -> bool {
     }
 }
 
+/// [`holds`] for a map of quantities: the API server stores `0.5` as `500m`.
+fn same_quantities(stored: &Value, desired: &Value) -> bool {
+    let (Value::Object(stored), Value::Object(desired)) = (stored, desired) else {
+        return holds(stored, desired);
+    };
+    desired
+        .iter()
+        .all(|(key, want)| match (stored.get(key), want) {
+            (Some(Value::String(have)), Value::String(want)) => quantity::same(have, want),
+            (Some(have), want) => holds(have, want),
+            (None, want) => is_empty(want),
+        })
+}
+
 fn is_empty(value: &Value) -> bool {
     match value {
         Value::Null => true,
-        Value::Bool(flag) => !flag,
-        Value::Number(number) => number.as_u64() == Some(0),
         Value::String(text) => text.is_empty(),
         Value::Object(map) => map.is_empty(),
         Value::Array(list) => list.is_empty(),
+        Value::Bool(_) | Value::Number(_) => false,
     }
 }
 
@@ -159,9 +212,11 @@ pub async fn apply<K: Child>(client: &Client, namespace: &str, object: &K) -> Re
     body["apiVersion"] = K::api_version(&()).into();
     body["kind"] = K::kind(&()).into();
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    Ok(api
+    let applied = api
         .patch(&object.name_any(), &params, &Patch::Apply(&body))
-        .await?)
+        .await?;
+    tracing::debug!(kind = %K::kind(&()), name = %object.name_any(), "applied");
+    Ok(applied)
 }
 
 /// Deletes the schema `ConfigMap` (when the cache, if any, has one).
@@ -189,15 +244,175 @@ async fn delete_schema(
 
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::api::apps::v1::Deployment;
     use serde_json::json;
 
-    use super::holds;
+    use super::*;
+
+    /// A Deployment as a pipeline's builder makes it, with `resources` and `annotations`.
+    fn deployment(resources: &Value, annotations: &Value, env: &Value) -> Deployment {
+        serde_json::from_value(json!({
+            "metadata": {"name": "p-consumer", "namespace": "shop",
+                         "labels": {"app.kubernetes.io/managed-by": "eventflow-operator"}},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "p"}}, "template": {
+                "metadata": {"annotations": annotations},
+                "spec": {"containers": [{"name": "consumer", "image": "eventflow:1",
+                    "env": env, "resources": resources,
+                    "securityContext": {"allowPrivilegeEscalation": false}}]}}}
+        }))
+        .unwrap()
+    }
+
+    /// What the reconcile compares and sends for `object`.
+    fn sent(object: &Deployment) -> Value {
+        serde_json::to_value(with_applied_hash(object).unwrap()).unwrap()
+    }
+
+    /// The object the API server keeps after applying `sent`: defaults added, quantities in
+    /// their canonical form (`canonical` maps a spec text to the stored one).
+    fn stored_after(sent: &Value, canonical: &[(&str, &str)]) -> Value {
+        let mut stored = sent.clone();
+        stored["metadata"]["resourceVersion"] = "7".into();
+        stored["metadata"]["generation"] = 1.into();
+        stored["spec"]["strategy"] = json!({"type": "RollingUpdate"});
+        stored["status"] = json!({"replicas": 2, "readyReplicas": 2});
+        let container = &mut stored["spec"]["template"]["spec"]["containers"][0];
+        container["imagePullPolicy"] = "IfNotPresent".into();
+        for list in ["limits", "requests"] {
+            if let Some(Value::Object(quantities)) = container["resources"].get_mut(list) {
+                for value in quantities.values_mut() {
+                    if let Some((_, to)) = canonical.iter().find(|(from, _)| value == from) {
+                        *value = (*to).into();
+                    }
+                }
+            }
+        }
+        stored
+    }
+
+    fn limits(memory: Option<&str>) -> Value {
+        let mut resources = json!({"requests": {"cpu": "200m"}, "limits": {"cpu": "1"}});
+        if let Some(memory) = memory {
+            resources["limits"]["memory"] = memory.into();
+        }
+        resources
+    }
+
+    fn env(names: &[&str]) -> Value {
+        names
+            .iter()
+            .map(|n| json!({"name": n, "value": "1"}))
+            .collect()
+    }
+
+    #[test]
+    fn an_unchanged_object_is_up_to_date_so_nothing_is_sent() {
+        let object = deployment(
+            &limits(Some("128Mi")),
+            &json!({"a": "1"}),
+            &env(&["A", "B"]),
+        );
+        let stored = stored_after(&sent(&object), &[]);
+        assert!(up_to_date(&stored, &sent(&object)));
+    }
+
+    #[test]
+    fn a_removed_limit_annotation_or_list_entry_is_sent() {
+        let before = deployment(
+            &limits(Some("128Mi")),
+            &json!({"a": "1", "b": "2"}),
+            &env(&["A", "B"]),
+        );
+        let stored = stored_after(&sent(&before), &[]);
+        let removals = [
+            (
+                "limits.memory",
+                deployment(
+                    &limits(None),
+                    &json!({"a": "1", "b": "2"}),
+                    &env(&["A", "B"]),
+                ),
+            ),
+            (
+                "annotation b",
+                deployment(
+                    &limits(Some("128Mi")),
+                    &json!({"a": "1"}),
+                    &env(&["A", "B"]),
+                ),
+            ),
+            (
+                "env B",
+                deployment(
+                    &limits(Some("128Mi")),
+                    &json!({"a": "1", "b": "2"}),
+                    &env(&["A"]),
+                ),
+            ),
+        ];
+        for (removed, after) in removals {
+            assert!(
+                !up_to_date(&stored, &sent(&after)),
+                "removing {removed} must be applied"
+            );
+        }
+    }
+
+    #[test]
+    fn a_field_of_ours_edited_by_hand_is_sent_again() {
+        let object = deployment(&limits(Some("128Mi")), &json!({"a": "1"}), &env(&["A"]));
+        let applied = stored_after(&sent(&object), &[]);
+        let container = "/spec/template/spec/containers/0";
+        let edits: [(&str, Value); 4] = [
+            ("a changed limit", json!({"resources": limits(Some("1Gi"))})),
+            (
+                "a changed env value",
+                json!({"env": [{"name": "A", "value": "2"}]}),
+            ),
+            ("a removed env entry", json!({"env": []})),
+            ("a removed false", json!({"securityContext": {}})),
+        ];
+        for (edit, change) in edits {
+            let mut stored = applied.clone();
+            let edited = stored.pointer_mut(container).unwrap();
+            for (field, value) in change.as_object().unwrap() {
+                edited[field] = value.clone();
+            }
+            assert!(!up_to_date(&stored, &sent(&object)), "{edit}");
+        }
+    }
+
+    #[test]
+    fn a_quantity_stored_in_canonical_form_is_up_to_date_so_there_is_no_apply_loop() {
+        let forms = [
+            ("cpu", "0.5", "500m"),
+            ("memory", "1024Mi", "1Gi"),
+            ("cpu", "1000m", "1"),
+            ("memory", "1e9", "1G"),
+            ("memory", "0.5Gi", "512Mi"),
+        ];
+        for (resource, spec, canonical) in forms {
+            let resources = json!({"limits": {resource: spec}, "requests": {resource: spec}});
+            let object = deployment(&resources, &json!({}), &env(&["A"]));
+            let stored = stored_after(&sent(&object), &[(spec, canonical)]);
+            assert_eq!(
+                stored["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+                    [resource],
+                canonical
+            );
+            // The reconcile after the apply (the apply's own watch event) sends nothing.
+            assert!(
+                up_to_date(&stored, &sent(&object)),
+                "{resource}: {spec} stored as {canonical}"
+            );
+        }
+    }
 
     #[test]
     fn a_stored_object_holds_what_was_applied_plus_server_defaults() {
         let desired = json!({"spec": {"replicas": 2, "template": {"spec": {"containers": [
             {"name": "c", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": ""}],
-             "volumeMounts": [], "stdin": false}
+             "volumeMounts": []}
         ]}}}});
         let stored = json!({"spec": {"replicas": 2, "strategy": {"type": "RollingUpdate"}, "template": {"spec": {"containers": [
             {"name": "c", "env": [{"name": "A", "value": "1"}, {"name": "B"}], "imagePullPolicy": "IfNotPresent"}

@@ -11,6 +11,9 @@ use crate::crd::EventPipeline;
 pub const FIELD_MANAGER: &str = "eventflow-operator";
 /// Label naming the pipeline an object belongs to.
 pub const PIPELINE_LABEL: &str = "eventflow.dev/pipeline";
+/// Annotation of every child: a hash of the desired object it was last applied from
+/// (`controller::apply`), so that a change, a removal included, is applied and nothing else.
+pub const APPLIED_HASH_ANNOTATION: &str = "eventflow.dev/applied-hash";
 /// Pod-template annotation that changes with the schema, so pods restart to read the new one.
 pub const SCHEMA_HASH_ANNOTATION: &str = "eventflow.dev/schema-hash";
 
