@@ -7,7 +7,7 @@
 //! `measuredAt` is written with the next change), so a settled pipeline is never rewritten.
 
 use k8s_openapi::{
-    api::apps::v1::Deployment,
+    api::apps::v1::{Deployment, DeploymentStatus},
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
     jiff::Timestamp,
 };
@@ -93,32 +93,73 @@ pub fn topic_verdict(topic: &Result<TopicReport>) -> Verdict {
     }
 }
 
-/// A Deployment's readiness as read back after applying it.
+/// A Deployment's readiness as read back after applying it: ready once the rollout of its
+/// current generation finished (as `kubectl rollout status` judges it: the generation observed,
+/// every pod updated and available, no old pod left), and stuck (`RolloutStuck`) once the
+/// Deployment controller reports `ProgressDeadlineExceeded`.
 pub fn workload_verdict(type_: &'static str, deployment: &Deployment) -> Verdict {
+    let name = deployment.name_any();
     let wanted = deployment
         .spec
         .as_ref()
         .and_then(|s| s.replicas)
         .unwrap_or(1);
     let status = deployment.status.clone().unwrap_or_default();
-    let ready = status.ready_replicas.unwrap_or(0);
-    let current = status.observed_generation >= deployment.metadata.generation;
-    let name = deployment.name_any();
+    let generation = deployment.metadata.generation.unwrap_or(0);
+    let progress = |what: String| Verdict::not_ok(type_, "Progressing", format!("{name}: {what}"));
+    if status.observed_generation.unwrap_or(0) < generation {
+        return progress(format!(
+            "waiting for the Deployment controller to see generation {generation}"
+        ));
+    }
+    if let Some(stuck) = deadline_exceeded(&status) {
+        let updated = status.updated_replicas.unwrap_or(0);
+        let message = format!(
+            "{name}: the rollout of generation {generation} is stuck ({updated}/{wanted} pods \
+             updated): {stuck}"
+        );
+        return Verdict::not_ok(type_, "RolloutStuck", message);
+    }
     if wanted == 0 {
-        Verdict::ok(type_, "ScaledToZero", format!("{name} runs no pods"))
-    } else if current && ready >= wanted && status.available_replicas.unwrap_or(0) >= wanted {
+        return Verdict::ok(type_, "ScaledToZero", format!("{name} runs no pods"));
+    }
+    let [replicas, updated, ready, available] = [
+        status.replicas,
+        status.updated_replicas,
+        status.ready_replicas,
+        status.available_replicas,
+    ]
+    .map(|count| count.unwrap_or(0));
+    if updated < wanted {
+        progress(format!(
+            "{updated}/{wanted} pods updated to generation {generation}"
+        ))
+    } else if replicas > updated {
+        progress(format!("{} old pod(s) still running", replicas - updated))
+    } else if available < wanted || ready < wanted {
+        progress(format!("{available}/{wanted} pods available"))
+    } else {
         Verdict::ok(
             type_,
             "Available",
             format!("{name}: {ready}/{wanted} pods ready"),
         )
-    } else {
-        Verdict::not_ok(
-            type_,
-            "Progressing",
-            format!("{name}: {ready}/{wanted} pods ready"),
-        )
     }
+}
+
+/// The message of a `Progressing` condition whose reason is `ProgressDeadlineExceeded`.
+fn deadline_exceeded(status: &DeploymentStatus) -> Option<String> {
+    let conditions = status.conditions.as_deref().unwrap_or_default();
+    conditions
+        .iter()
+        .find(|c| {
+            c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+        })
+        .map(|c| {
+            c.message
+                .clone()
+                .unwrap_or_else(|| "ProgressDeadlineExceeded".to_owned())
+        })
 }
 
 /// `Ready` from the other verdicts: it holds when all of them hold.
@@ -240,7 +281,7 @@ pub async fn write(
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::apps::v1::{DeploymentSpec, DeploymentStatus};
+    use k8s_openapi::api::apps::v1::DeploymentSpec;
 
     use super::*;
     use crate::crd::EventPipelineSpec;
@@ -252,6 +293,8 @@ mod tests {
                 ..DeploymentSpec::default()
             }),
             status: Some(DeploymentStatus {
+                replicas: Some(ready),
+                updated_replicas: Some(ready),
                 ready_replicas: Some(ready),
                 available_replicas: Some(ready),
                 observed_generation: Some(observed),
@@ -274,6 +317,110 @@ mod tests {
             "a rollout not yet observed"
         );
         assert_eq!(verdict(&deployment(0, 0, 1, 1)).reason, "ScaledToZero");
+    }
+
+    /// A Deployment of `wanted` pods at `generation`, its status from the table's columns.
+    fn rollout(
+        wanted: i32,
+        generation: i64,
+        status: [i32; 5],
+        progressing: Option<&str>,
+    ) -> Deployment {
+        let [observed, replicas, updated, ready, available] = status;
+        let mut deployment = deployment(wanted, ready, generation, i64::from(observed));
+        let status = deployment.status.as_mut().unwrap();
+        status.replicas = Some(replicas);
+        status.updated_replicas = Some(updated);
+        status.available_replicas = Some(available);
+        status.conditions = progressing.map(|reason| {
+            vec![k8s_openapi::api::apps::v1::DeploymentCondition {
+                type_: "Progressing".to_owned(),
+                status: if reason == "ProgressDeadlineExceeded" {
+                    "False"
+                } else {
+                    "True"
+                }
+                .to_owned(),
+                reason: Some(reason.to_owned()),
+                message: Some(format!("ReplicaSet \"p-producer-2\" {reason}")),
+                ..Default::default()
+            }]
+        });
+        deployment
+    }
+
+    #[test]
+    fn workload_readiness_follows_the_rollout_of_the_current_generation() {
+        // (wanted, generation, [observedGeneration, replicas, updated, ready, available],
+        //  Progressing reason, expected reason, words the message must hold)
+        let cases = [
+            (
+                1,
+                2,
+                [2, 1, 1, 1, 1],
+                Some("NewReplicaSetAvailable"),
+                "Available",
+                "1/1 pods ready",
+            ),
+            (3, 2, [2, 3, 3, 3, 3], None, "Available", "3/3"),
+            (
+                1,
+                2,
+                [1, 1, 1, 1, 1],
+                Some("NewReplicaSetAvailable"),
+                "Progressing",
+                "generation 2",
+            ),
+            // The new pod cannot be scheduled: the old one is ready, the new one is not.
+            (
+                1,
+                2,
+                [2, 2, 1, 1, 1],
+                Some("ReplicaSetUpdated"),
+                "Progressing",
+                "old pod",
+            ),
+            (
+                2,
+                2,
+                [2, 2, 1, 2, 2],
+                Some("ReplicaSetUpdated"),
+                "Progressing",
+                "1/2 pods updated",
+            ),
+            (
+                2,
+                2,
+                [2, 2, 2, 1, 1],
+                Some("ReplicaSetUpdated"),
+                "Progressing",
+                "1/2 pods available",
+            ),
+            (
+                1,
+                2,
+                [2, 2, 1, 1, 1],
+                Some("ProgressDeadlineExceeded"),
+                "RolloutStuck",
+                "p-producer-2",
+            ),
+            (0, 2, [2, 0, 0, 0, 0], None, "ScaledToZero", "no pods"),
+        ];
+        for (wanted, generation, status, progressing, reason, words) in cases {
+            let verdict = workload_verdict(
+                PRODUCER_READY,
+                &rollout(wanted, generation, status, progressing),
+            );
+            let row = format!("{wanted} {generation} {status:?} {progressing:?}: {verdict:?}");
+            assert_eq!(verdict.reason, reason, "{row}");
+            assert_eq!(
+                verdict.ok,
+                ["Available", "ScaledToZero"].contains(&reason),
+                "{row}"
+            );
+            assert!(verdict.message.contains(words), "{row}");
+            assert!(verdict.message.starts_with("p-producer"), "{row}");
+        }
     }
 
     #[test]
