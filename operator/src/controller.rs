@@ -30,6 +30,7 @@ pub mod references;
 pub mod run;
 pub mod scale;
 pub mod status;
+mod watch_sync;
 
 use std::{
     sync::Arc,

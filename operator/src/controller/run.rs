@@ -17,7 +17,10 @@ use kube::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{Context, Settings, apply::Children, cached::Cached, error_policy, reconcile};
+use super::{
+    Context, Settings, apply::Children, cached::Cached, error_policy, reconcile,
+    watch_sync::WatchSync,
+};
 use crate::{
     Error, Result,
     cli::RunArgs,
@@ -30,6 +33,8 @@ use crate::{
 
 /// How long a Lease holds without renewal.
 const LEASE_DURATION: Duration = Duration::from_secs(15);
+/// The controller's watches, each listed once before the leader is ready.
+const WATCHES: [&str; 4] = ["eventpipelines", "deployments", "services", "configmaps"];
 /// How long one Kafka admin call may take.
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -57,7 +62,6 @@ pub async fn run(args: RunArgs) -> Result<()> {
             return finish(server, None).await;
         }
         tracing::info!("became the leader");
-        readiness.set_not_ready("waiting for the first watch sync");
         let (elector, stop, lost) = (elector.clone(), shutdown.clone(), lost.clone());
         tokio::spawn(async move { elector.keep(stop, lost).await });
     }
@@ -113,21 +117,23 @@ fn context(args: &RunArgs, client: Client, metrics: Arc<Metrics>) -> Context {
 
 /// The watch of the operator's children of one kind (by its `managed-by` label), filling the
 /// cache behind `writer` (as [`Cached`] text, without managed fields, which the reconciler
-/// never reads) and triggering the owner's reconcile on every change.
+/// never reads), reporting its first list to `sync` as `name`, and triggering the owner's
+/// reconcile on every change.
 fn owned<K>(
     client: &Client,
     namespace: Option<&str>,
     writer: Writer<Cached<K>>,
+    (sync, name): (&WatchSync, &'static str),
 ) -> impl futures::Stream<Item = Result<Cached<K>, watcher::Error>> + Send + 'static
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()> + Send + 'static,
 {
     let config =
         watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={FIELD_MANAGER}"));
-    watcher(namespaced::<Cached<K>>(client, namespace), config)
+    let events = watcher(namespaced::<Cached<K>>(client, namespace), config)
         .backoff(watch_backoff())
-        .reflect(writer)
-        .touched_objects()
+        .reflect(writer);
+    sync.observe(name, events).touched_objects()
 }
 
 /// A token cancelled by the first of `shutdown` and `lost`.
@@ -152,15 +158,18 @@ async fn run_controller(
     stop: CancellationToken,
 ) {
     let namespace = args.watched_namespace();
+    let sync = WatchSync::new(readiness, &WATCHES);
     let (pipelines, pipelines_writer) = reflector::store();
-    let pipeline_watch = watcher(
+    let pipeline_events = watcher(
         namespaced::<EventPipeline>(&client, namespace),
         watcher::Config::default().any_semantic(),
     )
     .backoff(watch_backoff())
     .modify(|pipeline| pipeline.managed_fields_mut().clear())
-    .reflect(pipelines_writer)
-    .applied_objects();
+    .reflect(pipelines_writer);
+    let pipeline_watch = sync
+        .observe("eventpipelines", pipeline_events)
+        .applied_objects();
     let (deployments, deployments_writer) = reflector::store();
     let (services, services_writer) = reflector::store();
     let (config_maps, config_maps_writer) = reflector::store();
@@ -172,18 +181,26 @@ async fn run_controller(
     let ctx = Arc::new(context(args, client.clone(), metrics).with_children(children));
     let controller = Controller::for_stream(pipeline_watch, pipelines)
         .with_config(Config::default().concurrency(args.max_concurrent_reconciles))
-        .owns_stream(owned(&client, namespace, deployments_writer))
-        .owns_stream(owned(&client, namespace, services_writer))
-        .owns_stream(owned(&client, namespace, config_maps_writer))
+        .owns_stream(owned(
+            &client,
+            namespace,
+            deployments_writer,
+            (&sync, "deployments"),
+        ))
+        .owns_stream(owned(
+            &client,
+            namespace,
+            services_writer,
+            (&sync, "services"),
+        ))
+        .owns_stream(owned(
+            &client,
+            namespace,
+            config_maps_writer,
+            (&sync, "configmaps"),
+        ))
         .trigger_backoff(watch_backoff())
         .graceful_shutdown_on(stop.cancelled_owned());
-    let store = controller.store();
-    tokio::spawn(async move {
-        if store.wait_until_ready().await.is_ok() {
-            tracing::info!("first watch sync done");
-            readiness.set_ready();
-        }
-    });
     tracing::info!(
         namespace = namespace.unwrap_or("<all>"),
         "controller starting"
