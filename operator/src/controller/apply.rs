@@ -129,11 +129,12 @@ async fn apply_changed<K: Child>(
     let reference = ObjectRef::new(&object.name_any()).within(namespace);
     if let Some(stored) = cache.and_then(|cache| cache.get(&reference)) {
         let stored = stored.object()?;
-        if up_to_date(
+        match stale(
             &serde_json::to_value(&stored)?,
             &serde_json::to_value(&object)?,
         ) {
-            return Ok(stored);
+            None => return Ok(stored),
+            Some(field) => tracing::debug!(name = %object.name_any(), %field, "differs"),
         }
     }
     apply(client, namespace, &object).await
@@ -152,12 +153,16 @@ pub fn with_applied_hash<K: Child>(object: &K) -> Result<K> {
 /// Whether applying `desired` (carrying its [`APPLIED_HASH_ANNOTATION`]) would leave `stored`
 /// as it is: `stored` was last applied from the same desired object, and [`holds`] its fields.
 pub fn up_to_date(stored: &Value, desired: &Value) -> bool {
-    let hash = |object: &Value| {
-        object["metadata"]["annotations"][APPLIED_HASH_ANNOTATION]
-            .as_str()
-            .map(str::to_owned)
-    };
-    hash(stored).is_some_and(|applied| Some(applied) == hash(desired)) && holds(stored, desired)
+    stale(stored, desired).is_none()
+}
+
+/// Why `stored` is not [`up_to_date`]: the path of a field that differs, or the hash.
+fn stale(stored: &Value, desired: &Value) -> Option<String> {
+    let hash = |object: &Value| object["metadata"]["annotations"][APPLIED_HASH_ANNOTATION].clone();
+    if hash(stored).is_null() || hash(stored) != hash(desired) {
+        return Some(format!("the annotation {APPLIED_HASH_ANNOTATION}"));
+    }
+    difference(stored, desired)
 }
 
 /// Whether `stored` holds every field of `desired` with the same value. Fields the server added
@@ -166,33 +171,47 @@ pub fn up_to_date(stored: &Value, desired: &Value) -> bool {
 /// operator sets them only in pointer fields, which the server keeps); lists match element by
 /// element; quantities by value.
 pub fn holds(stored: &Value, desired: &Value) -> bool {
+    difference(stored, desired).is_none()
+}
+
+/// The path of the first field of `desired` that `stored` does not hold (see [`holds`]).
+fn difference(stored: &Value, desired: &Value) -> Option<String> {
+    let inside = |key: &dyn std::fmt::Display, path: String| format!(".{key}{path}");
     match (stored, desired) {
         (Value::Object(stored), Value::Object(desired)) => {
-            desired.iter().all(|(key, want)| match stored.get(key) {
-                Some(have) if QUANTITY_MAPS.contains(&key.as_str()) => same_quantities(have, want),
-                Some(have) => holds(have, want),
-                None => is_empty(want),
-            })
+            desired
+                .iter()
+                .find_map(|(key, want)| match stored.get(key) {
+                    Some(have) if QUANTITY_MAPS.contains(&key.as_str()) => {
+                        same_quantities(have, want).map(|path| inside(key, path))
+                    }
+                    Some(have) => difference(have, want).map(|path| inside(key, path)),
+                    None => (!is_empty(want)).then(|| inside(key, String::new())),
+                })
         }
-        (Value::Array(stored), Value::Array(desired)) => {
-            stored.len() == desired.len() && stored.iter().zip(desired).all(|(s, d)| holds(s, d))
-        }
-        (stored, desired) => stored == desired,
+        (Value::Array(stored), Value::Array(desired)) if stored.len() == desired.len() => stored
+            .iter()
+            .zip(desired)
+            .enumerate()
+            .find_map(|(index, (s, d))| difference(s, d).map(|path| format!("[{index}]{path}"))),
+        (stored, desired) => (stored != desired).then(String::new),
     }
 }
 
-/// [`holds`] for a map of quantities: the API server stores `0.5` as `500m`.
-fn same_quantities(stored: &Value, desired: &Value) -> bool {
+/// [`difference`] in a map of quantities, compared by value: the API server stores `0.5` as
+/// `500m`.
+fn same_quantities(stored: &Value, desired: &Value) -> Option<String> {
     let (Value::Object(stored), Value::Object(desired)) = (stored, desired) else {
-        return holds(stored, desired);
+        return difference(stored, desired);
     };
-    desired
-        .iter()
-        .all(|(key, want)| match (stored.get(key), want) {
-            (Some(Value::String(have)), Value::String(want)) => quantity::same(have, want),
-            (Some(have), want) => holds(have, want),
-            (None, want) => is_empty(want),
-        })
+    desired.iter().find_map(|(key, want)| {
+        let differs = match (stored.get(key), want) {
+            (Some(Value::String(have)), Value::String(want)) => !quantity::same(have, want),
+            (Some(have), want) => difference(have, want).is_some(),
+            (None, want) => !is_empty(want),
+        };
+        differs.then(|| format!(".{key}"))
+    })
 }
 
 fn is_empty(value: &Value) -> bool {

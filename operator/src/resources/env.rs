@@ -229,11 +229,13 @@ fn secret_volume(volume: &str, secret: &str, item: Option<KeyToPath>) -> Volume 
     }
 }
 
+/// A mount; `readOnly` only when true, as the API server stores it (its `false` is omitted, and
+/// the apply compares what it sends with what is stored).
 fn mount(volume: &str, path: &str, read_only: bool) -> VolumeMount {
     VolumeMount {
         name: volume.to_owned(),
         mount_path: path.to_owned(),
-        read_only: Some(read_only),
+        read_only: read_only.then_some(true),
         ..VolumeMount::default()
     }
 }
