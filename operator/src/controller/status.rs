@@ -108,9 +108,7 @@ pub fn workload_verdict(type_: &'static str, deployment: &Deployment) -> Verdict
     let generation = deployment.metadata.generation.unwrap_or(0);
     let progress = |what: String| Verdict::not_ok(type_, "Progressing", format!("{name}: {what}"));
     if status.observed_generation.unwrap_or(0) < generation {
-        return progress(format!(
-            "waiting for the Deployment controller to see generation {generation}"
-        ));
+        return progress("waiting for the Deployment controller to see the new spec".to_owned());
     }
     if let Some(stuck) = deadline_exceeded(&status) {
         let updated = status.updated_replicas.unwrap_or(0);
@@ -132,7 +130,7 @@ pub fn workload_verdict(type_: &'static str, deployment: &Deployment) -> Verdict
     .map(|count| count.unwrap_or(0));
     if updated < wanted {
         progress(format!(
-            "{updated}/{wanted} pods updated to generation {generation}"
+            "{updated}/{wanted} pods updated to the current spec"
         ))
     } else if replicas > updated {
         progress(format!("{} old pod(s) still running", replicas - updated))
@@ -369,7 +367,7 @@ mod tests {
                 [1, 1, 1, 1, 1],
                 Some("NewReplicaSetAvailable"),
                 "Progressing",
-                "generation 2",
+                "new spec",
             ),
             // The new pod cannot be scheduled: the old one is ready, the new one is not.
             (
