@@ -14,7 +14,7 @@ mod support;
 
 use std::{
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
@@ -38,7 +38,8 @@ use kube::{
 use serde_json::json;
 use support::{
     api, bootstrap, cached_children, condition, context, context_with_children, fake,
-    fake_counting_writes, fake_with, pipeline, reconcile_stored, secret, stored,
+    fake_counting_writes, fake_recording_patches, fake_with, pipeline, reconcile_stored, secret,
+    stored,
 };
 
 async fn event_reasons(client: &Client) -> Vec<String> {
@@ -128,6 +129,35 @@ async fn a_reconcile_that_changes_nothing_sends_no_write() {
     assert!(
         writes.load(Ordering::SeqCst) > changed,
         "a spec change is applied"
+    );
+}
+
+/// A removal from the spec (here `producer.resources.limits`) changes the desired Deployment:
+/// the reconcile applies it, although the stored Deployment holds every field still desired.
+#[tokio::test]
+async fn a_field_removed_from_the_spec_is_applied() {
+    let pipeline = pipeline(&bootstrap(), "rm");
+    let name = pipeline.name_any();
+    let patched = Arc::new(Mutex::new(Vec::new()));
+    let client = fake_recording_patches(pipeline, &patched).await;
+    reconcile_stored(&context(client.clone(), Settings::default()), &name)
+        .await
+        .unwrap();
+    let ctx = context_with_children(client.clone(), cached_children(&client).await);
+    reconcile_stored(&ctx, &name).await.unwrap();
+    let spec = json!({"spec": {"producer": {"resources": {"limits": null}}}});
+    api::<EventPipeline>(&client)
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&spec))
+        .await
+        .unwrap();
+    patched.lock().unwrap().clear();
+
+    reconcile_stored(&ctx, &name).await.unwrap();
+    let producer = format!("{name}-producer");
+    assert_eq!(
+        *patched.lock().unwrap(),
+        [producer],
+        "the removal of producer.resources.limits is applied, and nothing else"
     );
 }
 

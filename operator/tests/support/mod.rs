@@ -166,6 +166,30 @@ pub async fn fake_counting_writes(
         .unwrap()
 }
 
+/// A [`fake`] API, holding every Secret the full fixture refers to, that records the name of
+/// every object it receives a patch of (not the status subresource's), in order.
+pub async fn fake_recording_patches(
+    pipeline: EventPipeline,
+    patched: &Arc<std::sync::Mutex<Vec<String>>>,
+) -> Client {
+    let patched = Arc::clone(patched);
+    let funcs = interceptor::Funcs::new().patch(move |patch| {
+        patched.lock().unwrap().push(patch.name.to_owned());
+        Ok(None)
+    });
+    let mut secrets = fixture_secrets();
+    secrets.push(jwks_secret());
+    ClientBuilder::new()
+        .with_resource::<EventPipeline>()
+        .with_status_subresource::<EventPipeline>()
+        .with_object(pipeline)
+        .with_objects(secrets)
+        .with_interceptor_funcs(funcs)
+        .build()
+        .await
+        .unwrap()
+}
+
 /// Watch caches of the children, filled with what the API holds now (as the controller's
 /// watches would be).
 pub async fn cached_children(client: &Client) -> Children {
