@@ -14,6 +14,37 @@ use crate::support::{
 const LEASE: Duration = Duration::from_secs(15);
 const RETRY: Duration = Duration::from_secs(5);
 
+/// The status and body of an operator's `/readyz`.
+fn readyz(port: u16) -> Option<(u16, String)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let response = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+            .await
+            .ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.text().await.ok()?))
+    })
+}
+
+/// Waits until the operator on `port` answers ready (what the chart's readiness probe asks).
+fn wait_ready(who: &str, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = readyz(port);
+        if answer.as_ref().is_some_and(|(status, _)| *status == 200) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{who}'s /readyz after 30 s: {answer:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn holder(lease: &str) -> Option<String> {
     let output = kubectl(&[
         "-n",
@@ -60,6 +91,9 @@ fn only_the_leader_reconciles_and_the_standby_takes_over_after_sigkill() {
         "the standby acted:\n{quiet}"
     );
     assert_eq!(holder(&lease).as_deref(), Some(a.as_str()));
+    // Both are ready: the leader has synced its watches, the standby is ready to take over.
+    wait_ready("the leader", leader.metrics_port);
+    wait_ready("the standby", standby.metrics_port);
 
     leader.kill();
     let killed = Instant::now();
@@ -92,5 +126,6 @@ fn only_the_leader_reconciles_and_the_standby_takes_over_after_sigkill() {
         log.contains("became the leader") && log.contains("reconciled"),
         "{log}"
     );
+    wait_ready("the new leader", standby.metrics_port);
     eprintln!("standby took over {took:?} after the leader's SIGKILL");
 }

@@ -16,6 +16,7 @@
 mod chart;
 mod crd;
 mod deletion;
+mod drift;
 mod kafka;
 mod leader;
 mod observability;
