@@ -133,7 +133,10 @@ pub fn workload_verdict(type_: &'static str, deployment: &Deployment) -> Verdict
             "{updated}/{wanted} pods updated to the current spec"
         ))
     } else if replicas > updated {
-        progress(format!("{} old pod(s) still running", replicas - updated))
+        progress(format!(
+            "{updated}/{wanted} pods updated, {} old pod(s) still running",
+            replicas - updated
+        ))
     } else if available < wanted || ready < wanted {
         progress(format!("{available}/{wanted} pods available"))
     } else {

@@ -23,6 +23,7 @@ mod observability;
 mod pipelines;
 mod rbac;
 mod restarts;
+mod rollout;
 mod scaling;
 mod schemas;
 mod secrets;
