@@ -5,10 +5,10 @@
 //! `insert_many` into MongoDB via [`sink`], poison messages to `<topic>.dlq` via [`dlq`]) while
 //! the next one fills; a few writes may be in flight, settled in order ([`flush`]). Only the
 //! offsets of a batch written along with every batch before it are recorded and committed
-//! ([`offsets`]). A failing write pauses fetching and is
-//! retried with capped backoff; partitions being revoked are flushed first ([`rebalance`]);
-//! SIGTERM stops fetching, flushes, commits and leaves the group. The admin server reports
-//! readiness ([`health`]) and [`metrics`].
+//! ([`offsets`]). A failing write pauses fetching, also on partitions assigned meanwhile
+//! ([`pause`]), and is retried with capped backoff; partitions being revoked are flushed first
+//! ([`rebalance`]); SIGTERM stops fetching, flushes, commits and leaves the group. The admin
+//! server reports readiness ([`health`]) and [`metrics`].
 
 pub mod batch;
 pub mod decode;
@@ -17,6 +17,7 @@ pub mod flush;
 pub mod health;
 pub mod metrics;
 pub mod offsets;
+pub mod pause;
 pub mod poll_loop;
 pub mod rebalance;
 pub mod sink;
