@@ -22,6 +22,7 @@ use super::{
     health::{Check, Health},
     metrics::ConsumerMetrics,
     offsets::{self, Progress},
+    pause::Pause,
     sink::WriteError,
     writer::Writer,
 };
@@ -67,6 +68,8 @@ pub struct Flusher {
     pub metrics: ConsumerMetrics,
     /// The consumer's readiness.
     pub health: Health,
+    /// Whether fetching is paused (writes failing).
+    pub pause: Pause,
     rules: EventRules,
     writer: Arc<Writer>,
     runtime: Handle,
@@ -95,6 +98,7 @@ impl Flusher {
             settings,
             metrics: writer.metrics.clone(),
             health,
+            pause: Pause::default(),
             rules,
             writer: Arc::new(writer),
             runtime: Handle::current(),

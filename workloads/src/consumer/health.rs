@@ -54,18 +54,29 @@ impl Health {
         self.set(check, Some(reason.into()));
     }
 
+    /// Whether a check passes now.
+    pub fn passing(&self, check: Check) -> bool {
+        self.lock()[index(check)].is_none()
+    }
+
     fn set(&self, check: Check, value: Option<String>) {
-        let index = match check {
-            Check::Group => 0,
-            Check::MongoPing => 1,
-            Check::Write => 2,
-        };
-        let mut failing = self
-            .failing
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        failing[index] = value;
+        let mut failing = self.lock();
+        failing[index(check)] = value;
         publish(&self.readiness, &*failing);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, [Option<String>; 3]> {
+        self.failing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn index(check: Check) -> usize {
+    match check {
+        Check::Group => 0,
+        Check::MongoPing => 1,
+        Check::Write => 2,
     }
 }
 
@@ -115,6 +126,7 @@ mod tests {
         assert!(readiness.is_ready());
         health.fail(Check::Write, "insert_many failed");
         assert_eq!(readiness.reason().as_deref(), Some("insert_many failed"));
+        assert!(health.passing(Check::MongoPing) && !health.passing(Check::Write));
         health.pass(Check::Write);
         assert!(readiness.is_ready());
     }

@@ -5,10 +5,11 @@
 //! `insert_many` into MongoDB via [`sink`], poison messages to `<topic>.dlq` via [`dlq`]) while
 //! the next one fills; a few writes may be in flight, settled in order ([`flush`]). Only the
 //! offsets of a batch written along with every batch before it are recorded and committed
-//! ([`offsets`]). A failing write pauses fetching and is
-//! retried with capped backoff; partitions being revoked are flushed first ([`rebalance`]);
-//! SIGTERM stops fetching, flushes, commits and leaves the group. The admin server reports
-//! readiness ([`health`]) and [`metrics`].
+//! ([`offsets`]). A failing write pauses fetching, also on partitions assigned meanwhile
+//! ([`pause`]), and is retried with capped backoff; librdkafka's prefetch is sized from the
+//! batch ([`prefetch`]), so memory stays bounded through an outage; partitions being revoked
+//! are flushed first ([`rebalance`]); SIGTERM stops fetching, flushes, commits and leaves the
+//! group. The admin server reports readiness ([`health`]) and [`metrics`].
 
 pub mod batch;
 pub mod decode;
@@ -17,7 +18,9 @@ pub mod flush;
 pub mod health;
 pub mod metrics;
 pub mod offsets;
+pub mod pause;
 pub mod poll_loop;
+pub mod prefetch;
 pub mod rebalance;
 pub mod sink;
 pub mod writer;
@@ -44,6 +47,7 @@ use self::{
     flush::{FlushSettings, Flusher},
     health::{Check, Health},
     metrics::ConsumerMetrics,
+    prefetch::Prefetch,
     rebalance::FlowContext,
     sink::Sink,
     writer::Writer,
@@ -61,6 +65,8 @@ pub const DLQ_TOPIC_ENV: &str = "EVENTFLOW_DLQ_TOPIC";
 
 /// How often MongoDB is pinged for readiness.
 const PING_INTERVAL: Duration = Duration::from_secs(2);
+/// Longest wait for the topic's metadata at start-up.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 /// Extra time for leaving the group after the shutdown flush; with the default shutdown
 /// timeout the process is gone well within Kubernetes' default 30 s grace period.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
@@ -83,9 +89,18 @@ pub struct ConsumerArgs {
     /// Where a group without committed offsets starts.
     #[arg(long, env = contract::AUTO_OFFSET_RESET, default_value = "earliest")]
     pub auto_offset_reset: String,
-    /// Events per batch written to MongoDB.
+    /// Events per batch written to MongoDB. Memory: the consumer holds at most (writes in
+    /// flight + 1) batches of events, also while MongoDB is down (fetching pauses), plus
+    /// librdkafka's prefetch (see --event-bytes).
     #[arg(long, env = contract::BATCH_SIZE, default_value_t = 100)]
     pub batch_size: usize,
+    /// Expected size of one event in Kafka, in bytes: sizes librdkafka's prefetch to about a
+    /// batch (fetch.max.bytes = batch size x this, 1 to 16 MiB, shared by the topic's
+    /// partitions; the queue stops fetching at that many bytes or two batches of messages), so
+    /// librdkafka holds at most two fetches (2 MiB with the defaults). A librdkafka property
+    /// in the Kafka properties file wins. The resulting bound: docs/consumer-memory.md.
+    #[arg(long, env = "EVENTFLOW_EVENT_BYTES", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    pub event_bytes: u64,
     /// Most batch writes in flight at once; offsets are still committed in order, only for
     /// batches written along with every batch before them.
     #[arg(long, env = "EVENTFLOW_MAX_WRITES_IN_FLIGHT", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
@@ -138,10 +153,12 @@ impl ConsumerArgs {
             .unwrap_or_else(|| naming::dead_letter_topic(&self.topic))
     }
 
-    /// The librdkafka consumer configuration: no automatic offset store or commit; offsets are
-    /// committed explicitly after each handled batch.
-    pub fn consumer_config(&self) -> Result<ClientConfig> {
+    /// The librdkafka consumer configuration: no automatic offset store or commit (offsets are
+    /// committed explicitly after each handled batch), the prefetch sized for the batch and
+    /// the topic's `partitions`.
+    pub fn consumer_config(&self, partitions: usize) -> Result<ClientConfig> {
         let mut config = self.kafka.client_config()?;
+        Prefetch::new(self.batch_size, self.event_bytes, partitions).apply(&mut config);
         config
             .set("group.id", &self.group_id)
             .set("auto.offset.reset", &self.auto_offset_reset)
@@ -203,8 +220,9 @@ pub async fn run_until(args: ConsumerArgs, shutdown: CancellationToken) -> Resul
     ensure_indexes(&sink, &health, &args, &shutdown).await;
 
     let flusher = Arc::new(build_flusher(&args, sink, metrics, health)?);
+    let partitions = topic_partitions(&args).await?;
     let consumer: BaseConsumer<FlowContext> = args
-        .consumer_config()?
+        .consumer_config(partitions)?
         .create_with_context(FlowContext::new(Arc::clone(&flusher)))?;
     consumer.subscribe(&[&args.topic])?;
     tracing::info!(topic = %args.topic, group = %args.group_id, dlq = %args.dlq_topic(), "consuming");
@@ -271,6 +289,18 @@ fn build_flusher(
         writer,
         health,
     ))
+}
+
+/// The topic's partitions, for sizing the prefetch (1 when Kafka does not answer in time).
+async fn topic_partitions(args: &ConsumerArgs) -> Result<usize> {
+    let config = args.kafka.client_config()?;
+    let topic = args.topic.clone();
+    let lookup = move || prefetch::topic_partitions(&config, &topic, METADATA_TIMEOUT);
+    let partitions = tokio::task::spawn_blocking(lookup).await.ok().flatten();
+    if partitions.is_none() {
+        tracing::warn!(topic = %args.topic, "no partition count from Kafka; prefetch sized for one partition");
+    }
+    Ok(partitions.unwrap_or(1))
 }
 
 /// The pipeline's database; server selection gives up after the write timeout unless the URI

@@ -1,15 +1,16 @@
 //! The consumer thread: poll, batch, write (a few batches in flight while the next fills),
-//! commit in order; pause while a write keeps failing; on shutdown stop fetching, flush and
-//! commit.
+//! commit in order; pause while a write keeps failing (nothing is read meanwhile, so what waits
+//! for the retry is at most the batches in flight and the one filling); on shutdown stop
+//! fetching, flush and commit.
 
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::consumer::{BaseConsumer, ConsumerContext};
 use tokio_util::sync::CancellationToken;
 
 use eventflow_contract::backoff::Backoff;
 
-use super::{batch::Trigger, flush::Flusher, sink::WriteError};
+use super::{batch::Trigger, flush::Flusher, health::Check, sink::WriteError};
 
 /// Longest single `poll`, so shutdown and batch deadlines are noticed promptly.
 const MAX_POLL_WAIT: Duration = Duration::from_millis(100);
@@ -35,7 +36,7 @@ impl Retry {
         match outcome {
             Ok(()) => {
                 if self.backoff.failures() > 0 {
-                    set_paused(consumer, flusher, false);
+                    flusher.pause.set(consumer, &flusher.metrics, false);
                     tracing::info!(
                         failures = self.backoff.failures(),
                         "batch written after retries; fetching resumed"
@@ -48,9 +49,25 @@ impl Retry {
                 let delay = self.backoff.next_delay();
                 flusher.metrics.retries.inc();
                 tracing::warn!(%error, retry_in = ?delay, "batch write failed; fetching paused, nothing committed");
-                set_paused(consumer, flusher, true);
+                flusher.pause.set(consumer, &flusher.metrics, true);
                 self.next = Some((Instant::now() + delay, trigger));
             }
+        }
+    }
+
+    /// A due retry found nothing left to write (a revocation gave its batch up): the streak
+    /// ends once MongoDB answers pings; until then fetching stays paused and the check repeats
+    /// with the backoff.
+    fn nothing_to_retry<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        flusher: &Flusher,
+        trigger: Trigger,
+    ) {
+        if self.next.is_none() || flusher.health.passing(Check::MongoPing) {
+            self.settled(consumer, flusher, Ok(()), trigger);
+        } else {
+            self.next = Some((Instant::now() + self.backoff.next_delay(), trigger));
         }
     }
 
@@ -100,8 +117,7 @@ pub fn run<C: ConsumerContext>(
             }
         }
         if !flusher.start(trigger) {
-            // Nothing left to write (a rebalance took it): any failure streak is over.
-            retry.settled(consumer, flusher, Ok(()), trigger);
+            retry.nothing_to_retry(consumer, flusher, trigger);
         }
     }
     drain(consumer, flusher);
@@ -116,31 +132,18 @@ fn wait_until(wake: Option<Instant>) -> Duration {
 
 fn poll_once<C: ConsumerContext>(consumer: &BaseConsumer<C>, flusher: &Flusher, wait: Duration) {
     match consumer.poll(wait) {
+        Some(Ok(message)) if flusher.pause.is_paused() => {
+            flusher.pause.hand_back(consumer, &message);
+        }
         Some(Ok(message)) => flusher.accept(&message),
         Some(Err(error)) => tracing::warn!(%error, "kafka consumer error"),
         None => {}
     }
 }
 
-/// Pauses or resumes fetching on the whole current assignment.
-fn set_paused<C: ConsumerContext>(consumer: &BaseConsumer<C>, flusher: &Flusher, paused: bool) {
-    let Ok(assignment) = consumer.assignment() else {
-        return;
-    };
-    let result = if paused {
-        consumer.pause(&assignment)
-    } else {
-        consumer.resume(&assignment)
-    };
-    if let Err(error) = result {
-        tracing::warn!(%error, paused, "cannot pause/resume the assignment");
-    }
-    flusher.metrics.paused.set(i64::from(paused));
-}
-
 /// Shutdown: stop fetching, write what is pending (bounded), commit synchronously.
 fn drain<C: ConsumerContext>(consumer: &BaseConsumer<C>, flusher: &Flusher) {
-    set_paused(consumer, flusher, true);
+    flusher.pause.set(consumer, &flusher.metrics, true);
     flusher.flush_or_give_up(consumer, Trigger::Shutdown, None);
     flusher.commit_progress(consumer, None);
     tracing::info!("batch flushed and offsets committed; leaving the group");

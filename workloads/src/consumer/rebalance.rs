@@ -1,6 +1,6 @@
-//! The consumer's librdkafka context: flush before partitions are revoked, track the
-//! assignment, committed offsets and lag (from commit results and librdkafka statistics), and
-//! route librdkafka's errors and logs to tracing.
+//! The consumer's librdkafka context: flush before partitions are revoked, pause partitions
+//! assigned while writes fail, track the assignment, committed offsets and lag (from commit
+//! results and librdkafka statistics), and route librdkafka's errors and logs to tracing.
 
 use std::sync::Arc;
 
@@ -79,6 +79,7 @@ impl ConsumerContext for FlowContext {
         let metrics = &self.flusher.metrics;
         match rebalance {
             Rebalance::Assign(list) => {
+                self.flusher.pause.on_assign(consumer, list);
                 let partitions = partitions_of(list, &self.flusher.topic);
                 tracing::info!(?partitions, "partitions assigned");
                 self.flusher.health.pass(Check::Group);

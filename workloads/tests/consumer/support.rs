@@ -138,8 +138,13 @@ pub async fn create_topic(topic: &str, partitions: i32) {
 
 /// The JSON of a valid event.
 pub fn event_json(id: &str, kind: &str, user: &str) -> Vec<u8> {
+    event_json_with(id, kind, user, &json!({"userId": user}))
+}
+
+/// The JSON of a valid event with the given `data`.
+pub fn event_json_with(id: &str, kind: &str, user: &str, data: &serde_json::Value) -> Vec<u8> {
     let incoming: IncomingEvent = serde_json::from_value(json!({
-        "id": id, "type": kind, "subject": user, "data": {"userId": user}
+        "id": id, "type": kind, "subject": user, "data": data
     }))
     .unwrap();
     incoming.into_event(None, "consumer-test").to_json()

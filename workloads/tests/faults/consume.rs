@@ -11,7 +11,7 @@ use crate::support::{
     ConsumerProcess, Kafka, Spec, collection, events, ids, name, produce, wait_for_count,
 };
 
-fn private_services() -> (PrivateServices, Kafka) {
+pub fn private_services() -> (PrivateServices, Kafka) {
     let services = PrivateServices::start().expect("private dev services");
     let kafka = Kafka {
         bootstrap: services.addresses.kafka_bootstrap.clone(),
@@ -19,7 +19,7 @@ fn private_services() -> (PrivateServices, Kafka) {
     (services, kafka)
 }
 
-fn spec(services: &PrivateServices, topic: &str) -> Spec {
+pub fn spec(services: &PrivateServices, topic: &str) -> Spec {
     let mut spec = Spec::new(topic, topic);
     spec.kafka_bootstrap
         .clone_from(&services.addresses.kafka_bootstrap);
@@ -41,23 +41,24 @@ fn expected(prefixes: &[(&str, usize)]) -> std::collections::BTreeSet<String> {
 }
 
 /// Waits until MongoDB holds exactly the events of `prefixes` (each once) and the group
-/// committed the end of both partitions.
-async fn settled(
+/// committed the end of the topic's `partitions`.
+pub async fn settled(
     kafka: &Kafka,
     spec: &Spec,
     stored: &Collection<Document>,
     prefixes: &[(&str, usize)],
+    partitions: i32,
     limit: Duration,
 ) {
     let expected = expected(prefixes);
     wait_for_count(stored, expected.len() as u64, limit).await;
     kafka
-        .wait_committed_at_end(&spec.group, &spec.topic, 2, limit)
+        .wait_committed_at_end(&spec.group, &spec.topic, partitions, limit)
         .await;
     assert_eq!(ids(stored).await, expected);
 }
 
-async fn wait_until_readyz(consumer: &ConsumerProcess, status: u16, limit: Duration) {
+pub async fn wait_until_readyz(consumer: &ConsumerProcess, status: u16, limit: Duration) {
     let start = Instant::now();
     while consumer.readyz().await != status {
         assert!(
@@ -90,7 +91,7 @@ impl Consuming {
         produce(&kafka.producer(), &topic, &events("before", 0..100)).await;
         let stored = collection(&spec.mongodb_uri, &spec.collection).await;
         let before = [("before", 100)];
-        settled(&kafka, &spec, &stored, &before, Duration::from_secs(60)).await;
+        settled(&kafka, &spec, &stored, &before, 2, Duration::from_secs(60)).await;
         Self {
             services,
             kafka,
@@ -138,6 +139,7 @@ async fn a_mongodb_outage_pauses_commits_nothing_and_resumes_with_every_event_on
         &run.spec,
         &run.stored,
         &all,
+        2,
         Duration::from_secs(90),
     )
     .await;
@@ -183,6 +185,7 @@ async fn a_broker_restart_during_consumption_resumes_from_the_committed_offsets(
         &run.spec,
         &run.stored,
         &all,
+        2,
         Duration::from_secs(120),
     )
     .await;

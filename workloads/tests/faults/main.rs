@@ -11,6 +11,7 @@
 
 mod consume;
 mod ingest;
+mod outage;
 #[path = "../consumer/support.rs"]
 #[expect(
     dead_code,
