@@ -1,4 +1,5 @@
 # One entry point for humans. Each target is a short recipe over scripts/.
+NODE ?= kwok
 .PHONY: run test rules-test bench fuzz generate dev-up dev-down dev-status cluster-up cluster-down images kind-up kind-down help
 
 help: ## list the targets
@@ -31,13 +32,14 @@ dev-down: ## stop the dev services
 dev-status: ## state of the dev services
 	scripts/dev-services.sh status
 
-cluster-up: ## build (once) and start a local Kubernetes control plane with kwok; print KUBECONFIG
-	scripts/dev-cluster.sh start
+cluster-up: ## build (once) and start a local Kubernetes control plane with kwok (NODE=real: a real node with Kafka, FerretDB and the eventflow images)
+	EVENTFLOW_CLUSTER_NODE=$(NODE) scripts/dev-cluster.sh start
+	@if [ "$(NODE)" = real ]; then scripts/dev-cluster.sh stack; fi
 
 cluster-down: ## stop the local Kubernetes control plane
 	scripts/dev-cluster.sh stop
 
-images: ## build the eventflow-operator and eventflow container images (needs Docker)
+images: ## build the eventflow-operator and eventflow container images (Docker, else podman + a Debian base image)
 	scripts/images.sh
 
 kind-up: ## kind cluster + Kafka + MongoDB + chart + quickstart pipeline (needs docker, kind, helm, kubectl)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane on loopback: etcd, kube-apiserver (RBAC, ServiceAccount tokens),
-# kube-controller-manager, kube-scheduler and kwok (plays the kubelet of one fake Node: pods become
-# Running/Ready without containers), plus kubectl and helm. Built pinned from the Go module proxy
-# (wrapper modules in deploy/dev-cluster/) into a cache outside the checkout; no Docker needed.
+# kube-controller-manager, kube-scheduler, and one node: kwok (a fake Node whose pods become
+# Running/Ready without containers; the default) or, with EVENTFLOW_CLUSTER_NODE=real, a real node on
+# this host (kubelet, containerd + runc, CNI bridge, kube-proxy, CoreDNS: scripts/dev-node.sh); plus
+# kubectl and helm. Built pinned from the Go module proxy (wrapper modules in deploy/dev-cluster/)
+# into a cache outside the checkout; no Docker needed.
 #
 #   scripts/dev-cluster.sh install   build the binaries (no-op when present; about 20 min cold on 2 cores)
 #   scripts/dev-cluster.sh start     install if needed, start the cluster, wait until usable, print env
@@ -10,11 +12,18 @@
 #   scripts/dev-cluster.sh status    running / crashed / not answering, per component (exit 1 unless all answer)
 #   scripts/dev-cluster.sh restart COMPONENT   stop one component (SIGTERM) and start it again on the same
 #                                    port with the same data, waiting until it answers (e.g. kube-apiserver)
-#   scripts/dev-cluster.sh stop      stop exactly the processes this run directory started (by PID), drop etcd data
+#   scripts/dev-cluster.sh load-images IMAGE...   real node: copy podman images into the node's containerd
+#   scripts/dev-cluster.sh stack     real node: load the eventflow images (made if missing) and run Kafka
+#                                    and FerretDB as pods (deploy/real-node), as kind-up does on kind
+#   scripts/dev-cluster.sh crictl ARGS...   real node: crictl against the node's containerd
+#   scripts/dev-cluster.sh host-state   what a real node changes on this host (links, iptables chains,
+#                                    mounts, cgroups), as sorted lines: equal before start and after stop
+#   scripts/dev-cluster.sh stop      stop exactly what this run directory started, drop etcd data
 #
 # EVENTFLOW_CACHE (default ~/.cache/eventflow) holds the builds in tools/kubernetes-<version>/bin;
 # EVENTFLOW_CLUSTER_DIR (default $EVENTFLOW_CACHE/run/cluster-default) holds PIDs, ports, PKI,
-# kubeconfig, logs and etcd data of one cluster, so separate run directories give independent clusters.
+# kubeconfig, logs and etcd data of one cluster, so separate run directories give independent clusters
+# (a real node is one per host: it owns the bridge evf0 and 10.245.0.0/24).
 # EVENTFLOW_CLUSTER_AUDIT=1 (read by start) makes the API server write an audit log, audit.log in the
 # run directory: one JSON line per request of a non-admin user (the operator's ServiceAccount token, a
 # test's own users), none for the control plane itself; the scale benchmark counts the operator's
@@ -26,12 +35,23 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/env.sh"
 MODS=$(cd "$HERE/../deploy/dev-cluster" && pwd)
 RUN_DIR=${EVENTFLOW_CLUSTER_DIR:-$EVENTFLOW_CACHE/run/cluster-default}
+say() { printf 'dev-cluster: %s\n' "$*" >&2; }
 PKI=$RUN_DIR/pki
 KCFG=$RUN_DIR/admin.kubeconfig
-NODE=kwok-node-0
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
-
-say() { printf 'dev-cluster: %s\n' "$*" >&2; }
+# The node: kwok (fake pods; the default) or real (kubelet, containerd, kube-proxy and CoreDNS on this
+# host: scripts/dev-node.sh). A run directory remembers the kind it was started with.
+NODE_KIND=$(cat "$RUN_DIR/node-kind" 2>/dev/null || echo "${EVENTFLOW_CLUSTER_NODE:-kwok}")
+CONTROL_PLANE=(etcd kube-apiserver kube-controller-manager kube-scheduler)
+case $NODE_KIND in
+  kwok) NODE=kwok-node-0 API_HOST=127.0.0.1 COMPONENTS=("${CONTROL_PLANE[@]}" kwok) ;;
+  real)
+    # shellcheck source=scripts/containers.sh
+    source "$HERE/containers.sh"
+    # shellcheck source=scripts/dev-node.sh
+    source "$HERE/dev-node.sh"
+    NODE=$NODE_NAME API_HOST=$NODE_IP COMPONENTS=("${CONTROL_PLANE[@]}" "${NODE_COMPONENTS[@]}") ;;
+  *) say "EVENTFLOW_CLUSTER_NODE must be kwok or real, not '$NODE_KIND'"; exit 2 ;;
+esac
 
 # The version a wrapper module pins for a module (its go.mod is the single source of truth).
 pinned() {
@@ -42,6 +62,8 @@ K8S_VERSION=$(pinned kubernetes k8s.io/kubernetes)
 ETCD_VERSION=$(pinned etcd go.etcd.io/etcd/server/v3)
 KWOK_VERSION=$(pinned kwok sigs.k8s.io/kwok)
 HELM_VERSION=$(pinned helm helm.sh/helm/v3)
+COREDNS_VERSION=$(pinned coredns github.com/coredns/coredns)
+CRI_TOOLS_VERSION=$(pinned cri-tools sigs.k8s.io/cri-tools)
 K8S_MINOR=${K8S_VERSION#v1.}
 K8S_MINOR=${K8S_MINOR%%.*}
 TOOLS=$EVENTFLOW_CACHE/tools/kubernetes-${K8S_VERSION#v}
@@ -57,13 +79,21 @@ BINARIES=(
   "kwok kwok sigs.k8s.io/kwok/cmd/kwok"
   "helm helm helm.sh/helm/v3/cmd/helm"
 )
+# The real node's binaries (EVENTFLOW_CLUSTER_NODE=real): kubelet and kube-proxy from the same
+# Kubernetes release, cluster DNS from CoreDNS.
+NODE_BINARIES=(
+  "kubelet kubernetes k8s.io/kubernetes/cmd/kubelet"
+  "kube-proxy kubernetes k8s.io/kubernetes/cmd/kube-proxy"
+  "coredns coredns eventflow.local/dev-cluster/coredns"
+  "crictl cri-tools sigs.k8s.io/cri-tools/cmd/crictl"
+)
 
 # ---------------------------------------------------------------------------------------- install
 
 module_version() {
   case $1 in
     kubernetes) echo "$K8S_VERSION" ;; etcd) echo "$ETCD_VERSION" ;;
-    kwok) echo "$KWOK_VERSION" ;; helm) echo "$HELM_VERSION" ;;
+    kwok) echo "$KWOK_VERSION" ;; helm) echo "$HELM_VERSION" ;; coredns) echo "$COREDNS_VERSION" ;; cri-tools) echo "$CRI_TOOLS_VERSION" ;;
   esac
 }
 
@@ -135,7 +165,9 @@ build() {
 cmd_install() {
   local entry start=$SECONDS
   mkdir -p "$BIN"
-  for entry in "${BINARIES[@]}"; do
+  local entries=("${BINARIES[@]}")
+  [ "$NODE_KIND" = real ] && entries+=("${NODE_BINARIES[@]}")
+  for entry in "${entries[@]}"; do
     # shellcheck disable=SC2086 # entry is "binary module package"
     build $entry
   done
@@ -154,15 +186,18 @@ sign() {
     -days 3650 -extfile "$PKI/$1.ext" -out "$PKI/$1.crt" 2>/dev/null
 }
 
+# The real node's address (scripts/dev-node.sh), in every API server certificate.
+NODE_IP_SAN=10.245.0.1
+
 make_pki() {
-  [ -f "$PKI/admin.crt" ] && return
+  [ -f "$PKI/admin.crt" ] && grep -q "IP:$NODE_IP_SAN" "$PKI/apiserver.ext" && return
   mkdir -p "$PKI"
   openssl genrsa -out "$PKI/ca.key" 2048 2>/dev/null
   printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\nsubjectKeyIdentifier=hash\n' >"$PKI/ca.ext"
   openssl req -new -key "$PKI/ca.key" -subj "/CN=eventflow-dev-cluster-ca" -out "$PKI/ca.csr"
   openssl x509 -req -in "$PKI/ca.csr" -signkey "$PKI/ca.key" -days 3650 -extfile "$PKI/ca.ext" -out "$PKI/ca.crt" 2>/dev/null
   local leaf='basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n'
-  sign apiserver "/CN=kube-apiserver" "${leaf}extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1\n"
+  sign apiserver "/CN=kube-apiserver" "${leaf}extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1,IP:$NODE_IP_SAN\n"
   sign admin "/O=system:masters/CN=kubernetes-admin" "${leaf}extendedKeyUsage=clientAuth\n"
   openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
   openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
@@ -171,7 +206,7 @@ make_pki() {
 write_kubeconfig() {
   local k=("$BIN/kubectl" config --kubeconfig="$KCFG")
   rm -f "$KCFG"
-  "${k[@]}" set-cluster dev --server="https://127.0.0.1:$(port_of kube-apiserver)" \
+  "${k[@]}" set-cluster dev --server="https://$API_HOST:$(port_of kube-apiserver)" \
     --certificate-authority="$PKI/ca.crt" --embed-certs=true >/dev/null
   "${k[@]}" set-credentials admin --client-certificate="$PKI/admin.crt" --client-key="$PKI/admin.key" --embed-certs=true >/dev/null
   "${k[@]}" set-context dev --cluster=dev --user=admin >/dev/null
@@ -207,11 +242,13 @@ alive() { running "$(pid_of "$1")"; }
 
 answers() {
   local url=https://127.0.0.1:$(port_of "$1")
+  [ "$1" = kube-apiserver ] && url=https://$API_HOST:$(port_of "$1")
   case $1 in
     etcd) curl -fsS --max-time 3 "http://127.0.0.1:$(port_of etcd)/health" | grep -q '"health":"true"' ;;
     kube-apiserver) curl -fsS --max-time 3 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "$url/readyz" ;;
     kube-controller-manager | kube-scheduler) curl -fsSk --max-time 3 "$url/healthz" ;;
     kwok) curl -fsS --max-time 3 "http://127.0.0.1:$(port_of kwok)/healthz" ;;
+    *) node_answers "$1" ;;
   esac >/dev/null 2>&1
 }
 
@@ -226,13 +263,24 @@ run_etcd() {
 run_kube_apiserver() {
   # shellcheck disable=SC2046 # audit_flags prints flags without spaces, one word each
   exec "$BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$(port_of etcd)" \
-    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$(port_of kube-apiserver)" \
-    --endpoint-reconciler-type=none --cert-dir="$RUN_DIR/apiserver-certs" \
+    --bind-address="$API_HOST" --advertise-address="$API_HOST" --secure-port="$(port_of kube-apiserver)" \
+    --cert-dir="$RUN_DIR/apiserver-certs" \
     --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" --client-ca-file="$PKI/ca.crt" \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
-    --service-cluster-ip-range=10.96.0.0/16 --authorization-mode=RBAC --allow-privileged=true \
-    $(audit_flags)
+    --service-cluster-ip-range=10.96.0.0/16 --allow-privileged=true \
+    $(audit_flags) $(node_kind_flags)
+}
+
+# kwok: loopback, which no Endpoints may name, so no `kubernetes` Service endpoints. Real node: the
+# node's address as the `kubernetes` endpoint (pods reach the API server), the Node authorizer for
+# the kubelet's credentials, and a client certificate for the kubelet's API (logs, exec, port-forward).
+node_kind_flags() {
+  case $NODE_KIND in
+    kwok) echo "--endpoint-reconciler-type=none --authorization-mode=RBAC" ;;
+    real) echo "--endpoint-reconciler-type=lease --authorization-mode=Node,RBAC --kubelet-preferred-address-types=InternalIP" \
+      "--kubelet-client-certificate=$PKI/apiserver-kubelet-client.crt --kubelet-client-key=$PKI/apiserver-kubelet-client.key" ;;
+  esac
 }
 
 # The audit policy of EVENTFLOW_CLUSTER_AUDIT=1: metadata (user, user agent, verb, object) of every
@@ -307,6 +355,7 @@ wait_until_answering() {
 
 # Ready once kwok has initialised the fake node and the controller-manager made `default`'s ServiceAccount.
 wait_until_usable() {
+  [ "$NODE_KIND" = real ] && { node_wait_ready && node_storage; return; }
   local k=("$BIN/kubectl" --kubeconfig="$KCFG")
   "${k[@]}" apply -f "$MODS/fake-node.yaml" >/dev/null
   for _ in $(seq 1 240); do
@@ -335,6 +384,7 @@ print_env() {
   echo "export KUBECONFIG=$KCFG"
   echo "export PATH=$BIN:\$PATH"
   echo "export EVENTFLOW_CLUSTER_DIR=$RUN_DIR"
+  echo "export EVENTFLOW_CLUSTER_NODE=$NODE_KIND"
 }
 
 all_up() {
@@ -357,6 +407,8 @@ prepare_run_dir() {
   write_kwok_stages
   rm -f "$RUN_DIR/audit-policy.yaml" "$RUN_DIR/audit.log"
   if [ "${EVENTFLOW_CLUSTER_AUDIT:-0}" = 1 ]; then write_audit_policy; fi
+  echo "$NODE_KIND" >"$RUN_DIR/node-kind"
+  if [ "$NODE_KIND" = real ]; then node_prepare; fi
 }
 
 cmd_start() {
@@ -425,8 +477,9 @@ cmd_restart() {
 
 cmd_stop() {
   local i
+  [ "$NODE_KIND" = real ] && node_stop
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop_component "${COMPONENTS[i]}"; done
-  rm -rf "$RUN_DIR/etcd-data" "$RUN_DIR/etcd-peer.port" "$RUN_DIR/env" "$KCFG"
+  rm -rf "$RUN_DIR/etcd-data" "$RUN_DIR/etcd-peer.port" "$RUN_DIR/env" "$RUN_DIR/node-kind" "$KCFG"
   say "stopped (run directory $RUN_DIR)"
 }
 
@@ -437,5 +490,11 @@ case ${1:-} in
   status) cmd_status ;;
   stop) cmd_stop ;;
   restart) cmd_restart "${2:-}" ;;
-  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  load-images)
+    [ "$NODE_KIND" = real ] || { say "load-images needs a real node (EVENTFLOW_CLUSTER_NODE=real)"; exit 2; }
+    shift; node_load_images "$@" ;;
+  host-state) source "$HERE/containers.sh"; source "$HERE/dev-node.sh"; node_host_state ;;
+  stack) [ "$NODE_KIND" = real ] || { say "stack needs a real node"; exit 2; }; node_stack ;;
+  crictl) [ "$NODE_KIND" = real ] || { say "crictl needs a real node"; exit 2; }; shift; crictl_ "$@" ;;
+ *) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

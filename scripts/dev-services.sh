@@ -5,6 +5,7 @@
 # on free loopback ports.
 #
 #   scripts/dev-services.sh install          install both (no-op when present)
+#   scripts/dev-services.sh versions         the pinned versions and install paths, as key=value lines
 #   scripts/dev-services.sh start            install if needed, start both, wait until they answer, print env
 #   scripts/dev-services.sh restart SERVICE  stop kafka or mongodb and start it again: same port, data kept
 #   scripts/dev-services.sh env              print the addresses as `export` lines
@@ -277,10 +278,11 @@ cmd_stop() {
 
 case ${1:-} in
   install) install_kafka; install_ferretdb ;;
+  versions) printf '%s\n' "kafka=$KAFKA_VERSION" "kafka_home=$KAFKA_HOME" "ferretdb=$FERRETDB_VERSION" "ferretdb_bin=$FERRETDB_BIN" ;;
   start) cmd_start ;;
   restart) cmd_restart "${2:-}" ;;
   env) [ -f "$RUN_DIR/env" ] || fail "not running (no $RUN_DIR/env)"; cmd_status >/dev/null || { cmd_status >&2; exit 1; }; cat "$RUN_DIR/env" ;;
   status) cmd_status ;;
   stop) cmd_stop ;;
-  *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -21,7 +21,7 @@ TAG=$TAG scripts/images.sh
 kind load docker-image --name "$CLUSTER" "eventflow-operator:$TAG" "eventflow:$TAG"
 
 step "Kafka and MongoDB"
-kubectl apply -f deploy/kind/
+kubectl apply -k deploy/kind/
 kubectl -n kafka rollout status statefulset/kafka --timeout=300s
 kubectl -n mongodb rollout status deployment/mongodb --timeout=300s
 

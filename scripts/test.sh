@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The one test command (`make test`): formatting, lints, then every test against freshly started
-# dev services and a fresh dev cluster (a real Kubernetes control plane with kwok), which are
-# stopped again however the tests end.
+# The one test command (`make test`): formatting, lints, the container images, then every test
+# against freshly started dev services and two fresh dev clusters (real Kubernetes control planes:
+# one with kwok's fake node, one with a real node running the images), which are stopped again
+# however the tests end.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env.sh
@@ -27,18 +28,42 @@ scripts/schemathesis.sh >/dev/null
 step "building the test binaries"
 cargo test --workspace --locked --no-run
 
+step "container images: make images (release build; podman and a Debian base image when Docker is absent)"
+export TAG=${TAG:-dev}
+scripts/images.sh
+# operator/tests/images.rs runs them under podman.
+export EVENTFLOW_IMAGE_TAG=$TAG
+
 # Private run directories: a `make test` never touches the services or cluster of a `make dev-up`
 # or `make cluster-up`, and stops exactly what it started, also when the tests fail.
 export EVENTFLOW_RUN_DIR=$EVENTFLOW_CACHE/run/test-$$
 export EVENTFLOW_CLUSTER_DIR=$EVENTFLOW_CACHE/run/test-$$-cluster
+export EVENTFLOW_REAL_NODE_DIR=$EVENTFLOW_CACHE/run/test-$$-real-node
+HOST_BEFORE=$EVENTFLOW_CACHE/run/test-$$-host-before
+real_node() { EVENTFLOW_CLUSTER_DIR=$EVENTFLOW_REAL_NODE_DIR EVENTFLOW_CLUSTER_NODE=real scripts/dev-cluster.sh "$@"; }
 stop_all() {
   status=$?
-  step "stopping the dev cluster and the dev services"
+  step "stopping the dev clusters and the dev services"
+  real_node stop || true
   scripts/dev-cluster.sh stop || true
   scripts/dev-services.sh stop || true
-  rm -rf "$EVENTFLOW_RUN_DIR"
+  # The real node's stop is exact: the host is as it was before the node started.
+  if [ -f "$HOST_BEFORE" ]; then
+    if scripts/dev-cluster.sh host-state | diff "$HOST_BEFORE" -; then
+      echo "host state after stop: as before the real node started"
+    else
+      echo "FAILED: the host differs from before the real node started (< before, > after; above)"
+      status=1
+    fi
+  fi
+  rm -rf "$EVENTFLOW_RUN_DIR" "$HOST_BEFORE"
   # The cluster's logs (apiserver, controller-manager, kwok) stay for a failed run.
-  if [ "$status" -eq 0 ]; then rm -rf "$EVENTFLOW_CLUSTER_DIR"; else echo "cluster logs kept in $EVENTFLOW_CLUSTER_DIR"; fi
+  if [ "$status" -eq 0 ]; then
+    rm -rf "$EVENTFLOW_CLUSTER_DIR" "$EVENTFLOW_REAL_NODE_DIR"
+  else
+    echo "cluster logs kept in $EVENTFLOW_CLUSTER_DIR and $EVENTFLOW_REAL_NODE_DIR"
+  fi
+  exit "$status"
 }
 trap stop_all EXIT
 
@@ -48,6 +73,12 @@ eval "$(scripts/dev-services.sh start)"
 step "starting the dev cluster (kube-apiserver, etcd, controller-manager, scheduler, kwok; kubectl, helm)"
 # Exports KUBECONFIG (admin) and PATH (kubectl, helm) for operator/tests/cluster.
 eval "$(scripts/dev-cluster.sh start)"
+
+step "starting the real-node cluster (control plane; kubelet, containerd, kube-proxy, CoreDNS) and its stack (images; Kafka and FerretDB pods)"
+# operator/tests/real_node reads EVENTFLOW_REAL_NODE_DIR; its admin kubeconfig is in there.
+scripts/dev-cluster.sh host-state >"$HOST_BEFORE"
+real_node start >/dev/null
+real_node stack
 
 step "cargo test --workspace"
 log=$EVENTFLOW_RUN_DIR/cargo-test.log

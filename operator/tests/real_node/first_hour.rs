@@ -1,0 +1,308 @@
+//! `helm install`, `kubectl apply -f examples/`, events in through the producer's Service and out
+//! of MongoDB, and a burst that makes the operator add consumer pods that join the group.
+
+use std::{
+    collections::BTreeSet,
+    time::{Duration, Instant},
+};
+
+use mongodb::bson::{Document, doc};
+use serde_json::{Value, json};
+
+use crate::support::{DiagnoseOnFailure, REPO, cluster, metric, pod_ip, pod_ready, wait_for};
+
+const RELEASE: &str = "eventflow";
+const SYSTEM: &str = "eventflow-system";
+/// The namespace of every example pipeline.
+const PIPELINES: &str = "default";
+const PIPELINE: &str = "quickstart";
+/// The in-cluster MongoDB-wire server (deploy/real-node), reached through its Service.
+const MONGODB_SERVICE: (&str, &str) = ("mongodb", "mongodb");
+
+#[tokio::test]
+async fn a_users_first_hour_on_a_real_node() {
+    let _diagnose = DiagnoseOnFailure;
+    let installed = install_the_chart();
+    println!("helm install -> operator Ready: {installed:?}");
+    operator_holds_the_lease_and_serves_metrics().await;
+    let started = Instant::now();
+    apply_every_example().await;
+    let producer = service_url(PIPELINES, &format!("{PIPELINE}-producer"), 8080);
+    let mongo = mongo_collection().await;
+    let first = send(&producer, "first", 1).await;
+    wait_stored(&mongo, &first).await;
+    println!(
+        "kubectl apply -> every example Ready and the first event stored: {:?}",
+        started.elapsed()
+    );
+    read_back(&producer, &first).await;
+
+    let accepted = burst_scales_consumers_out_and_back(&producer, &mongo).await;
+    let mut all: BTreeSet<String> = first.into_iter().collect();
+    all.extend(accepted);
+    assert_stored_once(&mongo, &all).await;
+}
+
+fn install_the_chart() -> Duration {
+    let cluster = cluster();
+    let started = Instant::now();
+    let tag = format!("operator.image.tag={}", cluster.tag);
+    let workload_tag = format!("workload.image.tag={}", cluster.tag);
+    cluster.helm_ok(&[
+        "install",
+        RELEASE,
+        &format!("{REPO}/charts/eventflow"),
+        "--namespace",
+        SYSTEM,
+        "--create-namespace",
+        "--set",
+        "operator.image.repository=eventflow-operator",
+        "--set",
+        &tag,
+        "--set",
+        "operator.image.pullPolicy=Never",
+        "--set",
+        "workload.image.repository=eventflow",
+        "--set",
+        &workload_tag,
+        "--set",
+        "operator.logFormat=plain",
+        "--wait",
+        "--timeout",
+        "5m",
+    ]);
+    let elapsed = started.elapsed();
+    let pods = cluster.pods(SYSTEM, "app.kubernetes.io/name=eventflow");
+    assert_eq!(pods.len(), 1, "one operator pod: {pods:#?}");
+    assert!(
+        pod_ready(&pods[0]),
+        "the operator pod is Running and Ready: {:#}",
+        pods[0]["status"]
+    );
+    elapsed
+}
+
+async fn operator_holds_the_lease_and_serves_metrics() {
+    let cluster = cluster();
+    let pod = cluster
+        .pods(SYSTEM, "app.kubernetes.io/name=eventflow")
+        .remove(0);
+    let name = pod["metadata"]["name"].as_str().unwrap().to_owned();
+    let holder = wait_for(
+        "the operator to hold the Lease",
+        Duration::from_secs(60),
+        || {
+            let lease = cluster.kubectl(&[
+                "get",
+                "lease",
+                "-n",
+                SYSTEM,
+                "eventflow-operator",
+                "-o",
+                "json",
+            ]);
+            let lease: Value = serde_json::from_slice(&lease.stdout).ok()?;
+            lease["spec"]["holderIdentity"].as_str().map(str::to_owned)
+        },
+    )
+    .await;
+    assert_eq!(holder, name, "the Lease holder is the operator pod");
+    let url = format!("http://{}:8080/metrics", pod_ip(&pod));
+    let text = reqwest::get(&url)
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("eventflow_operator_"),
+        "operator metrics at {url}:\n{text}"
+    );
+}
+
+/// The Secrets the examples name (deploy/kind/mongodb.yaml made `mongodb`), then every file.
+async fn apply_every_example() {
+    let cluster = cluster();
+    cluster.kubectl_ok(&[
+        "-n",
+        PIPELINES,
+        "create",
+        "secret",
+        "generic",
+        "transactions-ingest-tokens",
+        "--from-literal=tokens=t0ken",
+    ]);
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(format!("{REPO}/examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let applied = cluster.kubectl_ok(&["apply", "-f", path.to_str().unwrap()]);
+            names.extend(
+                applied
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("eventpipeline.eventflow.dev/"))
+                    .map(|l| l.split_whitespace().next().unwrap().to_owned()),
+            );
+        }
+    }
+    assert!(
+        names.len() >= 5,
+        "every example pipeline applied: {names:?}"
+    );
+    for name in &names {
+        wait_for(
+            &format!("pipeline {name} Ready with its pods Running and Ready"),
+            Duration::from_secs(300),
+            || {
+                let pipeline = cluster.json(&["eventpipeline", "-n", PIPELINES, name]);
+                let ready = pipeline["status"]["conditions"]
+                    .as_array()?
+                    .iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True");
+                let pods = cluster.pods(PIPELINES, &format!("app.kubernetes.io/instance={name}"));
+                (ready && pods.len() >= 2 && pods.iter().all(pod_ready)).then_some(())
+            },
+        )
+        .await;
+    }
+}
+
+/// `http://CLUSTER-IP:PORT` of a Service: reached from this host through kube-proxy's rules.
+fn service_url(namespace: &str, name: &str, port: u16) -> String {
+    let service = cluster().json(&["service", "-n", namespace, name]);
+    let ip = service["spec"]["clusterIP"].as_str().unwrap();
+    format!("http://{ip}:{port}")
+}
+
+async fn mongo_collection() -> mongodb::Collection<Document> {
+    let (namespace, name) = MONGODB_SERVICE;
+    let address = service_url(namespace, name, 27017).replace("http://", "");
+    let client =
+        mongodb::Client::with_uri_str(format!("mongodb://{address}/?directConnection=true"))
+            .await
+            .expect("MongoDB client");
+    client.database("eventflow").collection(PIPELINE)
+}
+
+/// Posts `count` events with ids `prefix-N` in one request; the ids the producer accepted (202).
+async fn send(producer: &str, prefix: &str, count: usize) -> Vec<String> {
+    let ids: Vec<String> = (0..count).map(|i| format!("{prefix}-{i}")).collect();
+    let events: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"id": id, "type": "demo", "source": "/first-hour", "subject": id, "data": {"n": 1}}))
+        .collect();
+    let answer = reqwest::Client::new()
+        .post(format!("{producer}/v1/events"))
+        .json(&events)
+        .send()
+        .await
+        .expect("POST /v1/events");
+    let status = answer.status();
+    assert_eq!(
+        status,
+        202,
+        "POST /v1/events: {}",
+        answer.text().await.unwrap_or_default()
+    );
+    ids
+}
+
+async fn stored(mongo: &mongodb::Collection<Document>, ids: &[String]) -> u64 {
+    mongo
+        .count_documents(doc! {"_id": {"$in": ids}})
+        .await
+        .unwrap_or(0)
+}
+
+async fn wait_stored(mongo: &mongodb::Collection<Document>, ids: &[String]) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while stored(mongo, ids).await < ids.len() as u64 {
+        assert!(
+            Instant::now() < deadline,
+            "{} events not stored within 120 s",
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn read_back(producer: &str, ids: &[String]) {
+    for id in ids {
+        let answer = reqwest::get(format!("{producer}/v1/events/{id}"))
+            .await
+            .expect("GET");
+        assert_eq!(answer.status(), 200, "GET /v1/events/{id}");
+        let event: Value = answer.json().await.unwrap();
+        assert_eq!(event["id"], id.as_str(), "{event:#}");
+    }
+}
+
+/// 8,000 events at once: lag makes the operator add consumer pods, each of which joins the group
+/// and is assigned partitions; the lag drains and the consumers go back to one.
+async fn burst_scales_consumers_out_and_back(
+    producer: &str,
+    mongo: &mongodb::Collection<Document>,
+) -> Vec<String> {
+    let cluster = cluster();
+    let mut accepted = Vec::new();
+    for round in 0..40 {
+        accepted.extend(send(producer, &format!("burst-{round}"), 200).await);
+    }
+    let selector =
+        format!("app.kubernetes.io/instance={PIPELINE},app.kubernetes.io/component=consumer");
+    let consumers = wait_for(
+        "more than one consumer pod Running and Ready",
+        Duration::from_secs(180),
+        || {
+            let pods = cluster.pods(PIPELINES, &selector);
+            let ready: Vec<Value> = pods.into_iter().filter(pod_ready).collect();
+            (ready.len() > 1).then_some(ready)
+        },
+    )
+    .await;
+    println!("consumers scaled out to {} pods", consumers.len());
+    for pod in &consumers {
+        let url = format!("http://{}:9090/metrics", pod_ip(pod));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while metric(&url, "eventflow_consumer_assigned_partitions").await < 1.0 {
+            assert!(
+                Instant::now() < deadline,
+                "consumer pod {} was assigned no partition within 60 s",
+                pod["metadata"]["name"]
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    wait_stored(mongo, &accepted).await;
+    wait_for(
+        "the consumers to scale back to one",
+        Duration::from_secs(180),
+        || {
+            let deployment = cluster.json(&[
+                "deployment",
+                "-n",
+                PIPELINES,
+                &format!("{PIPELINE}-consumer"),
+            ]);
+            (deployment["spec"]["replicas"] == 1).then_some(())
+        },
+    )
+    .await;
+    accepted
+}
+
+/// Every accepted id is in MongoDB, and MongoDB holds nothing else of this run's ids.
+async fn assert_stored_once(mongo: &mongodb::Collection<Document>, ids: &BTreeSet<String>) {
+    let all: Vec<String> = ids.iter().cloned().collect();
+    assert_eq!(
+        stored(mongo, &all).await,
+        ids.len() as u64,
+        "every accepted id stored"
+    );
+    let total = mongo.count_documents(doc! {}).await.unwrap();
+    assert_eq!(
+        total,
+        ids.len() as u64,
+        "the collection holds exactly the accepted events"
+    );
+}

@@ -1,0 +1,167 @@
+//! The real-node cluster the test command starts (`EVENTFLOW_CLUSTER_NODE=real`): kubectl, helm and
+//! crictl against it, and what the tests read off its pods.
+
+use std::{
+    path::PathBuf,
+    process::{Command, Output},
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+/// The repository root.
+pub const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// The running real-node cluster.
+#[derive(Debug)]
+pub struct Cluster {
+    /// Its run directory (`scripts/dev-cluster.sh` state: kubeconfig, logs).
+    pub dir: PathBuf,
+    /// The tag of the eventflow images loaded into its containerd.
+    pub tag: String,
+}
+
+/// The cluster from the environment, or a failure that says how to get one.
+pub fn cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        let hint = "the real-node tests need the real-node cluster with its stack: run them through \
+                    `make test` (or EVENTFLOW_CLUSTER_NODE=real scripts/dev-cluster.sh start, then \
+                    scripts/dev-cluster.sh stack, with EVENTFLOW_CLUSTER_DIR set)";
+        let var = |name: &str| {
+            std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set; {hint}"))
+        };
+        Cluster {
+            dir: PathBuf::from(var("EVENTFLOW_REAL_NODE_DIR")),
+            tag: var("EVENTFLOW_IMAGE_TAG"),
+        }
+    })
+}
+
+impl Cluster {
+    fn run(&self, program: &str, args: &[&str]) -> Output {
+        Command::new(program)
+            .args(args)
+            .env("KUBECONFIG", self.dir.join("admin.kubeconfig"))
+            .env("EVENTFLOW_CLUSTER_DIR", &self.dir)
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}"))
+    }
+
+    /// kubectl as the cluster admin.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.run("kubectl", args)
+    }
+
+    /// kubectl that must succeed; its stdout.
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        ok(&format!("kubectl {}", args.join(" ")), &self.kubectl(args))
+    }
+
+    /// `kubectl get ... -o json` that must succeed.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["get"];
+        all.extend(args);
+        all.extend(["-o", "json"]);
+        serde_json::from_str(&self.kubectl_ok(&all)).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    /// helm that must succeed; its stdout.
+    pub fn helm_ok(&self, args: &[&str]) -> String {
+        ok(&format!("helm {}", args.join(" ")), &self.run("helm", args))
+    }
+
+    /// The pods of a namespace matching a label selector.
+    pub fn pods(&self, namespace: &str, selector: &str) -> Vec<Value> {
+        let list = self.json(&["pods", "-n", namespace, "-l", selector]);
+        list["items"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// Prints what a person would look at first when a real-node test fails: every pod, every
+/// pipeline, the Warning Events and the operator's log.
+#[derive(Debug)]
+pub struct DiagnoseOnFailure;
+
+impl Drop for DiagnoseOnFailure {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let cluster = cluster();
+        for args in [
+            &["get", "pods", "-A", "-o", "wide"][..],
+            &["get", "evp", "-A"],
+            &["get", "events", "-A", "--field-selector", "type=Warning"],
+            &[
+                "-n",
+                "eventflow-system",
+                "logs",
+                "deployment/eventflow",
+                "--tail",
+                "40",
+            ],
+        ] {
+            let output = cluster.kubectl(args);
+            eprintln!(
+                "--- kubectl {}\n{}{}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+}
+
+/// The stdout of a command that must succeed.
+pub fn ok(what: &str, output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "{what} failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Whether a pod is Running with its Ready condition True (as its readiness probe decided).
+pub fn pod_ready(pod: &Value) -> bool {
+    pod["status"]["phase"] == "Running"
+        && pod["status"]["conditions"].as_array().is_some_and(|c| {
+            c.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+}
+
+/// A pod's address on the node's bridge (the test process reaches it directly).
+pub fn pod_ip(pod: &Value) -> String {
+    pod["status"]["podIP"]
+        .as_str()
+        .unwrap_or_else(|| panic!("pod without an IP: {pod:#}"))
+        .to_owned()
+}
+
+/// Polls `check` every 500 ms until it returns `Some`, failing after `timeout` with `what`.
+pub async fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The sum of a metric's samples in a Prometheus text exposition (0 when absent).
+pub async fn metric(url: &str, name: &str) -> f64 {
+    let Ok(answer) = reqwest::get(url).await else {
+        return 0.0;
+    };
+    let text = answer.text().await.unwrap_or_default();
+    eventflow_workloads::testkit::metric_sum(&text, name, "")
+}
