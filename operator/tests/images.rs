@@ -2,7 +2,10 @@
 //! as the chart and the operator's Deployments run them: read-only root file system, every
 //! capability dropped, uid 65532. `scripts/test.sh` builds the images and exports
 //! `EVENTFLOW_IMAGE_TAG` and the dev services' addresses; without them every test fails.
-#![expect(clippy::expect_used, reason = "test helpers fail the test on any error")]
+#![expect(
+    clippy::expect_used,
+    reason = "test helpers fail the test on any error"
+)]
 
 use std::{
     process::{Command, Output},

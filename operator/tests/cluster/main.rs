@@ -14,6 +14,8 @@
 )]
 
 mod chart;
+#[path = "../shared/command.rs"]
+mod command;
 mod crd;
 mod deletion;
 mod drift;

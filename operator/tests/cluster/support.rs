@@ -91,16 +91,7 @@ pub fn kubectl_stdin(args: &[&str], input: &str) -> Output {
     run("kubectl", args, Some(input), &env().admin_kubeconfig)
 }
 
-/// The stdout of a command that must succeed.
-pub fn ok(what: &str, output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "{what} failed: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(&output.stdout)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+pub use crate::command::ok;
 
 /// The stderr of a command that must fail.
 pub fn refused(what: &str, output: &Output) -> String {

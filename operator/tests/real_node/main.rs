@@ -10,5 +10,7 @@
     reason = "test helpers fail the test on any error"
 )]
 
+#[path = "../shared/command.rs"]
+mod command;
 mod first_hour;
 mod support;

@@ -114,16 +114,7 @@ impl Drop for DiagnoseOnFailure {
     }
 }
 
-/// The stdout of a command that must succeed.
-pub fn ok(what: &str, output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "{what} failed: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(&output.stdout)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+pub use crate::command::ok;
 
 /// Whether a pod is Running with its Ready condition True (as its readiness probe decided).
 pub fn pod_ready(pod: &Value) -> bool {
