@@ -9,13 +9,20 @@ use std::{
 use mongodb::bson::{Document, doc};
 use serde_json::{Value, json};
 
-use crate::support::{DiagnoseOnFailure, REPO, cluster, metric, pod_ip, pod_ready, wait_for};
+use crate::{
+    disruptions::{self, Load},
+    support::{DiagnoseOnFailure, REPO, cluster, metric, pod_ip, pod_ready, wait_for},
+};
 
 const RELEASE: &str = "eventflow";
 const SYSTEM: &str = "eventflow-system";
 /// The namespace of every example pipeline.
 const PIPELINES: &str = "default";
 const PIPELINE: &str = "quickstart";
+/// The bearer token of examples/transactions.yaml's Secret.
+const TOKEN: &str = "t0k3n-first-hour";
+/// The `mongodb` Secret's URI (deploy/kind/mongodb.yaml).
+const MONGODB_URI: &str = "mongodb://mongodb.mongodb.svc.cluster.local:27017";
 /// The in-cluster MongoDB-wire server (deploy/real-node), reached through its Service.
 const MONGODB_SERVICE: (&str, &str) = ("mongodb", "mongodb");
 
@@ -37,10 +44,19 @@ async fn a_users_first_hour_on_a_real_node() {
     );
     read_back(&producer, &first).await;
 
-    let accepted = burst_scales_consumers_out_and_back(&producer, &mongo).await;
     let mut all: BTreeSet<String> = first.into_iter().collect();
-    all.extend(accepted);
+    all.extend(burst_scales_consumers_out_and_back(&producer, &mongo).await);
+
+    let load = Load::start(&producer, "disrupted");
+    disruptions::delete_a_consumer_pod(PIPELINES, PIPELINE).await;
+    disruptions::change_the_batch_size(PIPELINES, PIPELINE, 25).await;
+    all.extend(load.stop().await);
+    disruptions::stop_and_continue_the_producer(PIPELINES, PIPELINE).await;
+    let load = Load::start(&producer, "upgraded");
+    disruptions::helm_upgrade_rolls_everything(RELEASE, SYSTEM, PIPELINES).await;
+    all.extend(load.stop().await);
     assert_stored_once(&mongo, &all).await;
+    disruptions::no_secret_value_is_shown(&[TOKEN, MONGODB_URI], &[PIPELINES, SYSTEM]);
 }
 
 fn install_the_chart() -> Duration {
@@ -130,7 +146,7 @@ async fn apply_every_example() {
         "secret",
         "generic",
         "transactions-ingest-tokens",
-        "--from-literal=tokens=t0ken",
+        &format!("--from-literal=tokens={TOKEN}"),
     ]);
     let mut names = Vec::new();
     for entry in std::fs::read_dir(format!("{REPO}/examples")).unwrap() {
@@ -291,18 +307,27 @@ async fn burst_scales_consumers_out_and_back(
     accepted
 }
 
-/// Every accepted id is in MongoDB, and MongoDB holds nothing else of this run's ids.
+/// Every accepted id is in MongoDB, and MongoDB holds nothing else (`_id` is the event id).
 async fn assert_stored_once(mongo: &mongodb::Collection<Document>, ids: &BTreeSet<String>) {
     let all: Vec<String> = ids.iter().cloned().collect();
+    wait_stored(mongo, &all).await;
+    let mut cursor = mongo
+        .find(doc! {})
+        .projection(doc! {"_id": 1})
+        .await
+        .expect("find");
+    let mut stored = BTreeSet::new();
+    while cursor.advance().await.expect("cursor") {
+        let document = cursor.deserialize_current().expect("document");
+        stored.insert(document.get_str("_id").expect("string _id").to_owned());
+    }
     assert_eq!(
-        stored(mongo, &all).await,
-        ids.len() as u64,
-        "every accepted id stored"
+        stored.len(),
+        ids.len(),
+        "the collection holds as many events as were accepted"
     );
-    let total = mongo.count_documents(doc! {}).await.unwrap();
-    assert_eq!(
-        total,
-        ids.len() as u64,
-        "the collection holds exactly the accepted events"
+    assert!(
+        stored == *ids,
+        "the collection holds exactly the accepted ids"
     );
 }

@@ -12,5 +12,6 @@
 
 #[path = "../shared/command.rs"]
 mod command;
+mod disruptions;
 mod first_hour;
 mod support;

@@ -72,6 +72,29 @@ impl Cluster {
         ok(&format!("helm {}", args.join(" ")), &self.run("helm", args))
     }
 
+    fn script_ok(&self, script: &str, args: &[&str]) -> String {
+        let path = format!("{REPO}/scripts/{script}");
+        ok(
+            &format!("{script} {}", args.join(" ")),
+            &self.run(&path, args),
+        )
+    }
+
+    /// crictl against the node's containerd (`scripts/dev-cluster.sh crictl`).
+    pub fn crictl_ok(&self, args: &[&str]) -> String {
+        self.script_ok("dev-cluster.sh", &[&["crictl"], args].concat())
+    }
+
+    /// podman with the project's image storage (`scripts/images.sh podman`).
+    pub fn podman_ok(&self, args: &[&str]) -> String {
+        self.script_ok("images.sh", &[&["podman"], args].concat())
+    }
+
+    /// Copies podman images into the node's containerd.
+    pub fn load_images(&self, images: &[&str]) {
+        self.script_ok("dev-cluster.sh", &[&["load-images"], images].concat());
+    }
+
     /// The pods of a namespace matching a label selector.
     pub fn pods(&self, namespace: &str, selector: &str) -> Vec<Value> {
         let list = self.json(&["pods", "-n", namespace, "-l", selector]);
