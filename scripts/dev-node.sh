@@ -339,7 +339,7 @@ node_host_state() {
     done
     findmnt -rn -o TARGET | sed 's/^/mount /'
     find /sys/fs/cgroup -maxdepth 2 -name kubepods | sed 's/^/cgroup /'
-    [ -e /run/containerd ] && echo "path /run/containerd"
+    if [ -e /run/containerd ]; then echo "path /run/containerd"; fi
   } | sort
 }
 
