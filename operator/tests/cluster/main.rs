@@ -14,6 +14,7 @@
 )]
 
 mod chart;
+mod columns;
 mod crd;
 mod deletion;
 mod drift;
