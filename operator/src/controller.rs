@@ -2,7 +2,7 @@
 //!
 //! `reconcile` reads as its phases: finalizer → validate (pure) → check the schema versions
 //! against what is served (the schema `ConfigMap`) → ensure the topic (and its
-//! dead-letter topic) → scale (measure the lag and decide, autoscaled pipelines only) → build
+//! dead-letter topic) → scale (measure the lag; decide, autoscaled pipelines only) → build
 //! the desired objects (pure) → server-side apply → read back readiness (and check the Secrets
 //! the pods read) → status (only when changed) → events → requeue (at the next lag poll when
 //! sooner; the Events are [`announce`]'s). kube's finalizer helper (`kube::runtime::finalizer`) adds the finalizer before the
@@ -10,10 +10,11 @@
 //! (which also forgets the scaler's memory).
 //!
 //! The seam with the scaler (`crate::scaling`, `crate::kafka::lag`): the scaling phase
-//! ([`scale::phase`], autoscaled pipelines only) runs between "ensure the topic" and "build". It
-//! decides `status.lag`, `status.consumer.{desiredReplicas,lastScaleTime,lastScaleReason}` and
-//! the `Scaling` condition; the decided replicas go to [`resources::desired`] as a value (without
-//! a decision, [`crate::resources::consumer::replicas`] says where to start), so this reconciler
+//! ([`scale::phase`]) runs between "ensure the topic" and "build". It measures `status.lag` of
+//! every pipeline and, for autoscaled ones, decides
+//! `status.consumer.{desiredReplicas,lastScaleTime,lastScaleReason}` and the `Scaling`
+//! condition (others keep [`crate::resources::consumer::replicas`]); the replicas go to
+//! [`resources::desired`] as a value, so this reconciler
 //! stays the Deployment's only writer, and the replicas it applied are what the next poll counts
 //! as current (the Deployment is not read back). [`status::write`] writes the scaler's part
 //! with the rest of the status, in one apply under the one field manager. What every reconcile
@@ -30,6 +31,7 @@ pub mod references;
 pub mod run;
 pub mod scale;
 pub mod status;
+pub mod summary;
 mod watch_sync;
 
 use std::{
@@ -135,35 +137,20 @@ async fn reconcile_spec(
     };
     let scaling = scale::phase(ctx, pipeline, &topic, connection).await;
     let consumers = scaling
-        .as_ref()
-        .and_then(|outcome| outcome.consumer.desired_replicas)
+        .consumer
+        .desired_replicas
         .unwrap_or_else(|| resources::consumer::replicas(pipeline));
     let desired = resources::desired(pipeline, &ctx.build, consumers);
     let applied = apply::apply_all(&ctx.client, pipeline, &desired, ctx.children.as_ref()).await?;
-    if scaling.is_some() {
-        ctx.scaler.applied(pipeline, consumers);
-    }
+    ctx.scaler.applied(pipeline, consumers);
     let missing = references::missing_secrets(&ctx.client, pipeline, &ctx.secrets).await?;
     let mut verdicts = verdicts(pipeline, &topic, &applied, &missing);
     let ready = verdicts.iter().all(|v| v.ok);
-    verdicts.extend(scaling.as_ref().map(|outcome| outcome.verdict.clone()));
-    write_status(
-        api,
-        pipeline,
-        ctx,
-        &verdicts,
-        &topic,
-        &applied,
-        scaling.as_ref(),
-    )
-    .await?;
-    announce::announce(pipeline, ctx, &topic, scaling.as_ref()).await;
+    verdicts.extend(scaling.verdict.clone());
+    write_status(api, pipeline, ctx, &verdicts, &topic, &applied, &scaling).await?;
+    announce::announce(pipeline, ctx, &topic, &scaling).await;
     topic?;
-    Ok(requeue(
-        &ctx.settings,
-        ready,
-        scaling.map(|outcome| outcome.next_poll),
-    ))
+    Ok(requeue(&ctx.settings, ready, Some(scaling.next_poll)))
 }
 
 /// An invalid spec (or one whose schema versions cannot be served): `Ready=False` with the
@@ -286,7 +273,7 @@ async fn write_status(
     verdicts: &[Verdict],
     topic: &Result<TopicReport>,
     applied: &apply::Applied,
-    scaling: Option<&scale::Outcome>,
+    scaling: &scale::Outcome,
 ) -> Result<()> {
     let topic_status = topic.as_ref().ok().map(|report| TopicStatus {
         name: report.name.clone(),
@@ -300,8 +287,8 @@ async fn write_status(
         .unwrap_or(0);
     let consumers = u32::try_from(consumers).unwrap_or(0);
     let mut desired = status::desired_status(pipeline, verdicts, topic_status, Some(consumers));
-    if let Some(outcome) = scaling {
-        outcome.write_into(&mut desired);
+    scaling.write_into(&mut desired);
+    if scaling.verdict.is_some() {
         ctx.scaler.running(pipeline, consumers);
     }
     status::write(api, pipeline, &desired).await?;

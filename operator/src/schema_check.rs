@@ -9,14 +9,13 @@
 //! At the root, `apiVersion`, `kind` and `metadata` are implicit in a CRD, so they are added.
 
 use jsonschema::{Draft, Validator};
-use kube::CustomResourceExt;
 use serde_json::{Map, Value, json};
 
-use crate::{Error, Result, crd::EventPipeline};
+use crate::{Error, Result, crd};
 
 /// A strict validator of whole `EventPipeline` documents, from the CRD this binary generates.
 pub fn validator() -> Result<Validator> {
-    let crd = serde_json::to_value(EventPipeline::crd())?;
+    let crd = serde_json::to_value(crd::crd()?)?;
     let open_api = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone();
     validator_of(&open_api)
 }

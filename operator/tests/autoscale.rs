@@ -263,7 +263,7 @@ async fn a_failed_measurement_keeps_the_replicas_and_says_why() {
 }
 
 #[tokio::test]
-async fn a_pipeline_without_autoscaling_is_not_measured() {
+async fn a_pipeline_without_autoscaling_is_measured_but_not_scaled() {
     let mut pipeline = autoscaled_pipeline(&bootstrap());
     pipeline.spec.autoscaling.enabled = false;
     pipeline.spec.consumer.replicas = 3;
@@ -276,8 +276,14 @@ async fn a_pipeline_without_autoscaling_is_not_measured() {
     let stored = api::<EventPipeline>(&client).get(&name).await.unwrap();
     assert!(scaling_condition(&stored).is_none());
     let status = stored.status.unwrap();
-    assert_eq!(status.lag, None);
-    assert_eq!(status.consumer.unwrap().desired_replicas, None);
+    let total = 75 * u64::try_from(PARTITIONS).unwrap();
+    assert_eq!(
+        status.lag.unwrap().total,
+        total,
+        "measured for the LAG column"
+    );
+    assert_eq!(status.summary.lag, total.to_string());
+    assert_eq!(status.consumer.unwrap().desired_replicas, Some(3));
     assert!(!exposition(&ctx).contains("eventflow_consumer_group_lag"));
 }
 

@@ -19,7 +19,7 @@ fn repo_root() -> PathBuf {
 }
 
 fn crd() -> Value {
-    serde_json::to_value(<EventPipeline as kube::CustomResourceExt>::crd()).unwrap()
+    serde_json::to_value(eventflow_operator::crd::crd().unwrap()).unwrap()
 }
 
 fn schema() -> Value {
@@ -78,13 +78,152 @@ fn names_scope_and_subresources_are_as_agreed() {
         version["subresources"]["scale"]["statusReplicasPath"],
         ".status.consumer.replicas"
     );
-    let columns: Vec<&str> = version["additionalPrinterColumns"]
+}
+
+#[test]
+fn printer_columns_answer_is_it_working_and_how_busy_and_wide_adds_where() {
+    let crd = crd();
+    let columns = crd["spec"]["versions"][0]["additionalPrinterColumns"]
         .as_array()
         .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(columns, ["Partitions", "Consumers", "Lag", "Ready", "Age"]);
+        .clone();
+    let shown = |priority: u64| -> Vec<(String, String)> {
+        columns
+            .iter()
+            .filter(|c| c["priority"].as_u64().unwrap_or(0) == priority)
+            .map(|c| {
+                let (name, path) = (c["name"].as_str(), c["jsonPath"].as_str());
+                (name.unwrap().to_owned(), path.unwrap().to_owned())
+            })
+            .collect()
+    };
+    let expected = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, p)| ((*n).to_owned(), (*p).to_owned()))
+            .collect()
+    };
+    assert_eq!(
+        shown(0),
+        expected(&[
+            ("Ready", ".status.summary.ready"),
+            ("Reason", ".status.summary.reason"),
+            ("Partitions", ".status.summary.partitions"),
+            ("Consumers", ".status.summary.consumers"),
+            ("Lag", ".status.summary.lag"),
+            ("Age", ".metadata.creationTimestamp"),
+        ])
+    );
+    assert_eq!(
+        shown(1),
+        expected(&[
+            ("Topic", ".status.summary.topic"),
+            ("URL", ".status.summary.producerUrl"),
+            ("Last Scale", ".status.summary.lastScale"),
+        ]),
+        "-o wide adds these"
+    );
+    for column in &columns {
+        let description = column["description"].as_str().unwrap_or_default();
+        assert!(
+            description.len() > 10 && description.ends_with('.'),
+            "{column} needs a sentence as its description"
+        );
+    }
+}
+
+#[test]
+fn every_column_of_a_pipeline_not_yet_reconciled_says_pending() {
+    let s = schema();
+    assert_eq!(s["properties"]["status"]["default"], serde_json::json!({}));
+    let summary = &s["properties"]["status"]["properties"]["summary"];
+    let columns = crd()["spec"]["versions"][0]["additionalPrinterColumns"].clone();
+    for column in columns.as_array().unwrap() {
+        let path = column["jsonPath"].as_str().unwrap();
+        let Some(field) = path.strip_prefix(".status.summary.") else {
+            assert_eq!(
+                path, ".metadata.creationTimestamp",
+                "a column that can be blank"
+            );
+            continue;
+        };
+        assert_eq!(summary["default"][field], "Pending", "{path}");
+    }
+}
+
+#[test]
+fn no_description_breaks_a_line_inside_a_sentence() {
+    fn walk(path: &str, node: &Value, broken: &mut Vec<String>) {
+        match node {
+            Value::Object(map) => {
+                for (key, value) in map {
+                    match (key.as_str(), value) {
+                        ("description", Value::String(text)) => {
+                            if let Some(line) = broken_line(text) {
+                                broken.push(format!("{path}: {line:?}"));
+                            }
+                        }
+                        _ => walk(&format!("{path}.{key}"), value, broken),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| walk(path, item, broken)),
+            _ => {}
+        }
+    }
+    /// The first line that ends mid-sentence and is followed by more prose.
+    fn broken_line(text: &str) -> Option<String> {
+        let lines: Vec<&str> = text.lines().collect();
+        lines.windows(2).find_map(|pair| {
+            let (line, next) = (pair[0].trim_end(), pair[1]);
+            let ends_sentence = line.is_empty() || line.ends_with(['.', ':', '!', '?']);
+            let next_is_prose = !next.trim().is_empty()
+                && !next.starts_with([' ', '\t', '-', '*'])
+                && !next.starts_with("```");
+            (!ends_sentence && next_is_prose).then(|| line.to_owned())
+        })
+    }
+    let mut broken = Vec::new();
+    walk("crd", &crd(), &mut broken);
+    assert!(
+        broken.is_empty(),
+        "descriptions broken mid-sentence: {broken:#?}"
+    );
+    let committed = std::fs::read_to_string(repo_root().join("crds/eventpipeline.yaml")).unwrap();
+    let committed: Value = serde_yaml::from_str(&committed).unwrap();
+    walk("crds/eventpipeline.yaml", &committed, &mut broken);
+    assert!(
+        broken.is_empty(),
+        "descriptions broken mid-sentence: {broken:#?}"
+    );
+}
+
+#[test]
+fn resources_offer_limits_and_requests_only() {
+    let s = schema();
+    for workload in ["producer", "consumer"] {
+        let resources = &s["properties"]["spec"]["properties"][workload]["properties"]["resources"];
+        let fields: Vec<&String> = resources["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        assert_eq!(fields, ["limits", "requests"], "{workload}.resources");
+        for field in ["limits", "requests"] {
+            let description = resources["properties"][field]["description"]
+                .as_str()
+                .unwrap();
+            assert!(
+                description.contains("Default:"),
+                "{workload}.resources.{field} names its default: {description}"
+            );
+        }
+    }
+    let text = serde_json::to_string(&crd()).unwrap();
+    assert!(
+        !text.contains("\"claims\""),
+        "resources.claims is not supported"
+    );
 }
 
 #[test]

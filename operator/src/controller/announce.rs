@@ -18,9 +18,9 @@ pub(super) async fn announce(
     pipeline: &EventPipeline,
     ctx: &Context,
     topic: &Result<TopicReport>,
-    scaling: Option<&scale::Outcome>,
+    scaling: &scale::Outcome,
 ) {
-    if let Some(note) = scaling.and_then(|outcome| outcome.scaled.clone()) {
+    if let Some(note) = scaling.scaled.clone() {
         events::normal(&ctx.recorder, pipeline, Reason::Scaled, note).await;
     }
     let observed = pipeline.status.as_ref().and_then(|s| s.observed_generation);

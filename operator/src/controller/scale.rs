@@ -1,8 +1,9 @@
 //! The scaling phase of reconcile: measure the consumer group's lag, decide the consumer
 //! replicas, and hand the decision to the builders (the Deployment's replicas) and the status.
 //!
-//! Only pipelines with `autoscaling.enabled` (and not suspended) are polled. Each is measured at
-//! most once per `pollInterval` (and at once after a spec change): a reconcile triggered in
+//! Every pipeline's lag is measured, for `status.lag`; only pipelines with `autoscaling.enabled`
+//! (and not suspended) are also sized ([`Scaler::conclude`]): the others keep the spec's replicas
+//! ([`Scaler::observe`]). Each is measured at most once per `pollInterval` (and at once after a spec change): a reconcile triggered in
 //! between — e.g. by the status this phase just wrote — reuses the remembered outcome, so a
 //! status write never causes another poll; and a poll that finds the same figures writes nothing
 //! (`status::unchanged` ignores a `measuredAt` that alone moved).
@@ -44,8 +45,8 @@ const DUE_TOLERANCE: Duration = Duration::from_millis(500);
 /// What the scaling phase hands to the rest of reconcile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
-    /// The `Scaling` condition.
-    pub verdict: Verdict,
+    /// The `Scaling` condition (autoscaled pipelines only).
+    pub verdict: Option<Verdict>,
     /// `status.lag` (the last successful measurement).
     pub lag: Option<LagStatus>,
     /// `status.consumer.{desiredReplicas,lastScaleTime,lastScaleReason}` (`replicas` unset).
@@ -151,6 +152,35 @@ impl Scaler {
         Some(outcome)
     }
 
+    /// Records one poll's measurement of a pipeline that is not sized (autoscaling off, or
+    /// suspended): the lag for status, the replicas as the spec says, no `Scaling` condition.
+    /// Its sizing history is dropped, so autoscaling turned on later starts afresh.
+    fn observe(&self, pipeline: &EventPipeline, poll: &Poll<'_>) -> Outcome {
+        let label = pipeline.object_key();
+        self.metrics.forget(&label);
+        let mut pipelines = self.lock();
+        let tracked = pipelines.entry(label).or_default();
+        tracked.history = History::default();
+        let (previous_lag, before) = tracked
+            .last
+            .as_ref()
+            .map_or_else(|| stored(pipeline), carried);
+        let outcome = Outcome {
+            verdict: None,
+            lag: poll.sample.as_ref().ok().map(lag_status).or(previous_lag),
+            consumer: ConsumerStatus {
+                desired_replicas: Some(consumer::replicas(pipeline)),
+                ..before
+            },
+            scaled: None,
+            next_poll: poll.interval.saturating_sub(poll.started.elapsed()),
+        };
+        tracked.last = Some(outcome.clone());
+        tracked.polled_at = Some(poll.started);
+        tracked.generation = pipeline.meta().generation;
+        outcome
+    }
+
     /// Decides on one poll's measurement and remembers the outcome.
     fn conclude(&self, pipeline: &EventPipeline, poll: &Poll<'_>) -> Outcome {
         let label = pipeline.object_key();
@@ -234,21 +264,17 @@ enum Unmeasured<'a> {
     Lag(#[from] LagError),
 }
 
-/// The scaling phase: `None` when the pipeline is not autoscaled (it is then not polled).
+/// The scaling phase: the lag of every pipeline, and the decision of autoscaled ones.
 pub async fn phase(
     ctx: &super::Context,
     pipeline: &EventPipeline,
     topic: &Result<TopicReport>,
     connection: Option<KafkaConnection>,
-) -> Option<Outcome> {
+) -> Outcome {
     let scaler = &ctx.scaler;
-    if !pipeline.spec.autoscaling.enabled || pipeline.spec.suspend {
-        scaler.forget(pipeline);
-        return None;
-    }
     let interval = scaling::poll_interval(&pipeline.spec.autoscaling);
     if let Some(outcome) = scaler.remembered(pipeline, interval) {
-        return Some(outcome);
+        return outcome;
     }
     let started = Instant::now();
     let current = scaler.current(pipeline);
@@ -260,9 +286,17 @@ pub async fn phase(
         current,
         sample,
     };
+    if !autoscaled(pipeline) {
+        return scaler.observe(pipeline, &poll);
+    }
     let outcome = scaler.conclude(pipeline, &poll);
-    tracing::debug!(reason = %outcome.verdict.message, "scaling decided");
-    Some(outcome)
+    tracing::debug!(decision = ?outcome.verdict, "scaling decided");
+    outcome
+}
+
+/// Whether the scaler sizes the pipeline's consumers: autoscaling on and not suspended.
+pub fn autoscaled(pipeline: &EventPipeline) -> bool {
+    pipeline.spec.autoscaling.enabled && !pipeline.spec.suspend
 }
 
 /// Measures the pipeline's lag over the connection the topic phase used; without one, the
@@ -322,10 +356,8 @@ fn outcome(
 ) -> Outcome {
     let lag = sample
         .map(|sample| LagStatus {
-            total: sample.total,
-            partitions_with_lag: sample.partitions_with_lag,
-            measured_at: Some(seconds(sample.measured_at)),
             excluded_partitions: decision.excluded_partitions.clone(),
+            ..lag_status(sample)
         })
         .or(previous_lag);
     let (last_scale_time, last_scale_reason) = if decision.is_scale() {
@@ -339,7 +371,7 @@ fn outcome(
         Verdict::ok(SCALING, decision.rule.as_str(), decision.reason.clone())
     };
     Outcome {
-        verdict,
+        verdict: Some(verdict),
         lag,
         consumer: ConsumerStatus {
             replicas: None,
@@ -349,6 +381,16 @@ fn outcome(
         },
         scaled: decision.is_scale().then(|| decision.reason.clone()),
         next_poll: Duration::ZERO,
+    }
+}
+
+/// `status.lag` of a measurement (no partition excluded).
+fn lag_status(sample: &LagSample) -> LagStatus {
+    LagStatus {
+        total: sample.total,
+        partitions_with_lag: sample.partitions_with_lag,
+        measured_at: Some(seconds(sample.measured_at)),
+        excluded_partitions: Vec::new(),
     }
 }
 

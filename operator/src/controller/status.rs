@@ -17,9 +17,10 @@ use kube::{
 };
 use serde_json::json;
 
+use super::summary;
 use crate::{
     Error, Result,
-    crd::{EventPipeline, EventPipelineStatus, LagStatus, TopicStatus},
+    crd::{EventPipeline, EventPipelineStatus, LagStatus, Summary, TopicStatus},
     kafka::topic::TopicReport,
     resources::meta::FIELD_MANAGER,
 };
@@ -192,6 +193,7 @@ pub fn desired_status(
         topic: topic.or(current.topic),
         lag: None,
         consumer: Some(consumer),
+        summary: Summary::default(),
     }
 }
 
@@ -231,6 +233,7 @@ pub fn unchanged(pipeline: &EventPipeline, desired: &EventPipelineStatus) -> boo
         && current.topic == desired.topic
         && same_lag(current.lag.as_ref(), desired.lag.as_ref())
         && current.consumer == desired.consumer
+        && current.summary == desired.summary
 }
 
 /// Whether two lag figures say the same, whenever they were measured: a poll that finds the lag
@@ -247,18 +250,24 @@ fn same_lag(current: Option<&LagStatus>, desired: Option<&LagStatus>) -> bool {
     }
 }
 
-/// Writes the reconciler's part of the status (server-side apply); `false` when nothing changed.
+/// Writes the reconciler's part of the status (server-side apply), with its summary
+/// ([`summary::summary`]); `false` when nothing changed.
 pub async fn write(
     api: &Api<EventPipeline>,
     pipeline: &EventPipeline,
     desired: &EventPipelineStatus,
 ) -> Result<bool> {
+    let desired = &EventPipelineStatus {
+        summary: summary::summary(pipeline, desired),
+        ..desired.clone()
+    };
     if unchanged(pipeline, desired) {
         return Ok(false);
     }
     let mut status = json!({
         "observedGeneration": desired.observed_generation,
         "conditions": desired.conditions,
+        "summary": desired.summary,
     });
     if let Some(topic) = &desired.topic {
         status["topic"] = serde_json::to_value(topic)?;

@@ -30,7 +30,7 @@ pub struct AutoscalingSpec {
     /// At or below this total lag the pipeline counts as idle and goes to `minReplicas`.
     #[serde(default)]
     pub activation_lag: u64,
-    /// How often the lag is measured, e.g. `10s`.
+    /// How often the lag is measured, e.g. `10s` (also with autoscaling off, for `status.lag`).
     #[serde(default = "default_poll_interval")]
     pub poll_interval: Duration,
     /// How long a higher desired count must hold before scaling up, e.g. `0s`.

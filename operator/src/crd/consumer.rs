@@ -1,11 +1,10 @@
 //! The consumer: Kafka into MongoDB in batches.
 
 use eventflow_contract::Duration;
-use k8s_openapi::api::core::v1::ResourceRequirements;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::one;
+use super::{Resources, one};
 
 /// The consumer: Kafka into MongoDB in batches.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -25,9 +24,9 @@ pub struct ConsumerSpec {
         "message": "consumer.batchTimeout must be between 10ms and 5m"
     }]))]
     pub batch_timeout: Duration,
-    /// CPU and memory of each consumer pod.
+    /// CPU and memory of each consumer pod; default: none set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resources: Option<ResourceRequirements>,
+    pub resources: Option<Resources>,
 }
 
 impl Default for ConsumerSpec {

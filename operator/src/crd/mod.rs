@@ -9,23 +9,28 @@ mod autoscaling;
 mod consumer;
 mod kafka;
 mod producer;
+mod reflow;
+mod resources;
 mod schemas;
 mod sink;
 mod status;
 mod topic;
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 pub use self::{
     autoscaling::AutoscalingSpec,
     consumer::ConsumerSpec,
     kafka::{KafkaSpec, SecretKeySelector, SecretReference},
     producer::{JwtAlgorithm, JwtSpec, ProducerAuth, ProducerSpec, RateLimitSpec},
+    resources::Resources,
     schemas::{Compatibility, SchemaVersion},
     sink::{MongoSinkSpec, SinkSpec},
-    status::{ConsumerStatus, EventPipelineStatus, LagStatus, TopicStatus},
+    status::{ConsumerStatus, EventPipelineStatus, LagStatus, Summary, TopicStatus},
     topic::{DeletionPolicy, TopicSpec},
 };
 
@@ -48,11 +53,15 @@ pub use self::{
         spec_replicas_path = ".spec.consumer.replicas",
         status_replicas_path = ".status.consumer.replicas"
     ),
-    printcolumn = r#"{"name":"Partitions","type":"integer","description":"Partitions of the topic","jsonPath":".status.topic.partitions"}"#,
-    printcolumn = r#"{"name":"Consumers","type":"integer","description":"Consumer pods","jsonPath":".status.consumer.replicas"}"#,
-    printcolumn = r#"{"name":"Lag","type":"integer","description":"Consumer-group lag in events","jsonPath":".status.lag.total"}"#,
-    printcolumn = r#"{"name":"Ready","type":"string","description":"Whether the pipeline runs","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Ready","type":"string","description":"True when the pipeline runs its current spec, False when not, Pending before the operator's first reconcile.","jsonPath":".status.summary.ready"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","description":"Why the pipeline is not ready (the Ready condition's reason).","jsonPath":".status.summary.reason"}"#,
+    printcolumn = r#"{"name":"Partitions","type":"string","description":"Partitions of the topic on the broker.","jsonPath":".status.summary.partitions"}"#,
+    printcolumn = r#"{"name":"Consumers","type":"string","description":"Consumer pods running and wanted, as current/desired.","jsonPath":".status.summary.consumers"}"#,
+    printcolumn = r#"{"name":"Lag","type":"string","description":"Consumer-group lag in events at the operator's last measurement.","jsonPath":".status.summary.lag"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","description":"Time since the pipeline was created.","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"Topic","type":"string","priority":1,"description":"The Kafka topic.","jsonPath":".status.summary.topic"}"#,
+    printcolumn = r#"{"name":"URL","type":"string","priority":1,"description":"The producer's in-cluster URL: POST events to /v1/events.","jsonPath":".status.summary.producerUrl"}"#,
+    printcolumn = r#"{"name":"Last Scale","type":"string","priority":1,"description":"Why the consumer count last changed, or why it is fixed.","jsonPath":".status.summary.lastScale"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct EventPipelineSpec {
@@ -136,7 +145,19 @@ impl EventPipeline {
     }
 }
 
+/// The CRD as the API server gets it: kube's derived CRD with every description reflowed into
+/// lines of whole paragraphs ([`reflow`]) and `status` defaulting to `{}`, so that its
+/// `summary` (the printer columns) says `Pending` before the operator's first status write.
+pub fn crd() -> Result<CustomResourceDefinition, serde_json::Error> {
+    let mut crd = serde_json::to_value(<EventPipeline as kube::CustomResourceExt>::crd())?;
+    reflow::descriptions(&mut crd);
+    for version in crd["spec"]["versions"].as_array_mut().into_iter().flatten() {
+        version["schema"]["openAPIV3Schema"]["properties"]["status"]["default"] = json!({});
+    }
+    serde_json::from_value(crd)
+}
+
 /// The CRD as YAML, exactly what `eventflow-operator crdgen` prints.
-pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
-    serde_yaml::to_string(&<EventPipeline as kube::CustomResourceExt>::crd())
+pub fn crd_yaml() -> Result<String, serde_json::Error> {
+    serde_yaml::to_string(&crd()?).map_err(serde::ser::Error::custom)
 }

@@ -1,14 +1,13 @@
 //! The producer: HTTP ingest into Kafka, the query API, its rate limit and its auth.
 
 use eventflow_contract::Duration;
-use k8s_openapi::api::core::v1::ResourceRequirements;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use eventflow_contract::schemas;
 
 use super::{
-    SecretKeySelector, one,
+    Resources, SecretKeySelector, one,
     schemas::{Compatibility, SchemaVersion},
 };
 
@@ -72,9 +71,9 @@ pub struct ProducerSpec {
     /// `exceeds_rate_limit_burst` (split it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimitSpec>,
-    /// CPU and memory of each producer pod.
+    /// CPU and memory of each producer pod; default: none set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resources: Option<ResourceRequirements>,
+    pub resources: Option<Resources>,
 }
 
 impl Default for ProducerSpec {

@@ -24,6 +24,59 @@ pub struct EventPipelineStatus {
     /// Consumer replicas and the scaler's last decision.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumer: Option<ConsumerStatus>,
+    /// The figures `kubectl get eventpipelines` shows, as text; `Pending` until the operator's
+    /// first reconcile.
+    #[serde(default)]
+    pub summary: Summary,
+}
+
+/// The figures `kubectl get eventpipelines` shows, one per column, as text: a printer column
+/// cannot default, so each field has the schema default `Pending`, which a pipeline shows until
+/// the operator first reconciled it.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// `True` when the pipeline runs its current spec, `False` when not, `Pending` before the
+    /// operator's first reconcile.
+    pub ready: String,
+    /// The `Ready` condition's reason while it is not `True` (e.g. `KafkaUnavailable`,
+    /// `SecretMissing`, `Progressing`); empty when ready.
+    pub reason: String,
+    /// The topic's partitions on the broker; `Unknown` while the broker cannot be asked.
+    pub partitions: String,
+    /// Consumer pods running and wanted, as `current/desired` (e.g. `2/3`).
+    pub consumers: String,
+    /// The consumer group's total lag in events at the last measurement; `Unknown` before the
+    /// first one.
+    pub lag: String,
+    /// The Kafka topic's name.
+    pub topic: String,
+    /// The producer's in-cluster URL (its Service), e.g.
+    /// `http://orders-producer.shop.svc:8080`.
+    pub producer_url: String,
+    /// Why the consumer count last changed (autoscaling), or why it is fixed.
+    pub last_scale: String,
+}
+
+impl Summary {
+    /// What a pipeline not yet reconciled shows (the schema's default).
+    pub const PENDING: &str = "Pending";
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        let pending = || Self::PENDING.to_owned();
+        Self {
+            ready: pending(),
+            reason: pending(),
+            partitions: pending(),
+            consumers: pending(),
+            lag: pending(),
+            topic: pending(),
+            producer_url: pending(),
+            last_scale: pending(),
+        }
+    }
 }
 
 /// The topic as found on the broker.

@@ -19,7 +19,7 @@ use super::{
     BuildContext, env,
     meta::{self, Component},
 };
-use crate::crd::EventPipeline;
+use crate::crd::{EventPipeline, Resources};
 
 /// Name of the admin port (`/healthz`, `/readyz`, `/metrics`) on every container and Service.
 pub const ADMIN_PORT_NAME: &str = "admin";
@@ -91,9 +91,10 @@ fn pod_template(
 
 fn container(pipeline: &EventPipeline, component: Component, ctx: &BuildContext) -> Container {
     let resources = match component {
-        Component::Producer => pipeline.spec.producer.resources.clone(),
-        Component::Consumer => pipeline.spec.consumer.resources.clone(),
-    };
+        Component::Producer => pipeline.spec.producer.resources.as_ref(),
+        Component::Consumer => pipeline.spec.consumer.resources.as_ref(),
+    }
+    .map(Resources::requirements);
     Container {
         name: component.as_str().to_owned(),
         image: Some(ctx.image(pipeline).to_owned()),

@@ -34,6 +34,17 @@ pub fn producer_service(pipeline: &EventPipeline) -> Service {
     }
 }
 
+/// The producer's in-cluster URL: its Service's DNS name and HTTP port, e.g.
+/// `http://orders-producer.shop.svc:8080`.
+pub fn producer_url(pipeline: &EventPipeline) -> String {
+    format!(
+        "http://{}.{}.svc:{}",
+        meta::component_name(pipeline, Component::Producer),
+        kube::ResourceExt::namespace(pipeline).unwrap_or_default(),
+        contract::DEFAULT_HTTP_PORT
+    )
+}
+
 fn port(name: &str, number: u16) -> ServicePort {
     ServicePort {
         name: Some(name.to_owned()),

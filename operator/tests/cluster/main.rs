@@ -14,6 +14,7 @@
 )]
 
 mod chart;
+mod columns;
 #[path = "../shared/command.rs"]
 mod command;
 mod crd;

@@ -105,9 +105,18 @@ fn every_example_reaches_ready_with_its_topic_and_owned_children() {
         .collect();
     assert_eq!(
         lines[0],
-        ["NAME", "PARTITIONS", "CONSUMERS", "LAG", "READY", "AGE"]
+        [
+            "NAME",
+            "READY",
+            "REASON",
+            "PARTITIONS",
+            "CONSUMERS",
+            "LAG",
+            "AGE"
+        ]
     );
-    assert_eq!(lines[1][..5], ["quickstart", "4", "1", "0", "True"]);
+    // REASON is empty while Ready.
+    assert_eq!(lines[1][..5], ["quickstart", "True", "4", "1/1", "0"]);
 }
 
 fn consumer(namespace: &str, name: &str) -> Value {

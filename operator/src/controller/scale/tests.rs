@@ -38,7 +38,10 @@ fn a_scale_sets_the_time_reason_event_and_lag() {
     assert!(outcome.consumer.last_scale_time.is_some());
     assert_eq!(outcome.scaled.as_deref(), Some("scaled 2→4: test"));
     assert_eq!(
-        (outcome.verdict.ok, outcome.verdict.reason.as_str()),
+        (
+            outcome.verdict.as_ref().unwrap().ok,
+            outcome.verdict.as_ref().unwrap().reason.as_str()
+        ),
         (true, "LagThreshold")
     );
 }
@@ -78,10 +81,19 @@ fn a_failed_measurement_holds_and_keeps_the_last_lag() {
     assert_eq!(held.consumer.desired_replicas, Some(4));
     assert_eq!(held.lag, first.lag);
     assert_eq!(
-        (held.verdict.ok, held.verdict.reason.as_str()),
+        (
+            held.verdict.as_ref().unwrap().ok,
+            held.verdict.as_ref().unwrap().reason.as_str()
+        ),
         (false, "MeasurementFailed")
     );
-    assert!(held.verdict.message.contains("broker down"));
+    assert!(
+        held.verdict
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("broker down")
+    );
     assert_eq!(held.scaled, None);
 }
 
