@@ -25,6 +25,7 @@ fn desired(fixture: &str) -> resources::Desired {
     let ctx = BuildContext {
         workload_image: "img".to_owned(),
         workload_log_format: eventflow_contract::logs::LogFormat::Json,
+        image_pull_secrets: Vec::new(),
     };
     resources::desired(&pipeline, &ctx, resources::consumer::replicas(&pipeline))
 }
