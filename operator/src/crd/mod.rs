@@ -24,7 +24,7 @@ pub use self::{
     kafka::{KafkaSpec, SecretKeySelector, SecretReference},
     producer::{JwtAlgorithm, JwtSpec, ProducerAuth, ProducerSpec, RateLimitSpec},
     schemas::{Compatibility, SchemaVersion},
-    sink::{MongoSinkSpec, SinkSpec},
+    sink::{MongoSinkSpec, SinkSpec, WriteConcernSpec},
     status::{ConsumerStatus, EventPipelineStatus, LagStatus, TopicStatus},
     topic::{DeletionPolicy, TopicSpec},
 };
