@@ -23,6 +23,7 @@ pub fn pipeline_yaml(input: &[u8]) {
     let ctx = BuildContext {
         workload_image: "eventflow:fuzz".into(),
         workload_log_format: eventflow_contract::logs::LogFormat::Plain,
+        image_pull_secrets: Vec::new(),
     };
     let Ok(pipeline) = pipeline_file::parse(text, None, &ctx) else {
         return;

@@ -37,9 +37,21 @@ pub struct RunArgs {
     /// Port of the admin server: `/metrics`, `/healthz`, `/readyz`.
     #[arg(long, env = "EVENTFLOW_METRICS_PORT", default_value_t = 8080)]
     pub metrics_port: u16,
-    /// Log format of the operator and of the workloads it deploys; the level comes from `RUST_LOG`.
+    /// Log format of the operator; the level comes from `RUST_LOG`.
     #[arg(long, env = "EVENTFLOW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain)]
     pub log_format: LogFormat,
+    /// Log format of the workloads it deploys (default: `--log-format`); a change rolls every
+    /// pipeline's pods.
+    #[arg(long, env = "EVENTFLOW_WORKLOAD_LOG_FORMAT", value_enum)]
+    pub workload_log_format: Option<LogFormat>,
+    /// Image pull Secrets of every workload pod (comma-separated names; each must exist in the
+    /// pipelines' namespaces), for workload images in a private registry.
+    #[arg(
+        long,
+        env = "EVENTFLOW_WORKLOAD_IMAGE_PULL_SECRETS",
+        value_delimiter = ','
+    )]
+    pub workload_image_pull_secrets: Vec<String>,
     /// Elect a leader through a Lease, so only one replica acts (`--leader-election=false` to skip).
     #[arg(long, env = "EVENTFLOW_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_election: bool,
@@ -88,6 +100,20 @@ impl RunArgs {
             self.namespace.as_deref()
         }
     }
+
+    /// The workloads' log format: `--workload-log-format`, else the operator's.
+    pub fn workload_log_format(&self) -> LogFormat {
+        self.workload_log_format.unwrap_or(self.log_format)
+    }
+
+    /// The workloads' image pull Secrets, without empty names (an empty variable sets none).
+    pub fn workload_image_pull_secrets(&self) -> Vec<String> {
+        self.workload_image_pull_secrets
+            .iter()
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty())
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -123,6 +149,33 @@ mod tests {
         assert_eq!(args.workload_image, DEFAULT_WORKLOAD_IMAGE);
         assert_eq!(args.cleanup_attempts, 5);
         assert_eq!(args.backoff_base, std::time::Duration::from_secs(5));
+        assert_eq!(
+            args.workload_log_format(),
+            LogFormat::Json,
+            "follows --log-format"
+        );
+        assert!(args.workload_image_pull_secrets().is_empty());
+    }
+
+    #[test]
+    fn workload_log_format_and_pull_secrets_are_the_workloads_own() {
+        let cli = Cli::try_parse_from([
+            "eventflow-operator",
+            "run",
+            "--log-format",
+            "plain",
+            "--workload-log-format",
+            "json",
+            "--workload-image-pull-secrets",
+            "regcred,,mirror",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("expected run");
+        };
+        assert_eq!(args.log_format, LogFormat::Plain);
+        assert_eq!(args.workload_log_format(), LogFormat::Json);
+        assert_eq!(args.workload_image_pull_secrets(), ["regcred", "mirror"]);
     }
 
     #[test]

@@ -105,6 +105,10 @@ pub async fn reconcile(pipeline: Arc<EventPipeline>, ctx: Arc<Context>) -> Resul
     reason = "the signature kube's Controller::run requires"
 )]
 pub fn error_policy(pipeline: Arc<EventPipeline>, error: &Error, ctx: Arc<Context>) -> Action {
+    if let Error::CleanupWaiting { wait, .. } = error {
+        tracing::debug!(pipeline = %pipeline.name_any(), retry_in = ?wait, "cleanup waits");
+        return Action::requeue(*wait);
+    }
     ctx.metrics.error(error.kind());
     if error.is_permanent() {
         tracing::warn!(%error, pipeline = %pipeline.name_any(), "waiting for a spec change");

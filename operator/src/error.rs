@@ -28,6 +28,13 @@ pub enum Error {
         resource: String,
         message: String,
     },
+    /// A deleted pipeline's cleanup failed `attempts` times; the next attempt is due in `wait`
+    /// (not a failure of this reconcile: [`crate::controller::error_policy`] requeues for then).
+    #[error("cleanup of the deleted pipeline failed {attempts} time(s); next attempt in {wait:?}")]
+    CleanupWaiting {
+        attempts: u32,
+        wait: std::time::Duration,
+    },
     /// kube's finalizer helper could not add or remove the finalizer (the reconcile's own
     /// errors come through it unwrapped, see the `From` impl).
     #[error("{0}")]
@@ -69,6 +76,7 @@ impl Error {
             Self::Kube(_) => "kubernetes",
             Self::Kafka(_) | Self::KafkaRefused { .. } | Self::KafkaResource { .. } => "kafka",
             Self::Finalizer(_) => "finalizer",
+            Self::CleanupWaiting { .. } => "cleanup_waiting",
             Self::Serialization(_) => "serialization",
             Self::Metrics(_) => "metrics",
             Self::Io(_) => "io",

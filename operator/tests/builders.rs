@@ -34,6 +34,7 @@ fn ctx() -> BuildContext {
     BuildContext {
         workload_image: "ghcr.io/eventflow/eventflow:test".to_owned(),
         workload_log_format: eventflow_contract::logs::LogFormat::Json,
+        image_pull_secrets: Vec::new(),
     }
 }
 
@@ -303,6 +304,32 @@ fn image_override_and_default_image() {
         container(&minimal.consumer).args,
         Some(vec!["consumer".to_owned()])
     );
+}
+
+#[test]
+fn image_pull_secrets_go_on_every_workload_pod() {
+    let pipeline = load("full");
+    let with_secrets = BuildContext {
+        image_pull_secrets: vec!["regcred".to_owned(), "mirror".to_owned()],
+        ..ctx()
+    };
+    let desired = resources::desired(&pipeline, &with_secrets, 1);
+    for deployment in [&desired.producer, &desired.consumer] {
+        let names: Vec<&str> = pod(deployment)
+            .image_pull_secrets
+            .iter()
+            .flatten()
+            .map(|secret| secret.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["regcred", "mirror"],
+            "{:?}",
+            deployment.metadata.name
+        );
+    }
+    let (_, without) = build("full");
+    assert_eq!(pod(&without.consumer).image_pull_secrets, None);
 }
 
 #[test]

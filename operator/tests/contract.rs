@@ -25,6 +25,7 @@ fn desired(fixture: &str) -> resources::Desired {
     let ctx = BuildContext {
         workload_image: "img".to_owned(),
         workload_log_format: eventflow_contract::logs::LogFormat::Json,
+        image_pull_secrets: Vec::new(),
     };
     resources::desired(&pipeline, &ctx, resources::consumer::replicas(&pipeline))
 }
@@ -137,6 +138,13 @@ fn consumer_env_parses_as_the_consumer_cli_with_every_value() {
     };
     assert_eq!(args.topic, "user-activity-events");
     assert_eq!(args.group_id, "eventflow-shop-user-activity");
+    assert_eq!(
+        (args.mongodb_write_concern, args.mongodb_journal),
+        (
+            eventflow_contract::write_concern::Acknowledgment::Members(1),
+            false
+        )
+    );
     assert_eq!(args.batch_size, 250);
     assert_eq!(args.batch_timeout, std::time::Duration::from_millis(750));
     assert_eq!(

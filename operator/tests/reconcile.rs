@@ -22,14 +22,18 @@ use std::{
 
 use eventflow_operator::{
     Error,
-    controller::{Settings, error_policy},
-    crd::EventPipeline,
+    controller::{Settings, error_policy, finalizer, reconcile},
+    crd::{DeletionPolicy, EventPipeline},
     kafka::{
         KafkaAdmin, KafkaConnection,
         topic::{self, DesiredTopic},
     },
 };
-use k8s_openapi::api::{apps::v1::Deployment, events::v1::Event};
+use k8s_openapi::{
+    api::{apps::v1::Deployment, events::v1::Event},
+    apimachinery::pkg::apis::meta::v1::Time,
+    jiff,
+};
 use kube::{
     Client, ResourceExt,
     api::{ListParams, Patch, PatchParams},
@@ -352,4 +356,48 @@ async fn kafka_properties_come_from_the_kafka_secret() {
         condition(&stored, "TopicReady").reason,
         "KafkaSecretUnavailable"
     );
+}
+
+/// A deleted pipeline (`deletionPolicy: Delete`) whose Kafka cannot be reached.
+fn deleted_with_unreachable_kafka() -> EventPipeline {
+    let mut pipeline = pipeline("127.0.0.1:1", "gone");
+    pipeline.spec.topic.deletion_policy = DeletionPolicy::Delete;
+    pipeline.metadata.finalizers = Some(vec![finalizer::FINALIZER.to_owned()]);
+    pipeline.metadata.deletion_timestamp = Some(Time(jiff::Timestamp::now()));
+    pipeline
+}
+
+#[tokio::test]
+async fn a_failed_cleanup_is_not_attempted_again_by_its_own_annotation_patch() {
+    let (name, client, ctx) = stored(deleted_with_unreachable_kafka(), Settings::default()).await;
+    let pipelines = api::<EventPipeline>(&client);
+
+    let first = pipelines.get(&name).await.unwrap();
+    reconcile(Arc::new(first), Arc::clone(&ctx))
+        .await
+        .unwrap_err();
+    let after_first = pipelines.get(&name).await.unwrap();
+    assert_eq!(finalizer::attempts(&after_first), 1);
+
+    // The attempts annotation's own watch event reconciles at once: that must not be an attempt.
+    let error = reconcile(Arc::new(after_first), Arc::clone(&ctx))
+        .await
+        .unwrap_err();
+    let after_second = pipelines.get(&name).await.unwrap();
+    assert_eq!(
+        finalizer::attempts(&after_second),
+        1,
+        "the reconcile caused by the annotation patch attempted the cleanup again at once"
+    );
+    // It requeues for the due time instead: the first wait is the backoff base (5 s).
+    let Error::CleanupWaiting { attempts: 1, wait } = error else {
+        panic!("{error:?}");
+    };
+    let base = Settings::default().backoff_base;
+    assert!(
+        wait <= base && wait + Duration::from_secs(2) > base,
+        "{wait:?}"
+    );
+    let action = error_policy(Arc::new(after_second), &error, ctx);
+    assert_eq!(action, Action::requeue(wait));
 }

@@ -142,3 +142,37 @@ async fn mongodb_unordered_insert_many_skips_duplicates_and_finds_by_filter() {
     logins.sort();
     assert_eq!(logins, vec!["a", "c"]);
 }
+
+#[tokio::test]
+async fn mongodb_accepts_every_write_concern_the_consumer_sends() {
+    use mongodb::options::{Acknowledgment, CollectionOptions, WriteConcern};
+    let client = Client::with_uri_str(services().mongodb_uri).await.unwrap();
+    let database = client.database(&unique_name("devsvc_wc"));
+    // (w, journal): the consumer's default and the overrides a pipeline may set.
+    let concerns = [
+        (Acknowledgment::Majority, true),
+        (Acknowledgment::Majority, false),
+        (Acknowledgment::Nodes(1), true),
+        (Acknowledgment::Nodes(1), false),
+    ];
+    for (index, (w, journal)) in concerns.into_iter().enumerate() {
+        let concern = WriteConcern::builder()
+            .w(w.clone())
+            .journal(journal)
+            .build();
+        let options = CollectionOptions::builder().write_concern(concern).build();
+        let collection = database.collection_with_options::<Document>("events", options);
+        let id = i64::try_from(index).expect("small");
+        collection
+            .insert_many([doc! {"_id": id}])
+            .ordered(false)
+            .await
+            .unwrap_or_else(|error| panic!("w {w:?} journal {journal}: {error}"));
+    }
+    let stored = database
+        .collection::<Document>("events")
+        .count_documents(doc! {})
+        .await
+        .unwrap();
+    assert_eq!(stored, 4);
+}

@@ -50,3 +50,12 @@ app.kubernetes.io/component: operator
 {{- define "eventflow.workloadImage" -}}
 {{- printf "%s:%s" .Values.workload.image.repository (default .Chart.AppVersion .Values.workload.image.tag) }}
 {{- end }}
+
+{{/* Names of .Values.imagePullSecrets, comma-separated: the workload pods' pull Secrets. */}}
+{{- define "eventflow.imagePullSecretNames" -}}
+{{- $names := list }}
+{{- range .Values.imagePullSecrets }}
+{{- $names = append $names .name }}
+{{- end }}
+{{- join "," $names }}
+{{- end }}

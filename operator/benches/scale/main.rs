@@ -229,6 +229,7 @@ async fn raw_apply(
     let build = BuildContext {
         workload_image: "ghcr.io/eventflow/eventflow:bench".to_owned(),
         workload_log_format: eventflow_contract::logs::LogFormat::Json,
+        image_pull_secrets: Vec::new(),
     };
     let started = Instant::now();
     let desired: Vec<_> = (0..n)

@@ -3,9 +3,16 @@
 //!
 //! With `Delete`, the topic (and the consumer group's offsets, where the broker supports it)
 //! is removed before the finalizer is. When Kafka cannot be reached, each failed attempt is
-//! counted in the [`CLEANUP_ATTEMPTS_ANNOTATION`]; after the configured number of attempts the
-//! finalizer is removed anyway and a Warning Event says what was left behind.
+//! counted in the [`CLEANUP_ATTEMPTS_ANNOTATION`] and the next one is due after
+//! [`retry_delay`] (`--backoff-base` doubling up to 5 min), recorded in
+//! [`CLEANUP_NEXT_ATTEMPT_ANNOTATION`]: a reconcile before then (the annotation patch's own watch
+//! event, an operator restart) attempts nothing and requeues for the due time. After the
+//! configured number of attempts the finalizer is removed anyway and a Warning Event says what
+//! was left behind.
 
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
 use kube::{
     Api, ResourceExt,
     api::{Patch, PatchParams},
@@ -27,6 +34,8 @@ use crate::{
 pub const FINALIZER: &str = "eventflow.dev/cleanup";
 /// Failed cleanup attempts so far.
 pub const CLEANUP_ATTEMPTS_ANNOTATION: &str = "eventflow.dev/cleanup-attempts";
+/// When the next cleanup attempt is due (RFC 3339), after a failed one.
+pub const CLEANUP_NEXT_ATTEMPT_ANNOTATION: &str = "eventflow.dev/cleanup-next-attempt";
 
 /// Cleans up after a deleted pipeline; on `Ok`, kube's finalizer helper removes the finalizer.
 pub async fn cleanup(
@@ -41,6 +50,11 @@ pub async fn cleanup(
         );
         events::normal(&ctx.recorder, pipeline, Reason::TopicRetained, note).await;
     } else {
+        let wait = wait_before_attempt(pipeline, Utc::now());
+        if !wait.is_zero() {
+            let attempts = attempts(pipeline);
+            return Err(Error::CleanupWaiting { attempts, wait });
+        }
         match delete_topic_and_group(pipeline, ctx).await {
             Ok(note) => events::normal(&ctx.recorder, pipeline, Reason::TopicDeleted, note).await,
             Err(error) => give_up_or_retry(api, pipeline, ctx, error).await?,
@@ -70,7 +84,8 @@ async fn delete_topic_and_group(pipeline: &EventPipeline, ctx: &Context) -> Resu
     Ok(notes.join("; "))
 }
 
-/// Counts a failed attempt; after the last one, warns and returns `Ok` so the finalizer goes.
+/// Counts a failed attempt and schedules the next; after the last one, warns and returns `Ok`
+/// so the finalizer goes.
 async fn give_up_or_retry(
     api: &Api<EventPipeline>,
     pipeline: &EventPipeline,
@@ -79,15 +94,25 @@ async fn give_up_or_retry(
 ) -> Result<()> {
     let attempts = attempts(pipeline) + 1;
     if attempts < ctx.settings.cleanup_attempts {
-        let patch = json!({ "metadata": { "annotations": { CLEANUP_ATTEMPTS_ANNOTATION: attempts.to_string() } } });
+        ctx.metrics.error(error.kind());
+        let wait = retry_delay(
+            attempts,
+            ctx.settings.backoff_base,
+            ctx.settings.backoff_max,
+        );
+        let due = Utc::now() + wait;
+        let patch = json!({ "metadata": { "annotations": {
+            CLEANUP_ATTEMPTS_ANNOTATION: attempts.to_string(),
+            CLEANUP_NEXT_ATTEMPT_ANNOTATION: due.to_rfc3339_opts(SecondsFormat::Millis, true),
+        } } });
         api.patch(
             &pipeline.name_any(),
             &PatchParams::default(),
             &Patch::Merge(&patch),
         )
         .await?;
-        tracing::warn!(%error, attempts, "cleanup failed; will retry");
-        return Err(error);
+        tracing::warn!(%error, attempts, retry_in = ?wait, "cleanup failed; will retry");
+        return Err(Error::CleanupWaiting { attempts, wait });
     }
     let note = format!(
         "gave up deleting topics {} and {} and consumer group {} on {} after {attempts} attempts ({error}); all were left behind",
@@ -107,4 +132,76 @@ pub fn attempts(pipeline: &EventPipeline) -> u32 {
         .get(CLEANUP_ATTEMPTS_ANNOTATION)
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
+}
+
+/// The wait after `failed` failed attempts: `base`, doubling per further failure, at most `max`.
+pub fn retry_delay(failed: u32, base: Duration, max: Duration) -> Duration {
+    let doublings = failed.saturating_sub(1).min(31);
+    base.saturating_mul(1 << doublings).min(max.max(base))
+}
+
+/// How long until the next attempt is due at `now` (zero: due, or none recorded).
+pub fn wait_before_attempt(pipeline: &EventPipeline, now: DateTime<Utc>) -> Duration {
+    pipeline
+        .annotations()
+        .get(CLEANUP_NEXT_ATTEMPT_ANNOTATION)
+        .and_then(|due| DateTime::parse_from_rfc3339(due).ok())
+        .and_then(|due| (due.with_timezone(&Utc) - now).to_std().ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+
+    #[test]
+    fn attempts_are_spaced_five_seconds_doubling_up_to_five_minutes() {
+        let (base, max) = (Duration::from_secs(5), Duration::from_secs(300));
+        let waits: Vec<u64> = (1..=9)
+            .map(|failed| retry_delay(failed, base, max).as_secs())
+            .collect();
+        assert_eq!(waits, vec![5, 10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(retry_delay(u32::MAX, base, max), max, "no overflow");
+        // The default 5 attempts span 75 s: a one-minute Kafka blip does not abandon the topic.
+        let span: Duration = (1..5).map(|failed| retry_delay(failed, base, max)).sum();
+        assert_eq!(span, Duration::from_secs(75));
+    }
+
+    #[test]
+    fn an_attempt_waits_until_the_recorded_due_time() {
+        let now = Utc::now();
+        let with_due = |due: Option<String>| {
+            let mut pipeline = EventPipeline::new("p", serde_json::from_value(json!({
+                "kafka": {"bootstrapServers": "k:9092"},
+                "sink": {"mongodb": {"uriSecretRef": {"name": "m", "key": "uri"}, "database": "d", "collection": "c"}},
+            })).unwrap());
+            if let Some(due) = due {
+                pipeline
+                    .annotations_mut()
+                    .insert(CLEANUP_NEXT_ATTEMPT_ANNOTATION.to_owned(), due);
+            }
+            wait_before_attempt(&pipeline, now)
+        };
+        let at = |seconds| (now + TimeDelta::seconds(seconds)).to_rfc3339();
+        // (what, annotation, wait)
+        let cases = [
+            ("no attempt failed yet: due now", None, Duration::ZERO),
+            (
+                "due in 10 s: wait 10 s",
+                Some(at(10)),
+                Duration::from_secs(10),
+            ),
+            ("due time passed: due now", Some(at(-3)), Duration::ZERO),
+            (
+                "unreadable: due now, never stuck",
+                Some("soon".to_owned()),
+                Duration::ZERO,
+            ),
+        ];
+        for (what, due, expected) in cases {
+            assert_eq!(with_due(due), expected, "{what}");
+        }
+    }
 }

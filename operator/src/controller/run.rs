@@ -104,7 +104,8 @@ fn elector(args: &RunArgs, client: &Client) -> Option<LeaderElector> {
 fn context(args: &RunArgs, client: Client, metrics: Arc<Metrics>) -> Context {
     let build = BuildContext {
         workload_image: args.workload_image.clone(),
-        workload_log_format: args.log_format,
+        workload_log_format: args.workload_log_format(),
+        image_pull_secrets: args.workload_image_pull_secrets(),
     };
     let kafka = KafkaAdmins::new(KAFKA_TIMEOUT);
     let settings = Settings {

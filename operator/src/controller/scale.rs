@@ -21,7 +21,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff};
-use kube::Resource;
+use kube::{Resource, ResourceExt, runtime::reflector::ObjectRef};
 // tokio's clock, so that a test with paused time can say exactly when the next poll is due.
 use tokio::time::Instant;
 
@@ -34,7 +34,10 @@ use crate::{
         lag::{LagError, LagReader, LagTarget},
         topic::TopicReport,
     },
-    resources::consumer,
+    resources::{
+        consumer,
+        meta::{self, Component},
+    },
     scaling::{self, Decision, History, Input, LagSample, Policy, Rule, ScalingMetrics},
 };
 
@@ -194,6 +197,7 @@ impl Scaler {
                 sample,
                 partitions: poll.partitions,
                 current_replicas: poll.current,
+                ready_replicas: poll.ready,
             }),
             Err(error) => Err((poll.current, error)),
         };
@@ -244,6 +248,8 @@ struct Poll<'a> {
     interval: Duration,
     partitions: u32,
     current: u32,
+    /// Consumers ready (assigned) now, at most `current`.
+    ready: u32,
     sample: Result<LagSample, Unmeasured<'a>>,
 }
 
@@ -284,6 +290,7 @@ pub async fn phase(
         interval,
         partitions: partitions(pipeline, topic),
         current,
+        ready: ready_consumers(ctx, pipeline, current),
         sample,
     };
     if !autoscaled(pipeline) {
@@ -318,6 +325,24 @@ async fn measure<'a>(
         .get(pipeline, &connection)
         .map_err(Unmeasured::Client)?;
     Ok(reader.measure(&client, &LagTarget::of(pipeline)).await?)
+}
+
+/// Consumers ready now: the consumer Deployment's `readyReplicas` in the watch cache (a consumer
+/// is ready once it holds an assignment), at most `current`; `current` without the caches.
+fn ready_consumers(ctx: &super::Context, pipeline: &EventPipeline, current: u32) -> u32 {
+    let Some(children) = &ctx.children else {
+        return current;
+    };
+    let name = meta::component_name(pipeline, Component::Consumer);
+    let reference = ObjectRef::new(&name).within(&pipeline.namespace().unwrap_or_default());
+    let ready = children
+        .deployments
+        .get(&reference)
+        .and_then(|cached| cached.object().ok())
+        .and_then(|deployment| deployment.status?.ready_replicas)
+        .and_then(|ready| u32::try_from(ready).ok())
+        .unwrap_or(0);
+    ready.min(current)
 }
 
 /// The topic's partitions: as just ensured, else as last seen, else as the spec asks.

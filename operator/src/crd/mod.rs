@@ -29,7 +29,7 @@ pub use self::{
     producer::{JwtAlgorithm, JwtSpec, ProducerAuth, ProducerSpec, RateLimitSpec},
     resources::Resources,
     schemas::{Compatibility, SchemaVersion},
-    sink::{MongoSinkSpec, SinkSpec},
+    sink::{MongoSinkSpec, SinkSpec, WriteConcernSpec},
     status::{ConsumerStatus, EventPipelineStatus, LagStatus, Summary, TopicStatus},
     topic::{DeletionPolicy, TopicSpec},
 };

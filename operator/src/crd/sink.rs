@@ -1,6 +1,7 @@
 //! Where the consumer writes events: the MongoDB read model.
 
-use eventflow_contract::Duration;
+use eventflow_contract::{Duration, write_concern::Acknowledgment};
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +41,45 @@ pub struct MongoSinkSpec {
         "message": "sink.mongodb.ttl must be at least 1s"
     }]))]
     pub ttl: Option<Duration>,
+    /// How durable a write is before the consumer commits its Kafka offsets; unset: `w:
+    /// majority` with journaling. Overrides a write concern in the connection string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_concern: Option<WriteConcernSpec>,
+}
+
+/// The MongoDB write concern of the consumer's writes.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WriteConcernSpec {
+    /// Members that acknowledge a write: `majority` (default; an acknowledged write survives a
+    /// failover) or a number of at least 1 (`1`: the primary alone, whose acknowledged writes a
+    /// failover can roll back after their offsets were committed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub w: Option<Acknowledgment>,
+    /// Acknowledge a write only once it is in the on-disk journal (default `true`); `false`
+    /// risks the writes of the last ~100 ms on a crash of the acknowledging members.
+    #[serde(default = "journal_default")]
+    pub journal: bool,
+}
+
+impl Default for WriteConcernSpec {
+    fn default() -> Self {
+        Self {
+            w: None,
+            journal: true,
+        }
+    }
+}
+
+impl WriteConcernSpec {
+    /// The members that acknowledge a write (`majority` when unset).
+    pub fn acknowledgment(&self) -> Acknowledgment {
+        self.w.unwrap_or_default()
+    }
+}
+
+fn journal_default() -> bool {
+    true
 }
 
 impl Default for MongoSinkSpec {
@@ -49,6 +89,7 @@ impl Default for MongoSinkSpec {
             database: default_database(),
             collection: None,
             ttl: None,
+            write_concern: None,
         }
     }
 }

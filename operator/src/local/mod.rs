@@ -69,6 +69,7 @@ pub fn build_context() -> BuildContext {
     BuildContext {
         workload_image: "local".to_owned(),
         workload_log_format: eventflow_contract::logs::LogFormat::Plain,
+        image_pull_secrets: Vec::new(),
     }
 }
 

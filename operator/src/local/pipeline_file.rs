@@ -158,6 +158,7 @@ spec:
         BuildContext {
             workload_image: "local".into(),
             workload_log_format: eventflow_contract::logs::LogFormat::Plain,
+            image_pull_secrets: Vec::new(),
         }
     }
 

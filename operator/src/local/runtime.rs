@@ -62,6 +62,8 @@ struct Runtime {
     producer_admin: u16,
     /// The previous scrape of the workloads' `/metrics`, for rates.
     last_scrape: Option<(std::time::Instant, Scrape)>,
+    /// Consumers whose `/readyz` answered ready at the last scrape (in the group, assigned).
+    consumers_ready: u32,
     /// The latest decision's cap and rule.
     last_decision: Option<(Option<u32>, &'static str)>,
     http: reqwest::Client,
@@ -165,6 +167,7 @@ impl Runtime {
             producer,
             producer_admin,
             last_scrape: None,
+            consumers_ready: 0,
             last_decision: None,
             http: reqwest::Client::builder()
                 .timeout(READY_PROBE_TIMEOUT)
@@ -268,6 +271,7 @@ impl Runtime {
                 sample,
                 partitions: self.partitions,
                 current_replicas: current,
+                ready_replicas: self.consumers_ready.min(current),
             }),
             Err(error) => Err((current, error)),
         };
@@ -371,6 +375,7 @@ impl Runtime {
             None => WorkloadFigures::between(&scrape, &scrape, 0.0),
         };
         self.last_scrape = Some((now, scrape));
+        self.consumers_ready = figures.consumers_ready;
         (figures, urls)
     }
 

@@ -161,6 +161,17 @@ fn consumer_env(pipeline: &EventPipeline) -> Vec<EnvVar> {
     if let Some(ttl) = &pipeline.spec.sink.mongodb.ttl {
         env.push(literal(contract::MONGODB_TTL, ttl.to_string()));
     }
+    // Unset: the consumer's own default (majority, journaled), and no new env to roll pods.
+    if let Some(concern) = &pipeline.spec.sink.mongodb.write_concern {
+        env.push(literal(
+            contract::MONGODB_WRITE_CONCERN,
+            concern.acknowledgment().to_string(),
+        ));
+        env.push(literal(
+            contract::MONGODB_JOURNAL,
+            concern.journal.to_string(),
+        ));
+    }
     env
 }
 

@@ -22,6 +22,8 @@ pub struct BuildContext {
     pub workload_image: String,
     /// Log format of the workloads.
     pub workload_log_format: LogFormat,
+    /// Image pull Secrets (names, in the pipeline's namespace) of every workload pod.
+    pub image_pull_secrets: Vec<String>,
 }
 
 impl BuildContext {

@@ -5,8 +5,8 @@ use k8s_openapi::{
     api::{
         apps::v1::{Deployment, DeploymentSpec},
         core::v1::{
-            Capabilities, Container, ContainerPort, HTTPGetAction, PodSecurityContext, PodSpec,
-            PodTemplateSpec, Probe, SeccompProfile, SecurityContext,
+            Capabilities, Container, ContainerPort, HTTPGetAction, LocalObjectReference,
+            PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecurityContext,
         },
     },
     apimachinery::pkg::{
@@ -76,6 +76,7 @@ fn pod_template(
         spec: Some(PodSpec {
             containers: vec![container],
             volumes: Some(volumes),
+            image_pull_secrets: image_pull_secrets(ctx),
             security_context: Some(PodSecurityContext {
                 run_as_non_root: Some(true),
                 run_as_user: Some(NON_ROOT_ID),
@@ -87,6 +88,16 @@ fn pod_template(
             ..PodSpec::default()
         }),
     }
+}
+
+/// The operator's image pull Secrets as pod references; none (the field unset) without any.
+fn image_pull_secrets(ctx: &BuildContext) -> Option<Vec<LocalObjectReference>> {
+    let references = ctx
+        .image_pull_secrets
+        .iter()
+        .map(|name| LocalObjectReference { name: name.clone() })
+        .collect::<Vec<_>>();
+    (!references.is_empty()).then_some(references)
 }
 
 fn container(pipeline: &EventPipeline, component: Component, ctx: &BuildContext) -> Container {

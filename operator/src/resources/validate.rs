@@ -160,6 +160,7 @@ mod tests {
         BuildContext {
             workload_image: "eventflow:test".to_owned(),
             workload_log_format: eventflow_contract::logs::LogFormat::Json,
+            image_pull_secrets: Vec::new(),
         }
     }
 

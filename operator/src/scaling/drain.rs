@@ -14,7 +14,7 @@ pub(super) struct Rates {
     pub produced: f64,
     /// Movement of the committed offsets: what the consumers wrote to the sink.
     pub consumed: f64,
-    /// Consumption per running replica, when the window shows it (see [`rates`]).
+    /// Consumption per ready consumer, when the window shows it (see [`rates`]).
     pub per_replica: Option<f64>,
 }
 
@@ -28,8 +28,9 @@ impl Rates {
 /// Rates over the last [`RATE_WINDOW_SAMPLES`] observations, leaving out `excluded` partitions;
 /// `None` with fewer than two observations or no time between them.
 ///
-/// The per-replica rate is consumed records over replica-seconds (each interval weighted by the
-/// replicas running at its start). It is only taken as the replicas' capacity when the consumers
+/// The per-replica rate is consumed records over consumer-seconds, each interval weighted by the
+/// consumers *ready* (in the group, assigned) at its start: pods still starting consume nothing,
+/// and counting them right after a scale-up would read a lower rate and ask for more. It is only taken as the replicas' capacity when the consumers
 /// had a backlog (lag above `activation_lag`) in every sample: a consumer that keeps up with the
 /// producers shows the production rate, not what it could do.
 pub(super) fn rates(policy: &Policy, history: &History, excluded: &[i32]) -> Option<Rates> {
@@ -46,7 +47,7 @@ pub(super) fn rates(policy: &Policy, history: &History, excluded: &[i32]) -> Opt
         consumed += pair[1]
             .sample
             .advanced_since(&pair[0].sample, excluded, |p| p.committed);
-        replica_seconds += f64::from(pair[0].replicas) * seconds.max(0.0);
+        replica_seconds += f64::from(pair[0].ready) * seconds.max(0.0);
     }
     let backlog = window
         .iter()

@@ -17,6 +17,8 @@ pub struct Observation {
     pub sample: LagSample,
     /// Consumer replicas when it was taken.
     pub replicas: u32,
+    /// Of those, the consumers that were ready (assigned) when it was taken.
+    pub ready: u32,
 }
 
 /// One recommendation (the desired replicas before stabilization).

@@ -206,6 +206,7 @@ mod tests {
             sample: &sample,
             partitions: 6,
             current_replicas: 2,
+            ready_replicas: 2,
         };
         let decision = decide(&Policy::new(1, 10, 1000), &input, &mut History::default());
         metrics.observe("default/orders", &sample, &decision);

@@ -58,8 +58,11 @@ pub struct Input<'a> {
     pub sample: &'a LagSample,
     /// The topic's partition count (0 is treated as 1).
     pub partitions: u32,
-    /// Consumer replicas running now.
+    /// Consumer replicas running now (applied, including pods still starting).
     pub current_replicas: u32,
+    /// Consumers ready now, i.e. in the group with an assignment (the consumer's `/readyz`);
+    /// the drain-time mode measures the per-replica rate over these.
+    pub ready_replicas: u32,
 }
 
 /// Decides the consumer replicas for `input`, recording the sample and the recommendation in
@@ -72,6 +75,7 @@ pub fn decide(policy: &Policy, input: &Input<'_>, history: &mut History) -> Deci
         Observation {
             sample: input.sample.clone(),
             replicas: current,
+            ready: input.ready_replicas.min(current),
         },
     );
     let excluded = persistent::persistent_partitions(policy, history);

@@ -5,11 +5,12 @@
 //!
 //! - the group's **committed offset** when it lies within `[low watermark, high watermark]`;
 //! - otherwise the **reset policy** (`auto.offset.reset` of the consumers) decides, exactly as it
-//!   does for the consumer itself. A partition with **no committed offset**, or one whose
-//!   committed offset fell below the low watermark (records deleted by retention), starts at
-//!   the low watermark with [`OffsetReset::Earliest`] — it counts `high − low` — and at the high
-//!   watermark with [`OffsetReset::Latest`] — it counts 0;
-//! - a committed offset above the high watermark (the topic was recreated) counts 0.
+//!   does for the consumer itself (Kafka answers an out-of-range fetch with a reset). A
+//!   partition with **no committed offset**, one whose committed offset fell below the low
+//!   watermark (records deleted by retention), or one whose committed offset lies above the
+//!   high watermark (the topic was re-created under the same group) starts at the low
+//!   watermark with [`OffsetReset::Earliest`] — it counts `high − low` — and at the high
+//!   watermark with [`OffsetReset::Latest`] — it counts 0.
 //!
 //! KEDA counts a partition without a commit as `high` (or as 0, or not at all, depending on
 //! version and flags), which is its most reported class of bugs; this rule counts what the
@@ -51,7 +52,7 @@ impl PartitionLag {
         reset: OffsetReset,
     ) -> Self {
         let start = match committed {
-            Some(offset) if offset >= low => offset,
+            Some(offset) if (low..=high).contains(&offset) => offset,
             _ => match reset {
                 OffsetReset::Earliest => low,
                 OffsetReset::Latest => high,
@@ -169,9 +170,21 @@ mod tests {
     }
 
     #[test]
-    fn commit_above_high_watermark_counts_zero() {
-        let lag = PartitionLag::from_offsets(0, (0, 5), Some(9), OffsetReset::Earliest);
-        assert_eq!(lag.lag, 0);
+    fn commit_outside_the_watermarks_is_reset_as_the_consumer_resets_it() {
+        // (what it proves, (low, high), committed, reset, lag)
+        #[rustfmt::skip]
+        let cases = [
+            ("re-created topic: commit above high reads from the log start", (0, 5), Some(9), OffsetReset::Earliest, 5),
+            ("re-created and trimmed: counts high - low", (3, 8), Some(100), OffsetReset::Earliest, 5),
+            ("re-created, latest reset: nothing to read", (0, 5), Some(9), OffsetReset::Latest, 0),
+            ("re-created and still empty: 0", (0, 0), Some(9), OffsetReset::Earliest, 0),
+            ("commit at high is caught up", (0, 5), Some(5), OffsetReset::Earliest, 0),
+            ("commit at low reads everything", (2, 5), Some(2), OffsetReset::Latest, 3),
+        ];
+        for (what, watermarks, committed, reset, expected) in cases {
+            let lag = PartitionLag::from_offsets(0, watermarks, committed, reset);
+            assert_eq!(lag.lag, expected, "{what}");
+        }
     }
 
     #[test]

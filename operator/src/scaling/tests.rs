@@ -43,6 +43,7 @@ fn decide_once(policy: &Policy, partitions: u32, current: u32, lag: u64) -> Deci
         sample: &sample,
         partitions,
         current_replicas: current,
+        ready_replicas: current,
     };
     decide(policy, &input, &mut History::default())
 }
@@ -123,6 +124,7 @@ fn run(policy: &Policy, partitions: u32, polls: &[(i64, u64, u32)]) -> Vec<(u32,
                 sample: &sample,
                 partitions,
                 current_replicas: current,
+                ready_replicas: current,
             };
             let decision = decide(policy, &input, &mut history);
             (decision.desired, decision.rule)
@@ -222,6 +224,7 @@ fn run_offsets(policy: &Policy, partitions: u32, polls: &[Poll]) -> Vec<Decision
                 sample: &sample,
                 partitions,
                 current_replicas: *current,
+                ready_replicas: *current,
             };
             decide(policy, &input, &mut history)
         })
@@ -357,6 +360,57 @@ fn drain_mode_keeps_threshold_sizing_when_it_asks_for_more() {
 }
 
 #[test]
+fn drain_mode_measures_the_rate_over_ready_consumers_not_pods_still_starting() {
+    // Two ready consumers drain 100/s (50/s each) while producers write 300/s. At 20 s the
+    // Deployment was scaled to 9. Lag at 30 s: 8600; draining it in 60 s at 50/s per consumer
+    // needs (143.3 + 300) / 50 = 8.9, so 9. Counting pods still starting as consumers reads
+    // 23/s per replica and asks for 20.
+    // (what it proves, ready consumers at 20 s and at 30 s, desired at 30 s)
+    let cases = [
+        (
+            "new pods still starting: the rate of the ready ones",
+            (2, 2),
+            9,
+        ),
+        (
+            "new pods ready only now: they consumed nothing yet",
+            (2, 9),
+            9,
+        ),
+        (
+            "all 9 ready for 10 s yet only 100/s consumed: they are slow",
+            (9, 9),
+            20,
+        ),
+    ];
+    for (what, (ready_at_20, ready_at_30), expected) in cases {
+        let mut history = History::default();
+        let polls = [
+            (0, 2, 2),
+            (10, 2, 2),
+            (20, 9, ready_at_20),
+            (30, 9, ready_at_30),
+        ];
+        let decisions: Vec<Decision> = polls
+            .into_iter()
+            .map(|(seconds, current, ready)| {
+                let poll = seconds / 10;
+                let sample = offsets(seconds, &[(1000 * poll, 2600 + 3000 * poll)]);
+                let input = Input {
+                    sample: &sample,
+                    partitions: 20,
+                    current_replicas: current,
+                    ready_replicas: ready,
+                };
+                decide(&drain_policy(), &input, &mut history)
+            })
+            .collect();
+        let last = decisions.last().unwrap();
+        assert_eq!(last.desired, expected, "{what}: {}", last.reason);
+    }
+}
+
+#[test]
 fn failed_measurement_holds_the_current_replicas_with_the_reason() {
     let decision = hold(3, &"timed out after 5s");
     assert_eq!((decision.desired, decision.rule), (3, Rule::Hold));
@@ -377,6 +431,7 @@ fn history_stays_bounded_by_the_policy_windows() {
             sample: &sample,
             partitions: 6,
             current_replicas: 1,
+            ready_replicas: 1,
         };
         decide(&policy, &input, &mut history);
     }

@@ -164,3 +164,52 @@ fn dashboard_alerts_and_pod_monitor_render_only_when_enabled_and_ship_the_tested
     ]);
     assert!(linted.contains("0 chart(s) failed"), "{linted}");
 }
+
+/// The operator container's env var `name` as `helm template` renders it with `extra` values.
+fn rendered_operator_env(extra: &[&str], name: &str) -> Option<String> {
+    let docs = rendered(extra);
+    let deployment = of_kind(&docs, "Deployment")[0];
+    let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_sequence()
+        .unwrap();
+    env.iter()
+        .find(|var| var["name"] == name)
+        .map(|var| var["value"].as_str().unwrap().to_owned())
+}
+
+#[test]
+fn image_pull_secrets_reach_the_operator_for_the_workload_pods() {
+    let set = "imagePullSecrets[0].name=regcred,imagePullSecrets[1].name=mirror";
+    assert_eq!(
+        rendered_operator_env(&["--set", set], "EVENTFLOW_WORKLOAD_IMAGE_PULL_SECRETS").as_deref(),
+        Some("regcred,mirror"),
+        "the workloads' pods are not given the chart's imagePullSecrets"
+    );
+    assert_eq!(
+        rendered_operator_env(&[], "EVENTFLOW_WORKLOAD_IMAGE_PULL_SECRETS"),
+        None
+    );
+}
+
+#[test]
+fn the_operators_log_format_leaves_the_workloads_format_alone() {
+    let plain = ["--set", "operator.logFormat=plain"];
+    assert_eq!(
+        rendered_operator_env(&plain, "EVENTFLOW_LOG_FORMAT").as_deref(),
+        Some("plain")
+    );
+    assert_eq!(
+        rendered_operator_env(&plain, "EVENTFLOW_WORKLOAD_LOG_FORMAT").as_deref(),
+        Some("json"),
+        "operator.logFormat also sets the workloads' format (and rolls their pods)"
+    );
+    let workload = ["--set", "workload.logFormat=plain"];
+    assert_eq!(
+        rendered_operator_env(&workload, "EVENTFLOW_WORKLOAD_LOG_FORMAT").as_deref(),
+        Some("plain")
+    );
+    assert_eq!(
+        rendered_operator_env(&workload, "EVENTFLOW_LOG_FORMAT").as_deref(),
+        Some("json")
+    );
+}

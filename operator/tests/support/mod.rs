@@ -260,6 +260,7 @@ pub fn context(client: Client, settings: Settings) -> Arc<Context> {
     let build = BuildContext {
         workload_image: "ghcr.io/eventflow/eventflow:test".to_owned(),
         workload_log_format: eventflow_contract::logs::LogFormat::Json,
+        image_pull_secrets: Vec::new(),
     };
     Arc::new(Context::new(
         client,

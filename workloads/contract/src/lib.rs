@@ -10,6 +10,7 @@
 //! - [`naming`]: the names derived from a pipeline (dead-letter topic);
 //! - [`schemas`]: the schema versions file and how an event names its version;
 //! - [`secret`]: credentials that redact themselves in `Debug` and `Display`;
+//! - [`write_concern`]: how durable a consumer's write to MongoDB is;
 //! - [`properties`]: the format of `kafka.secretRef`'s librdkafka properties;
 //! - [`admin`] and [`logs`]: what every eventflow process serves (`/healthz`, `/readyz`,
 //!   `/metrics`) and how it logs.
@@ -23,6 +24,7 @@ pub mod naming;
 pub mod properties;
 pub mod schemas;
 pub mod secret;
+pub mod write_concern;
 
 pub use duration::Duration;
 pub use error::{Error, Result};
@@ -47,6 +49,12 @@ pub const MONGODB_COLLECTION: &str = "EVENTFLOW_MONGODB_COLLECTION";
 /// How long the read model keeps an event after storing it (`sink.mongodb.ttl`, e.g. `10080m`;
 /// unset: for ever). The consumer keeps a TTL index on `ingestedAt` to match.
 pub const MONGODB_TTL: &str = "EVENTFLOW_MONGODB_TTL";
+/// Members that acknowledge each write before the consumer commits its offsets: `majority`
+/// (default) or a number ([`write_concern::Acknowledgment`]; `sink.mongodb.writeConcern.w`).
+pub const MONGODB_WRITE_CONCERN: &str = "EVENTFLOW_MONGODB_WRITE_CONCERN";
+/// `true` (default): a write is acknowledged only once it is in the on-disk journal
+/// (`sink.mongodb.writeConcern.journal`).
+pub const MONGODB_JOURNAL: &str = "EVENTFLOW_MONGODB_JOURNAL";
 
 /// Path of the file of the JSON Schema versions that event `data` must satisfy ([`schemas`]).
 pub const SCHEMA_FILE: &str = "EVENTFLOW_SCHEMA_FILE";

@@ -36,7 +36,10 @@ use std::{
 };
 
 use clap::Args;
-use mongodb::{Client, Database, options::ClientOptions};
+use mongodb::{
+    Client, Database,
+    options::{Acknowledgment, ClientOptions, CollectionOptions, WriteConcern},
+};
 use rdkafka::{
     ClientConfig,
     consumer::{BaseConsumer, Consumer},
@@ -52,7 +55,10 @@ use self::{
     sink::Sink,
     writer::Writer,
 };
-use eventflow_contract::{self as contract, admin, duration::parse as parse_duration, naming};
+use eventflow_contract::{
+    self as contract, admin, duration::parse as parse_duration, naming,
+    write_concern::Acknowledgment as WriteAcknowledgment,
+};
 
 use crate::{
     Result,
@@ -118,6 +124,13 @@ pub struct ConsumerArgs {
     /// (whole seconds, rounded up; unset: the TTL index is dropped if there is one).
     #[arg(long, env = contract::MONGODB_TTL, value_parser = parse_duration)]
     pub mongodb_ttl: Option<Duration>,
+    /// Members that acknowledge each write before its offsets are committed: `majority` or a
+    /// number (1: the primary alone, whose acknowledged writes a failover can roll back).
+    #[arg(long, env = contract::MONGODB_WRITE_CONCERN, default_value = "majority")]
+    pub mongodb_write_concern: WriteAcknowledgment,
+    /// Acknowledge a write only once it is in the on-disk journal.
+    #[arg(long, env = contract::MONGODB_JOURNAL, default_value_t = true, action = clap::ArgAction::Set)]
+    pub mongodb_journal: bool,
     /// Dead-letter topic for poison messages (default `<topic>.dlq`).
     #[arg(long, env = DLQ_TOPIC_ENV)]
     pub dlq_topic: Option<String>,
@@ -209,8 +222,7 @@ pub async fn run_until(args: ConsumerArgs, shutdown: CancellationToken) -> Resul
     .await?;
 
     let database = connect_mongodb(&args).await?;
-    let collection = database.collection(&args.mongo.collection);
-    let sink = Sink::new(collection, args.write_timeout);
+    let sink = Sink::new(sink_collection(&database, &args), args.write_timeout);
     tokio::spawn(health::ping_mongodb(
         database,
         health.clone(),
@@ -305,6 +317,23 @@ async fn topic_partitions(args: &ConsumerArgs) -> Result<usize> {
 
 /// The pipeline's database; server selection gives up after the write timeout unless the URI
 /// says otherwise, so an outage surfaces as a failed (and retried) write.
+/// The collection the consumer writes, with the pipeline's write concern (over the URI's).
+fn sink_collection(
+    database: &Database,
+    args: &ConsumerArgs,
+) -> mongodb::Collection<mongodb::bson::Document> {
+    let w = match args.mongodb_write_concern {
+        WriteAcknowledgment::Majority => Acknowledgment::Majority,
+        WriteAcknowledgment::Members(members) => Acknowledgment::Nodes(members),
+    };
+    let concern = WriteConcern::builder()
+        .w(w)
+        .journal(args.mongodb_journal)
+        .build();
+    let options = CollectionOptions::builder().write_concern(concern).build();
+    database.collection_with_options(&args.mongo.collection, options)
+}
+
 async fn connect_mongodb(args: &ConsumerArgs) -> Result<Database> {
     let mut options = ClientOptions::parse(args.mongo.uri.expose()).await?;
     options
@@ -337,4 +366,53 @@ async fn ensure_indexes(
         }
     }
     health.pass(Check::Write);
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        args: ConsumerArgs,
+    }
+
+    async fn concern_of(extra: &[&str]) -> Option<WriteConcern> {
+        let mut argv = vec![
+            "consumer",
+            "--kafka-bootstrap",
+            "k:9092",
+            "--mongodb-uri",
+            "mongodb://m:27017",
+            "--topic",
+            "t",
+            "--group-id",
+            "g",
+        ];
+        argv.extend_from_slice(extra);
+        let parsed = Command::try_parse_from(argv).unwrap().args;
+        let client = Client::with_uri_str("mongodb://m:27017").await.unwrap();
+        let database = client.database("d");
+        sink_collection(&database, &parsed).write_concern().cloned()
+    }
+
+    #[tokio::test]
+    async fn writes_wait_for_a_journaled_majority_unless_the_pipeline_says_otherwise() {
+        let concern = concern_of(&[]).await.unwrap_or_default();
+        assert_eq!(
+            (concern.w, concern.journal),
+            (Some(Acknowledgment::Majority), Some(true)),
+            "the default write concern"
+        );
+        let concern = concern_of(&["--mongodb-write-concern", "1", "--mongodb-journal", "false"])
+            .await
+            .unwrap_or_default();
+        assert_eq!(
+            (concern.w, concern.journal),
+            (Some(Acknowledgment::Nodes(1)), Some(false))
+        );
+    }
 }
