@@ -263,7 +263,8 @@ node_load_images() {
   for image in "$@"; do
     file=$("$HERE/images.sh" archive "$image")
     ctr_ images import --no-unpack=false "$file" >/dev/null
-    name=$(pm image inspect --format '{{index .RepoTags 0}}' "$image")
+    # podman's name for an unqualified image: localhost/NAME:TAG.
+    case $image in */*) name=$image ;; *) name=localhost/$image ;; esac
     case $name in localhost/*) ctr_ images tag --force "$name" "docker.io/library/${name#localhost/}" >/dev/null ;; esac
     node_say "loaded $name into the node's containerd"
   done

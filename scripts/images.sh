@@ -96,10 +96,11 @@ build_dependencies() {
   echo "$ferretdb"
 }
 
+# The archive holds the image under the name asked for, so it is made once per ID and name.
 archive() {
   local image=$1 id file
   id=$(pm image inspect --format '{{.Id}}' "$image")
-  file=$CONTAINERS_DIR/archives/${id:0:12}.tar
+  file=$CONTAINERS_DIR/archives/${id:0:12}-${image//[:\/]/_}.tar
   if [ ! -s "$file" ]; then
     mkdir -p "$CONTAINERS_DIR/archives"
     pm save --quiet --format docker-archive -o "$file.tmp" "$image"

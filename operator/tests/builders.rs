@@ -15,7 +15,7 @@ use eventflow_operator::{
 use k8s_openapi::{
     api::{
         apps::v1::Deployment,
-        core::v1::{Container, EnvVar, PodSpec},
+        core::v1::{Container, EnvVar, PodSpec, Probe},
     },
     apimachinery::pkg::{api::resource::Quantity, util::intstr::IntOrString},
 };
@@ -422,6 +422,15 @@ fn pods_are_hardened_probed_and_scraped() {
             .http_get
             .unwrap();
         assert_eq!(liveness.path.as_deref(), Some("/healthz"));
+        let give_up = |probe: Option<&Probe>| {
+            let probe = probe.unwrap();
+            probe.period_seconds.unwrap() * probe.failure_threshold.unwrap()
+        };
+        let pod = container(deployment);
+        assert!(
+            give_up(pod.readiness_probe.as_ref()) < give_up(pod.liveness_probe.as_ref()),
+            "a stopped process leaves the endpoints before it is restarted"
+        );
         let annotations = template_annotations(deployment);
         assert_eq!(
             annotations.get("prometheus.io/scrape").map(String::as_str),

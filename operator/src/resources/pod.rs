@@ -113,8 +113,8 @@ fn container(pipeline: &EventPipeline, component: Component, ctx: &BuildContext)
         env: Some(env::env(pipeline, component, ctx)),
         ports: Some(ports(component)),
         resources,
-        liveness_probe: Some(http_probe("/healthz")),
-        readiness_probe: Some(http_probe("/readyz")),
+        liveness_probe: Some(http_probe("/healthz", LIVENESS)),
+        readiness_probe: Some(http_probe("/readyz", READINESS)),
         security_context: Some(container_security_context()),
         ..Container::default()
     }
@@ -134,15 +134,23 @@ fn ports(component: Component) -> Vec<ContainerPort> {
     ports
 }
 
-fn http_probe(path: &str) -> Probe {
+/// How often a probe runs and how many failures in a row count: (period s, failures).
+type ProbeTiming = (i32, i32);
+/// A pod that cannot serve leaves its Service's endpoints within about 15 s ...
+const READINESS: ProbeTiming = (5, 3);
+/// ... and is restarted only when it has not answered for about a minute, so a process that is
+/// slow or briefly stopped is taken out of traffic before it is killed.
+const LIVENESS: ProbeTiming = (10, 6);
+
+fn http_probe(path: &str, (period, failures): ProbeTiming) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.to_owned()),
             port: IntOrString::String(ADMIN_PORT_NAME.to_owned()),
             ..HTTPGetAction::default()
         }),
-        period_seconds: Some(10),
-        failure_threshold: Some(3),
+        period_seconds: Some(period),
+        failure_threshold: Some(failures),
         ..Probe::default()
     }
 }
