@@ -14,10 +14,12 @@ use serde_json::{Value, json};
 
 use crate::support::{REPO, cluster, pod_ready, wait_for};
 
-/// Posts batches of 50 events until stopped; keeps the ids the producer accepted (202). Requests
-/// that fail while pods roll are not accepted and need not be stored.
+/// Posts 20 events every 200 ms (about 100 events/s, so the consumers keep up on a small node)
+/// until stopped; keeps the ids the producer accepted (202). Requests that fail while pods roll
+/// are not accepted and need not be stored.
 pub struct Load {
     accepted: Arc<Mutex<Vec<String>>>,
+    refused: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -25,34 +27,38 @@ pub struct Load {
 impl Load {
     /// Starts posting to `producer` with ids `prefix-N`.
     pub fn start(producer: &str, prefix: &str) -> Self {
-        let (accepted, stop) = (Arc::default(), Arc::new(AtomicBool::new(false)));
+        let (accepted, refused) = (Arc::default(), Arc::default());
+        let stop = Arc::new(AtomicBool::new(false));
         let task = tokio::spawn(post_until_stopped(
             producer.to_owned(),
             prefix.to_owned(),
-            Arc::clone(&accepted),
+            [Arc::clone(&accepted), Arc::clone(&refused)],
             Arc::clone(&stop),
         ));
         Self {
             accepted,
+            refused,
             stop,
             task,
         }
     }
 
-    /// Stops posting; the accepted ids.
-    pub async fn stop(self) -> Vec<String> {
+    /// Stops posting; the accepted ids, and those of failed requests (which Kafka may still have
+    /// taken: they may be stored, but need not be).
+    pub async fn stop(self) -> (Vec<String>, Vec<String>) {
         self.stop.store(true, Ordering::Relaxed);
         self.task.await.expect("load task");
         let accepted = self.accepted.lock().expect("accepted ids").clone();
         assert!(!accepted.is_empty(), "the load had no event accepted");
-        accepted
+        let refused = self.refused.lock().expect("refused ids").clone();
+        (accepted, refused)
     }
 }
 
 async fn post_until_stopped(
     producer: String,
     prefix: String,
-    accepted: Arc<Mutex<Vec<String>>>,
+    [accepted, refused]: [Arc<Mutex<Vec<String>>>; 2],
     stop: Arc<AtomicBool>,
 ) {
     let client = reqwest::Client::builder()
@@ -61,7 +67,7 @@ async fn post_until_stopped(
         .expect("HTTP client");
     let mut batch = 0;
     while !stop.load(Ordering::Relaxed) {
-        let ids: Vec<String> = (0..50).map(|i| format!("{prefix}-{batch}-{i}")).collect();
+        let ids: Vec<String> = (0..20).map(|i| format!("{prefix}-{batch}-{i}")).collect();
         let events: Vec<Value> = ids
             .iter()
             .map(|id| json!({"id": id, "type": "demo", "source": "/disruptions", "subject": id, "data": {}}))
@@ -71,11 +77,13 @@ async fn post_until_stopped(
             .json(&events)
             .send()
             .await;
-        if answer.is_ok_and(|a| a.status() == 202) {
-            accepted.lock().expect("accepted ids").extend(ids);
+        let into = if answer.is_ok_and(|a| a.status() == 202) {
+            &accepted
         } else {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            &refused
+        };
+        into.lock().expect("ids").extend(ids);
+        tokio::time::sleep(Duration::from_millis(200)).await;
         batch += 1;
     }
 }
