@@ -28,7 +28,7 @@ const PARTITIONS: i32 = 4;
 /// size (100) and writes in flight (1): librdkafka's queue and one fetch response (2 MiB), two
 /// batches of 4 KiB events (about 2.4 MiB decoded) and the allocator's slack
 /// (docs/consumer-memory.md).
-const BOUND_KIB: u64 = 8 * 1024;
+const BOUND_KIB: u64 = 10 * 1024;
 
 /// Events of about `bytes` each (the data padded), for tests of memory.
 fn padded_events(prefix: &str, range: std::ops::Range<usize>, bytes: usize) -> Vec<Outgoing> {
