@@ -42,14 +42,13 @@ KCFG=$RUN_DIR/admin.kubeconfig
 # host: scripts/dev-node.sh). A run directory remembers the kind it was started with.
 NODE_KIND=$(cat "$RUN_DIR/node-kind" 2>/dev/null || echo "${EVENTFLOW_CLUSTER_NODE:-kwok}")
 CONTROL_PLANE=(etcd kube-apiserver kube-controller-manager kube-scheduler)
+# shellcheck source=scripts/containers.sh
+source "$HERE/containers.sh"
+# shellcheck source=scripts/dev-node.sh
+source "$HERE/dev-node.sh"
 case $NODE_KIND in
   kwok) NODE=kwok-node-0 API_HOST=127.0.0.1 COMPONENTS=("${CONTROL_PLANE[@]}" kwok) ;;
-  real)
-    # shellcheck source=scripts/containers.sh
-    source "$HERE/containers.sh"
-    # shellcheck source=scripts/dev-node.sh
-    source "$HERE/dev-node.sh"
-    NODE=$NODE_NAME API_HOST=$NODE_IP COMPONENTS=("${CONTROL_PLANE[@]}" "${NODE_COMPONENTS[@]}") ;;
+  real) NODE=$NODE_NAME API_HOST=$NODE_IP COMPONENTS=("${CONTROL_PLANE[@]}" "${NODE_COMPONENTS[@]}") ;;
   *) say "EVENTFLOW_CLUSTER_NODE must be kwok or real, not '$NODE_KIND'"; exit 2 ;;
 esac
 
@@ -186,30 +185,28 @@ sign() {
     -days 3650 -extfile "$PKI/$1.ext" -out "$PKI/$1.crt" 2>/dev/null
 }
 
-# The real node's address (scripts/dev-node.sh), in every API server certificate.
-NODE_IP_SAN=10.245.0.1
-
 make_pki() {
-  [ -f "$PKI/admin.crt" ] && grep -q "IP:$NODE_IP_SAN" "$PKI/apiserver.ext" && return
+  [ -f "$PKI/admin.crt" ] && grep -q "IP:$NODE_IP" "$PKI/apiserver.ext" && return
   mkdir -p "$PKI"
   openssl genrsa -out "$PKI/ca.key" 2048 2>/dev/null
   printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\nsubjectKeyIdentifier=hash\n' >"$PKI/ca.ext"
   openssl req -new -key "$PKI/ca.key" -subj "/CN=eventflow-dev-cluster-ca" -out "$PKI/ca.csr"
   openssl x509 -req -in "$PKI/ca.csr" -signkey "$PKI/ca.key" -days 3650 -extfile "$PKI/ca.ext" -out "$PKI/ca.crt" 2>/dev/null
   local leaf='basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n'
-  sign apiserver "/CN=kube-apiserver" "${leaf}extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1,IP:$NODE_IP_SAN\n"
+  sign apiserver "/CN=kube-apiserver" "${leaf}extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1,IP:$NODE_IP\n"
   sign admin "/O=system:masters/CN=kubernetes-admin" "${leaf}extendedKeyUsage=clientAuth\n"
   openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
   openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
 }
 
+# write_kubeconfig FILE USER: a kubeconfig for the client certificate USER of the PKI.
 write_kubeconfig() {
-  local k=("$BIN/kubectl" config --kubeconfig="$KCFG")
-  rm -f "$KCFG"
+  local k=("$BIN/kubectl" config --kubeconfig="$1")
+  rm -f "$1"
   "${k[@]}" set-cluster dev --server="https://$API_HOST:$(port_of kube-apiserver)" \
     --certificate-authority="$PKI/ca.crt" --embed-certs=true >/dev/null
-  "${k[@]}" set-credentials admin --client-certificate="$PKI/admin.crt" --client-key="$PKI/admin.key" --embed-certs=true >/dev/null
-  "${k[@]}" set-context dev --cluster=dev --user=admin >/dev/null
+  "${k[@]}" set-credentials "$2" --client-certificate="$PKI/$2.crt" --client-key="$PKI/$2.key" --embed-certs=true >/dev/null
+  "${k[@]}" set-context dev --cluster=dev --user="$2" >/dev/null
   "${k[@]}" use-context dev >/dev/null
 }
 
@@ -403,7 +400,7 @@ prepare_run_dir() {
   mkdir -p "$RUN_DIR"
   for c in "${COMPONENTS[@]}" etcd-peer; do free_port >"$RUN_DIR/$c.port"; done
   make_pki
-  write_kubeconfig
+  write_kubeconfig "$KCFG" admin
   write_kwok_stages
   rm -f "$RUN_DIR/audit-policy.yaml" "$RUN_DIR/audit.log"
   if [ "${EVENTFLOW_CLUSTER_AUDIT:-0}" = 1 ]; then write_audit_policy; fi
@@ -493,7 +490,7 @@ case ${1:-} in
   load-images)
     [ "$NODE_KIND" = real ] || { say "load-images needs a real node (EVENTFLOW_CLUSTER_NODE=real)"; exit 2; }
     shift; node_load_images "$@" ;;
-  host-state) source "$HERE/containers.sh"; source "$HERE/dev-node.sh"; node_host_state ;;
+  host-state) node_host_state ;;
   stack) [ "$NODE_KIND" = real ] || { say "stack needs a real node"; exit 2; }; node_stack ;;
   crictl) [ "$NODE_KIND" = real ] || { say "crictl needs a real node"; exit 2; }; shift; crictl_ "$@" ;;
  *) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;

@@ -51,17 +51,6 @@ node_pki() {
   sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$leaf"
 }
 
-# kubeconfig <name> <cert>: a kubeconfig for one client certificate of the PKI.
-node_kubeconfig() {
-  local k=("$BIN/kubectl" config --kubeconfig="$RUN_DIR/$1.kubeconfig")
-  rm -f "$RUN_DIR/$1.kubeconfig"
-  "${k[@]}" set-cluster dev --server="https://$API_HOST:$(port_of kube-apiserver)" \
-    --certificate-authority="$PKI/ca.crt" --embed-certs=true >/dev/null
-  "${k[@]}" set-credentials "$1" --client-certificate="$PKI/$2.crt" --client-key="$PKI/$2.key" --embed-certs=true >/dev/null
-  "${k[@]}" set-context dev --cluster=dev --user="$1" >/dev/null
-  "${k[@]}" use-context dev >/dev/null
-}
-
 node_containerd_config() {
   mkdir -p "$CTRD" "$RUN_DIR/cni/net.d"
   containerd config default | python3 -c '
@@ -176,15 +165,6 @@ node_corefile() {
 EOF
 }
 
-# The chains of every iptables table as they are before start: stop removes only chains not listed.
-node_snapshot_chains() {
-  local tool
-  for tool in iptables ip6tables; do
-    command -v "$tool-save" >/dev/null || continue
-    "$tool-save" 2>/dev/null | awk -v t="$tool" '/^\*/ { table = substr($0, 2) } /^:/ { print t, table, substr($1, 2) }'
-  done >"$RUN_DIR/chains-before"
-}
-
 node_bridge_up() {
   ip link add "$NODE_BRIDGE" type bridge
   ip addr add "$NODE_IP/24" dev "$NODE_BRIDGE"
@@ -199,7 +179,7 @@ node_pause_image() {
   mkdir -p "$ctx"
   cc -static -O2 -o "$ctx/pause" "$HERE/../deploy/real-node/pause/pause.c"
   printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' >"$ctx/Containerfile"
-  pm build --quiet --runtime runc -t "$PAUSE_IMAGE" -f "$ctx/Containerfile" "$ctx" >/dev/null
+  pm build --quiet -t "$PAUSE_IMAGE" -f "$ctx/Containerfile" "$ctx" >/dev/null
   rm -rf "$ctx"
 }
 
@@ -210,18 +190,16 @@ node_prepare() {
   ensure_container_packages
   for p in kubelet-healthz kube-proxy-metrics coredns-ready; do free_port >"$RUN_DIR/$p.port"; done
   node_pki
-  node_kubeconfig kubelet kubelet
-  node_kubeconfig kube-proxy kube-proxy
+  write_kubeconfig "$RUN_DIR/kubelet.kubeconfig" kubelet
+  write_kubeconfig "$RUN_DIR/kube-proxy.kubeconfig" kube-proxy
   node_containerd_config
   node_cni_config
   node_kubelet_config
   node_kube_proxy_config
   node_corefile
   node_pause_image
-  node_snapshot_chains
-  for p in cpu memory pids; do [ -d "/sys/fs/cgroup/$p/kubepods" ] && echo "$p" >>"$RUN_DIR/cgroups-before"; done
-  # containerd 1.6 keeps shim sockets and runc state under /run/containerd whatever its state dir.
-  [ -e /run/containerd ] || echo /run/containerd >"$RUN_DIR/host-paths-made"
+  # Stop removes what is not in here: chains, kubepods cgroups, /run/containerd.
+  node_host_state >"$RUN_DIR/host-before"
   node_bridge_up
 }
 
@@ -358,14 +336,16 @@ node_stop_pods() {
 
 # Deletes every iptables chain that was not there before start, with the rules that jump to it.
 node_remove_chains() {
-  [ -f "$RUN_DIR/chains-before" ] || return 0
+  [ -f "$RUN_DIR/host-before" ] || return 0
   local tool
   for tool in iptables ip6tables; do
     command -v "$tool-save" >/dev/null || continue
     "$tool-save" 2>/dev/null | python3 -c '
 import sys, subprocess
 tool, before_file = sys.argv[1], sys.argv[2]
-before = {tuple(l.split()[1:]) for l in open(before_file) if l.startswith(tool + " ")}
+# host-before lines: "iptables *filter :CHAIN" (node_host_state)
+before = {(w[1][1:], w[2][1:]) for w in (l.split() for l in open(before_file))
+          if len(w) == 3 and w[0] == tool and w[2].startswith(":")}
 table, chains, rules = None, [], []
 for line in sys.stdin:
     line = line.rstrip("\n")
@@ -380,7 +360,7 @@ for table, rule in rules:
         subprocess.run([tool, "-t", table, "-D"] + words[1:], check=False)
 for table, chain in new: subprocess.run([tool, "-t", table, "-F", chain], check=False)
 for table, chain in new: subprocess.run([tool, "-t", table, "-X", chain], check=False)
-' "$tool" "$RUN_DIR/chains-before"
+' "$tool" "$RUN_DIR/host-before"
   done
 }
 
@@ -408,7 +388,7 @@ node_remove_cgroups() {
   local c
   for c in /sys/fs/cgroup/*/kubepods; do
     [ -d "$c" ] || continue
-    grep -qx "$(basename "$(dirname "$c")")" "$RUN_DIR/cgroups-before" 2>/dev/null && continue
+    grep -qx "cgroup $c" "$RUN_DIR/host-before" 2>/dev/null && continue
     find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true
   done
 }
@@ -428,7 +408,10 @@ node_stop() {
   node_remove_cgroups
   node_remove_chains
   if [ -f "$RUN_DIR/bridge" ]; then ip link del "$(cat "$RUN_DIR/bridge")" 2>/dev/null || true; fi
-  if [ -f "$RUN_DIR/host-paths-made" ]; then xargs -r rm -rf <"$RUN_DIR/host-paths-made"; fi
-  rm -rf "$CTRD" "$RUN_DIR/kubelet" "$RUN_DIR/cni" "$RUN_DIR/volumes" "$RUN_DIR/bridge" "$RUN_DIR/chains-before" \
-    "$RUN_DIR/cgroups-before" "$RUN_DIR/host-paths-made" "$RUN_DIR/crictl.yaml"
+  # containerd 1.6 keeps shim sockets and runc state under /run/containerd whatever its state dir.
+  if [ -f "$RUN_DIR/host-before" ] && ! grep -qx 'path /run/containerd' "$RUN_DIR/host-before"; then
+    rm -rf /run/containerd
+  fi
+  rm -rf "$CTRD" "$RUN_DIR/kubelet" "$RUN_DIR/cni" "$RUN_DIR/volumes" "$RUN_DIR/bridge" "$RUN_DIR/host-before" \
+    "$RUN_DIR/crictl.yaml"
 }

@@ -11,7 +11,7 @@
 #   scripts/images.sh dependencies      podman images of the in-cluster Kafka and FerretDB, from the
 #                                       dev services' pinned installs (deploy/real-node/); prints names
 #   scripts/images.sh archive IMAGE     print the path of IMAGE saved as a docker-archive (made once
-#                                       per image ID), the form `ctr images import` loads
+#                                       per image ID and name), the form `ctr images import` loads
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env.sh
@@ -60,38 +60,38 @@ build_with_podman() {
   for stage_image in "${STAGES[@]}"; do
     image="${IMAGE_PREFIX}${stage_image#*:}:$TAG"
     say "building $image (podman, FROM $BASE_IMAGE)"
-    pm build --quiet --runtime runc --pull=never --build-arg RUNTIME_IMAGE="$BASE_IMAGE" \
+    pm build --quiet --pull=never --build-arg RUNTIME_IMAGE="$BASE_IMAGE" \
       --target "${stage_image%%:*}" -t "$image" -f "$context/Containerfile" "$context" >/dev/null
     say "$image: $(pm image inspect --format '{{.Size}}' "$image" | numfmt --to=si)B uncompressed"
   done
 }
 
+# from_files IMAGE CONTAINERFILE BUILD_ARG FILE...: IMAGE built (unless present) from a context
+# holding just FILE...
+from_files() {
+  local image=$1 containerfile=$2 build_arg=$3 context=$CONTAINERS_DIR/context-dependencies
+  shift 3
+  pm image exists "$image" && return 0
+  rm -rf "$context" && mkdir -p "$context" && cp -r "$@" "$context/"
+  say "building $image"
+  pm build --quiet --pull=never --build-arg "$build_arg" -t "$image" -f "$containerfile" "$context" >/dev/null
+  rm -rf "$context"
+}
+
 # The dev services' Kafka jars and FerretDB binary, in images of the same pinned versions.
 build_dependencies() {
-  local versions kafka ferretdb context=$CONTAINERS_DIR/context-dependencies
+  local versions kafka ferretdb
   ensure_container_packages
   scripts/dev-services.sh install
   versions=$(scripts/dev-services.sh versions)
-  kafka=localhost/eventflow-dev-kafka:$(sed -n 's/^kafka=//p' <<<"$versions")
-  ferretdb=localhost/eventflow-dev-ferretdb:$(sed -n 's/^ferretdb=//p' <<<"$versions")
-  if ! pm image exists "$kafka"; then
-    ensure_jre_image
-    rm -rf "$context" && mkdir -p "$context"
-    cp -r "$(sed -n 's/^kafka_home=//p' <<<"$versions")/libs" deploy/dev-services/kafka/log4j2.properties \
-      deploy/real-node/kafka/entrypoint.sh "$context/"
-    say "building $kafka"
-    pm build --quiet --runtime runc --pull=never --build-arg JRE_IMAGE="$JRE_IMAGE" -t "$kafka" \
-      -f deploy/real-node/kafka/Containerfile "$context" >/dev/null
-  fi
-  if ! pm image exists "$ferretdb"; then
-    ensure_base_image
-    rm -rf "$context" && mkdir -p "$context"
-    cp "$(sed -n 's/^ferretdb_bin=//p' <<<"$versions")" "$context/ferretdb"
-    say "building $ferretdb"
-    pm build --quiet --runtime runc --pull=never --build-arg BASE_IMAGE="$BASE_IMAGE" -t "$ferretdb" \
-      -f deploy/real-node/ferretdb/Containerfile "$context" >/dev/null
-  fi
-  rm -rf "$context"
+  version() { sed -n "s/^$1=//p" <<<"$versions"; }
+  kafka=localhost/eventflow-dev-kafka:$(version kafka)
+  ferretdb=localhost/eventflow-dev-ferretdb:$(version ferretdb)
+  pm image exists "$kafka" || ensure_jre_image
+  from_files "$kafka" deploy/real-node/kafka/Containerfile "JRE_IMAGE=$JRE_IMAGE" "$(version kafka_home)/libs" \
+    deploy/dev-services/kafka/log4j2.properties deploy/real-node/kafka/entrypoint.sh
+  ensure_base_image
+  from_files "$ferretdb" deploy/real-node/ferretdb/Containerfile "BASE_IMAGE=$BASE_IMAGE" "$(version ferretdb_bin)"
   echo "$kafka"
   echo "$ferretdb"
 }

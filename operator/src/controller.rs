@@ -292,7 +292,7 @@ async fn write_status(
     let consumers = u32::try_from(consumers).unwrap_or(0);
     let mut desired = status::desired_status(pipeline, verdicts, topic_status, Some(consumers));
     scaling.write_into(&mut desired);
-    if scaling.verdict.is_some() {
+    if scale::autoscaled(pipeline) {
         ctx.scaler.running(pipeline, consumers);
     }
     status::write(api, pipeline, &desired).await?;

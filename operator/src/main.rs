@@ -12,7 +12,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Threads tokio's blocking pool may hold for librdkafka's synchronous admin calls (topic
 /// round trips and lag measurements; each takes milliseconds on a reachable broker). tokio's
 /// default is 512: the pool grows with the pipelines, each thread with its stack and allocator
-/// state, and a broker that stops answering holds every thread for a call's whole timeout. Calls beyond the bound wait in tokio's queue; each is still bounded by its timeout.
+/// state, and a broker that stops answering holds every thread for a call's whole timeout. Calls
+/// beyond the bound wait in tokio's queue; each is still bounded by its timeout.
 const MAX_BLOCKING_THREADS: usize = 32;
 
 fn main() -> anyhow::Result<()> {

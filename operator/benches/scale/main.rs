@@ -24,8 +24,8 @@
     reason = "the cluster tests' support code fails loudly on any error"
 )]
 
-#[path = "../../tests/shared/command.rs"]
-mod command;
+#[path = "../../tests/shared/checks.rs"]
+mod checks;
 #[path = "../../tests/cluster/support.rs"]
 #[expect(
     dead_code,

@@ -2,7 +2,7 @@
 //!
 //! Every child is applied with [`APPLIED_HASH_ANNOTATION`], a hash of the desired object it
 //! was applied from. With the controller's watch caches of the children ([`Children`], kept as
-//! [`Cached`] text), a child is not applied again when it is [`up_to_date`]: its hash is the
+//! [`Cached`] text), a child is not applied again when it [`holds`] the desired one: its hash is the
 //! new desired object's (so nothing was added, changed or removed since: a removal changes the
 //! hash, and the apply drops the fields this field manager no longer sets) and it still holds
 //! every field of ours (so nobody edited one). Its readiness is then read from the cache: a
@@ -118,7 +118,7 @@ impl<K> Child for K where
 {
 }
 
-/// The cached object when it is [`up_to_date`] with `object`, else what the apply returns.
+/// The cached object when it [`holds`] `object`, else what the apply returns.
 async fn apply_changed<K: Child>(
     client: &Client,
     namespace: &str,
@@ -129,7 +129,7 @@ async fn apply_changed<K: Child>(
     let reference = ObjectRef::new(&object.name_any()).within(namespace);
     if let Some(stored) = cache.and_then(|cache| cache.get(&reference)) {
         let stored = stored.object()?;
-        match stale(
+        match difference(
             &serde_json::to_value(&stored)?,
             &serde_json::to_value(&object)?,
         ) {
@@ -150,22 +150,10 @@ pub fn with_applied_hash<K: Child>(object: &K) -> Result<K> {
     Ok(object)
 }
 
-/// Whether applying `desired` (carrying its [`APPLIED_HASH_ANNOTATION`]) would leave `stored`
-/// as it is: `stored` was last applied from the same desired object, and [`holds`] its fields.
-pub fn up_to_date(stored: &Value, desired: &Value) -> bool {
-    stale(stored, desired).is_none()
-}
-
-/// Why `stored` is not [`up_to_date`]: the path of a field that differs, or the hash.
-fn stale(stored: &Value, desired: &Value) -> Option<String> {
-    let hash = |object: &Value| object["metadata"]["annotations"][APPLIED_HASH_ANNOTATION].clone();
-    if hash(stored).is_null() || hash(stored) != hash(desired) {
-        return Some(format!("the annotation {APPLIED_HASH_ANNOTATION}"));
-    }
-    difference(stored, desired)
-}
-
-/// Whether `stored` holds every field of `desired` with the same value. Fields the server added
+/// Whether `stored` holds every field of `desired` with the same value, so applying `desired`
+/// would leave it as it is. `desired` carries its [`APPLIED_HASH_ANNOTATION`], so a `stored`
+/// applied from another desired object (a field removed since, say) differs in that annotation.
+/// Fields the server added
 /// (defaults, status) do not matter; an empty string, list or map (or null) in `desired`
 /// matches a missing one, as the API server's `omitempty` drops them (`false` and 0 do not: the
 /// operator sets them only in pointer fields, which the server keeps); lists match element by
@@ -332,7 +320,7 @@ mod tests {
             &env(&["A", "B"]),
         );
         let stored = stored_after(&sent(&object), &[]);
-        assert!(up_to_date(&stored, &sent(&object)));
+        assert!(holds(&stored, &sent(&object)));
     }
 
     #[test]
@@ -371,7 +359,7 @@ mod tests {
         ];
         for (removed, after) in removals {
             assert!(
-                !up_to_date(&stored, &sent(&after)),
+                !holds(&stored, &sent(&after)),
                 "removing {removed} must be applied"
             );
         }
@@ -397,7 +385,7 @@ mod tests {
             for (field, value) in change.as_object().unwrap() {
                 edited[field] = value.clone();
             }
-            assert!(!up_to_date(&stored, &sent(&object)), "{edit}");
+            assert!(!holds(&stored, &sent(&object)), "{edit}");
         }
     }
 
@@ -421,7 +409,7 @@ mod tests {
             );
             // The reconcile after the apply (the apply's own watch event) sends nothing.
             assert!(
-                up_to_date(&stored, &sent(&object)),
+                holds(&stored, &sent(&object)),
                 "{resource}: {spec} stored as {canonical}"
             );
         }

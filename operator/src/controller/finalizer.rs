@@ -134,10 +134,10 @@ pub fn attempts(pipeline: &EventPipeline) -> u32 {
         .unwrap_or(0)
 }
 
-/// The wait after `failed` failed attempts: `base`, doubling per further failure, at most `max`.
+/// The wait after `failed` failed attempts: the project's one backoff shape, `base` doubling per
+/// further failure, at most `max`.
 pub fn retry_delay(failed: u32, base: Duration, max: Duration) -> Duration {
-    let doublings = failed.saturating_sub(1).min(31);
-    base.saturating_mul(1 << doublings).min(max.max(base))
+    eventflow_contract::backoff::delay_after(failed, base, max)
 }
 
 /// How long until the next attempt is due at `now` (zero: due, or none recorded).

@@ -2,11 +2,12 @@
 //! replicas, and hand the decision to the builders (the Deployment's replicas) and the status.
 //!
 //! Every pipeline's lag is measured, for `status.lag`; only pipelines with `autoscaling.enabled`
-//! (and not suspended) are also sized ([`Scaler::conclude`]): the others keep the spec's replicas
-//! ([`Scaler::observe`]). Each is measured at most once per `pollInterval` (and at once after a spec change): a reconcile triggered in
-//! between — e.g. by the status this phase just wrote — reuses the remembered outcome, so a
-//! status write never causes another poll; and a poll that finds the same figures writes nothing
-//! (`status::unchanged` ignores a `measuredAt` that alone moved).
+//! (and not suspended) are also sized (`Scaler::conclude`): the others keep the spec's replicas
+//! (`Scaler::observe`). Each is measured at most once per `pollInterval` (and at once after a
+//! spec change): a reconcile triggered in between — e.g. by the status this phase just wrote —
+//! reuses the remembered outcome, so a status write never causes another poll; and a poll that
+//! finds the same figures writes nothing (`status::unchanged` ignores a `measuredAt` that alone
+//! moved).
 //! The remembered outcome, not the possibly stale cached object, also carries the replicas into
 //! such reconciles, so a lagging watch cache never flips the Deployment back.
 //!
@@ -84,6 +85,18 @@ struct Tracked {
     polled_at: Option<Instant>,
     generation: Option<i64>,
     last: Option<Outcome>,
+}
+
+impl Tracked {
+    /// Remembers a poll's outcome (without its one-off scale event) until the next poll is due.
+    fn remember(&mut self, pipeline: &EventPipeline, poll: &Poll<'_>, outcome: &Outcome) {
+        self.last = Some(Outcome {
+            scaled: None,
+            ..outcome.clone()
+        });
+        self.polled_at = Some(poll.started);
+        self.generation = pipeline.meta().generation;
+    }
 }
 
 /// The shared lag reader, the per-pipeline history and the scaler's metrics.
@@ -178,9 +191,7 @@ impl Scaler {
             scaled: None,
             next_poll: poll.interval.saturating_sub(poll.started.elapsed()),
         };
-        tracked.last = Some(outcome.clone());
-        tracked.polled_at = Some(poll.started);
-        tracked.generation = pipeline.meta().generation;
+        tracked.remember(pipeline, poll, &outcome);
         outcome
     }
 
@@ -215,12 +226,7 @@ impl Scaler {
             .map_or_else(|| stored(pipeline), carried);
         let mut outcome = outcome(previous, &decision, poll.sample.as_ref().ok());
         outcome.next_poll = poll.interval.saturating_sub(poll.started.elapsed());
-        tracked.last = Some(Outcome {
-            scaled: None,
-            ..outcome.clone()
-        });
-        tracked.polled_at = Some(poll.started);
-        tracked.generation = pipeline.meta().generation;
+        tracked.remember(pipeline, poll, &outcome);
         outcome
     }
 
@@ -285,15 +291,21 @@ pub async fn phase(
     let started = Instant::now();
     let current = scaler.current(pipeline);
     let sample = measure(&scaler.reader, &ctx.kafka, pipeline, connection, topic).await;
+    let autoscaled = autoscaled(pipeline);
     let poll = Poll {
         started,
         interval,
         partitions: partitions(pipeline, topic),
         current,
-        ready: ready_consumers(ctx, pipeline, current),
+        // Only the scaling decision reads it: the cached Deployment is parsed for that alone.
+        ready: if autoscaled {
+            ready_consumers(ctx, pipeline, current)
+        } else {
+            current
+        },
         sample,
     };
-    if !autoscaled(pipeline) {
+    if !autoscaled {
         return scaler.observe(pipeline, &poll);
     }
     let outcome = scaler.conclude(pipeline, &poll);

@@ -3,9 +3,8 @@
 //!
 //! Not `Store::wait_until_ready` from a task of our own: a store's readiness is a one-shot
 //! channel that keeps only the waker of the task that polled it last, and the controller's
-//! runner polls it too (it holds the reconciles until the pipelines are listed). A task waiting
-//! beside the runner was never woken, so the leader answered `503 not ready` for as long as it
-//! ran. The watch streams themselves say when each list is done.
+//! runner polls it too (it holds the reconciles until the pipelines are listed), so a task waiting
+//! beside the runner is not woken. The watch streams themselves say when each list is done.
 
 use std::{
     collections::BTreeSet,

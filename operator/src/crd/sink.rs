@@ -62,15 +62,6 @@ pub struct WriteConcernSpec {
     pub journal: bool,
 }
 
-impl Default for WriteConcernSpec {
-    fn default() -> Self {
-        Self {
-            w: None,
-            journal: true,
-        }
-    }
-}
-
 impl WriteConcernSpec {
     /// The members that acknowledge a write (`majority` when unset).
     pub fn acknowledgment(&self) -> Acknowledgment {

@@ -76,13 +76,9 @@ fn set(mut object: Value, pointer: &str, value: Value) -> Value {
     object
 }
 
-#[test]
-fn each_validation_rule_refuses_its_bad_pipeline_with_its_message() {
-    let _cluster = crate::support::shared();
-    installed();
-    let ns = Namespace::new("cel");
-    let base = pipeline(&ns.0, "valid");
-    let creation = [
+/// (field, bad value, the API server's message) of each rule checked on creation.
+fn creation_cases() -> Vec<(&'static str, Value, &'static str)> {
+    vec![
         (
             "/spec/autoscaling/minReplicas",
             json!(4),
@@ -114,6 +110,16 @@ fn each_validation_rule_refuses_its_bad_pipeline_with_its_message() {
             "sink.mongodb.ttl must be at least 1s",
         ),
         (
+            "/spec/sink/mongodb",
+            json!({"uriSecretRef": {"name": "mongodb", "key": "uri"}, "writeConcern": {"w": 0}}),
+            r#"w must be "majority" or a number of members of at least 1"#,
+        ),
+        (
+            "/spec/sink/mongodb",
+            json!({"uriSecretRef": {"name": "mongodb", "key": "uri"}, "writeConcern": {"w": "all"}}),
+            r#"w must be "majority" or a number of members of at least 1"#,
+        ),
+        (
             "/spec/producer",
             json!({"auth": {}}),
             "producer.auth needs secretRef (static tokens), jwt, or both",
@@ -130,7 +136,16 @@ fn each_validation_rule_refuses_its_bad_pipeline_with_its_message() {
                                     "keySecretRef": {"name": "jwt", "key": "secret"}}}}),
             r#"Unsupported value: "none""#,
         ),
-    ];
+    ]
+}
+
+#[test]
+fn each_validation_rule_refuses_its_bad_pipeline_with_its_message() {
+    let _cluster = crate::support::shared();
+    installed();
+    let ns = Namespace::new("cel");
+    let base = pipeline(&ns.0, "valid");
+    let creation = creation_cases();
     for (index, (pointer, value, message)) in creation.into_iter().enumerate() {
         let bad = set(pipeline(&ns.0, &format!("bad-{index}")), pointer, value);
         let stderr = refused(

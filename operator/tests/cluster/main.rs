@@ -14,9 +14,9 @@
 )]
 
 mod chart;
+#[path = "../shared/checks.rs"]
+mod checks;
 mod columns;
-#[path = "../shared/command.rs"]
-mod command;
 mod crd;
 mod deletion;
 mod drift;

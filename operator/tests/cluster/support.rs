@@ -91,7 +91,7 @@ pub fn kubectl_stdin(args: &[&str], input: &str) -> Output {
     run("kubectl", args, Some(input), &env().admin_kubeconfig)
 }
 
-pub use crate::command::ok;
+pub use crate::checks::{ok, wait_for};
 
 /// The stderr of a command that must fail.
 pub fn refused(what: &str, output: &Output) -> String {
@@ -210,21 +210,6 @@ pub fn restart_api_server() {
         .output()
         .unwrap();
     ok("dev-cluster.sh restart kube-apiserver", &output);
-}
-
-/// Polls `check` every 200 ms until it returns `Some`, failing after `timeout` with `what`.
-pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// A condition of a pipeline: (status, reason, message, observedGeneration).

@@ -7,11 +7,13 @@ use std::{
 };
 
 use mongodb::bson::{Document, doc};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::{
     disruptions::{self, Load},
-    support::{DiagnoseOnFailure, REPO, cluster, metric, pod_ip, pod_ready, wait_for},
+    support::{
+        DiagnoseOnFailure, REPO, cluster, events, metric, pod_ip, pod_ready, selector, wait_for,
+    },
 };
 
 const RELEASE: &str = "eventflow";
@@ -26,14 +28,15 @@ const MONGODB_URI: &str = "mongodb://mongodb.mongodb.svc.cluster.local:27017";
 /// The in-cluster MongoDB-wire server (deploy/real-node), reached through its Service.
 const MONGODB_SERVICE: (&str, &str) = ("mongodb", "mongodb");
 
-#[tokio::test]
+/// Two worker threads: the load task posts while the test blocks on kubectl, helm and waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_users_first_hour_on_a_real_node() {
     let _diagnose = DiagnoseOnFailure;
     let installed = install_the_chart();
     println!("helm install -> operator Ready: {installed:?}");
     operator_holds_the_lease_and_serves_metrics().await;
     let started = Instant::now();
-    apply_every_example().await;
+    apply_every_example();
     let producer = service_url(PIPELINES, &format!("{PIPELINE}-producer"), 8080);
     let mongo = mongo_collection().await;
     let first = send(&producer, "first", 1).await;
@@ -49,14 +52,14 @@ async fn a_users_first_hour_on_a_real_node() {
 
     let mut maybe = BTreeSet::new();
     let load = Load::start(&producer, "disrupted");
-    disruptions::delete_a_consumer_pod(PIPELINES, PIPELINE).await;
-    disruptions::change_the_batch_size(PIPELINES, PIPELINE, 25).await;
+    disruptions::delete_a_consumer_pod(PIPELINES, PIPELINE);
+    disruptions::change_the_batch_size(PIPELINES, PIPELINE, 25);
     let (accepted, refused) = load.stop().await;
     all.extend(accepted);
     maybe.extend(refused);
-    disruptions::stop_and_continue_the_producer(PIPELINES, PIPELINE).await;
+    disruptions::stop_and_continue_the_producer(PIPELINES, PIPELINE);
     let load = Load::start(&producer, "upgraded");
-    disruptions::helm_upgrade_rolls_everything(RELEASE, SYSTEM, PIPELINES).await;
+    disruptions::helm_upgrade_rolls_everything(RELEASE, SYSTEM, PIPELINES);
     let (accepted, refused) = load.stop().await;
     all.extend(accepted);
     maybe.extend(refused);
@@ -125,8 +128,7 @@ async fn operator_holds_the_lease_and_serves_metrics() {
             let lease: Value = serde_json::from_slice(&lease.stdout).ok()?;
             lease["spec"]["holderIdentity"].as_str().map(str::to_owned)
         },
-    )
-    .await;
+    );
     assert_eq!(holder, name, "the Lease holder is the operator pod");
     let url = format!("http://{}:8080/metrics", pod_ip(&pod));
     let text = reqwest::get(&url)
@@ -142,7 +144,7 @@ async fn operator_holds_the_lease_and_serves_metrics() {
 }
 
 /// The Secrets the examples name (deploy/kind/mongodb.yaml made `mongodb`), then every file.
-async fn apply_every_example() {
+fn apply_every_example() {
     let cluster = cluster();
     cluster.kubectl_ok(&[
         "-n",
@@ -183,8 +185,7 @@ async fn apply_every_example() {
                 let pods = cluster.pods(PIPELINES, &format!("app.kubernetes.io/instance={name}"));
                 (ready && pods.len() >= 2 && pods.iter().all(pod_ready)).then_some(())
             },
-        )
-        .await;
+        );
     }
 }
 
@@ -208,10 +209,7 @@ async fn mongo_collection() -> mongodb::Collection<Document> {
 /// Posts `count` events with ids `prefix-N` in one request; the ids the producer accepted (202).
 async fn send(producer: &str, prefix: &str, count: usize) -> Vec<String> {
     let ids: Vec<String> = (0..count).map(|i| format!("{prefix}-{i}")).collect();
-    let events: Vec<Value> = ids
-        .iter()
-        .map(|id| json!({"id": id, "type": "demo", "source": "/first-hour", "subject": id, "data": {"n": 1}}))
-        .collect();
+    let events = events(&ids, "/first-hour");
     let answer = reqwest::Client::new()
         .post(format!("{producer}/v1/events"))
         .json(&events)
@@ -228,22 +226,21 @@ async fn send(producer: &str, prefix: &str, count: usize) -> Vec<String> {
     ids
 }
 
-async fn stored(mongo: &mongodb::Collection<Document>, ids: &[String]) -> u64 {
-    mongo
-        .count_documents(doc! {"_id": {"$in": ids}})
-        .await
-        .unwrap_or(0)
-}
-
-async fn wait_stored(mongo: &mongodb::Collection<Document>, ids: &[String]) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while stored(mongo, ids).await < ids.len() as u64 {
+/// Waits until MongoDB holds every one of `ids`; what it holds then.
+async fn wait_stored(mongo: &mongodb::Collection<Document>, ids: &[String]) -> BTreeSet<String> {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let stored = stored_ids(mongo).await;
+        let missing = ids.iter().filter(|id| !stored.contains(*id)).count();
+        if missing == 0 {
+            return stored;
+        }
         assert!(
             Instant::now() < deadline,
-            "{} events not stored within 120 s",
+            "{missing} of {} accepted events not stored within 300 s",
             ids.len()
         );
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
@@ -269,18 +266,16 @@ async fn burst_scales_consumers_out_and_back(
     for round in 0..40 {
         accepted.extend(send(producer, &format!("burst-{round}"), 200).await);
     }
-    let selector =
-        format!("app.kubernetes.io/instance={PIPELINE},app.kubernetes.io/component=consumer");
+    let consumers_of = selector(PIPELINE, "consumer");
     let consumers = wait_for(
         "more than one consumer pod Running and Ready",
         Duration::from_secs(180),
         || {
-            let pods = cluster.pods(PIPELINES, &selector);
+            let pods = cluster.pods(PIPELINES, &consumers_of);
             let ready: Vec<Value> = pods.into_iter().filter(pod_ready).collect();
             (ready.len() > 1).then_some(ready)
         },
-    )
-    .await;
+    );
     println!("consumers scaled out to {} pods", consumers.len());
     for pod in &consumers {
         let url = format!("http://{}:9090/metrics", pod_ip(pod));
@@ -307,8 +302,7 @@ async fn burst_scales_consumers_out_and_back(
             ]);
             (deployment["spec"]["replicas"] == 1).then_some(())
         },
-    )
-    .await;
+    );
     accepted
 }
 
@@ -320,18 +314,8 @@ async fn assert_stored_once(
     ids: &BTreeSet<String>,
     maybe: &BTreeSet<String>,
 ) {
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let mut stored = stored_ids(mongo).await;
-    while !ids.is_subset(&stored) {
-        assert!(
-            Instant::now() < deadline,
-            "{} of {} accepted events not stored within 300 s",
-            ids.difference(&stored).count(),
-            ids.len()
-        );
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        stored = stored_ids(mongo).await;
-    }
+    let accepted: Vec<String> = ids.iter().cloned().collect();
+    let stored = wait_stored(mongo, &accepted).await;
     let extra: Vec<&String> = stored
         .iter()
         .filter(|id| !ids.contains(*id) && !maybe.contains(*id))

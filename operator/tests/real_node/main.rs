@@ -10,8 +10,8 @@
     reason = "test helpers fail the test on any error"
 )]
 
-#[path = "../shared/command.rs"]
-mod command;
+#[path = "../shared/checks.rs"]
+mod checks;
 mod disruptions;
 mod first_hour;
 mod support;

@@ -5,10 +5,9 @@ use std::{
     path::PathBuf,
     process::{Command, Output},
     sync::OnceLock,
-    time::{Duration, Instant},
 };
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The repository root.
 pub const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -28,7 +27,8 @@ pub fn cluster() -> &'static Cluster {
     CLUSTER.get_or_init(|| {
         let hint = "the real-node tests need the real-node cluster with its stack: run them through \
                     `make test` (or EVENTFLOW_CLUSTER_NODE=real scripts/dev-cluster.sh start, then \
-                    scripts/dev-cluster.sh stack, with EVENTFLOW_CLUSTER_DIR set)";
+                    scripts/dev-cluster.sh stack, and export EVENTFLOW_REAL_NODE_DIR as that \
+                    cluster's run directory)";
         let var = |name: &str| {
             std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set; {hint}"))
         };
@@ -137,7 +137,7 @@ impl Drop for DiagnoseOnFailure {
     }
 }
 
-pub use crate::command::ok;
+pub use crate::checks::{ok, wait_for};
 
 /// Whether a pod is Running with its Ready condition True (as its readiness probe decided).
 pub fn pod_ready(pod: &Value) -> bool {
@@ -148,27 +148,24 @@ pub fn pod_ready(pod: &Value) -> bool {
         })
 }
 
+/// The label selector of a pipeline's `component` pods (`producer` or `consumer`).
+pub fn selector(pipeline: &str, component: &str) -> String {
+    format!("app.kubernetes.io/instance={pipeline},app.kubernetes.io/component={component}")
+}
+
+/// One event per id, keyed by its id, as a `POST /v1/events` body.
+pub fn events(ids: &[String], source: &str) -> Vec<Value> {
+    ids.iter()
+        .map(|id| json!({"id": id, "type": "demo", "source": source, "subject": id, "data": {}}))
+        .collect()
+}
+
 /// A pod's address on the node's bridge (the test process reaches it directly).
 pub fn pod_ip(pod: &Value) -> String {
     pod["status"]["podIP"]
         .as_str()
         .unwrap_or_else(|| panic!("pod without an IP: {pod:#}"))
         .to_owned()
-}
-
-/// Polls `check` every 500 ms until it returns `Some`, failing after `timeout` with `what`.
-pub async fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }
 
 /// The sum of a metric's samples in a Prometheus text exposition (0 when absent).

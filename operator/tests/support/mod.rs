@@ -155,6 +155,15 @@ pub async fn fake_counting_writes(
             replace_status();
             Ok(None)
         });
+    fake_intercepted(pipeline, secrets, funcs).await
+}
+
+/// A fake API holding `pipeline` and `secrets` whose requests go through `funcs`.
+async fn fake_intercepted(
+    pipeline: EventPipeline,
+    secrets: Vec<Secret>,
+    funcs: interceptor::Funcs,
+) -> Client {
     ClientBuilder::new()
         .with_resource::<EventPipeline>()
         .with_status_subresource::<EventPipeline>()
@@ -179,15 +188,7 @@ pub async fn fake_recording_patches(
     });
     let mut secrets = fixture_secrets();
     secrets.push(jwks_secret());
-    ClientBuilder::new()
-        .with_resource::<EventPipeline>()
-        .with_status_subresource::<EventPipeline>()
-        .with_object(pipeline)
-        .with_objects(secrets)
-        .with_interceptor_funcs(funcs)
-        .build()
-        .await
-        .unwrap()
+    fake_intercepted(pipeline, secrets, funcs).await
 }
 
 /// Watch caches of the children, filled with what the API holds now (as the controller's

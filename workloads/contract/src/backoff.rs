@@ -15,6 +15,16 @@ pub fn exponential(first: Duration, max: Duration) -> ExponentialBuilder {
         .without_max_times()
 }
 
+/// The [`exponential`] delay after `failures` failures (after the first: `first`).
+pub fn delay_after(failures: u32, first: Duration, max: Duration) -> Duration {
+    // Past 31 doublings every delay is the cap.
+    let doublings = failures.saturating_sub(1).min(31);
+    exponential(first, max)
+        .build()
+        .nth(doublings as usize)
+        .unwrap_or(max.max(first))
+}
+
 /// An [`exponential`] backoff that counts failures and starts over after a success.
 #[derive(Debug)]
 pub struct Backoff {

@@ -71,8 +71,6 @@ pub const DLQ_TOPIC_ENV: &str = "EVENTFLOW_DLQ_TOPIC";
 
 /// How often MongoDB is pinged for readiness.
 const PING_INTERVAL: Duration = Duration::from_secs(2);
-/// Longest wait for the topic's metadata at start-up.
-const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 /// Extra time for leaving the group after the shutdown flush; with the default shutdown
 /// timeout the process is gone well within Kubernetes' default 30 s grace period.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
@@ -101,8 +99,8 @@ pub struct ConsumerArgs {
     #[arg(long, env = contract::BATCH_SIZE, default_value_t = 100)]
     pub batch_size: usize,
     /// Expected size of one event in Kafka, in bytes: sizes librdkafka's prefetch to about a
-    /// batch (fetch.max.bytes = batch size x this, 1 to 16 MiB, shared by the topic's
-    /// partitions; the queue stops fetching at that many bytes or two batches of messages), so
+    /// batch (fetch.max.bytes = batch size x this, 1 to 16 MiB; the queue stops fetching at
+    /// that many bytes or two batches of messages), so
     /// librdkafka holds at most two fetches (2 MiB with the defaults). A librdkafka property
     /// in the Kafka properties file wins. The resulting bound: docs/consumer-memory.md.
     #[arg(long, env = "EVENTFLOW_EVENT_BYTES", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
@@ -167,11 +165,10 @@ impl ConsumerArgs {
     }
 
     /// The librdkafka consumer configuration: no automatic offset store or commit (offsets are
-    /// committed explicitly after each handled batch), the prefetch sized for the batch and
-    /// the topic's `partitions`.
-    pub fn consumer_config(&self, partitions: usize) -> Result<ClientConfig> {
+    /// committed explicitly after each handled batch), the prefetch sized for the batch.
+    pub fn consumer_config(&self) -> Result<ClientConfig> {
         let mut config = self.kafka.client_config()?;
-        Prefetch::new(self.batch_size, self.event_bytes, partitions).apply(&mut config);
+        Prefetch::new(self.batch_size, self.event_bytes).apply(&mut config);
         config
             .set("group.id", &self.group_id)
             .set("auto.offset.reset", &self.auto_offset_reset)
@@ -232,9 +229,8 @@ pub async fn run_until(args: ConsumerArgs, shutdown: CancellationToken) -> Resul
     ensure_indexes(&sink, &health, &args, &shutdown).await;
 
     let flusher = Arc::new(build_flusher(&args, sink, metrics, health)?);
-    let partitions = topic_partitions(&args).await?;
     let consumer: BaseConsumer<FlowContext> = args
-        .consumer_config(partitions)?
+        .consumer_config()?
         .create_with_context(FlowContext::new(Arc::clone(&flusher)))?;
     consumer.subscribe(&[&args.topic])?;
     tracing::info!(topic = %args.topic, group = %args.group_id, dlq = %args.dlq_topic(), "consuming");
@@ -303,20 +299,6 @@ fn build_flusher(
     ))
 }
 
-/// The topic's partitions, for sizing the prefetch (1 when Kafka does not answer in time).
-async fn topic_partitions(args: &ConsumerArgs) -> Result<usize> {
-    let config = args.kafka.client_config()?;
-    let topic = args.topic.clone();
-    let lookup = move || prefetch::topic_partitions(&config, &topic, METADATA_TIMEOUT);
-    let partitions = tokio::task::spawn_blocking(lookup).await.ok().flatten();
-    if partitions.is_none() {
-        tracing::warn!(topic = %args.topic, "no partition count from Kafka; prefetch sized for one partition");
-    }
-    Ok(partitions.unwrap_or(1))
-}
-
-/// The pipeline's database; server selection gives up after the write timeout unless the URI
-/// says otherwise, so an outage surfaces as a failed (and retried) write.
 /// The collection the consumer writes, with the pipeline's write concern (over the URI's).
 fn sink_collection(
     database: &Database,
@@ -334,6 +316,8 @@ fn sink_collection(
     database.collection_with_options(&args.mongo.collection, options)
 }
 
+/// The pipeline's database; server selection gives up after the write timeout unless the URI
+/// says otherwise, so an outage surfaces as a failed (and retried) write.
 async fn connect_mongodb(args: &ConsumerArgs) -> Result<Database> {
     let mut options = ClientOptions::parse(args.mongo.uri.expose()).await?;
     options

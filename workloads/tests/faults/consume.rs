@@ -58,7 +58,7 @@ pub async fn settled(
     assert_eq!(ids(stored).await, expected);
 }
 
-pub async fn wait_until_readyz(consumer: &ConsumerProcess, status: u16, limit: Duration) {
+async fn wait_until_readyz(consumer: &ConsumerProcess, status: u16, limit: Duration) {
     let start = Instant::now();
     while consumer.readyz().await != status {
         assert!(

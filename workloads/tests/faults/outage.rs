@@ -61,10 +61,6 @@ async fn produce_many(producer: &FutureProducer, topic: &str, messages: &[Outgoi
     }
 }
 
-async fn metric(consumer: &ConsumerProcess, name: &str) -> i64 {
-    consumer.metric(name, "").await
-}
-
 /// Waits until `check` holds for the consumers' metric values; fails after 90 s.
 async fn wait_for(
     consumers: &[&ConsumerProcess],
@@ -76,7 +72,7 @@ async fn wait_for(
     loop {
         let mut values = Vec::new();
         for consumer in consumers {
-            values.push(metric(consumer, metric_name).await);
+            values.push(consumer.metric(metric_name, "").await);
         }
         if check(&values) {
             return;
@@ -141,7 +137,7 @@ async fn partitions_assigned_during_a_mongodb_outage_are_paused_on_assignment() 
     produce(&kafka.producer(), &spec.topic, &events("during", 0..400)).await;
     wait_paused(&[&first, &second]).await;
     let consumed = "eventflow_consumer_events_consumed_total";
-    let before = metric(&first, consumed).await;
+    let before = first.metric(consumed, "").await;
     // The second's partitions, with events it never committed, go to the first.
     second.kill();
     wait_for(
@@ -151,12 +147,17 @@ async fn partitions_assigned_during_a_mongodb_outage_are_paused_on_assignment() 
         |held| held == [i64::from(PARTITIONS)],
     )
     .await;
+    assert!(
+        first.log_text().contains("paused on assignment"),
+        "the survivor did not pause the partitions it was assigned; log:\n{}",
+        first.log_text()
+    );
     // Several retries long: nothing is fetched while writes fail, old partitions or new.
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(8) {
         let now = (
-            metric(&first, consumed).await,
-            metric(&first, "eventflow_consumer_paused").await,
+            first.metric(consumed, "").await,
+            first.metric("eventflow_consumer_paused", "").await,
         );
         assert_eq!(
             now,
