@@ -56,6 +56,12 @@ stop_all() {
       status=1
     fi
   fi
+  # The test failures again, last, where a shortened log still shows them: each panic, and each
+  # test binary that ended without its summary (a crash: cargo's line names the signal).
+  local failures=""
+  if [ "$status" -ne 0 ] && [ -f "$EVENTFLOW_RUN_DIR/cargo-test.log" ]; then
+    failures=$(grep -E -A4 "panicked at|process didn't exit successfully" "$EVENTFLOW_RUN_DIR/cargo-test.log" | cut -c1-400 | head -120 || true)
+  fi
   rm -rf "$EVENTFLOW_RUN_DIR" "$HOST_BEFORE"
   # The cluster's logs (apiserver, controller-manager, kwok) stay for a failed run.
   if [ "$status" -eq 0 ]; then
@@ -63,6 +69,7 @@ stop_all() {
   else
     echo "cluster logs kept in $EVENTFLOW_CLUSTER_DIR and $EVENTFLOW_REAL_NODE_DIR"
   fi
+  [ -z "$failures" ] || printf '\nfailures (from the cargo test output above):\n%s\n' "$failures"
   exit "$status"
 }
 trap stop_all EXIT
@@ -81,7 +88,7 @@ real_node start >/dev/null
 real_node stack
 
 step "cargo test --workspace"
-log=$EVENTFLOW_RUN_DIR/cargo-test.log
+log=$EVENTFLOW_RUN_DIR/cargo-test.log  # stop_all reads it too
 set +e
 cargo test --workspace --locked --no-fail-fast -- "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::{
     disruptions::{self, Load},
+    lifecycle,
     support::{
         DiagnoseOnFailure, REPO, cluster, events, metric, pod_ip, pod_ready, selector, wait_for,
     },
@@ -21,6 +22,8 @@ const SYSTEM: &str = "eventflow-system";
 /// The namespace of every example pipeline.
 const PIPELINES: &str = "default";
 const PIPELINE: &str = "quickstart";
+/// An example pipeline with `deletionPolicy: Retain`.
+const RETAINED: &str = "posts";
 /// The bearer token of examples/transactions.yaml's Secret.
 const TOKEN: &str = "t0k3n-first-hour";
 /// The `mongodb` Secret's URI (deploy/kind/mongodb.yaml).
@@ -38,7 +41,7 @@ async fn a_users_first_hour_on_a_real_node() {
     let started = Instant::now();
     apply_every_example();
     let producer = service_url(PIPELINES, &format!("{PIPELINE}-producer"), 8080);
-    let mongo = mongo_collection().await;
+    let mongo = mongo_collection(PIPELINE).await;
     let first = send(&producer, "first", 1).await;
     wait_stored(&mongo, &first).await;
     println!(
@@ -46,6 +49,11 @@ async fn a_users_first_hour_on_a_real_node() {
         started.elapsed()
     );
     read_back(&producer, &first).await;
+    let sasl_password = lifecycle::sasl_password();
+    let sasl = lifecycle::sasl_pipelines(PIPELINES, &sasl_password);
+    let sasl_producer = service_url(PIPELINES, &format!("{sasl}-producer"), 8080);
+    let sasl_ids = send(&sasl_producer, "sasl", 20).await;
+    wait_stored(&mongo_collection(sasl).await, &sasl_ids).await;
 
     let mut all: BTreeSet<String> = first.into_iter().collect();
     all.extend(burst_scales_consumers_out_and_back(&producer, &mongo).await);
@@ -63,8 +71,14 @@ async fn a_users_first_hour_on_a_real_node() {
     let (accepted, refused) = load.stop().await;
     all.extend(accepted);
     maybe.extend(refused);
+    lifecycle::restart_the_dependencies(PIPELINES, PIPELINE);
+    all.extend(send_once_accepted(&producer, "restarted").await);
     assert_stored_once(&mongo, &all, &maybe).await;
-    disruptions::no_secret_value_is_shown(&[TOKEN, MONGODB_URI], &[PIPELINES, SYSTEM]);
+    disruptions::no_secret_value_is_shown(
+        &[TOKEN, MONGODB_URI, &sasl_password],
+        &[PIPELINES, SYSTEM],
+    );
+    lifecycle::delete_and_uninstall(PIPELINES, [PIPELINE, RETAINED], RELEASE, SYSTEM);
 }
 
 fn install_the_chart() -> Duration {
@@ -196,14 +210,15 @@ fn service_url(namespace: &str, name: &str, port: u16) -> String {
     format!("http://{ip}:{port}")
 }
 
-async fn mongo_collection() -> mongodb::Collection<Document> {
-    let (namespace, name) = MONGODB_SERVICE;
-    let address = service_url(namespace, name, 27017).replace("http://", "");
+/// The MongoDB collection `name` of the examples' database.
+async fn mongo_collection(name: &str) -> mongodb::Collection<Document> {
+    let (namespace, service) = MONGODB_SERVICE;
+    let address = service_url(namespace, service, 27017).replace("http://", "");
     let client =
         mongodb::Client::with_uri_str(format!("mongodb://{address}/?directConnection=true"))
             .await
             .expect("MongoDB client");
-    client.database("eventflow").collection(PIPELINE)
+    client.database("eventflow").collection(name)
 }
 
 /// Posts `count` events with ids `prefix-N` in one request; the ids the producer accepted (202).
@@ -224,6 +239,29 @@ async fn send(producer: &str, prefix: &str, count: usize) -> Vec<String> {
         answer.text().await.unwrap_or_default()
     );
     ids
+}
+
+/// Posts 20 events with ids `prefix-N` until the producer accepts them (while it reconnects to a
+/// restarted Kafka it answers 503); the accepted ids.
+async fn send_once_accepted(producer: &str, prefix: &str) -> Vec<String> {
+    let ids: Vec<String> = (0..20).map(|i| format!("{prefix}-{i}")).collect();
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let answer = client
+            .post(format!("{producer}/v1/events"))
+            .json(&events(&ids, "/first-hour"))
+            .send()
+            .await;
+        match answer {
+            Ok(answer) if answer.status() == 202 => return ids,
+            answer => assert!(
+                Instant::now() < deadline,
+                "the producer accepted nothing within 120 s: {answer:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// Waits until MongoDB holds every one of `ids`; what it holds then.

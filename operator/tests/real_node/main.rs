@@ -14,4 +14,5 @@
 mod checks;
 mod disruptions;
 mod first_hour;
+mod lifecycle;
 mod support;

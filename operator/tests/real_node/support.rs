@@ -59,6 +59,14 @@ impl Cluster {
         ok(&format!("kubectl {}", args.join(" ")), &self.kubectl(args))
     }
 
+    /// `kubectl apply` of one object, which must succeed.
+    pub fn apply(&self, object: &Value) {
+        let name = object["metadata"]["name"].as_str().expect("metadata.name");
+        let path = self.dir.join(format!("apply-{name}.json"));
+        std::fs::write(&path, object.to_string()).expect("write the object");
+        self.kubectl_ok(&["apply", "-f", path.to_str().expect("UTF-8 path")]);
+    }
+
     /// `kubectl get ... -o json` that must succeed.
     pub fn json(&self, args: &[&str]) -> Value {
         let mut all = vec!["get"];
