@@ -15,6 +15,8 @@
 #   scripts/dev-cluster.sh load-images IMAGE...   real node: copy podman images into the node's containerd
 #   scripts/dev-cluster.sh stack     real node: load the eventflow images (made if missing) and run Kafka
 #                                    and FerretDB as pods (deploy/real-node), as kind-up does on kind
+#   scripts/dev-cluster.sh chart RELEASE NAMESPACE [HELM-ARGS...]   real node: helm install the chart
+#                                    with the node's eventflow images ($TAG, default dev), waiting until Ready
 #   scripts/dev-cluster.sh crictl ARGS...   real node: crictl against the node's containerd
 #   scripts/dev-cluster.sh host-state   what a real node changes on this host (links, iptables chains,
 #                                    mounts, cgroups), as sorted lines: equal before start and after stop
@@ -492,6 +494,7 @@ case ${1:-} in
     shift; node_load_images "$@" ;;
   host-state) node_host_state ;;
   stack) [ "$NODE_KIND" = real ] || { say "stack needs a real node"; exit 2; }; node_stack ;;
+  chart) [ "$NODE_KIND" = real ] || { say "chart needs a real node"; exit 2; }; shift; node_chart "$@" ;;
   crictl) [ "$NODE_KIND" = real ] || { say "crictl needs a real node"; exit 2; }; shift; crictl_ "$@" ;;
- *) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+ *) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -283,6 +283,19 @@ node_stack() {
   "${k[@]}" -n mongodb rollout status deployment/mongodb --timeout=300s >&2
 }
 
+# `helm install RELEASE` of the chart into NAMESPACE with the eventflow images `stack` loaded (never
+# pulled), waiting until the operator is Ready; further arguments go to helm.
+node_chart() {
+  local release=${1:?chart RELEASE NAMESPACE [HELM-ARGS...]} namespace=${2:?chart RELEASE NAMESPACE [HELM-ARGS...]} tag=${TAG:-dev}
+  shift 2
+  "$BIN/helm" --kubeconfig="$KCFG" install "$release" "$HERE/../charts/eventflow" \
+    --namespace "$namespace" --create-namespace \
+    --set operator.image.repository=eventflow-operator --set "operator.image.tag=$tag" \
+    --set operator.image.pullPolicy=Never \
+    --set workload.image.repository=eventflow --set "workload.image.tag=$tag" \
+    --wait --timeout 5m "$@"
+}
+
 # Persistent volumes as kind gives them: a default StorageClass `standard`, here backed by hostPath
 # directories under the run directory (statically provisioned; claims bind when a pod is scheduled).
 NODE_VOLUMES=6

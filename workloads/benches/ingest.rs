@@ -23,6 +23,8 @@
 
 #[path = "ingest/cpu.rs"]
 mod cpu;
+#[path = "ingest/in_cluster.rs"]
+mod in_cluster;
 #[path = "../tests/producer_support/mod.rs"]
 pub mod producer_support;
 #[path = "ingest/raw.rs"]
@@ -91,7 +93,9 @@ async fn main() {
         verdict(single.p99_ms <= 1.2 * single.raw_p99_ms),
         own_ms.map_or("not measured (in-process)", |own| verdict(own < 0.1))
     );
-    whole_pipeline::run(&services, single.raw_p99_ms).await;
+    if let Some(local) = whole_pipeline::run(&services, single.raw_p99_ms).await {
+        in_cluster::run(&local).await;
+    }
 }
 
 /// Median p99s of the single-event rounds.

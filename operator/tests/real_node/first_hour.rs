@@ -84,31 +84,7 @@ async fn a_users_first_hour_on_a_real_node() {
 fn install_the_chart() -> Duration {
     let cluster = cluster();
     let started = Instant::now();
-    let tag = format!("operator.image.tag={}", cluster.tag);
-    let workload_tag = format!("workload.image.tag={}", cluster.tag);
-    cluster.helm_ok(&[
-        "install",
-        RELEASE,
-        &format!("{REPO}/charts/eventflow"),
-        "--namespace",
-        SYSTEM,
-        "--create-namespace",
-        "--set",
-        "operator.image.repository=eventflow-operator",
-        "--set",
-        &tag,
-        "--set",
-        "operator.image.pullPolicy=Never",
-        "--set",
-        "workload.image.repository=eventflow",
-        "--set",
-        &workload_tag,
-        "--set",
-        "operator.logFormat=plain",
-        "--wait",
-        "--timeout",
-        "5m",
-    ]);
+    cluster.install_chart(RELEASE, SYSTEM, &["--set", "operator.logFormat=plain"]);
     let elapsed = started.elapsed();
     let pods = cluster.pods(SYSTEM, "app.kubernetes.io/name=eventflow");
     assert_eq!(pods.len(), 1, "one operator pod: {pods:#?}");

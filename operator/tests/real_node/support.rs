@@ -45,6 +45,7 @@ impl Cluster {
             .args(args)
             .env("KUBECONFIG", self.dir.join("admin.kubeconfig"))
             .env("EVENTFLOW_CLUSTER_DIR", &self.dir)
+            .env("TAG", &self.tag)
             .output()
             .unwrap_or_else(|e| panic!("{program}: {e}"))
     }
@@ -86,6 +87,15 @@ impl Cluster {
             &format!("{script} {}", args.join(" ")),
             &self.run(&path, args),
         )
+    }
+
+    /// `helm install` of the chart with the node's eventflow images, waiting until the operator is
+    /// Ready (`scripts/dev-cluster.sh chart`).
+    pub fn install_chart(&self, release: &str, namespace: &str, helm_args: &[&str]) {
+        self.script_ok(
+            "dev-cluster.sh",
+            &[&["chart", release, namespace], helm_args].concat(),
+        );
     }
 
     /// crictl against the node's containerd (`scripts/dev-cluster.sh crictl`).

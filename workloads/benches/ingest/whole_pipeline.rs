@@ -1,7 +1,8 @@
 //! The whole pipeline as a user runs it: `eventflow-operator local` on a copy of
 //! examples/posts.yaml (producer, consumer writing to MongoDB, the runtime's lag polling), single
 //! posts at 50 connections. Goals: p99 ≤ 50 ms, no request over 1 s, and the first requests
-//! after the runtime reports the producer ready as fast as the rest.
+//! after the runtime reports the producer ready as fast as the rest. Then the same pipeline and
+//! load in the real-node cluster when there is one (`in_cluster.rs`).
 
 use std::{
     io::{BufRead, BufReader},
@@ -18,28 +19,50 @@ use mongodb::bson::doc;
 
 use super::{free_port, load_plan, verdict};
 
-const RUN: Duration = Duration::from_secs(20);
+pub const RUN: Duration = Duration::from_secs(20);
 /// Connections of the load, and so requests of the first round (one each).
-const CONNECTIONS: usize = 50;
+pub const CONNECTIONS: usize = 50;
+/// The database of examples/posts.yaml.
+pub const DATABASE: &str = "blog";
+
+/// examples/posts.yaml as pipeline `name`, storing into the collection `name`.
+pub fn posts_pipeline(name: &str) -> String {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/posts.yaml");
+    std::fs::read_to_string(example)
+        .expect("examples/posts.yaml")
+        .replace("name: posts", &format!("name: {name}"))
+        .replace("collection: posts", &format!("collection: {name}"))
+}
+
+/// Waits until the collection holds `count` documents; the time it took.
+pub async fn drained(uri: &str, collection: &str, count: u64) -> Duration {
+    let started = Instant::now();
+    let client = mongodb::Client::with_uri_str(uri).await.expect("client");
+    let posts = client
+        .database(DATABASE)
+        .collection::<mongodb::bson::Document>(collection);
+    while posts.count_documents(doc! {}).await.unwrap_or(0) < count {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "posts not stored"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    started.elapsed()
+}
 
 /// `eventflow-operator local` on a posts pipeline, stopped when dropped.
 struct LocalRuntime {
     child: Child,
     url: String,
-    database: &'static str,
     collection: String,
 }
 
 impl LocalRuntime {
     fn start(bin_dir: &str, services: &DevServices) -> Self {
         let name = unique_name("bench-posts");
-        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/posts.yaml");
-        let yaml = std::fs::read_to_string(example)
-            .expect("examples/posts.yaml")
-            .replace("name: posts", &format!("name: {name}"))
-            .replace("collection: posts", &format!("collection: {name}"));
         let file = std::env::temp_dir().join(format!("{name}.yaml"));
-        std::fs::write(&file, yaml).expect("pipeline file");
+        std::fs::write(&file, posts_pipeline(&name)).expect("pipeline file");
         let http_port = free_port();
         let child = Command::new(format!("{bin_dir}/eventflow-operator"))
             .arg("local")
@@ -59,7 +82,6 @@ impl LocalRuntime {
         Self {
             child,
             url: format!("http://127.0.0.1:{http_port}"),
-            database: "blog",
             collection: name,
         }
     }
@@ -82,23 +104,6 @@ impl LocalRuntime {
             .expect("the local runtime reports its producer ready within 120 s");
         started.elapsed()
     }
-
-    /// Waits until MongoDB holds `count` posts of this run; the time it took.
-    async fn drained(&self, uri: &str, count: u64) -> Duration {
-        let started = Instant::now();
-        let client = mongodb::Client::with_uri_str(uri).await.expect("client");
-        let posts = client
-            .database(self.database)
-            .collection::<mongodb::bson::Document>(&self.collection);
-        while posts.count_documents(doc! {}).await.unwrap_or(0) < count {
-            assert!(
-                started.elapsed() < Duration::from_secs(300),
-                "posts not stored"
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        started.elapsed()
-    }
 }
 
 impl Drop for LocalRuntime {
@@ -110,18 +115,19 @@ impl Drop for LocalRuntime {
     }
 }
 
-/// Runs the case and prints its figures next to the raw single-send p99 of the same run.
-pub async fn run(services: &DevServices, raw_p99_ms: f64) {
+/// Runs the case and prints its figures next to the raw single-send p99 of the same run; the
+/// steady load's summary, which the in-cluster run is compared with.
+pub async fn run(services: &DevServices, raw_p99_ms: f64) -> Option<Summary> {
     let Ok(bin_dir) = std::env::var("EVENTFLOW_BIN_DIR") else {
         println!("whole pipeline: not run (needs the release binaries; run it with `make bench`)");
-        return;
+        return None;
     };
     let mut local = LocalRuntime::start(&bin_dir, services);
     let ready = local.wait_ready();
     let first = load_plan(&local.url, CONNECTIONS, Workload::Posts, None, Some(50)).await;
     let steady = load_plan(&local.url, CONNECTIONS, Workload::Posts, Some(RUN), None).await;
     let stored = first.events_accepted + steady.events_accepted;
-    let drain = local.drained(&services.mongodb_uri, stored).await;
+    let drain = drained(&services.mongodb_uri, &local.collection, stored).await;
     println!(
         "whole pipeline (eventflow-operator local, posts, consumer writing): producer ready after {:.1} s",
         ready.as_secs_f64()
@@ -143,6 +149,7 @@ pub async fn run(services: &DevServices, raw_p99_ms: f64) {
         verdict(steady.latency.max_ms <= 1000.0 && first.latency.max_ms <= 1000.0),
         drain.as_secs_f64()
     );
+    Some(steady)
 }
 
 fn report_first(first: &Summary, steady: &Summary) {
