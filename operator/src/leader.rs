@@ -233,10 +233,7 @@ impl LeaderElector {
     /// [`Leadership::lost`] and returns) when another replica holds it or no renewal succeeded
     /// within the renew deadline.
     pub async fn keep(&self, stop: CancellationToken) {
-        loop {
-            let Some(until) = self.leadership.until() else {
-                break;
-            };
+        while let Some(until) = self.leadership.until() {
             let next = (Instant::now() + self.timings.retry_period).min(until);
             tokio::select! {
                 () = stop.cancelled() => return,

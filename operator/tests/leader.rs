@@ -106,7 +106,7 @@ async fn the_holder_acts_only_until_the_renew_deadline_after_its_last_renewal() 
     assert!(!a.leadership().holds(), "before the first renewal");
     assert!(a.try_acquire_or_renew().await.unwrap());
     let deadline = Timings::CLIENT_GO.renew_deadline;
-    tokio::time::advance(deadline - Duration::from_millis(1)).await;
+    tokio::time::advance(deadline.checked_sub(Duration::from_millis(1)).unwrap()).await;
     assert!(a.leadership().holds());
     tokio::time::advance(Duration::from_millis(1)).await;
     assert!(!a.leadership().holds(), "past the renew deadline");

@@ -149,11 +149,13 @@ pub fn record_name(cluster: &str, topic: &str) -> String {
     context.update(&[0]);
     context.update(topic.as_bytes());
     let digest = context.finish();
-    let hex: String = digest.as_ref()[..20]
+    digest.as_ref()[..20]
         .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    format!("eventflow-topic-{hex}")
+        .fold(String::from("eventflow-topic-"), |mut name, byte| {
+            use std::fmt::Write as _;
+            let _ = write!(name, "{byte:02x}");
+            name
+        })
 }
 
 #[cfg(test)]
