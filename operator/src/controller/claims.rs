@@ -1,9 +1,13 @@
 //! Topic owner records: one `ConfigMap` per claimed topic in the operator's namespace, named
 //! after a digest of the Kafka cluster id and the topic. Creating it is the claim: the API
 //! server lets exactly one create win, and the record outlives operator restarts and leader
-//! changes. Kafka cannot hold the record itself (brokers refuse unknown topic configs).
+//! changes. Kafka cannot hold the record itself (brokers refuse unknown topic configs). Only the
+//! owner's deletion removes a record, so a claim confirmed once is remembered and not read again.
 
-use std::collections::BTreeMap;
+use std::{
+    collections::{BTreeMap, HashSet},
+    sync::{Arc, Mutex, PoisonError},
+};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{
@@ -21,6 +25,8 @@ pub const OWNER_UID_LABEL: &str = "eventflow.dev/topic-owner-uid";
 #[derive(Clone)]
 pub struct Claims {
     api: Api<ConfigMap>,
+    /// (owner uid, record name) of the claims confirmed so far.
+    confirmed: Arc<Mutex<HashSet<(String, String)>>>,
 }
 
 impl std::fmt::Debug for Claims {
@@ -68,13 +74,33 @@ impl Claims {
     pub fn new(client: Client, namespace: &str) -> Self {
         Self {
             api: Api::namespaced(client, namespace),
+            confirmed: Arc::default(),
         }
+    }
+
+    /// Whether `pipeline`'s claim of `topic` on `cluster` was confirmed before.
+    pub fn confirmed(&self, cluster: &str, topic: &str, pipeline: &EventPipeline) -> bool {
+        let key = (
+            pipeline.uid().unwrap_or_default(),
+            record_name(cluster, topic),
+        );
+        self.lock().contains(&key)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<(String, String)>> {
+        self.confirmed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The owner of `topic` on the cluster `cluster`, if any.
     pub async fn owner(&self, cluster: &str, topic: &str) -> Result<Option<Owner>> {
-        let record = self.api.get_opt(&record_name(cluster, topic)).await?;
-        Ok(record.as_ref().and_then(Owner::of))
+        let name = record_name(cluster, topic);
+        let owner = self.api.get_opt(&name).await?.as_ref().and_then(Owner::of);
+        if let Some(owner) = &owner {
+            self.lock().insert((owner.uid.clone(), name));
+        }
+        Ok(owner)
     }
 
     /// Records `pipeline` as the owner of `topic`; `false` when another record was first.
@@ -99,7 +125,7 @@ impl Claims {
                         "app.kubernetes.io/part-of".to_owned(),
                         "eventflow".to_owned(),
                     ),
-                    (OWNER_UID_LABEL.to_owned(), uid),
+                    (OWNER_UID_LABEL.to_owned(), uid.clone()),
                 ])),
                 ..ObjectMeta::default()
             },
@@ -107,7 +133,10 @@ impl Claims {
             ..ConfigMap::default()
         };
         match self.api.create(&PostParams::default(), &record).await {
-            Ok(_) => Ok(true),
+            Ok(_) => {
+                self.lock().insert((uid, record_name(cluster, topic)));
+                Ok(true)
+            }
             Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
             Err(error) => Err(Error::Kube(error)),
         }
@@ -121,6 +150,8 @@ impl Claims {
 
     /// Releases every topic `pipeline` owns.
     pub async fn release(&self, pipeline: &EventPipeline) -> Result<()> {
+        let uid = pipeline.uid().unwrap_or_default();
+        self.lock().retain(|(owner, _)| *owner != uid);
         for record in self.api.list(&owned_by(pipeline)).await?.items {
             match self
                 .api

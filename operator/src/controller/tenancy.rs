@@ -91,6 +91,9 @@ pub async fn claim(
 ) -> Result<Option<TopicRefusal>> {
     let topic = pipeline.topic_name();
     let cluster = admin.cluster_id().await?;
+    if claims.confirmed(&cluster, &topic, pipeline) {
+        return Ok(None);
+    }
     if let Some(owner) = claims.owner(&cluster, &topic).await? {
         return Ok(owner.refusal_for(pipeline, &topic));
     }
