@@ -1,8 +1,9 @@
 //! The reconciler: `EventPipeline` in, topic + Deployments + Service + status out.
 //!
-//! `reconcile` reads as its phases: finalizer → validate (pure) → check the schema versions
-//! against what is served (the schema `ConfigMap`) → ensure the topic (and its
-//! dead-letter topic) → scale (measure the lag; decide, autoscaled pipelines only) → build
+//! `reconcile` reads as its phases: finalizer → validate (pure) → resolve the topic under the
+//! topic policy ([`tenancy`]) → check the schema versions against what is served (the schema
+//! `ConfigMap`) → claim the topic ([`claims`]; a refusal applies nothing) → ensure the topic (and
+//! its dead-letter topic) → scale (measure the lag; decide, autoscaled pipelines only) → build
 //! the desired objects (pure) → server-side apply → read back readiness (and check the Secrets
 //! the pods read) → status (only when changed) → events → requeue (at the next lag poll when
 //! sooner; the Events are [`announce`]'s). kube's finalizer helper (`kube::runtime::finalizer`) adds the finalizer before the
