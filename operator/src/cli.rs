@@ -3,6 +3,8 @@
 use clap::{Args, Parser, Subcommand};
 use eventflow_contract::logs::LogFormat;
 
+use crate::controller::tenancy::TopicPolicy;
+
 /// Default workload image: the release matching this operator.
 pub const DEFAULT_WORKLOAD_IMAGE: &str =
     concat!("ghcr.io/eventflow/eventflow:", env!("CARGO_PKG_VERSION"));
@@ -89,6 +91,10 @@ pub struct RunArgs {
     /// objects and API answers while it runs, so the bound caps the memory of a large rollout.
     #[arg(long, env = "EVENTFLOW_MAX_CONCURRENT_RECONCILES", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub max_concurrent_reconciles: u16,
+    /// Which topics a pipeline may name: `namespace-prefix` (topics named `<namespace>.*`; the
+    /// default topic is `<namespace>.<name>`) or `any` (any topic; the default is the name).
+    #[arg(long, env = "EVENTFLOW_TOPIC_POLICY", value_enum, default_value_t = TopicPolicy::default())]
+    pub topic_policy: TopicPolicy,
 }
 
 impl RunArgs {

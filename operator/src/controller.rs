@@ -1,8 +1,9 @@
 //! The reconciler: `EventPipeline` in, topic + Deployments + Service + status out.
 //!
-//! `reconcile` reads as its phases: finalizer → validate (pure) → check the schema versions
-//! against what is served (the schema `ConfigMap`) → ensure the topic (and its
-//! dead-letter topic) → scale (measure the lag; decide, autoscaled pipelines only) → build
+//! `reconcile` reads as its phases: finalizer → validate (pure) → resolve the topic under the
+//! topic policy ([`tenancy`]) → check the schema versions against what is served (the schema
+//! `ConfigMap`) → claim the topic ([`claims`]; a refusal applies nothing) → ensure the topic (and
+//! its dead-letter topic) → scale (measure the lag; decide, autoscaled pipelines only) → build
 //! the desired objects (pure) → server-side apply → read back readiness (and check the Secrets
 //! the pods read) → status (only when changed) → events → requeue (at the next lag poll when
 //! sooner; the Events are [`announce`]'s). kube's finalizer helper (`kube::runtime::finalizer`) adds the finalizer before the
@@ -23,6 +24,7 @@
 mod announce;
 pub mod apply;
 pub mod cached;
+pub mod claims;
 mod context;
 pub mod events;
 pub mod finalizer;
@@ -32,6 +34,7 @@ pub mod run;
 pub mod scale;
 pub mod status;
 pub mod summary;
+pub mod tenancy;
 mod watch_sync;
 
 use std::{
@@ -127,16 +130,23 @@ async fn reconcile_spec(
     if let Err(problem) = ctx.verdicts.validate(pipeline, &ctx.build) {
         return refuse_invalid(api, pipeline, ctx, Reason::InvalidSpec, problem).await;
     }
+    let pipeline = &match ctx.settings.topic_policy.resolve(pipeline) {
+        Ok(resolved) => resolved,
+        Err(refusal) => {
+            return refuse_invalid(api, pipeline, ctx, refusal.reason, refusal.message).await;
+        }
+    };
     let served = served_schemas(pipeline, ctx).await?;
     if let Err(problem) = resources::validate::schema_evolution(pipeline, &served) {
         return refuse_invalid(api, pipeline, ctx, Reason::IncompatibleSchema, problem).await;
     }
     // The connection (with `kafka.secretRef` read through the API) serves both phases.
     let (topic, connection) = match KafkaConnection::for_pipeline(&ctx.client, pipeline).await {
-        Ok(connection) => (
-            ensure_topic(pipeline, ctx, &connection).await,
-            Some(connection),
-        ),
+        Ok(connection) => match ensure_topic(pipeline, ctx, &connection).await {
+            Ok(Err(refusal)) => return refuse_topic(api, pipeline, ctx, refusal).await,
+            Ok(Ok(report)) => (Ok(report), Some(connection)),
+            Err(error) => (Err(error), Some(connection)),
+        },
         Err(error) => (Err(error), None),
     };
     let scaling = scale::phase(ctx, pipeline, &topic, connection).await;
@@ -167,13 +177,38 @@ async fn refuse_invalid(
     reason: Reason,
     problem: String,
 ) -> Result<Action> {
-    let verdict = Verdict::not_ok(status::READY, reason.as_str(), problem.clone());
+    refuse(api, pipeline, ctx, reason, problem.clone()).await?;
+    Err(Error::InvalidSpec(problem))
+}
+
+/// A topic this pipeline may not use (another pipeline owns it, or adopting it is not
+/// allowed): `Ready=False` with the reason, a warning Event, nothing applied; looked at again
+/// at the next progress check, so a released topic is noticed.
+async fn refuse_topic(
+    api: &Api<EventPipeline>,
+    pipeline: &EventPipeline,
+    ctx: &Context,
+    refusal: tenancy::TopicRefusal,
+) -> Result<Action> {
+    refuse(api, pipeline, ctx, refusal.reason, refusal.message).await?;
+    Ok(Action::requeue(ctx.settings.progress_check))
+}
+
+/// `Ready=False` with `reason`, and a warning Event when that is news.
+async fn refuse(
+    api: &Api<EventPipeline>,
+    pipeline: &EventPipeline,
+    ctx: &Context,
+    reason: Reason,
+    message: String,
+) -> Result<()> {
+    let verdict = Verdict::not_ok(status::READY, reason.as_str(), message.clone());
     let desired = status::desired_status(pipeline, &[verdict], None, None);
     if status::write(api, pipeline, &desired).await? {
-        events::warning(&ctx.recorder, pipeline, reason, problem.clone()).await;
+        events::warning(&ctx.recorder, pipeline, reason, message).await;
     }
     ctx.metrics.record_conditions(pipeline, &desired.conditions);
-    Err(Error::InvalidSpec(problem))
+    Ok(())
 }
 
 /// The schema versions the pipeline's `ConfigMap` serves (from the watch cache when there is
@@ -202,19 +237,23 @@ async fn served_schemas(
         .unwrap_or_default())
 }
 
-/// The pipeline's topic, then its dead-letter topic (brokers often do not auto-create topics).
+/// The pipeline's topic, then its dead-letter topic (brokers often do not auto-create topics),
+/// once the pipeline owns the topic ([`tenancy::claim`]); the refusal when it may not.
 async fn ensure_topic(
     pipeline: &EventPipeline,
     ctx: &Context,
     connection: &KafkaConnection,
-) -> Result<TopicReport> {
+) -> Result<Result<TopicReport, tenancy::TopicRefusal>> {
     let admin = ctx.kafka.get(pipeline, connection)?;
     let desired = [
         DesiredTopic::of(pipeline),
         DesiredTopic::dead_letter_of(pipeline),
     ];
     if let Some(report) = ctx.topics.get(pipeline, connection, &desired) {
-        return Ok(report);
+        return Ok(Ok(report));
+    }
+    if let Some(refusal) = tenancy::claim(&ctx.claims, &admin, pipeline).await? {
+        return Ok(Err(refusal));
     }
     let [wanted, dead_letter_wanted] = &desired;
     let report = topic::ensure(&admin, wanted).await?;
@@ -231,7 +270,7 @@ async fn ensure_topic(
     }
     ctx.topics
         .keep(pipeline, connection, desired.to_vec(), &report);
-    Ok(report)
+    Ok(Ok(report))
 }
 
 fn verdicts(

@@ -1,24 +1,116 @@
 //! Leader election with a `coordination.k8s.io/v1` Lease, so two replicas never act at once.
 //!
-//! kube 4 has no elector built in; this is the client-go scheme in small: the holder renews
-//! `renewTime` every third of the lease duration; another replica takes the Lease over only once
-//! it expired. Every write is a replace carrying the `resourceVersion` read, so of two racing
+//! client-go's scheme, with its timings ([`Timings::CLIENT_GO`]): the holder renews every
+//! retry period; each renewal must succeed within the renew deadline of the previous one, or the
+//! holder steps down ([`Leadership`] stops holding, which fences its writes and cancels its
+//! reconciles); a standby takes the Lease over only after it has seen the Lease's record
+//! unchanged for the lease duration, timed on its own monotonic clock (never by comparing the
+//! holder's `renewTime` with its wall clock). Since the renew deadline is shorter than the lease
+//! duration, a holder that cannot renew stops acting before anyone else may start. Every API
+//! call of the election is bounded by [`Timings::call_timeout`], shorter than the renew
+//! deadline. Every write is a replace carrying the `resourceVersion` read, so of two racing
 //! replicas exactly one wins (the other gets a conflict and stays standby).
 
-use std::time::Duration;
+mod fence;
+
+use std::{
+    future::Future,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use k8s_openapi::{
     api::coordination::v1::{Lease, LeaseSpec},
     apimachinery::pkg::apis::meta::v1::MicroTime,
-    jiff::{SignedDuration, Timestamp},
+    jiff::Timestamp,
 };
 use kube::{
     Api, Client,
     api::{ObjectMeta, PostParams},
 };
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+pub use fence::fenced_client;
+
 use crate::{Error, Result};
+
+/// The election's durations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timings {
+    /// How long a standby waits, after it last saw the Lease change, before taking it over.
+    pub lease_duration: Duration,
+    /// How long the holder keeps acting after its last successful renewal.
+    pub renew_deadline: Duration,
+    /// The pause between two renewals, and between two attempts of a standby.
+    pub retry_period: Duration,
+}
+
+impl Timings {
+    /// client-go's defaults (as kube-controller-manager runs them): 15 s, 10 s, 2 s.
+    pub const CLIENT_GO: Self = Self {
+        lease_duration: Duration::from_secs(15),
+        renew_deadline: Duration::from_secs(10),
+        retry_period: Duration::from_secs(2),
+    };
+
+    /// The bound of one API call of the election: half the renew deadline, so a hung call
+    /// leaves time for another try before the deadline.
+    pub fn call_timeout(self) -> Duration {
+        self.renew_deadline / 2
+    }
+}
+
+/// Whether this replica may act now, shared by the elector, the API client's write fence and
+/// the reconciles.
+#[derive(Debug, Clone)]
+pub struct Leadership {
+    until: Arc<Mutex<Option<Instant>>>,
+    lost: CancellationToken,
+}
+
+impl Leadership {
+    /// Not holding the Lease (yet).
+    pub fn new() -> Self {
+        Self {
+            until: Arc::new(Mutex::new(None)),
+            lost: CancellationToken::new(),
+        }
+    }
+
+    /// Whether the Lease was renewed within the renew deadline and not lost since.
+    pub fn holds(&self) -> bool {
+        !self.lost.is_cancelled() && self.until().is_some_and(|until| Instant::now() < until)
+    }
+
+    /// Cancelled once this replica stops leading.
+    pub fn lost(&self) -> &CancellationToken {
+        &self.lost
+    }
+
+    fn until(&self) -> Option<Instant> {
+        *self.until.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A renewal sent at `sent` succeeded: acting is allowed until `sent + renew_deadline`.
+    fn renewed(&self, sent: Instant, timings: Timings) {
+        *self.until.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(sent + timings.renew_deadline);
+    }
+}
+
+impl Default for Leadership {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The Lease record as a standby last saw it, and when (on its monotonic clock).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Observed {
+    record: (Option<String>, Option<MicroTime>, Option<i32>),
+    at: Instant,
+}
 
 /// One replica's side of the election.
 #[derive(Clone)]
@@ -26,7 +118,9 @@ pub struct LeaderElector {
     api: Api<Lease>,
     name: String,
     identity: String,
-    lease_duration: Duration,
+    timings: Timings,
+    leadership: Leadership,
+    observed: Arc<Mutex<Option<Observed>>>,
 }
 
 impl std::fmt::Debug for LeaderElector {
@@ -34,7 +128,7 @@ impl std::fmt::Debug for LeaderElector {
         f.debug_struct("LeaderElector")
             .field("name", &self.name)
             .field("identity", &self.identity)
-            .field("lease_duration", &self.lease_duration)
+            .field("timings", &self.timings)
             .finish_non_exhaustive()
     }
 }
@@ -46,25 +140,42 @@ impl LeaderElector {
         namespace: &str,
         name: &str,
         identity: &str,
-        lease_duration: Duration,
+        timings: Timings,
     ) -> Self {
         Self {
             api: Api::namespaced(client, namespace),
             name: name.to_owned(),
             identity: identity.to_owned(),
-            lease_duration,
+            timings,
+            leadership: Leadership::new(),
+            observed: Arc::new(Mutex::new(None)),
         }
     }
 
+    /// Whether this replica may act now.
+    pub fn leadership(&self) -> &Leadership {
+        &self.leadership
+    }
+
     /// One round: acquire a free or expired Lease, or renew ours; `true` when we hold it now.
+    /// On success, [`Leadership::holds`] until the renew deadline.
     pub async fn try_acquire_or_renew(&self) -> Result<bool> {
+        let sent = Instant::now();
+        let held = self.bounded(self.acquire_or_renew()).await?;
+        if held {
+            self.leadership.renewed(sent, self.timings);
+        }
+        Ok(held)
+    }
+
+    async fn acquire_or_renew(&self) -> Result<bool> {
         let now = Timestamp::now();
         let Some(lease) = self.api.get_opt(&self.name).await? else {
             return self.create(now).await;
         };
         let spec = lease.spec.clone().unwrap_or_default();
         let ours = spec.holder_identity.as_deref() == Some(self.identity.as_str());
-        if !ours && !expired(&spec, now) {
+        if !ours && !self.expired(&spec) {
             return Ok(false);
         }
         let mut next = lease;
@@ -76,18 +187,31 @@ impl LeaderElector {
         self.replace(&next).await
     }
 
+    /// `call` bounded by [`Timings::call_timeout`].
+    async fn bounded<T>(&self, call: impl Future<Output = Result<T>>) -> Result<T> {
+        tokio::time::timeout(self.timings.call_timeout(), call)
+            .await
+            .map_err(|_| {
+                let limit = self.timings.call_timeout();
+                Error::Leader(format!("the API server did not answer within {limit:?}"))
+            })?
+    }
+
     /// Gives the Lease up (on shutdown), so a standby takes over without waiting for expiry.
     pub async fn release(&self) -> Result<()> {
-        let Some(mut lease) = self.api.get_opt(&self.name).await? else {
-            return Ok(());
-        };
-        let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
-        if spec.holder_identity.as_deref() != Some(self.identity.as_str()) {
-            return Ok(());
-        }
-        spec.holder_identity = None;
-        spec.renew_time = None;
-        self.replace(&lease).await.map(drop)
+        self.bounded(async {
+            let Some(mut lease) = self.api.get_opt(&self.name).await? else {
+                return Ok(());
+            };
+            let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+            if spec.holder_identity.as_deref() != Some(self.identity.as_str()) {
+                return Ok(());
+            }
+            spec.holder_identity = None;
+            spec.renew_time = None;
+            self.replace(&lease).await.map(drop)
+        })
+        .await
     }
 
     /// Waits until this replica holds the Lease; `false` when `shutdown` came first.
@@ -100,39 +224,63 @@ impl LeaderElector {
             }
             tokio::select! {
                 () = shutdown.cancelled() => return false,
-                () = tokio::time::sleep(self.retry_period()) => {}
+                () = tokio::time::sleep(self.timings.retry_period) => {}
             }
         }
     }
 
-    /// Renews the Lease until `stop` is cancelled; cancels `lost` (and returns) when it cannot
-    /// be renewed within the lease duration.
-    pub async fn keep(&self, stop: CancellationToken, lost: CancellationToken) {
-        let mut last_renewed = tokio::time::Instant::now();
-        loop {
+    /// Renews the Lease every retry period until `stop` is cancelled; steps down (cancels
+    /// [`Leadership::lost`] and returns) when another replica holds it or no renewal succeeded
+    /// within the renew deadline.
+    pub async fn keep(&self, stop: CancellationToken) {
+        while let Some(until) = self.leadership.until() {
+            let next = (Instant::now() + self.timings.retry_period).min(until);
             tokio::select! {
                 () = stop.cancelled() => return,
-                () = tokio::time::sleep(self.retry_period()) => {}
+                () = tokio::time::sleep_until(next) => {}
             }
-            match self.try_acquire_or_renew().await {
-                Ok(true) => last_renewed = tokio::time::Instant::now(),
-                Ok(false) => break,
-                Err(error) => tracing::warn!(%error, "could not renew the lease"),
-            }
-            if last_renewed.elapsed() > self.lease_duration {
+            if !self.leadership.holds() {
                 break;
             }
+            let renewal = tokio::time::timeout_at(until, self.try_acquire_or_renew()).await;
+            match renewal {
+                Ok(Ok(true)) => {}
+                Ok(Ok(false)) | Err(_) => break,
+                Ok(Err(error)) => tracing::warn!(%error, "could not renew the lease"),
+            }
         }
+        self.leadership.lost.cancel();
         tracing::error!(lease = %self.name, "lost the leader lease");
-        lost.cancel();
     }
 
-    fn retry_period(&self) -> Duration {
-        self.lease_duration / 3
+    /// Whether the holder stopped renewing: no holder, or the record unchanged for the lease
+    /// duration since this replica first saw it.
+    fn expired(&self, spec: &LeaseSpec) -> bool {
+        if spec.holder_identity.is_none() {
+            return true;
+        }
+        let record = (
+            spec.holder_identity.clone(),
+            spec.renew_time.clone(),
+            spec.lease_transitions,
+        );
+        let mut observed = self.observed.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        match observed.as_ref() {
+            Some(seen) if seen.record == record => {
+                let seconds = spec.lease_duration_seconds.unwrap_or(15);
+                let duration = Duration::from_secs(u64::try_from(seconds).unwrap_or(15));
+                now >= seen.at + duration
+            }
+            _ => {
+                *observed = Some(Observed { record, at: now });
+                false
+            }
+        }
     }
 
     fn duration_seconds(&self) -> i32 {
-        i32::try_from(self.lease_duration.as_secs())
+        i32::try_from(self.timings.lease_duration.as_secs())
             .unwrap_or(i32::MAX)
             .max(1)
     }
@@ -185,16 +333,4 @@ fn won(outcome: kube::Result<Lease>) -> Result<bool> {
         Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
         Err(error) => Err(Error::Kube(error)),
     }
-}
-
-/// Whether the holder stopped renewing (or there is no holder).
-fn expired(spec: &LeaseSpec, now: Timestamp) -> bool {
-    let (Some(renewed), Some(_)) = (&spec.renew_time, &spec.holder_identity) else {
-        return true;
-    };
-    let duration = SignedDuration::from_secs(i64::from(spec.lease_duration_seconds.unwrap_or(15)));
-    renewed
-        .0
-        .checked_add(duration)
-        .is_ok_and(|deadline| deadline < now)
 }

@@ -57,6 +57,8 @@ fn settings() -> Settings {
 /// The full fixture, unique, on `bootstrap`, autoscaled: 1..6 consumers, 100 records each.
 fn autoscaled_pipeline(bootstrap: &str) -> EventPipeline {
     let mut pipeline = support::pipeline(bootstrap, "as");
+    // The tests create and fill the topic before the first reconcile.
+    pipeline.spec.topic.adopt = true;
     pipeline.spec.consumer.replicas = 1;
     let autoscaling = &mut pipeline.spec.autoscaling;
     autoscaling.enabled = true;

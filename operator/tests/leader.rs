@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use eventflow_operator::leader::LeaderElector;
+use eventflow_operator::leader::{LeaderElector, Timings};
 use k8s_openapi::{
     api::coordination::v1::{Lease, LeaseSpec},
     apimachinery::pkg::apis::meta::v1::MicroTime,
@@ -33,7 +33,7 @@ fn elector(client: &Client, identity: &str) -> LeaderElector {
         NAMESPACE,
         LEASE,
         identity,
-        Duration::from_secs(15),
+        Timings::CLIENT_GO,
     )
 }
 
@@ -74,24 +74,44 @@ async fn first_replica_leads_and_the_second_stands_by() {
     assert_eq!(holder(&client).await.as_deref(), Some("a"));
 }
 
-#[tokio::test]
-async fn a_live_holder_keeps_the_lease_and_an_expired_one_loses_it() {
-    let live = fake(Some(lease_held_by("old", SignedDuration::from_secs(2)))).await;
-    assert!(!elector(&live, "new").try_acquire_or_renew().await.unwrap());
-    let expired = fake(Some(lease_held_by("old", SignedDuration::from_secs(60)))).await;
-    assert!(
-        elector(&expired, "new")
-            .try_acquire_or_renew()
-            .await
-            .unwrap()
-    );
-    let lease = Api::<Lease>::namespaced(expired.clone(), NAMESPACE)
-        .get(LEASE)
+#[tokio::test(start_paused = true)]
+async fn a_holder_expires_after_the_lease_duration_unchanged_as_the_standby_saw_it() {
+    // renewTime an hour old by the wall clock: the standby does not compare clocks, it waits
+    // until it has seen the record unchanged for the lease duration.
+    let client = fake(Some(lease_held_by("old", SignedDuration::from_secs(3600)))).await;
+    let new = elector(&client, "new");
+    assert!(!new.try_acquire_or_renew().await.unwrap(), "first sight");
+    tokio::time::advance(Duration::from_secs(10)).await;
+    // The holder renews: the standby's wait starts again.
+    let api = Api::<Lease>::namespaced(client.clone(), NAMESPACE);
+    let mut lease = api.get(LEASE).await.unwrap();
+    lease.spec.as_mut().unwrap().renew_time = Some(MicroTime(Timestamp::now()));
+    api.replace(LEASE, &kube::api::PostParams::default(), &lease)
         .await
         .unwrap();
-    let spec = lease.spec.unwrap();
+    assert!(!new.try_acquire_or_renew().await.unwrap(), "renewed");
+    tokio::time::advance(Duration::from_secs(14)).await;
+    assert!(!new.try_acquire_or_renew().await.unwrap(), "14 s unchanged");
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert!(new.try_acquire_or_renew().await.unwrap(), "15 s unchanged");
+    let spec = api.get(LEASE).await.unwrap().spec.unwrap();
     assert_eq!(spec.holder_identity.as_deref(), Some("new"));
     assert_eq!(spec.lease_transitions, Some(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_holder_acts_only_until_the_renew_deadline_after_its_last_renewal() {
+    let client = fake(None).await;
+    let a = elector(&client, "a");
+    assert!(!a.leadership().holds(), "before the first renewal");
+    assert!(a.try_acquire_or_renew().await.unwrap());
+    let deadline = Timings::CLIENT_GO.renew_deadline;
+    tokio::time::advance(deadline.checked_sub(Duration::from_millis(1)).unwrap()).await;
+    assert!(a.leadership().holds());
+    tokio::time::advance(Duration::from_millis(1)).await;
+    assert!(!a.leadership().holds(), "past the renew deadline");
+    assert!(deadline < Timings::CLIENT_GO.lease_duration);
+    assert!(Timings::CLIENT_GO.call_timeout() < deadline);
 }
 
 #[tokio::test]

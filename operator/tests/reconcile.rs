@@ -169,6 +169,7 @@ async fn a_field_removed_from_the_spec_is_applied() {
 async fn partition_decrease_is_refused_and_reported() {
     let bootstrap = bootstrap();
     let pipeline = pipeline(&bootstrap, "ep");
+    let topic_name = pipeline.topic_name();
     let (name, client, ctx) = stored(pipeline, Settings::default()).await;
     reconcile_stored(&ctx, &name).await.unwrap();
 
@@ -193,7 +194,7 @@ async fn partition_decrease_is_refused_and_reported() {
     );
     assert_eq!(condition(&stored, "Ready").status, "False");
     assert_eq!(
-        topic::describe(&admin(&bootstrap), &name)
+        topic::describe(&admin(&bootstrap), &topic_name)
             .await
             .unwrap()
             .unwrap()
@@ -269,7 +270,7 @@ async fn kafka_outage_is_a_condition_and_a_transient_error() {
 }
 
 #[tokio::test]
-async fn an_existing_topic_is_adopted() {
+async fn an_existing_topic_is_adopted_only_when_the_spec_says_so() {
     let bootstrap = bootstrap();
     let pipeline = pipeline(&bootstrap, "ep");
     let name = pipeline.name_any();
@@ -279,6 +280,16 @@ async fn an_existing_topic_is_adopted() {
     let client = fake(pipeline).await;
     let ctx = context(client.clone(), Settings::default());
 
+    reconcile_stored(&ctx, &name).await.unwrap();
+    let stored = api::<EventPipeline>(&client).get(&name).await.unwrap();
+    assert_eq!(condition(&stored, "Ready").reason, "TopicNotAdopted");
+    assert!(stored.status.unwrap().topic.is_none(), "nothing applied");
+
+    let adopt = json!({"spec": {"topic": {"adopt": true}}});
+    api::<EventPipeline>(&client)
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&adopt))
+        .await
+        .unwrap();
     reconcile_stored(&ctx, &name).await.unwrap();
 
     let stored = api::<EventPipeline>(&client).get(&name).await.unwrap();

@@ -26,7 +26,12 @@ pub(super) async fn announce(
     let observed = pipeline.status.as_ref().and_then(|s| s.observed_generation);
     let spec_changed = observed != pipeline.meta().generation;
     if let Ok(report) = topic {
-        announce_topic(pipeline, ctx, report, observed.is_none(), spec_changed).await;
+        let first_time = pipeline
+            .status
+            .as_ref()
+            .and_then(|s| s.topic.as_ref())
+            .is_none();
+        announce_topic(pipeline, ctx, report, first_time, spec_changed).await;
     }
     if spec_changed {
         let (reason, verb) = match observed {

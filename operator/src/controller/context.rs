@@ -11,7 +11,7 @@ use std::{
 use eventflow_contract::backoff::Backoff;
 use kube::Client;
 
-use super::{apply, events, references::FoundSecrets, scale};
+use super::{apply, claims::Claims, events, references::FoundSecrets, scale, tenancy::TopicPolicy};
 use crate::{
     crd::EventPipeline,
     kafka::{KafkaAdmins, lag, topic::RecentTopics},
@@ -35,6 +35,10 @@ pub struct Settings {
     pub progress_check: Duration,
     /// Bound of each broker round trip of a lag measurement.
     pub lag_timeout: Duration,
+    /// Which topics a pipeline may name.
+    pub topic_policy: TopicPolicy,
+    /// Namespace of the topic owner records (the operator's own).
+    pub claims_namespace: String,
 }
 
 impl Default for Settings {
@@ -46,6 +50,8 @@ impl Default for Settings {
             resync: Duration::from_secs(300),
             progress_check: Duration::from_secs(15),
             lag_timeout: lag::DEFAULT_TIMEOUT,
+            topic_policy: TopicPolicy::default(),
+            claims_namespace: "default".to_owned(),
         }
     }
 }
@@ -74,6 +80,8 @@ pub struct Context {
     pub topics: RecentTopics,
     /// Pipelines whose Secrets were all found, not read again until the resync.
     pub secrets: FoundSecrets,
+    /// The topic owner records.
+    pub claims: Claims,
     failures: Mutex<HashMap<String, Backoff>>,
 }
 
@@ -93,7 +101,9 @@ impl Context {
         let reader = lag::LagReader::new(settings.lag_timeout);
         let topics = RecentTopics::new(settings.resync);
         let secrets = FoundSecrets::new(settings.resync);
+        let claims = Claims::new(client.clone(), &settings.claims_namespace);
         Self {
+            claims,
             scaler: scale::Scaler::new(reader, metrics.scaling().clone()),
             recorder: events::Publisher::new(client.clone(), reporter),
             client,

@@ -60,6 +60,12 @@ pub enum Reason {
     PartitionsIncreased,
     /// The dead-letter topic was created.
     DeadLetterTopicCreated,
+    /// Another pipeline owns the topic this one names; nothing was applied.
+    TopicConflict,
+    /// The topic exists, no pipeline owns it, and `spec.topic.adopt` is false.
+    TopicNotAdopted,
+    /// The operator's topic policy does not allow the pipeline's topic.
+    TopicNotAllowed,
     /// A topic change was refused (its reason says which).
     TopicRefused(&'static str),
     /// The topic was kept on deletion (`deletionPolicy: Retain`).
@@ -109,6 +115,9 @@ impl Reason {
             Self::TopicConfigUpdated => "TopicConfigUpdated",
             Self::PartitionsIncreased => "PartitionsIncreased",
             Self::DeadLetterTopicCreated => "DeadLetterTopicCreated",
+            Self::TopicConflict => "TopicConflict",
+            Self::TopicNotAdopted => "TopicNotAdopted",
+            Self::TopicNotAllowed => "TopicNotAllowed",
             Self::TopicRefused(reason) => reason,
             Self::TopicRetained => "TopicRetained",
             Self::TopicDeleted => "TopicDeleted",
@@ -128,6 +137,9 @@ impl Reason {
             | Self::TopicConfigUpdated
             | Self::PartitionsIncreased
             | Self::DeadLetterTopicCreated
+            | Self::TopicConflict
+            | Self::TopicNotAdopted
+            | Self::TopicNotAllowed
             | Self::TopicRefused(_) => EventAction::ReconcileTopic,
             Self::TopicRetained | Self::TopicDeleted | Self::CleanupAbandoned => {
                 EventAction::Cleanup

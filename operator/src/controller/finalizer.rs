@@ -38,15 +38,24 @@ pub const CLEANUP_ATTEMPTS_ANNOTATION: &str = "eventflow.dev/cleanup-attempts";
 pub const CLEANUP_NEXT_ATTEMPT_ANNOTATION: &str = "eventflow.dev/cleanup-next-attempt";
 
 /// Cleans up after a deleted pipeline; on `Ok`, kube's finalizer helper removes the finalizer.
+/// Only the topics the pipeline owns ([`super::claims`]) are deleted, and their owner records
+/// go with the pipeline, which releases the topics.
 pub async fn cleanup(
     api: &Api<EventPipeline>,
     pipeline: &EventPipeline,
     ctx: &Context,
 ) -> Result<Action> {
+    let owned: Vec<String> = ctx
+        .claims
+        .held(pipeline)
+        .await?
+        .into_iter()
+        .map(|owner| owner.topic)
+        .collect();
     if pipeline.spec.topic.deletion_policy == DeletionPolicy::Retain {
         let note = format!(
             "topic {} kept (deletionPolicy Retain)",
-            pipeline.topic_name()
+            topics(pipeline, &owned)
         );
         events::normal(&ctx.recorder, pipeline, Reason::TopicRetained, note).await;
     } else {
@@ -55,25 +64,53 @@ pub async fn cleanup(
             let attempts = attempts(pipeline);
             return Err(Error::CleanupWaiting { attempts, wait });
         }
-        match delete_topic_and_group(pipeline, ctx).await {
-            Ok(note) => events::normal(&ctx.recorder, pipeline, Reason::TopicDeleted, note).await,
+        let reason = if owned.is_empty() {
+            Reason::TopicRetained
+        } else {
+            Reason::TopicDeleted
+        };
+        match delete_topic_and_group(pipeline, ctx, &owned).await {
+            Ok(note) => events::normal(&ctx.recorder, pipeline, reason, note).await,
             Err(error) => give_up_or_retry(api, pipeline, ctx, error).await?,
         }
     }
+    ctx.claims.release(pipeline).await?;
     ctx.metrics.forget(pipeline);
     Ok(Action::await_change())
 }
 
-async fn delete_topic_and_group(pipeline: &EventPipeline, ctx: &Context) -> Result<String> {
+/// The topics named in a note: those owned, else the one the pipeline names.
+fn topics(pipeline: &EventPipeline, owned: &[String]) -> String {
+    if owned.is_empty() {
+        pipeline.topic_name()
+    } else {
+        owned.join(", ")
+    }
+}
+
+async fn delete_topic_and_group(
+    pipeline: &EventPipeline,
+    ctx: &Context,
+    owned: &[String],
+) -> Result<String> {
     let admin = ctx.kafka.for_pipeline(&ctx.client, pipeline).await?;
     let mut notes = Vec::new();
-    for name in [pipeline.topic_name(), pipeline.dead_letter_topic_name()] {
-        let outcome = if topic::delete(&admin, &name).await? {
-            "deleted"
-        } else {
-            "was already gone"
-        };
-        notes.push(format!("topic {name} {outcome}"));
+    if owned.is_empty() {
+        let name = pipeline.topic_name();
+        notes.push(format!("topic {name} kept: this pipeline does not own it"));
+    }
+    for topic in owned {
+        for name in [
+            topic.clone(),
+            eventflow_contract::naming::dead_letter_topic(topic),
+        ] {
+            let outcome = if topic::delete(&admin, &name).await? {
+                "deleted"
+            } else {
+                "was already gone"
+            };
+            notes.push(format!("topic {name} {outcome}"));
+        }
     }
     let group = pipeline.group_id();
     notes.push(match topic::delete_group(&admin, &group).await? {

@@ -26,13 +26,11 @@ use crate::{
     cli::RunArgs,
     crd::EventPipeline,
     kafka::KafkaAdmins,
-    leader::LeaderElector,
+    leader::{self, LeaderElector, Leadership, Timings},
     metrics::Metrics,
     resources::{BuildContext, meta::FIELD_MANAGER},
 };
 
-/// How long a Lease holds without renewal.
-const LEASE_DURATION: Duration = Duration::from_secs(15);
 /// The controller's watches, each listed once before the leader is ready.
 const WATCHES: [&str; 4] = ["eventpipelines", "deployments", "services", "configmaps"];
 /// How long one Kafka admin call may take.
@@ -53,19 +51,30 @@ pub async fn run(args: RunArgs) -> Result<()> {
     )
     .await?;
     install_crypto_provider();
-    let client = Client::try_default().await?;
-    let elector = elector(&args, &client);
-    let lost = CancellationToken::new();
+    let config = kube::Config::infer()
+        .await
+        .map_err(|e| Error::Leader(format!("no Kubernetes configuration: {e}")))?;
+    let elector = elector(&args, &Client::try_from(config.clone())?);
+    let leadership = elector.as_ref().map(|e| e.leadership().clone());
+    // The controller's client: while leader election is on, its writes need the Lease.
+    let client = match &leadership {
+        Some(leadership) => leader::fenced_client(config, leadership)?,
+        None => Client::try_from(config)?,
+    };
     if let Some(elector) = &elector {
         readiness.set_ready(); // a standby is ready: it is doing its job
         if !elector.acquire(&shutdown).await {
             return finish(server, None).await;
         }
         tracing::info!("became the leader");
-        let (elector, stop, lost) = (elector.clone(), shutdown.clone(), lost.clone());
-        tokio::spawn(async move { elector.keep(stop, lost).await });
+        let (elector, stop) = (elector.clone(), shutdown.clone());
+        tokio::spawn(async move { elector.keep(stop).await });
     }
-    run_controller(&args, client, metrics, readiness, stop_on(&shutdown, &lost)).await;
+    let lost = leadership
+        .as_ref()
+        .map_or_else(CancellationToken::new, |l| l.lost().clone());
+    let stop = stop_on(&shutdown, &lost);
+    run_controller(&args, client, metrics, readiness, stop, leadership).await;
     let outcome = if lost.is_cancelled() {
         Err(Error::Leader("lost the leader lease".to_owned()))
     } else {
@@ -97,7 +106,7 @@ fn elector(args: &RunArgs, client: &Client) -> Option<LeaderElector> {
         &args.lease_namespace,
         &args.lease_name,
         &identity,
-        LEASE_DURATION,
+        Timings::CLIENT_GO,
     ))
 }
 
@@ -111,6 +120,8 @@ fn context(args: &RunArgs, client: Client, metrics: Arc<Metrics>) -> Context {
     let settings = Settings {
         cleanup_attempts: args.cleanup_attempts,
         backoff_base: args.backoff_base,
+        topic_policy: args.topic_policy,
+        claims_namespace: args.lease_namespace.clone(),
         ..Settings::default()
     };
     Context::new(client, build, kafka, metrics, settings)
@@ -157,6 +168,7 @@ async fn run_controller(
     metrics: Arc<Metrics>,
     readiness: Readiness,
     stop: CancellationToken,
+    leadership: Option<Leadership>,
 ) {
     let namespace = args.watched_namespace();
     let sync = WatchSync::new(readiness, &WATCHES);
@@ -207,7 +219,11 @@ async fn run_controller(
         "controller starting"
     );
     controller
-        .run(reconcile, error_policy, ctx)
+        .run(
+            move |pipeline, ctx| while_leading(pipeline, ctx, leadership.clone()),
+            error_policy,
+            ctx,
+        )
         .for_each(|outcome| async move {
             match outcome {
                 Ok((object, _)) => tracing::debug!(pipeline = %object.name, "reconciled"),
@@ -221,6 +237,30 @@ async fn run_controller(
         })
         .await;
     tracing::info!("controller stopped");
+}
+
+/// A reconcile that starts only while this replica holds the Lease and is cancelled (its
+/// pending calls dropped) as soon as it stops holding it.
+async fn while_leading(
+    pipeline: Arc<EventPipeline>,
+    ctx: Arc<Context>,
+    leadership: Option<Leadership>,
+) -> Result<kube::runtime::controller::Action> {
+    let Some(leadership) = leadership else {
+        return reconcile(pipeline, ctx).await;
+    };
+    let not_leading = || {
+        Err(Error::Leader(
+            "not the leader: reconcile cancelled".to_owned(),
+        ))
+    };
+    if !leadership.holds() {
+        return not_leading();
+    }
+    tokio::select! {
+        outcome = reconcile(pipeline, ctx) => outcome,
+        () = leadership.lost().cancelled() => not_leading(),
+    }
 }
 
 /// The backoff of the controller's watches: 250 ms doubling to at most 4 s, reset after 10 s

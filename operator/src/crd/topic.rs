@@ -23,7 +23,9 @@ pub enum DeletionPolicy {
     "message": "topic.name is immutable"
 }]))]
 pub struct TopicSpec {
-    /// Topic name; default: the pipeline's name. Cannot change once set.
+    /// Topic name; default: `<namespace>.<name>` (the operator's topic policy
+    /// `namespace-prefix`, which also allows only names starting with `<namespace>.`) or the
+    /// pipeline's name (policy `any`). Cannot change once set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 249), regex(pattern = r"^[a-zA-Z0-9._-]+$"))]
     pub name: Option<String>,
@@ -47,6 +49,11 @@ pub struct TopicSpec {
     /// What happens to the topic when the pipeline is deleted: `Retain` (default) or `Delete`.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// Adopts the topic when it already exists and no pipeline owns it (its events, configs and
+    /// partitions become this pipeline's). Without it, an existing topic is refused
+    /// (`TopicNotAdopted`). A topic another pipeline owns is never adopted (`TopicConflict`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopt: bool,
 }
 
 impl Default for TopicSpec {
@@ -57,6 +64,7 @@ impl Default for TopicSpec {
             replication_factor: default_replication_factor(),
             config: BTreeMap::new(),
             deletion_policy: DeletionPolicy::default(),
+            adopt: false,
         }
     }
 }

@@ -12,6 +12,8 @@ use kube::Client;
 use rdkafka::{
     admin::{AdminClient, AdminOptions},
     client::DefaultClientContext,
+    error::KafkaError,
+    types::RDKafkaErrorCode,
 };
 
 use super::{KafkaConnection, Refusals, ffi};
@@ -22,6 +24,7 @@ pub struct KafkaAdmin {
     client: AdminClient<DefaultClientContext>,
     refusals: Refusals,
     timeout: Duration,
+    cluster_id: std::sync::OnceLock<String>,
 }
 
 impl fmt::Debug for KafkaAdmin {
@@ -47,6 +50,7 @@ impl KafkaAdmin {
             client,
             refusals: Refusals::default(),
             timeout,
+            cluster_id: std::sync::OnceLock::new(),
         })
     }
 
@@ -71,6 +75,26 @@ impl KafkaAdmin {
         for (code, reason) in ffi::drain_errors(self.client.inner()) {
             self.refusals.record(code, &reason);
         }
+    }
+
+    /// The Kafka cluster's id (asked once per client): what names the cluster in the topic
+    /// owner records, whatever bootstrap address a pipeline gives.
+    pub async fn cluster_id(self: &Arc<Self>) -> Result<String> {
+        if let Some(id) = self.cluster_id.get() {
+            return Ok(id.clone());
+        }
+        let admin = Arc::clone(self);
+        let started = Instant::now();
+        let id = tokio::task::spawn_blocking(move || {
+            admin.client.inner().fetch_cluster_id(admin.timeout)
+        })
+        .await
+        .map_err(|e| crate::Error::Io(std::io::Error::other(e)))?;
+        // No id: no broker answered the metadata request within the timeout.
+        let timed_out = KafkaError::MetadataFetch(RDKafkaErrorCode::OperationTimedOut);
+        let id = id.ok_or(crate::Error::Kafka(timed_out));
+        let id = self.checked(id, started)?;
+        Ok(self.cluster_id.get_or_init(|| id).clone())
     }
 
     /// Options bounding an admin call by the timeout.

@@ -93,6 +93,20 @@ pub fn commit_to_end(group: &str, topic: &str) {
     consumer.commit(&offsets, CommitMode::Sync).unwrap();
 }
 
+/// Messages in `topic`: the sum of its partitions' high watermarks.
+pub fn messages(topic: &str) -> i64 {
+    let consumer = metadata_consumer();
+    let count = i32::try_from(partitions(topic).unwrap()).unwrap();
+    (0..count)
+        .map(|partition| {
+            consumer
+                .fetch_watermarks(topic, partition, TIMEOUT)
+                .unwrap()
+                .1
+        })
+        .sum()
+}
+
 /// Whether the broker knows consumer group `group`.
 pub fn group_exists(group: &str) -> bool {
     let groups = metadata_consumer()

@@ -3,16 +3,17 @@
 
 use std::time::{Duration, Instant};
 
+use eventflow_operator::leader::Timings;
 use serde_json::json;
 
 use crate::support::{
-    CONVERGE, Namespace, apply, example, installed, is_ready, kubectl, patch, start_operator,
+    CONVERGE, Namespace, apply, example, get, installed, is_ready, kubectl, patch, start_operator,
     wait_for, wait_pipeline,
 };
 
-/// The Lease's duration and the standby's retry period (`controller::run`, `leader`).
-const LEASE: Duration = Duration::from_secs(15);
-const RETRY: Duration = Duration::from_secs(5);
+/// The Lease's duration and the standby's retry period.
+const LEASE: Duration = Timings::CLIENT_GO.lease_duration;
+const RETRY: Duration = Timings::CLIENT_GO.retry_period;
 
 /// The status and body of an operator's `/readyz`.
 fn readyz(port: u16) -> Option<(u16, String)> {
@@ -103,9 +104,9 @@ fn only_the_leader_reconciles_and_the_standby_takes_over_after_sigkill() {
         || (holder(&lease).as_deref() == Some(b.as_str())).then_some(()),
     );
     let took = killed.elapsed();
-    // Expiry is at most LEASE after the last renewal (renewals every LEASE / 3 before the kill);
-    // the standby looks every RETRY.
-    assert!(took <= LEASE + RETRY, "took over after {took:?}");
+    // The standby saw the last renewal within RETRY of it, waits LEASE from then, and looks
+    // every RETRY.
+    assert!(took <= LEASE + 2 * RETRY, "took over after {took:?}");
 
     // The new leader reconciles a change made after the takeover.
     let patched = patch(
@@ -128,4 +129,153 @@ fn only_the_leader_reconciles_and_the_standby_takes_over_after_sigkill() {
     );
     wait_ready("the new leader", standby.metrics_port);
     eprintln!("standby took over {took:?} after the leader's SIGKILL");
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to `pid`.
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// Resumes a stopped process when dropped, also when the test fails.
+struct Stopped(u32);
+
+impl Stopped {
+    fn stop(pid: u32) -> Self {
+        signal(pid, "STOP");
+        Self(pid)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        signal(self.0, "CONT");
+    }
+}
+
+/// `resourceVersion` of an object.
+fn version(kind: &str, namespace: &str, name: &str) -> String {
+    let object = get(kind, namespace, name).unwrap();
+    object["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The Events of `namespace` reported by the operator replica `identity`.
+fn events_reported_by(namespace: &str, identity: &str) -> usize {
+    let events: serde_json::Value = serde_json::from_str(&crate::support::kubectl_ok(&[
+        "-n",
+        namespace,
+        "get",
+        "events.events.k8s.io",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["reportingInstance"] == identity)
+        .count()
+}
+
+#[test]
+fn a_stopped_leader_is_replaced_and_writes_nothing_once_it_resumes() {
+    let _cluster = crate::support::shared();
+    let ns = Namespace::new("stopped");
+    let lease = format!("lease-{}", ns.0);
+    let (a, b) = (format!("{}-a", ns.0), format!("{}-b", ns.0));
+    let leader = start_operator(&ns.0, &a, &[]);
+    wait_for("a holds the Lease", CONVERGE, || {
+        (holder(&lease).as_deref() == Some(a.as_str())).then_some(())
+    });
+    let standby = start_operator(&ns.0, &b, &[]);
+    // Kafka unreachable: each reconcile waits out the operator's Kafka timeout (10 s) before it
+    // applies the Deployments, so a reconcile is in flight when the leader is stopped.
+    let mut pipeline = example("posts.yaml", &ns.0).remove(0);
+    pipeline["spec"]["kafka"]["bootstrapServers"] = "127.0.0.1:1".into();
+    apply(&[pipeline]);
+    wait_for("the consumer Deployment", CONVERGE, || {
+        get("deployment", &ns.0, "posts-consumer").map(drop)
+    });
+    let batch = |size: u32| json!({"spec": {"consumer": {"batchSize": size}}});
+    assert!(patch(&ns.0, "posts", &batch(77)).status.success());
+    std::thread::sleep(Duration::from_secs(2));
+    let stopped = Stopped::stop(leader.pid);
+    assert!(patch(&ns.0, "posts", &batch(78)).status.success());
+    wait_for("b holds the Lease", LEASE + RETRY + CONVERGE, || {
+        (holder(&lease).as_deref() == Some(b.as_str())).then_some(())
+    });
+    wait_for("b applied generation 3", CONVERGE, || {
+        let consumer = get("deployment", &ns.0, "posts-consumer")?;
+        consumer
+            .to_string()
+            .contains(r#""value":"78""#)
+            .then_some(())
+    });
+    let objects = [
+        ("eventpipeline", "posts"),
+        ("deployment", "posts-consumer"),
+        ("deployment", "posts-producer"),
+    ];
+    let versions: Vec<String> = objects.iter().map(|(k, n)| version(k, &ns.0, n)).collect();
+    let reported = events_reported_by(&ns.0, &a);
+    let log_before = leader.log_text().len();
+    drop(stopped);
+
+    wait_for("a steps down", CONVERGE, || {
+        leader.log_text()[log_before..]
+            .contains("lost the leader lease")
+            .then_some(())
+    });
+    // a's in-flight reconcile would reach its writes once its Kafka wait ends.
+    std::thread::sleep(Duration::from_secs(5));
+    let after: Vec<String> = objects.iter().map(|(k, n)| version(k, &ns.0, n)).collect();
+    assert_eq!(
+        after, versions,
+        "written after a resumed (pipeline, consumer, producer)"
+    );
+    assert_eq!(
+        events_reported_by(&ns.0, &a),
+        reported,
+        "a published Events after it resumed"
+    );
+    assert!(standby.log_text().contains("became the leader"));
+}
+
+#[test]
+fn a_leader_that_cannot_renew_within_the_renew_deadline_steps_down() {
+    let _cluster = crate::support::exclusive();
+    let ns = Namespace::new("stall");
+    let lease = format!("lease-{}", ns.0);
+    let identity = format!("{}-a", ns.0);
+    let leader = start_operator(&ns.0, &identity, &[]);
+    wait_for("it holds the Lease", CONVERGE, || {
+        (holder(&lease).as_deref() == Some(identity.as_str())).then_some(())
+    });
+    let dir = std::env::var("EVENTFLOW_CLUSTER_DIR").expect("EVENTFLOW_CLUSTER_DIR");
+    let pid_file = std::path::Path::new(&dir).join("kube-apiserver.pid");
+    let api_server: u32 = std::fs::read_to_string(pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let log_before = leader.log_text().len();
+
+    let stalled = Stopped::stop(api_server);
+    let started = Instant::now();
+    // Within the renew deadline and one retry period, before the lease could expire.
+    let step_down = wait_for("the leader steps down", LEASE, || {
+        leader.log_text()[log_before..]
+            .contains("lost the leader lease")
+            .then(|| started.elapsed())
+    });
+    drop(stalled);
+    assert!(step_down < LEASE, "stepped down after {step_down:?}");
+    eprintln!("the leader stepped down {step_down:?} into the API server's stall");
 }

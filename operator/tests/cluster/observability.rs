@@ -121,7 +121,7 @@ fn operator_with_pipelines() -> Watched {
     let mut broken = working.clone();
     broken["metadata"]["name"] = "unreachable".into();
     broken["spec"]["kafka"]["bootstrapServers"] = "127.0.0.1:1".into();
-    broken["spec"]["topic"]["name"] = format!("unreachable.{ns}").into();
+    broken["spec"]["topic"]["name"] = format!("{ns}.unreachable").into();
     apply(&[working, broken]);
     wait_pipeline(
         ns,

@@ -45,7 +45,7 @@ fn pipeline(namespace: &str, name: &str, kafka_secret: &str, bootstrap: &str) ->
         "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "kafka": {"bootstrapServers": bootstrap, "secretRef": {"name": kafka_secret}},
-            "topic": {"name": format!("{name}.{namespace}"), "partitions": 1, "replicationFactor": 1},
+            "topic": {"name": format!("{namespace}.{name}"), "partitions": 1, "replicationFactor": 1},
             "producer": {"auth": {"secretRef": {"name": "tokens", "key": "tokens"}}},
             "sink": {"mongodb": {"uriSecretRef": {"name": "mongodb-auth", "key": "uri"}}},
         },

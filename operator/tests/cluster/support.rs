@@ -285,8 +285,13 @@ pub struct Watched {
 impl Watched {
     /// A fresh namespace and its operator.
     pub fn new(prefix: &str) -> Self {
+        Self::with_args(prefix, &[])
+    }
+
+    /// A fresh namespace and its operator, run with `extra` arguments.
+    pub fn with_args(prefix: &str, extra: &[&str]) -> Self {
         let ns = Namespace::new(prefix);
-        let operator = start_operator(&ns.0, &ns.0, &[]);
+        let operator = start_operator(&ns.0, &ns.0, extra);
         Self { ns, operator }
     }
 
@@ -360,7 +365,7 @@ pub fn example(file: &str, namespace: &str) -> Vec<Value> {
                 .or(pipeline["metadata"]["name"].as_str())
                 .unwrap()
                 .to_owned();
-            pipeline["spec"]["topic"]["name"] = format!("{topic}.{namespace}").into();
+            pipeline["spec"]["topic"]["name"] = format!("{namespace}.{topic}").into();
             pipeline
         })
         .collect()

@@ -60,7 +60,8 @@ pub fn pipeline(bootstrap: &str, prefix: &str) -> EventPipeline {
     };
     bootstrap.clone_into(&mut pipeline.spec.kafka.bootstrap_servers);
     pipeline.spec.kafka.secret_ref = None;
-    pipeline.spec.topic.name = Some(name);
+    // The topic policy's default allowance: `<namespace>.*`.
+    pipeline.spec.topic.name = Some(format!("{NAMESPACE}.{name}"));
     pipeline.spec.topic.replication_factor = 1;
     pipeline
 }

@@ -1,6 +1,6 @@
 //! Deleting a pipeline's topic and its consumer group (the finalizer's cleanup).
 
-use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{error::KafkaError, types::RDKafkaErrorCode};
 
 use super::calls::{first_error, resource_error};
 use crate::{Result, kafka::KafkaAdmin};
@@ -32,7 +32,8 @@ pub enum GroupDeletion {
     NotDeleted(String),
 }
 
-/// Deletes a consumer group (and so its committed offsets) where the broker supports it.
+/// Deletes a consumer group (and so its committed offsets) where the broker supports it; an
+/// answer that no broker or coordinator could be reached is an error, to be retried.
 pub async fn delete_group(admin: &KafkaAdmin, group: &str) -> Result<GroupDeletion> {
     let outcome = admin
         .client()
@@ -40,7 +41,21 @@ pub async fn delete_group(admin: &KafkaAdmin, group: &str) -> Result<GroupDeleti
         .await;
     Ok(match first_error(outcome)? {
         None => GroupDeletion::Deleted,
+        Some(code) if unreachable(code) => return Err(KafkaError::AdminOp(code).into()),
         Some(RDKafkaErrorCode::GroupIdNotFound) => GroupDeletion::NotFound,
         Some(code) => GroupDeletion::NotDeleted(code.to_string()),
     })
+}
+
+/// Answers meaning "no broker or coordinator answered", not "the broker will not".
+fn unreachable(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::OperationTimedOut
+            | RDKafkaErrorCode::RequestTimedOut
+            | RDKafkaErrorCode::BrokerTransportFailure
+            | RDKafkaErrorCode::AllBrokersDown
+            | RDKafkaErrorCode::CoordinatorNotAvailable
+            | RDKafkaErrorCode::NotCoordinator
+    )
 }
