@@ -52,7 +52,7 @@ fn apply_sasl_pipeline(namespace: &str, name: &str, secret: &str) {
         "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "kafka": {"bootstrapServers": SASL_BOOTSTRAP, "secretRef": {"name": secret}},
-            "topic": {"name": name, "partitions": 2, "replicationFactor": 1, "deletionPolicy": "Delete"},
+            "topic": {"partitions": 2, "replicationFactor": 1, "deletionPolicy": "Delete"},
             "sink": {"mongodb": {
                 "uriSecretRef": {"name": "mongodb", "key": "uri"},
                 "database": "eventflow",
