@@ -51,7 +51,7 @@ use crate::{
     crd::{EventPipeline, TopicStatus},
     kafka::{
         KafkaConnection,
-        topic::{self, DesiredTopic, TopicChange, TopicReport},
+        topic::{self, DesiredTopic, PipelineTopicReports, TopicChange, TopicReport},
     },
     resources,
 };
@@ -202,23 +202,22 @@ async fn served_schemas(
         .unwrap_or_default())
 }
 
-/// The pipeline's topic, then its dead-letter topic (brokers often do not auto-create topics).
+/// The pipeline's topic and dead-letter topic ([`topic::ensure_with_dead_letter`]), unless this
+/// object's were ensured recently; a Normal Event when the dead-letter topic is created.
 async fn ensure_topic(
     pipeline: &EventPipeline,
     ctx: &Context,
     connection: &KafkaConnection,
 ) -> Result<TopicReport> {
     let admin = ctx.kafka.get(pipeline, connection)?;
-    let desired = [
-        DesiredTopic::of(pipeline),
-        DesiredTopic::dead_letter_of(pipeline),
-    ];
+    let desired = DesiredTopic::with_dead_letter(pipeline);
     if let Some(report) = ctx.topics.get(pipeline, connection, &desired) {
         return Ok(report);
     }
-    let [wanted, dead_letter_wanted] = &desired;
-    let report = topic::ensure(&admin, wanted).await?;
-    let dead_letter = topic::ensure(&admin, dead_letter_wanted).await?;
+    let PipelineTopicReports {
+        topic: report,
+        dead_letter,
+    } = topic::ensure_with_dead_letter(&admin, &desired).await?;
     if dead_letter.changes.contains(&TopicChange::Created) {
         let note = format!("created dead-letter topic {}", dead_letter.name);
         events::normal(

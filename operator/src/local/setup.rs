@@ -49,15 +49,19 @@ pub(super) async fn ensure_topics(
     pipeline: &EventPipeline,
     shutdown: &CancellationToken,
 ) -> Result<u32> {
-    let desired = DesiredTopic::of(pipeline);
-    let dead_letter = DesiredTopic::dead_letter_of(pipeline);
+    let desired = DesiredTopic::with_dead_letter(pipeline);
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     loop {
-        let delay = match ensure_both(admin, &desired, &dead_letter).await {
-            Ok(partitions) => return Ok(partitions),
+        let delay = match topic::ensure_with_dead_letter(admin, &desired).await {
+            Ok(reports) => {
+                if let Some(refusal) = &reports.topic.refusal {
+                    eprintln!("warning: {}", refusal.message(&reports.topic.name));
+                }
+                return Ok(reports.topic.partitions);
+            }
             Err(error) => {
                 let delay = backoff.next_delay();
-                eprintln!("topic {}: {error}; retrying in {delay:?}", desired.name);
+                eprintln!("topic {}: {error}; retrying in {delay:?}", desired[0].name);
                 delay
             }
         };
@@ -66,19 +70,6 @@ pub(super) async fn ensure_topics(
             () = shutdown.cancelled() => return Err(Error::Local("stopped before the topic was ready".into())),
         }
     }
-}
-
-async fn ensure_both(
-    admin: &Arc<KafkaAdmin>,
-    desired: &DesiredTopic,
-    dead_letter: &DesiredTopic,
-) -> Result<u32> {
-    let report = topic::ensure(admin, desired).await?;
-    if let Some(refusal) = &report.refusal {
-        eprintln!("warning: {}", refusal.message(&desired.name));
-    }
-    topic::ensure(admin, dead_letter).await?;
-    Ok(report.partitions)
 }
 
 pub(super) fn local_resources(
