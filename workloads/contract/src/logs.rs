@@ -11,7 +11,10 @@ use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
-    let ansi = colours(std::io::stdout().is_terminal(), std::env::var_os("NO_COLOR"));
+    let ansi = colours(
+        std::io::stdout().is_terminal(),
+        std::env::var_os("NO_COLOR"),
+    );
     let installed = match format {
         LogFormat::Plain => registry
             .with(fmt::layer().with_target(false).with_ansi(ansi))
@@ -66,6 +69,9 @@ mod tests {
         assert!(colours(true, None));
         assert!(colours(true, Some("".into())));
         assert!(!colours(true, Some("1".into())));
-        assert!(!colours(false, None), "a pipe or a log file gets no escape codes");
+        assert!(
+            !colours(false, None),
+            "a pipe or a log file gets no escape codes"
+        );
     }
 }
