@@ -7,7 +7,7 @@
 //! the pods read) → status (only when changed) → events → requeue (at the next lag poll when
 //! sooner; the Events are [`announce`]'s). kube's finalizer helper (`kube::runtime::finalizer`) adds the finalizer before the
 //! first of these phases and, on deletion, removes it once [`finalizer::cleanup`] succeeded
-//! (which also forgets the scaler's memory).
+//! (then [`Context::forget`] drops all it kept about the pipeline).
 //!
 //! The seam with the scaler (`crate::scaling`, `crate::kafka::lag`): the scaling phase
 //! ([`scale::phase`]) runs between "ensure the topic" and "build". It measures `status.lag` of
@@ -78,11 +78,7 @@ pub async fn reconcile(pipeline: Arc<EventPipeline>, ctx: Arc<Context>) -> Resul
                 }
                 FinalizerEvent::Cleanup(pipeline) => {
                     let action = finalizer::cleanup(&api, &pipeline, &ctx).await?;
-                    ctx.scaler.forget(&pipeline);
-                    ctx.kafka.release(&pipeline);
-                    ctx.verdicts.forget(&pipeline);
-                    ctx.topics.forget(&pipeline);
-                    ctx.secrets.forget(&pipeline);
+                    ctx.forget(&pipeline);
                     Ok(action)
                 }
             }

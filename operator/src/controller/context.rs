@@ -125,6 +125,18 @@ impl Context {
             .next_delay()
     }
 
+    /// Drops everything kept about a deleted `pipeline`: its scaling history, Kafka client,
+    /// spec checks, topic reports, found Secrets, metric series and retry delay.
+    pub fn forget(&self, pipeline: &EventPipeline) {
+        self.scaler.forget(pipeline);
+        self.kafka.release(pipeline);
+        self.verdicts.forget(pipeline);
+        self.topics.forget(pipeline);
+        self.secrets.forget(pipeline);
+        self.metrics.forget(pipeline);
+        self.reset_backoff(pipeline);
+    }
+
     pub(super) fn reset_backoff(&self, pipeline: &EventPipeline) {
         let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
         failures.remove(&pipeline.object_key());

@@ -60,7 +60,6 @@ pub async fn cleanup(
             Err(error) => give_up_or_retry(api, pipeline, ctx, error).await?,
         }
     }
-    ctx.metrics.forget(pipeline);
     Ok(Action::await_change())
 }
 

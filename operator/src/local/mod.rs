@@ -24,7 +24,7 @@ use kube::ResourceExt;
 
 pub use args::LocalArgs;
 use dev_services::DevServices;
-use runtime::Endpoints;
+pub use setup::Endpoints;
 
 use crate::{Error, Result, resources::BuildContext};
 

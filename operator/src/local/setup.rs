@@ -10,12 +10,10 @@ use std::{
     time::Duration,
 };
 
-use eventflow_contract::backoff::Backoff;
+use eventflow_contract::{backoff::Backoff, secret::ConnectionString};
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    args::LocalArgs, runtime::Endpoints, supervisor::ChildSpec, workload_env::LocalResources,
-};
+use super::{args::LocalArgs, supervisor::ChildSpec, workload_env::LocalResources};
 use crate::{
     Error, Result,
     crd::EventPipeline,
@@ -25,6 +23,15 @@ use crate::{
     },
     resources::meta::Component,
 };
+
+/// Where the run's processes reach Kafka and MongoDB.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// Kafka bootstrap servers.
+    pub kafka_bootstrap: String,
+    /// MongoDB connection string.
+    pub mongodb_uri: ConnectionString,
+}
 
 pub(super) fn connection(args: &LocalArgs, endpoints: &Endpoints) -> Result<KafkaConnection> {
     let properties = match &args.kafka_properties_file {

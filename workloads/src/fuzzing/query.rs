@@ -3,7 +3,8 @@
 use axum::http::Uri;
 
 use crate::producer::{
-    query::{Cursor, MAX_LIMIT, parse_params},
+    page::MAX_LIMIT,
+    query::{Cursor, parse_params},
     store::to_query,
 };
 

@@ -17,13 +17,12 @@ use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{error::ApiError, routes::AppState};
+use super::{
+    error::ApiError,
+    page::{DEFAULT_LIMIT, MAX_LIMIT},
+    store::Store,
+};
 use crate::document::{self, StoredEvent};
-
-/// Events per page when `limit` is absent.
-pub const DEFAULT_LIMIT: usize = 50;
-/// Largest `limit`.
-pub const MAX_LIMIT: usize = 1000;
 
 /// A position in the newest-first order: the last event a client saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,15 +212,10 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     responses((status = 200, description = "The stored event", body = StoredEvent)),
 )]
 pub async fn get_event(
-    State(state): State<AppState>,
+    State(store): State<Store>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    match state
-        .store
-        .get(&id)
-        .await
-        .map_err(|e| store_unavailable(&e))?
-    {
+    match store.get(&id).await.map_err(|e| store_unavailable(&e))? {
         Some(found) => Ok(Json(document::to_json(&found))),
         None => Err(ApiError::NotFound(format!("no event with id `{id}`"))),
     }
@@ -237,13 +231,12 @@ pub async fn get_event(
     responses((status = 200, description = "A page of events", body = EventPage)),
 )]
 pub async fn list_events(
-    State(state): State<AppState>,
+    State(store): State<Store>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<EventPage>, ApiError> {
     let Query(params) = params.map_err(|rejection| refused(&rejection))?;
     let (filter, limit) = params.into_filter();
-    let mut documents = state
-        .store
+    let mut documents = store
         .list(&filter, limit + 1)
         .await
         .map_err(|e| store_unavailable(&e))?;
