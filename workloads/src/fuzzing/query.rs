@@ -4,8 +4,8 @@ use axum::http::Uri;
 
 use crate::producer::{
     page::MAX_LIMIT,
-    query::{Cursor, parse_params},
-    store::to_query,
+    query::parse_params,
+    store::{Cursor, to_query},
 };
 
 /// The whole input is a query string (and, tried alone, a cursor).
