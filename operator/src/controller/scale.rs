@@ -180,7 +180,7 @@ impl Scaler {
         let (previous_lag, before) = tracked
             .last
             .as_ref()
-            .map_or_else(|| stored(pipeline), carried);
+            .map_or_else(|| stored(pipeline), lag_and_consumer);
         let outcome = Outcome {
             verdict: None,
             lag: poll.sample.as_ref().ok().map(lag_status).or(previous_lag),
@@ -223,7 +223,7 @@ impl Scaler {
         let previous = tracked
             .last
             .as_ref()
-            .map_or_else(|| stored(pipeline), carried);
+            .map_or_else(|| stored(pipeline), lag_and_consumer);
         let mut outcome = outcome(previous, &decision, poll.sample.as_ref().ok());
         outcome.next_poll = poll.interval.saturating_sub(poll.started.elapsed());
         tracked.remember(pipeline, poll, &outcome);
@@ -256,12 +256,12 @@ struct Poll<'a> {
     current: u32,
     /// Consumers ready (assigned) now, at most `current`.
     ready: u32,
-    sample: Result<LagSample, Unmeasured<'a>>,
+    sample: Result<LagSample, LagUnavailable<'a>>,
 }
 
 /// Why a poll has no lag sample (the `Scaling=False` message).
 #[derive(Debug, thiserror::Error)]
-enum Unmeasured<'a> {
+enum LagUnavailable<'a> {
     /// The pipeline's Kafka connection could not be read (the topic phase's error).
     #[error("{0}")]
     Connection(&'a crate::Error),
@@ -326,16 +326,16 @@ async fn measure<'a>(
     pipeline: &EventPipeline,
     connection: Option<KafkaConnection>,
     topic: &'a Result<TopicReport>,
-) -> Result<LagSample, Unmeasured<'a>> {
+) -> Result<LagSample, LagUnavailable<'a>> {
     let Some(connection) = connection else {
         return Err(topic
             .as_ref()
             .err()
-            .map_or(Unmeasured::NoConnection, Unmeasured::Connection));
+            .map_or(LagUnavailable::NoConnection, LagUnavailable::Connection));
     };
     let client = clients
         .get(pipeline, &connection)
-        .map_err(Unmeasured::Client)?;
+        .map_err(LagUnavailable::Client)?;
     Ok(reader.measure(&client, &LagTarget::of(pipeline)).await?)
 }
 
@@ -381,7 +381,7 @@ fn stored(pipeline: &EventPipeline) -> (Option<LagStatus>, ConsumerStatus) {
 }
 
 /// The scaler's part of a remembered outcome: lag and consumer.
-fn carried(outcome: &Outcome) -> (Option<LagStatus>, ConsumerStatus) {
+fn lag_and_consumer(outcome: &Outcome) -> (Option<LagStatus>, ConsumerStatus) {
     (outcome.lag.clone(), outcome.consumer.clone())
 }
 

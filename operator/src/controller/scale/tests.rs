@@ -54,7 +54,7 @@ fn keeping_the_replicas_keeps_the_last_scale_time_and_reason() {
         Some(&sample(&[5])),
     );
     let kept = outcome(
-        carried(&first),
+        lag_and_consumer(&first),
         &decision(4, 4, Rule::LagThreshold),
         Some(&sample(&[1])),
     );
@@ -77,7 +77,7 @@ fn a_failed_measurement_holds_and_keeps_the_last_lag() {
         &decision(2, 4, Rule::LagThreshold),
         Some(&sample(&[5])),
     );
-    let held = outcome(carried(&first), &scaling::hold(4, &"broker down"), None);
+    let held = outcome(lag_and_consumer(&first), &scaling::hold(4, &"broker down"), None);
     assert_eq!(held.consumer.desired_replicas, Some(4));
     assert_eq!(held.lag, first.lag);
     assert_eq!(
