@@ -120,7 +120,7 @@ async fn reconcile_spec(
     pipeline: &EventPipeline,
     ctx: &Context,
 ) -> Result<Action> {
-    if let Err(problem) = ctx.verdicts.validate(pipeline, &ctx.build) {
+    if let Err(problem) = ctx.spec_checks.validate(pipeline, &ctx.build) {
         return refuse_invalid(api, pipeline, ctx, Reason::InvalidSpec, problem).await;
     }
     let served = served_schemas(pipeline, ctx).await?;

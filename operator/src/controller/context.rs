@@ -16,7 +16,7 @@ use crate::{
     crd::EventPipeline,
     kafka::{KafkaAdmins, lag, topic::RecentTopics},
     metrics::Metrics,
-    resources::{self, BuildContext, validate::Verdicts},
+    resources::{self, BuildContext, validate::SpecChecks},
 };
 
 /// Tunables of the reconciler.
@@ -69,7 +69,7 @@ pub struct Context {
     /// The controller's watch caches of the children (none: every reconcile applies them).
     pub children: Option<apply::Children>,
     /// The spec checks' verdict per pipeline and generation.
-    pub verdicts: Verdicts,
+    pub spec_checks: SpecChecks,
     /// The last topic reports, reused until the resync (no broker call per lag poll).
     pub topics: RecentTopics,
     /// Pipelines whose Secrets were all found, not read again until the resync.
@@ -102,7 +102,7 @@ impl Context {
             metrics,
             settings,
             children: None,
-            verdicts: Verdicts::default(),
+            spec_checks: SpecChecks::default(),
             topics,
             secrets,
             failures: Mutex::new(HashMap::new()),
@@ -130,7 +130,7 @@ impl Context {
     pub fn forget(&self, pipeline: &EventPipeline) {
         self.scaler.forget(pipeline);
         self.kafka.release(pipeline);
-        self.verdicts.forget(pipeline);
+        self.spec_checks.forget(pipeline);
         self.topics.forget(pipeline);
         self.secrets.forget(pipeline);
         self.metrics.forget(pipeline);
