@@ -57,7 +57,7 @@ use crate::{
 };
 pub use context::{Context, Settings};
 use events::Reason;
-use status::Verdict;
+use status::DesiredCondition;
 
 /// Reconciles one pipeline (the controller's reconcile function).
 #[instrument(skip_all, fields(pipeline = %pipeline.name_any(), namespace = pipeline.namespace().unwrap_or_default()))]
@@ -144,10 +144,19 @@ async fn reconcile_spec(
     let applied = apply::apply_all(&ctx.client, pipeline, &desired, ctx.children.as_ref()).await?;
     ctx.scaler.applied(pipeline, consumers);
     let missing = references::missing_secrets(&ctx.client, pipeline, &ctx.secrets).await?;
-    let mut verdicts = verdicts(pipeline, &topic, &applied, &missing);
-    let ready = verdicts.iter().all(|v| v.ok);
-    verdicts.extend(scaling.verdict.clone());
-    write_status(api, pipeline, ctx, &verdicts, &topic, &applied, &scaling).await?;
+    let mut desired_conditions = conditions_of(pipeline, &topic, &applied, &missing);
+    let ready = desired_conditions.iter().all(|v| v.ok);
+    desired_conditions.extend(scaling.condition.clone());
+    write_status(
+        api,
+        pipeline,
+        ctx,
+        &desired_conditions,
+        &topic,
+        &applied,
+        &scaling,
+    )
+    .await?;
     announce::announce(pipeline, ctx, &topic, &scaling).await;
     topic?;
     Ok(requeue(&ctx.settings, ready, Some(scaling.next_poll)))
@@ -163,8 +172,9 @@ async fn refuse_invalid(
     reason: Reason,
     problem: String,
 ) -> Result<Action> {
-    let verdict = Verdict::not_ok(status::READY, reason.as_str(), problem.clone());
-    let desired = status::desired_status(pipeline, &[verdict], None, None);
+    let desired_condition =
+        DesiredCondition::not_ok(status::READY, reason.as_str(), problem.clone());
+    let desired = status::desired_status(pipeline, &[desired_condition], None, None);
     if status::write(api, pipeline, &desired).await? {
         events::warning(&ctx.recorder, pipeline, reason, problem.clone()).await;
     }
@@ -229,12 +239,12 @@ async fn ensure_topic(
     Ok(report)
 }
 
-fn verdicts(
+fn conditions_of(
     pipeline: &EventPipeline,
     topic: &Result<TopicReport>,
     applied: &apply::Applied,
     missing_secrets: &[references::MissingSecret],
-) -> Vec<Verdict> {
+) -> Vec<DesiredCondition> {
     let workload = |type_, deployment, producer: bool| {
         let missing: Vec<&str> = missing_secrets
             .iter()
@@ -242,34 +252,34 @@ fn verdicts(
             .map(|m| m.message.as_str())
             .collect();
         if missing.is_empty() {
-            status::workload_verdict(type_, deployment)
+            status::workload_condition(type_, deployment)
         } else {
-            Verdict::not_ok(type_, "SecretMissing", missing.join("; "))
+            DesiredCondition::not_ok(type_, "SecretMissing", missing.join("; "))
         }
     };
-    let mut verdicts = vec![
-        status::topic_verdict(topic),
+    let mut desired_conditions = vec![
+        status::topic_condition(topic),
         workload(status::PRODUCER_READY, &applied.producer, true),
         workload(status::CONSUMER_READY, &applied.consumer, false),
     ];
     let ready = if pipeline.spec.suspend {
-        Verdict::not_ok(
+        DesiredCondition::not_ok(
             status::READY,
             "Suspended",
             "spec.suspend is true: no pods run",
         )
     } else {
-        status::ready_verdict(&verdicts)
+        status::ready_condition(&desired_conditions)
     };
-    verdicts.insert(0, ready);
-    verdicts
+    desired_conditions.insert(0, ready);
+    desired_conditions
 }
 
 async fn write_status(
     api: &Api<EventPipeline>,
     pipeline: &EventPipeline,
     ctx: &Context,
-    verdicts: &[Verdict],
+    desired_conditions: &[DesiredCondition],
     topic: &Result<TopicReport>,
     applied: &apply::Applied,
     scaling: &scale::Outcome,
@@ -285,7 +295,8 @@ async fn write_status(
         .and_then(|s| s.replicas)
         .unwrap_or(0);
     let consumers = u32::try_from(consumers).unwrap_or(0);
-    let mut desired = status::desired_status(pipeline, verdicts, topic_status, Some(consumers));
+    let mut desired =
+        status::desired_status(pipeline, desired_conditions, topic_status, Some(consumers));
     scaling.write_into(&mut desired);
     if scale::autoscaled(pipeline) {
         ctx.scaler.running(pipeline, consumers);

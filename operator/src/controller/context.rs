@@ -68,7 +68,7 @@ pub struct Context {
     pub scaler: scale::Scaler,
     /// The controller's watch caches of the children (none: every reconcile applies them).
     pub children: Option<apply::Children>,
-    /// The spec checks' verdict per pipeline and generation.
+    /// The spec checks' result per pipeline and generation.
     pub spec_checks: SpecChecks,
     /// The last topic reports, reused until the resync (no broker call per lag poll).
     pub topics: RecentTopics,

@@ -26,7 +26,7 @@ use kube::{Resource, ResourceExt, runtime::reflector::ObjectRef};
 // tokio's clock, so that a test with paused time can say exactly when the next poll is due.
 use tokio::time::Instant;
 
-use super::status::{SCALING, Verdict};
+use super::status::{DesiredCondition, SCALING};
 use crate::{
     Result,
     crd::{ConsumerStatus, EventPipeline, EventPipelineStatus, LagStatus},
@@ -50,7 +50,7 @@ const DUE_TOLERANCE: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     /// The `Scaling` condition (autoscaled pipelines only).
-    pub verdict: Option<Verdict>,
+    pub condition: Option<DesiredCondition>,
     /// `status.lag` (the last successful measurement).
     pub lag: Option<LagStatus>,
     /// `status.consumer.{desiredReplicas,lastScaleTime,lastScaleReason}` (`replicas` unset).
@@ -182,7 +182,7 @@ impl Scaler {
             .as_ref()
             .map_or_else(|| stored(pipeline), lag_and_consumer);
         let outcome = Outcome {
-            verdict: None,
+            condition: None,
             lag: poll.sample.as_ref().ok().map(lag_status).or(previous_lag),
             consumer: ConsumerStatus {
                 desired_replicas: Some(consumer::replicas(pipeline)),
@@ -309,7 +309,7 @@ pub async fn phase(
         return scaler.observe(pipeline, &poll);
     }
     let outcome = scaler.conclude(pipeline, &poll);
-    tracing::debug!(decision = ?outcome.verdict, "scaling decided");
+    tracing::debug!(decision = ?outcome.condition, "scaling decided");
     outcome
 }
 
@@ -402,13 +402,13 @@ fn outcome(
     } else {
         (before.last_scale_time, before.last_scale_reason)
     };
-    let verdict = if decision.rule == Rule::Hold {
-        Verdict::not_ok(SCALING, "MeasurementFailed", decision.reason.clone())
+    let condition = if decision.rule == Rule::Hold {
+        DesiredCondition::not_ok(SCALING, "MeasurementFailed", decision.reason.clone())
     } else {
-        Verdict::ok(SCALING, decision.rule.as_str(), decision.reason.clone())
+        DesiredCondition::ok(SCALING, decision.rule.as_str(), decision.reason.clone())
     };
     Outcome {
-        verdict: Some(verdict),
+        condition: Some(condition),
         lag,
         consumer: ConsumerStatus {
             replicas: None,

@@ -165,7 +165,7 @@ mod tests {
     }
 
     #[test]
-    fn the_verdict_is_kept_per_uid_and_generation() {
+    fn the_result_is_kept_per_uid_and_generation() {
         let checks = SpecChecks::default();
         let valid = pipeline("u1", 1, 1, 3);
         assert_eq!(checks.validate(&valid, &ctx()), Ok(()));
@@ -188,10 +188,7 @@ mod tests {
         let checks = SpecChecks::default();
         let mut broken = pipeline("u", 1, 5, 2);
         broken.metadata.uid = None;
-        assert_eq!(
-            checks.validate(&broken, &ctx()),
-            validate(&broken, &ctx())
-        );
+        assert_eq!(checks.validate(&broken, &ctx()), validate(&broken, &ctx()));
         assert!(checks.is_empty());
     }
 }
