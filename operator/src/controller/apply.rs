@@ -118,7 +118,7 @@ impl<K> Child for K where
 {
 }
 
-/// The cached object when it [`already_applied`] `object`, else what the apply returns.
+/// The cached object when it is [`already_applied`] for `object`, else what the apply returns.
 async fn apply_changed<K: Child>(
     client: &Client,
     namespace: &str,

@@ -167,7 +167,7 @@ fn deadline_exceeded(status: &DeploymentStatus) -> Option<String> {
         })
 }
 
-/// `Ready` from the other desired_conditions: it holds when all of them hold.
+/// `Ready` from the other conditions: `True` when all of them are.
 pub fn ready_condition(parts: &[DesiredCondition]) -> DesiredCondition {
     match parts.iter().find(|v| !v.ok) {
         None => DesiredCondition::ok(READY, "Ready", "the pipeline is running"),
