@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::{DesiredTopic, TopicReport};
-use crate::{crd::EventPipeline, kafka::KafkaConnection, recent::Recent};
+use crate::{crd::EventPipeline, kafka::KafkaConnection, recent::ResyncCache};
 
 /// Reports of [`super::ensure`] per pipeline, each reused under [`crate::recent`]'s rule (same
 /// pipeline object, younger than the freshness) while the connection and the desired topics are
@@ -13,7 +13,7 @@ use crate::{crd::EventPipeline, kafka::KafkaConnection, recent::Recent};
 /// configs) is seen within the freshness (the controller's resync).
 #[derive(Debug)]
 pub struct RecentTopics {
-    reports: Recent<Kept>,
+    reports: ResyncCache<Kept>,
 }
 
 #[derive(Debug)]
@@ -27,7 +27,7 @@ impl RecentTopics {
     /// Reports are reused for `fresh_for`.
     pub fn new(fresh_for: Duration) -> Self {
         Self {
-            reports: Recent::new(fresh_for),
+            reports: ResyncCache::new(fresh_for),
         }
     }
 
