@@ -14,7 +14,7 @@ use kube::Client;
 use super::{apply, events, references::FoundSecrets, scale};
 use crate::{
     crd::EventPipeline,
-    kafka::{KafkaAdmins, lag, topic::RecentTopics},
+    kafka::{KafkaAdmins, lag, topic::TopicReportCache},
     metrics::Metrics,
     resources::{self, BuildContext, validate::SpecChecks},
 };
@@ -71,7 +71,7 @@ pub struct Context {
     /// The spec checks' result per pipeline and generation.
     pub spec_checks: SpecChecks,
     /// The last topic reports, reused until the resync (no broker call per lag poll).
-    pub topics: RecentTopics,
+    pub topics: TopicReportCache,
     /// Pipelines whose Secrets were all found, not read again until the resync.
     pub secrets: FoundSecrets,
     failures: Mutex<HashMap<String, Backoff>>,
@@ -91,7 +91,7 @@ impl Context {
             instance: std::env::var("POD_NAME").ok(),
         };
         let reader = lag::LagReader::new(settings.lag_timeout);
-        let topics = RecentTopics::new(settings.resync);
+        let topics = TopicReportCache::new(settings.resync);
         let secrets = FoundSecrets::new(settings.resync);
         Self {
             scaler: scale::Scaler::new(reader, metrics.scaling().clone()),

@@ -14,7 +14,7 @@ mod recent;
 pub use calls::describe;
 use calls::{alter_config, config_differences, create, grow};
 pub use cleanup::{GroupDeletion, delete, delete_group};
-pub use recent::RecentTopics;
+pub use recent::TopicReportCache;
 
 use super::KafkaAdmin;
 use crate::{Error, Result, crd::EventPipeline};
