@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env.sh
-echo "building eventflow-operator and eventflow (first build takes a few minutes)..." >&2
-cargo build --locked --bins --quiet
+# Cargo's progress shows on the first build (minutes); a warm build prints one line.
+cargo build --locked --bins
 export EVENTFLOW_DEV_SERVICES_SCRIPT=$PWD/scripts/dev-services.sh
 exec "$CARGO_TARGET_DIR/debug/eventflow-operator" local -f examples/quickstart.yaml "$@"

@@ -8,7 +8,7 @@
 //! the pods read) → status (only when changed) → events → requeue (at the next lag poll when
 //! sooner; the Events are [`announce`]'s). kube's finalizer helper (`kube::runtime::finalizer`) adds the finalizer before the
 //! first of these phases and, on deletion, removes it once [`finalizer::cleanup`] succeeded
-//! (which also forgets the scaler's memory).
+//! (then [`Context::forget`] drops all it kept about the pipeline).
 //!
 //! The seam with the scaler (`crate::scaling`, `crate::kafka::lag`): the scaling phase
 //! ([`scale::phase`]) runs between "ensure the topic" and "build". It measures `status.lag` of
@@ -54,13 +54,13 @@ use crate::{
     crd::{EventPipeline, TopicStatus},
     kafka::{
         KafkaConnection,
-        topic::{self, DesiredTopic, TopicChange, TopicReport},
+        topic::{self, DesiredTopic, PipelineTopicReports, TopicChange, TopicReport},
     },
     resources,
 };
 pub use context::{Context, Settings};
 use events::Reason;
-use status::Verdict;
+use status::DesiredCondition;
 
 /// Reconciles one pipeline (the controller's reconcile function).
 #[instrument(skip_all, fields(pipeline = %pipeline.name_any(), namespace = pipeline.namespace().unwrap_or_default()))]
@@ -81,11 +81,7 @@ pub async fn reconcile(pipeline: Arc<EventPipeline>, ctx: Arc<Context>) -> Resul
                 }
                 FinalizerEvent::Cleanup(pipeline) => {
                     let action = finalizer::cleanup(&api, &pipeline, &ctx).await?;
-                    ctx.scaler.forget(&pipeline);
-                    ctx.kafka.release(&pipeline);
-                    ctx.verdicts.forget(&pipeline);
-                    ctx.topics.forget(&pipeline);
-                    ctx.secrets.forget(&pipeline);
+                    ctx.forget(&pipeline);
                     Ok(action)
                 }
             }
@@ -127,7 +123,7 @@ async fn reconcile_spec(
     pipeline: &EventPipeline,
     ctx: &Context,
 ) -> Result<Action> {
-    if let Err(problem) = ctx.verdicts.validate(pipeline, &ctx.build) {
+    if let Err(problem) = ctx.spec_checks.validate(pipeline, &ctx.build) {
         return refuse_invalid(api, pipeline, ctx, Reason::InvalidSpec, problem).await;
     }
     let pipeline = &match ctx.settings.topic_policy.resolve(pipeline) {
@@ -158,10 +154,19 @@ async fn reconcile_spec(
     let applied = apply::apply_all(&ctx.client, pipeline, &desired, ctx.children.as_ref()).await?;
     ctx.scaler.applied(pipeline, consumers);
     let missing = references::missing_secrets(&ctx.client, pipeline, &ctx.secrets).await?;
-    let mut verdicts = verdicts(pipeline, &topic, &applied, &missing);
-    let ready = verdicts.iter().all(|v| v.ok);
-    verdicts.extend(scaling.verdict.clone());
-    write_status(api, pipeline, ctx, &verdicts, &topic, &applied, &scaling).await?;
+    let mut desired_conditions = conditions_of(pipeline, &topic, &applied, &missing);
+    let ready = desired_conditions.iter().all(|v| v.ok);
+    desired_conditions.extend(scaling.condition.clone());
+    write_status(
+        api,
+        pipeline,
+        ctx,
+        &desired_conditions,
+        &topic,
+        &applied,
+        &scaling,
+    )
+    .await?;
     announce::announce(pipeline, ctx, &topic, &scaling).await;
     topic?;
     Ok(requeue(&ctx.settings, ready, Some(scaling.next_poll)))
@@ -202,8 +207,8 @@ async fn refuse(
     reason: Reason,
     message: String,
 ) -> Result<()> {
-    let verdict = Verdict::not_ok(status::READY, reason.as_str(), message.clone());
-    let desired = status::desired_status(pipeline, &[verdict], None, None);
+    let desired_condition = DesiredCondition::not_ok(status::READY, reason.as_str(), message.clone());
+    let desired = status::desired_status(pipeline, &[desired_condition], None, None);
     if status::write(api, pipeline, &desired).await? {
         events::warning(&ctx.recorder, pipeline, reason, message).await;
     }
@@ -237,27 +242,26 @@ async fn served_schemas(
         .unwrap_or_default())
 }
 
-/// The pipeline's topic, then its dead-letter topic (brokers often do not auto-create topics),
-/// once the pipeline owns the topic ([`tenancy::claim`]); the refusal when it may not.
+/// The pipeline's topic and dead-letter topic ([`topic::ensure_with_dead_letter`]) once the
+/// pipeline owns the topic ([`tenancy::claim`]), unless this object's were ensured recently; a
+/// Normal Event when the dead-letter topic is created; the refusal when it may not own it.
 async fn ensure_topic(
     pipeline: &EventPipeline,
     ctx: &Context,
     connection: &KafkaConnection,
 ) -> Result<Result<TopicReport, tenancy::TopicRefusal>> {
     let admin = ctx.kafka.get(pipeline, connection)?;
-    let desired = [
-        DesiredTopic::of(pipeline),
-        DesiredTopic::dead_letter_of(pipeline),
-    ];
+    let desired = DesiredTopic::with_dead_letter(pipeline);
     if let Some(report) = ctx.topics.get(pipeline, connection, &desired) {
         return Ok(Ok(report));
     }
     if let Some(refusal) = tenancy::claim(&ctx.claims, &admin, pipeline).await? {
         return Ok(Err(refusal));
     }
-    let [wanted, dead_letter_wanted] = &desired;
-    let report = topic::ensure(&admin, wanted).await?;
-    let dead_letter = topic::ensure(&admin, dead_letter_wanted).await?;
+    let PipelineTopicReports {
+        topic: report,
+        dead_letter,
+    } = topic::ensure_with_dead_letter(&admin, &desired).await?;
     if dead_letter.changes.contains(&TopicChange::Created) {
         let note = format!("created dead-letter topic {}", dead_letter.name);
         events::normal(
@@ -273,12 +277,12 @@ async fn ensure_topic(
     Ok(Ok(report))
 }
 
-fn verdicts(
+fn conditions_of(
     pipeline: &EventPipeline,
     topic: &Result<TopicReport>,
     applied: &apply::Applied,
     missing_secrets: &[references::MissingSecret],
-) -> Vec<Verdict> {
+) -> Vec<DesiredCondition> {
     let workload = |type_, deployment, producer: bool| {
         let missing: Vec<&str> = missing_secrets
             .iter()
@@ -286,34 +290,34 @@ fn verdicts(
             .map(|m| m.message.as_str())
             .collect();
         if missing.is_empty() {
-            status::workload_verdict(type_, deployment)
+            status::workload_condition(type_, deployment)
         } else {
-            Verdict::not_ok(type_, "SecretMissing", missing.join("; "))
+            DesiredCondition::not_ok(type_, "SecretMissing", missing.join("; "))
         }
     };
-    let mut verdicts = vec![
-        status::topic_verdict(topic),
+    let mut desired_conditions = vec![
+        status::topic_condition(topic),
         workload(status::PRODUCER_READY, &applied.producer, true),
         workload(status::CONSUMER_READY, &applied.consumer, false),
     ];
     let ready = if pipeline.spec.suspend {
-        Verdict::not_ok(
+        DesiredCondition::not_ok(
             status::READY,
             "Suspended",
             "spec.suspend is true: no pods run",
         )
     } else {
-        status::ready_verdict(&verdicts)
+        status::ready_condition(&desired_conditions)
     };
-    verdicts.insert(0, ready);
-    verdicts
+    desired_conditions.insert(0, ready);
+    desired_conditions
 }
 
 async fn write_status(
     api: &Api<EventPipeline>,
     pipeline: &EventPipeline,
     ctx: &Context,
-    verdicts: &[Verdict],
+    desired_conditions: &[DesiredCondition],
     topic: &Result<TopicReport>,
     applied: &apply::Applied,
     scaling: &scale::Outcome,
@@ -329,7 +333,8 @@ async fn write_status(
         .and_then(|s| s.replicas)
         .unwrap_or(0);
     let consumers = u32::try_from(consumers).unwrap_or(0);
-    let mut desired = status::desired_status(pipeline, verdicts, topic_status, Some(consumers));
+    let mut desired =
+        status::desired_status(pipeline, desired_conditions, topic_status, Some(consumers));
     scaling.write_into(&mut desired);
     if scale::autoscaled(pipeline) {
         ctx.scaler.running(pipeline, consumers);

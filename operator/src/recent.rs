@@ -16,9 +16,9 @@ use kube::{Resource, ResourceExt};
 
 use crate::crd::EventPipeline;
 
-/// One finding of type `T` per pipeline.
+/// One finding of type `T` per pipeline object, reused until the resync.
 #[derive(Debug)]
-pub struct Recent<T> {
+pub struct ResyncCache<T> {
     fresh_for: Duration,
     kept: Mutex<HashMap<String, Kept<T>>>,
 }
@@ -30,7 +30,7 @@ struct Kept<T> {
     finding: T,
 }
 
-impl<T> Recent<T> {
+impl<T> ResyncCache<T> {
     /// Findings are reused for `fresh_for`.
     pub fn new(fresh_for: Duration) -> Self {
         Self {
@@ -95,7 +95,7 @@ mod tests {
 
     #[test]
     fn a_finding_is_reused_for_the_same_object_only_while_fresh() {
-        let recent = Recent::new(Duration::from_secs(60));
+        let recent = ResyncCache::new(Duration::from_secs(60));
         let p = pipeline("p", Some("7"));
         assert_eq!(recent.find(&p, |n: &u32| Some(*n)), None);
         recent.keep(&p, 3);
@@ -119,14 +119,14 @@ mod tests {
         assert_eq!(recent.find(&p, |n| Some(*n)), None);
         assert!(!recent.has(&p));
 
-        let stale = Recent::new(Duration::ZERO);
+        let stale = ResyncCache::new(Duration::ZERO);
         stale.keep(&p, 3);
         assert_eq!(stale.find(&p, |n| Some(*n)), None);
     }
 
     #[test]
     fn an_object_without_a_resource_version_is_never_reused() {
-        let recent = Recent::new(Duration::from_secs(60));
+        let recent = ResyncCache::new(Duration::from_secs(60));
         let file = pipeline("p", None);
         recent.keep(&file, 3);
         assert_eq!(recent.find(&file, |n: &u32| Some(*n)), None);

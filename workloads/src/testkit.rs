@@ -130,15 +130,20 @@ pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Resu
 }
 
 /// Sum of the samples of metric `name` (exactly that name) in a Prometheus text exposition
-/// whose label set contains `labels` (`""`: all of them).
+/// whose labels, written `a="x",b="y"` in name order, contain `labels` (`""`: all of them).
 pub fn metric_sum(text: &str, name: &str, labels: &str) -> f64 {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter(|line| {
-            let metric = line.split(['{', ' ']).next().unwrap_or_default();
-            metric == name && line.contains(labels)
+    eventflow_contract::exposition::parse(text)
+        .into_iter()
+        .filter(|sample| sample.name == name)
+        .filter(|sample| {
+            let written: Vec<String> = sample
+                .labels
+                .iter()
+                .map(|(label, value)| format!("{label}=\"{value}\""))
+                .collect();
+            written.join(",").contains(labels)
         })
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|sample| sample.value)
         .sum()
 }
 

@@ -255,7 +255,7 @@ async fn raw_apply(
 /// Ready by the operator's own rule (the generation observed, every wanted pod ready), so the
 /// ceiling waits for what the operator's `Ready` waits for.
 fn available(deployment: &Deployment) -> bool {
-    eventflow_operator::controller::status::workload_verdict("Available", deployment).ok
+    eventflow_operator::controller::status::workload_condition("Available", deployment).ok
 }
 
 /// Server-side applies every object as the admin, `APPLY_CONCURRENCY` at a time.

@@ -10,6 +10,7 @@ use std::{
 };
 
 use anyhow::{Context as _, Result, bail};
+use eventflow_operator::local::scrape::{Scrape, quantile};
 
 /// Kernel clock ticks per second of `/proc/PID/stat` CPU times (`getconf CLK_TCK`, 100 on Linux).
 const CLOCK_TICKS: f64 = 100.0;
@@ -156,22 +157,8 @@ pub fn metric(text: &str, name: &str, labels: &str) -> f64 {
 /// The lag-poll delay histogram between two scrapes ("" for the process start): p50, p99 and
 /// the largest bucket reached, as `histogram_quantile` interpolates them.
 pub fn delay_quantiles(before: &str, after: &str) -> String {
-    let buckets = |text: &str| -> Vec<(f64, f64)> {
-        text.lines()
-            .filter_map(|line| line.strip_prefix("eventflow_lag_poll_delay_seconds_bucket{le=\""))
-            .filter_map(|rest| {
-                let (le, value) = rest.split_once("\"} ")?;
-                let le = if le == "+Inf" {
-                    f64::INFINITY
-                } else {
-                    le.parse().ok()?
-                };
-                Some((le, value.trim().parse().ok()?))
-            })
-            .collect()
-    };
-    let end = buckets(after);
-    let start = buckets(before);
+    let buckets = |text: &str| Scrape::of([text]).buckets("eventflow_lag_poll_delay_seconds", &[]);
+    let (start, end) = (buckets(before), buckets(after));
     let counts: Vec<(f64, f64)> = end
         .iter()
         .map(|&(le, n)| {
@@ -186,33 +173,15 @@ pub fn delay_quantiles(before: &str, after: &str) -> String {
     if total <= 0.0 {
         return "no polls".to_owned();
     }
-    let quantile = |q: f64| {
-        let rank = q * total;
-        let mut lower = (0.0, 0.0);
-        for &(le, n) in &counts {
-            if n >= rank {
-                if le.is_infinite() {
-                    return lower.0;
-                }
-                let share = if n > lower.1 {
-                    (rank - lower.1) / (n - lower.1)
-                } else {
-                    1.0
-                };
-                return lower.0 + (le - lower.0) * share;
-            }
-            lower = (le, n);
-        }
-        lower.0
-    };
+    let percentile = |q: f64| quantile(q, &start, &end).unwrap_or(f64::NAN);
     let max = counts
         .iter()
         .find(|(_, n)| *n >= total)
         .map_or(f64::INFINITY, |(le, _)| *le);
     format!(
         "{total:.0} polls, p50 {:.3} s, p99 {:.3} s, max <= {max} s (histogram bucket)",
-        quantile(0.5),
-        quantile(0.99)
+        percentile(0.5),
+        percentile(0.99)
     )
 }
 

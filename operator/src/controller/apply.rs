@@ -2,7 +2,7 @@
 //!
 //! Every child is applied with [`APPLIED_HASH_ANNOTATION`], a hash of the desired object it
 //! was applied from. With the controller's watch caches of the children ([`Children`], kept as
-//! [`Cached`] text), a child is not applied again when it [`holds`] the desired one: its hash is the
+//! [`Cached`] text), a child is not applied again when it is [`already_applied`]: its hash is the
 //! new desired object's (so nothing was added, changed or removed since: a removal changes the
 //! hash, and the apply drops the fields this field manager no longer sets) and it still holds
 //! every field of ours (so nobody edited one). Its readiness is then read from the cache: a
@@ -118,7 +118,7 @@ impl<K> Child for K where
 {
 }
 
-/// The cached object when it [`holds`] `object`, else what the apply returns.
+/// The cached object when it is [`already_applied`] for `object`, else what the apply returns.
 async fn apply_changed<K: Child>(
     client: &Client,
     namespace: &str,
@@ -150,7 +150,7 @@ pub fn with_applied_hash<K: Child>(object: &K) -> Result<K> {
     Ok(object)
 }
 
-/// Whether `stored` holds every field of `desired` with the same value, so applying `desired`
+/// Whether `stored` has every field of `desired` with the same value, so applying `desired`
 /// would leave it as it is. `desired` carries its [`APPLIED_HASH_ANNOTATION`], so a `stored`
 /// applied from another desired object (a field removed since, say) differs in that annotation.
 /// Fields the server added
@@ -158,11 +158,11 @@ pub fn with_applied_hash<K: Child>(object: &K) -> Result<K> {
 /// matches a missing one, as the API server's `omitempty` drops them (`false` and 0 do not: the
 /// operator sets them only in pointer fields, which the server keeps); lists match element by
 /// element; quantities by value.
-pub fn holds(stored: &Value, desired: &Value) -> bool {
+pub fn already_applied(stored: &Value, desired: &Value) -> bool {
     difference(stored, desired).is_none()
 }
 
-/// The path of the first field of `desired` that `stored` does not hold (see [`holds`]).
+/// The path of the first field of `desired` that `stored` does not hold (see [`already_applied`]).
 fn difference(stored: &Value, desired: &Value) -> Option<String> {
     let inside = |key: &dyn std::fmt::Display, path: String| format!(".{key}{path}");
     match (stored, desired) {
@@ -320,7 +320,7 @@ mod tests {
             &env(&["A", "B"]),
         );
         let stored = stored_after(&sent(&object), &[]);
-        assert!(holds(&stored, &sent(&object)));
+        assert!(already_applied(&stored, &sent(&object)));
     }
 
     #[test]
@@ -359,7 +359,7 @@ mod tests {
         ];
         for (removed, after) in removals {
             assert!(
-                !holds(&stored, &sent(&after)),
+                !already_applied(&stored, &sent(&after)),
                 "removing {removed} must be applied"
             );
         }
@@ -385,7 +385,7 @@ mod tests {
             for (field, value) in change.as_object().unwrap() {
                 edited[field] = value.clone();
             }
-            assert!(!holds(&stored, &sent(&object)), "{edit}");
+            assert!(!already_applied(&stored, &sent(&object)), "{edit}");
         }
     }
 
@@ -409,7 +409,7 @@ mod tests {
             );
             // The reconcile after the apply (the apply's own watch event) sends nothing.
             assert!(
-                holds(&stored, &sent(&object)),
+                already_applied(&stored, &sent(&object)),
                 "{resource}: {spec} stored as {canonical}"
             );
         }
@@ -424,7 +424,7 @@ mod tests {
         let stored = json!({"spec": {"replicas": 2, "strategy": {"type": "RollingUpdate"}, "template": {"spec": {"containers": [
             {"name": "c", "env": [{"name": "A", "value": "1"}, {"name": "B"}], "imagePullPolicy": "IfNotPresent"}
         ]}}}, "status": {"readyReplicas": 2}});
-        assert!(holds(&stored, &desired));
+        assert!(already_applied(&stored, &desired));
     }
 
     #[test]
@@ -435,7 +435,7 @@ mod tests {
         let fewer = json!({"spec": {"replicas": 3, "ports": [{"port": 80}]}});
         let reordered = json!({"spec": {"replicas": 3, "ports": [{"port": 81}, {"port": 80}]}});
         for stored in [changed, missing, fewer, reordered] {
-            assert!(!holds(&stored, &desired), "{stored}");
+            assert!(!already_applied(&stored, &desired), "{stored}");
         }
     }
 }

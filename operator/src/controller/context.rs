@@ -14,9 +14,9 @@ use kube::Client;
 use super::{apply, claims::Claims, events, references::FoundSecrets, scale, tenancy::TopicPolicy};
 use crate::{
     crd::EventPipeline,
-    kafka::{KafkaAdmins, lag, topic::RecentTopics},
+    kafka::{KafkaAdmins, lag, topic::TopicReportCache},
     metrics::Metrics,
-    resources::{self, BuildContext, validate::Verdicts},
+    resources::{self, BuildContext, validate::SpecChecks},
 };
 
 /// Tunables of the reconciler.
@@ -74,10 +74,10 @@ pub struct Context {
     pub scaler: scale::Scaler,
     /// The controller's watch caches of the children (none: every reconcile applies them).
     pub children: Option<apply::Children>,
-    /// The spec checks' verdict per pipeline and generation.
-    pub verdicts: Verdicts,
+    /// The spec checks' result per pipeline and generation.
+    pub spec_checks: SpecChecks,
     /// The last topic reports, reused until the resync (no broker call per lag poll).
-    pub topics: RecentTopics,
+    pub topics: TopicReportCache,
     /// Pipelines whose Secrets were all found, not read again until the resync.
     pub secrets: FoundSecrets,
     /// The topic owner records.
@@ -99,7 +99,7 @@ impl Context {
             instance: std::env::var("POD_NAME").ok(),
         };
         let reader = lag::LagReader::new(settings.lag_timeout);
-        let topics = RecentTopics::new(settings.resync);
+        let topics = TopicReportCache::new(settings.resync);
         let secrets = FoundSecrets::new(settings.resync);
         let claims = Claims::new(client.clone(), &settings.claims_namespace);
         Self {
@@ -112,7 +112,7 @@ impl Context {
             metrics,
             settings,
             children: None,
-            verdicts: Verdicts::default(),
+            spec_checks: SpecChecks::default(),
             topics,
             secrets,
             failures: Mutex::new(HashMap::new()),
@@ -133,6 +133,18 @@ impl Context {
             .entry(pipeline.object_key())
             .or_insert_with(|| Backoff::new(self.settings.backoff_base, self.settings.backoff_max))
             .next_delay()
+    }
+
+    /// Drops everything kept about a deleted `pipeline`: its scaling history, Kafka client,
+    /// spec checks, topic reports, found Secrets, metric series and retry delay.
+    pub fn forget(&self, pipeline: &EventPipeline) {
+        self.scaler.forget(pipeline);
+        self.kafka.release(pipeline);
+        self.spec_checks.forget(pipeline);
+        self.topics.forget(pipeline);
+        self.secrets.forget(pipeline);
+        self.metrics.forget(pipeline);
+        self.reset_backoff(pipeline);
     }
 
     pub(super) fn reset_backoff(&self, pipeline: &EventPipeline) {

@@ -75,7 +75,6 @@ pub async fn cleanup(
         }
     }
     ctx.claims.release(pipeline).await?;
-    ctx.metrics.forget(pipeline);
     Ok(Action::await_change())
 }
 

@@ -7,7 +7,7 @@ use kube::{Api, Client, ResourceExt};
 use crate::{
     Result,
     crd::{EventPipeline, SecretKeySelector},
-    recent::Recent,
+    recent::ResyncCache,
 };
 
 /// Pipelines whose every referenced Secret key was found, reused under [`crate::recent`]'s rule:
@@ -15,7 +15,7 @@ use crate::{
 /// polled every 10 s read 100 Secrets a second, all of the operator's steady API load). A
 /// missing Secret is looked for on every reconcile, so creating it is seen at once; one deleted
 /// after it was found is reported within the resync.
-pub type FoundSecrets = Recent<()>;
+pub type FoundSecrets = ResyncCache<()>;
 
 /// Who reads a Secret key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

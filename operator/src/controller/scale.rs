@@ -26,7 +26,7 @@ use kube::{Resource, ResourceExt, runtime::reflector::ObjectRef};
 // tokio's clock, so that a test with paused time can say exactly when the next poll is due.
 use tokio::time::Instant;
 
-use super::status::{SCALING, Verdict};
+use super::status::{DesiredCondition, SCALING};
 use crate::{
     Result,
     crd::{ConsumerStatus, EventPipeline, EventPipelineStatus, LagStatus},
@@ -50,7 +50,7 @@ const DUE_TOLERANCE: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     /// The `Scaling` condition (autoscaled pipelines only).
-    pub verdict: Option<Verdict>,
+    pub condition: Option<DesiredCondition>,
     /// `status.lag` (the last successful measurement).
     pub lag: Option<LagStatus>,
     /// `status.consumer.{desiredReplicas,lastScaleTime,lastScaleReason}` (`replicas` unset).
@@ -180,9 +180,9 @@ impl Scaler {
         let (previous_lag, before) = tracked
             .last
             .as_ref()
-            .map_or_else(|| stored(pipeline), carried);
+            .map_or_else(|| stored(pipeline), lag_and_consumer);
         let outcome = Outcome {
-            verdict: None,
+            condition: None,
             lag: poll.sample.as_ref().ok().map(lag_status).or(previous_lag),
             consumer: ConsumerStatus {
                 desired_replicas: Some(consumer::replicas(pipeline)),
@@ -223,7 +223,7 @@ impl Scaler {
         let previous = tracked
             .last
             .as_ref()
-            .map_or_else(|| stored(pipeline), carried);
+            .map_or_else(|| stored(pipeline), lag_and_consumer);
         let mut outcome = outcome(previous, &decision, poll.sample.as_ref().ok());
         outcome.next_poll = poll.interval.saturating_sub(poll.started.elapsed());
         tracked.remember(pipeline, poll, &outcome);
@@ -256,12 +256,12 @@ struct Poll<'a> {
     current: u32,
     /// Consumers ready (assigned) now, at most `current`.
     ready: u32,
-    sample: Result<LagSample, Unmeasured<'a>>,
+    sample: Result<LagSample, LagUnavailable<'a>>,
 }
 
 /// Why a poll has no lag sample (the `Scaling=False` message).
 #[derive(Debug, thiserror::Error)]
-enum Unmeasured<'a> {
+enum LagUnavailable<'a> {
     /// The pipeline's Kafka connection could not be read (the topic phase's error).
     #[error("{0}")]
     Connection(&'a crate::Error),
@@ -309,7 +309,7 @@ pub async fn phase(
         return scaler.observe(pipeline, &poll);
     }
     let outcome = scaler.conclude(pipeline, &poll);
-    tracing::debug!(decision = ?outcome.verdict, "scaling decided");
+    tracing::debug!(decision = ?outcome.condition, "scaling decided");
     outcome
 }
 
@@ -326,16 +326,16 @@ async fn measure<'a>(
     pipeline: &EventPipeline,
     connection: Option<KafkaConnection>,
     topic: &'a Result<TopicReport>,
-) -> Result<LagSample, Unmeasured<'a>> {
+) -> Result<LagSample, LagUnavailable<'a>> {
     let Some(connection) = connection else {
         return Err(topic
             .as_ref()
             .err()
-            .map_or(Unmeasured::NoConnection, Unmeasured::Connection));
+            .map_or(LagUnavailable::NoConnection, LagUnavailable::Connection));
     };
     let client = clients
         .get(pipeline, &connection)
-        .map_err(Unmeasured::Client)?;
+        .map_err(LagUnavailable::Client)?;
     Ok(reader.measure(&client, &LagTarget::of(pipeline)).await?)
 }
 
@@ -381,7 +381,7 @@ fn stored(pipeline: &EventPipeline) -> (Option<LagStatus>, ConsumerStatus) {
 }
 
 /// The scaler's part of a remembered outcome: lag and consumer.
-fn carried(outcome: &Outcome) -> (Option<LagStatus>, ConsumerStatus) {
+fn lag_and_consumer(outcome: &Outcome) -> (Option<LagStatus>, ConsumerStatus) {
     (outcome.lag.clone(), outcome.consumer.clone())
 }
 
@@ -402,13 +402,13 @@ fn outcome(
     } else {
         (before.last_scale_time, before.last_scale_reason)
     };
-    let verdict = if decision.rule == Rule::Hold {
-        Verdict::not_ok(SCALING, "MeasurementFailed", decision.reason.clone())
+    let condition = if decision.rule == Rule::Hold {
+        DesiredCondition::not_ok(SCALING, "MeasurementFailed", decision.reason.clone())
     } else {
-        Verdict::ok(SCALING, decision.rule.as_str(), decision.reason.clone())
+        DesiredCondition::ok(SCALING, decision.rule.as_str(), decision.reason.clone())
     };
     Outcome {
-        verdict: Some(verdict),
+        condition: Some(condition),
         lag,
         consumer: ConsumerStatus {
             replicas: None,

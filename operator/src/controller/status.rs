@@ -38,7 +38,7 @@ pub const SCALING: &str = "Scaling";
 
 /// One condition before timestamps: type, status, reason, message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
+pub struct DesiredCondition {
     /// Condition type.
     pub type_: &'static str,
     /// Whether it holds.
@@ -49,7 +49,7 @@ pub struct Verdict {
     pub message: String,
 }
 
-impl Verdict {
+impl DesiredCondition {
     /// A condition that holds.
     pub fn ok(type_: &'static str, reason: &str, message: impl Into<String>) -> Self {
         Self {
@@ -72,25 +72,27 @@ impl Verdict {
 }
 
 /// The topic phase's outcome as a condition.
-pub fn topic_verdict(topic: &Result<TopicReport>) -> Verdict {
+pub fn topic_condition(topic: &Result<TopicReport>) -> DesiredCondition {
     match topic {
         Ok(report) => match &report.refusal {
-            None => Verdict::ok(
+            None => DesiredCondition::ok(
                 TOPIC_READY,
                 "TopicReady",
                 format!("topic {} has {} partitions", report.name, report.partitions),
             ),
-            Some(refusal) => {
-                Verdict::not_ok(TOPIC_READY, refusal.reason(), refusal.message(&report.name))
-            }
+            Some(refusal) => DesiredCondition::not_ok(
+                TOPIC_READY,
+                refusal.reason(),
+                refusal.message(&report.name),
+            ),
         },
         Err(error @ Error::Secret { .. }) => {
-            Verdict::not_ok(TOPIC_READY, "KafkaSecretUnavailable", error.to_string())
+            DesiredCondition::not_ok(TOPIC_READY, "KafkaSecretUnavailable", error.to_string())
         }
         Err(error @ Error::KafkaRefused { .. }) => {
-            Verdict::not_ok(TOPIC_READY, "KafkaAuthenticationFailed", error.to_string())
+            DesiredCondition::not_ok(TOPIC_READY, "KafkaAuthenticationFailed", error.to_string())
         }
-        Err(error) => Verdict::not_ok(TOPIC_READY, "KafkaUnavailable", error.to_string()),
+        Err(error) => DesiredCondition::not_ok(TOPIC_READY, "KafkaUnavailable", error.to_string()),
     }
 }
 
@@ -98,7 +100,7 @@ pub fn topic_verdict(topic: &Result<TopicReport>) -> Verdict {
 /// current generation finished (as `kubectl rollout status` judges it: the generation observed,
 /// every pod updated and available, no old pod left), and stuck (`RolloutStuck`) once the
 /// Deployment controller reports `ProgressDeadlineExceeded`.
-pub fn workload_verdict(type_: &'static str, deployment: &Deployment) -> Verdict {
+pub fn workload_condition(type_: &'static str, deployment: &Deployment) -> DesiredCondition {
     let name = deployment.name_any();
     let wanted = deployment
         .spec
@@ -107,7 +109,8 @@ pub fn workload_verdict(type_: &'static str, deployment: &Deployment) -> Verdict
         .unwrap_or(1);
     let status = deployment.status.clone().unwrap_or_default();
     let generation = deployment.metadata.generation.unwrap_or(0);
-    let progress = |what: String| Verdict::not_ok(type_, "Progressing", format!("{name}: {what}"));
+    let progress =
+        |what: String| DesiredCondition::not_ok(type_, "Progressing", format!("{name}: {what}"));
     if status.observed_generation.unwrap_or(0) < generation {
         return progress("waiting for the Deployment controller to see the new spec".to_owned());
     }
@@ -117,10 +120,10 @@ pub fn workload_verdict(type_: &'static str, deployment: &Deployment) -> Verdict
             "{name}: the rollout of generation {generation} is stuck ({updated}/{wanted} pods \
              updated): {stuck}"
         );
-        return Verdict::not_ok(type_, "RolloutStuck", message);
+        return DesiredCondition::not_ok(type_, "RolloutStuck", message);
     }
     if wanted == 0 {
-        return Verdict::ok(type_, "ScaledToZero", format!("{name} runs no pods"));
+        return DesiredCondition::ok(type_, "ScaledToZero", format!("{name} runs no pods"));
     }
     let [replicas, updated, ready, available] = [
         status.replicas,
@@ -141,7 +144,7 @@ pub fn workload_verdict(type_: &'static str, deployment: &Deployment) -> Verdict
     } else if available < wanted || ready < wanted {
         progress(format!("{available}/{wanted} pods available"))
     } else {
-        Verdict::ok(
+        DesiredCondition::ok(
             type_,
             "Available",
             format!("{name}: {ready}/{wanted} pods ready"),
@@ -164,26 +167,26 @@ fn deadline_exceeded(status: &DeploymentStatus) -> Option<String> {
         })
 }
 
-/// `Ready` from the other verdicts: it holds when all of them hold.
-pub fn ready_verdict(parts: &[Verdict]) -> Verdict {
+/// `Ready` from the other conditions: `True` when all of them are.
+pub fn ready_condition(parts: &[DesiredCondition]) -> DesiredCondition {
     match parts.iter().find(|v| !v.ok) {
-        None => Verdict::ok(READY, "Ready", "the pipeline is running"),
-        Some(first) => Verdict::not_ok(READY, &first.reason, first.message.clone()),
+        None => DesiredCondition::ok(READY, "Ready", "the pipeline is running"),
+        Some(first) => DesiredCondition::not_ok(READY, &first.reason, first.message.clone()),
     }
 }
 
 /// The status the reconciler wants, carrying over unchanged conditions' transition times.
 pub fn desired_status(
     pipeline: &EventPipeline,
-    verdicts: &[Verdict],
+    desired_conditions: &[DesiredCondition],
     topic: Option<TopicStatus>,
     consumer_replicas: Option<u32>,
 ) -> EventPipelineStatus {
     let current = pipeline.status.clone().unwrap_or_default();
     let now = Time(Timestamp::now());
-    let conditions = verdicts
+    let conditions = desired_conditions
         .iter()
-        .map(|verdict| condition(pipeline, &current.conditions, verdict, &now))
+        .map(|desired_condition| condition(pipeline, &current.conditions, desired_condition, &now))
         .collect();
     let mut consumer = current.consumer.clone().unwrap_or_default();
     consumer.replicas = consumer_replicas.or(consumer.replicas);
@@ -200,19 +203,23 @@ pub fn desired_status(
 fn condition(
     pipeline: &EventPipeline,
     current: &[Condition],
-    verdict: &Verdict,
+    desired_condition: &DesiredCondition,
     now: &Time,
 ) -> Condition {
-    let status = if verdict.ok { "True" } else { "False" };
+    let status = if desired_condition.ok {
+        "True"
+    } else {
+        "False"
+    };
     let since = current
         .iter()
-        .find(|c| c.type_ == verdict.type_ && c.status == status)
+        .find(|c| c.type_ == desired_condition.type_ && c.status == status)
         .map_or_else(|| now.clone(), |c| c.last_transition_time.clone());
     Condition {
-        type_: verdict.type_.to_owned(),
+        type_: desired_condition.type_.to_owned(),
         status: status.to_owned(),
-        reason: verdict.reason.clone(),
-        message: verdict.message.clone(),
+        reason: desired_condition.reason.clone(),
+        message: desired_condition.message.clone(),
         observed_generation: pipeline.meta().generation,
         last_transition_time: since,
     }
@@ -319,14 +326,20 @@ mod tests {
 
     #[test]
     fn workload_is_ready_only_when_current_and_all_pods_are_ready() {
-        let verdict = |d: &Deployment| workload_verdict(PRODUCER_READY, d);
-        assert!(verdict(&deployment(2, 2, 3, 3)).ok);
-        assert_eq!(verdict(&deployment(2, 1, 3, 3)).reason, "Progressing");
+        let desired_condition = |d: &Deployment| workload_condition(PRODUCER_READY, d);
+        assert!(desired_condition(&deployment(2, 2, 3, 3)).ok);
+        assert_eq!(
+            desired_condition(&deployment(2, 1, 3, 3)).reason,
+            "Progressing"
+        );
         assert!(
-            !verdict(&deployment(2, 2, 4, 3)).ok,
+            !desired_condition(&deployment(2, 2, 4, 3)).ok,
             "a rollout not yet observed"
         );
-        assert_eq!(verdict(&deployment(0, 0, 1, 1)).reason, "ScaledToZero");
+        assert_eq!(
+            desired_condition(&deployment(0, 0, 1, 1)).reason,
+            "ScaledToZero"
+        );
     }
 
     /// A Deployment of `wanted` pods at `generation`, its status from the table's columns.
@@ -417,42 +430,43 @@ mod tests {
             (0, 2, [2, 0, 0, 0, 0], None, "ScaledToZero", "no pods"),
         ];
         for (wanted, generation, status, progressing, reason, words) in cases {
-            let verdict = workload_verdict(
+            let desired_condition = workload_condition(
                 PRODUCER_READY,
                 &rollout(wanted, generation, status, progressing),
             );
-            let row = format!("{wanted} {generation} {status:?} {progressing:?}: {verdict:?}");
-            assert_eq!(verdict.reason, reason, "{row}");
+            let row =
+                format!("{wanted} {generation} {status:?} {progressing:?}: {desired_condition:?}");
+            assert_eq!(desired_condition.reason, reason, "{row}");
             assert_eq!(
-                verdict.ok,
+                desired_condition.ok,
                 ["Available", "ScaledToZero"].contains(&reason),
                 "{row}"
             );
-            assert!(verdict.message.contains(words), "{row}");
-            assert!(verdict.message.starts_with("p-producer"), "{row}");
+            assert!(desired_condition.message.contains(words), "{row}");
+            assert!(desired_condition.message.starts_with("p-producer"), "{row}");
         }
     }
 
     #[test]
     fn ready_takes_the_first_failing_reason() {
         let parts = [
-            Verdict::ok(TOPIC_READY, "TopicReady", "ok"),
-            Verdict::not_ok(PRODUCER_READY, "Progressing", "1/2 pods ready"),
+            DesiredCondition::ok(TOPIC_READY, "TopicReady", "ok"),
+            DesiredCondition::not_ok(PRODUCER_READY, "Progressing", "1/2 pods ready"),
         ];
-        let ready = ready_verdict(&parts);
+        let ready = ready_condition(&parts);
         assert_eq!((ready.ok, ready.reason.as_str()), (false, "Progressing"));
-        assert!(ready_verdict(&parts[..1]).ok);
+        assert!(ready_condition(&parts[..1]).ok);
     }
 
     #[test]
     fn unchanged_conditions_keep_their_transition_time_and_need_no_write() {
         let mut pipeline = EventPipeline::new("p", EventPipelineSpec::default());
         pipeline.metadata.generation = Some(2);
-        let verdicts = [Verdict::ok(READY, "Ready", "running")];
-        let first = desired_status(&pipeline, &verdicts, None, Some(1));
+        let desired_conditions = [DesiredCondition::ok(READY, "Ready", "running")];
+        let first = desired_status(&pipeline, &desired_conditions, None, Some(1));
         assert!(!unchanged(&pipeline, &first));
         pipeline.status = Some(first.clone());
-        let second = desired_status(&pipeline, &verdicts, None, Some(1));
+        let second = desired_status(&pipeline, &desired_conditions, None, Some(1));
         assert_eq!(
             second.conditions, first.conditions,
             "same lastTransitionTime"
@@ -460,7 +474,7 @@ mod tests {
         assert!(unchanged(&pipeline, &second));
         let flipped = desired_status(
             &pipeline,
-            &[Verdict::not_ok(READY, "Progressing", "x")],
+            &[DesiredCondition::not_ok(READY, "Progressing", "x")],
             None,
             Some(1),
         );
@@ -476,11 +490,11 @@ mod tests {
             excluded_partitions: Vec::new(),
         };
         let mut pipeline = EventPipeline::new("p", EventPipelineSpec::default());
-        let verdicts = [Verdict::ok(READY, "Ready", "running")];
-        let mut stored = desired_status(&pipeline, &verdicts, None, Some(1));
+        let desired_conditions = [DesiredCondition::ok(READY, "Ready", "running")];
+        let mut stored = desired_status(&pipeline, &desired_conditions, None, Some(1));
         stored.lag = Some(lag(0, 1_000));
         pipeline.status = Some(stored.clone());
-        let mut remeasured = desired_status(&pipeline, &verdicts, None, Some(1));
+        let mut remeasured = desired_status(&pipeline, &desired_conditions, None, Some(1));
         remeasured.lag = Some(lag(0, 1_010));
         assert!(unchanged(&pipeline, &remeasured), "only measuredAt moved");
         remeasured.lag = Some(lag(7, 1_010));

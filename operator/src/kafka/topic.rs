@@ -14,7 +14,7 @@ mod recent;
 pub use calls::describe;
 use calls::{alter_config, config_differences, create, grow};
 pub use cleanup::{GroupDeletion, delete, delete_group};
-pub use recent::RecentTopics;
+pub use recent::TopicReportCache;
 
 use super::KafkaAdmin;
 use crate::{Error, Result, crd::EventPipeline};
@@ -53,6 +53,12 @@ impl DesiredTopic {
             replication_factor: pipeline.spec.topic.replication_factor,
             config: BTreeMap::new(),
         }
+    }
+
+    /// A pipeline's topics in the order [`ensure_with_dead_letter`] ensures them: the topic,
+    /// then its dead-letter topic.
+    pub fn with_dead_letter(pipeline: &EventPipeline) -> [Self; 2] {
+        [Self::of(pipeline), Self::dead_letter_of(pipeline)]
     }
 }
 
@@ -165,6 +171,28 @@ pub struct TopicReport {
     pub changes: Vec<TopicChange>,
     /// What was refused, if anything.
     pub refusal: Option<TopicRefusal>,
+}
+
+/// What [`ensure_with_dead_letter`] did to each of a pipeline's topics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineTopicReports {
+    /// The pipeline's topic.
+    pub topic: TopicReport,
+    /// Its dead-letter topic.
+    pub dead_letter: TopicReport,
+}
+
+/// Ensures a pipeline's topic, then its dead-letter topic ([`DesiredTopic::with_dead_letter`]):
+/// brokers often do not auto-create topics, and the consumer writes poison messages to the
+/// second. Both are ensured even when the first reports a refusal.
+pub async fn ensure_with_dead_letter(
+    admin: &Arc<KafkaAdmin>,
+    [topic, dead_letter]: &[DesiredTopic; 2],
+) -> Result<PipelineTopicReports> {
+    Ok(PipelineTopicReports {
+        topic: ensure(admin, topic).await?,
+        dead_letter: ensure(admin, dead_letter).await?,
+    })
 }
 
 /// Makes the broker's topic match the desired one as far as Kafka allows. A failure after the

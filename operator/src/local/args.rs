@@ -24,7 +24,7 @@ pub struct LocalArgs {
     /// Print the status as one JSON object per line (for scripts) instead of a status line. Both
     /// carry the Grafana dashboard's figures: lag and its trend, consumers current/desired/max and
     /// the scaling rule, ingest rate and p99, 4xx/5xx, write rate, batch p99, dead letters,
-    /// readiness (docs/observability.md).
+    /// readiness (docs/observability.md). The runtime's own log lines are JSON too.
     #[arg(long)]
     pub json: bool,
     /// Kafka bootstrap servers; with `--mongodb-uri`, no dev services are started.

@@ -24,13 +24,17 @@ use kube::ResourceExt;
 
 pub use args::LocalArgs;
 use dev_services::DevServices;
-use runtime::Endpoints;
+pub use setup::Endpoints;
 
 use crate::{Error, Result, resources::BuildContext};
 
 /// Runs the pipeline of `args.file` until SIGTERM/SIGINT; leaves no process behind.
 pub async fn run(args: LocalArgs) -> Result<()> {
-    eventflow_contract::logs::init(LogFormat::Plain);
+    eventflow_contract::logs::init(if args.json {
+        LogFormat::Json
+    } else {
+        LogFormat::Plain
+    });
     let pipeline = pipeline_file::load(&args.file, args.name.as_deref(), &build_context())?;
     let run_dir = match &args.run_dir {
         Some(dir) => dir.clone(),

@@ -8,7 +8,7 @@ use std::{
 };
 
 use chrono::Utc;
-use eventflow_contract::{self as contract, admin, secret::ConnectionString};
+use eventflow_contract::{self as contract, admin};
 use prometheus::Registry;
 use tokio_util::sync::CancellationToken;
 
@@ -17,7 +17,7 @@ use super::{
     consumers::ConsumerPool,
     figures::WorkloadFigures,
     scrape::Scrape,
-    setup,
+    setup::{self, Endpoints},
     status::LocalStatus,
     supervisor::{ChildSpec, Supervised},
     workload_env::{LocalResources, Ports, local_env},
@@ -39,15 +39,6 @@ const PRODUCER_GRACE: Duration = Duration::from_secs(15);
 const READY_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Status refresh when autoscaling is off (no poll interval to follow).
 const STATUS_INTERVAL: Duration = Duration::from_secs(2);
-
-/// Where the run's processes reach Kafka and MongoDB.
-#[derive(Debug, Clone)]
-pub struct Endpoints {
-    /// Kafka bootstrap servers.
-    pub kafka_bootstrap: String,
-    /// MongoDB connection string.
-    pub mongodb_uri: ConnectionString,
-}
 
 /// Describes consumer `i`.
 type SpecFn = Box<dyn Fn(usize) -> ChildSpec + Send>;

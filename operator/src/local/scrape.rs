@@ -2,74 +2,7 @@
 //! the figures the Grafana dashboard draws, computed the way its `PromQL` does (rates of counters
 //! between two scrapes, `histogram_quantile` over the buckets' increase).
 
-use std::collections::BTreeMap;
-
-/// One sample: metric name, labels, value.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    /// Metric name, e.g. `eventflow_producer_events_accepted_total`.
-    pub name: String,
-    /// Label names and values.
-    pub labels: BTreeMap<String, String>,
-    /// The value.
-    pub value: f64,
-}
-
-/// Every sample of a text exposition; comment and malformed lines are skipped.
-pub fn parse(text: &str) -> Vec<Sample> {
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .filter_map(parse_line)
-        .collect()
-}
-
-fn parse_line(line: &str) -> Option<Sample> {
-    let name_end = line.find(['{', ' '])?;
-    let name = line[..name_end].to_owned();
-    let (labels, rest) = if line[name_end..].starts_with('{') {
-        parse_labels(&line[name_end + 1..])?
-    } else {
-        (BTreeMap::new(), &line[name_end..])
-    };
-    let value = rest.split_whitespace().next()?;
-    let value = match value {
-        "+Inf" => f64::INFINITY,
-        "-Inf" => f64::NEG_INFINITY,
-        other => other.parse().ok()?,
-    };
-    Some(Sample {
-        name,
-        labels,
-        value,
-    })
-}
-
-/// `a="x",b="y"} rest` into the labels and `rest`.
-fn parse_labels(mut text: &str) -> Option<(BTreeMap<String, String>, &str)> {
-    let mut labels = BTreeMap::new();
-    loop {
-        text = text.trim_start_matches([',', ' ']);
-        if let Some(rest) = text.strip_prefix('}') {
-            return Some((labels, rest));
-        }
-        let (name, rest) = text.split_once("=\"")?;
-        let mut value = String::new();
-        let mut chars = rest.char_indices();
-        let end = loop {
-            match chars.next()? {
-                (i, '"') => break i,
-                (_, '\\') => match chars.next()?.1 {
-                    'n' => value.push('\n'),
-                    other => value.push(other),
-                },
-                (_, c) => value.push(c),
-            }
-        };
-        labels.insert(name.trim().to_owned(), value);
-        text = &rest[end + 1..];
-    }
-}
+use eventflow_contract::exposition::{Sample, parse};
 
 /// A label and a test of its value (a missing label has the value `""`), like a `PromQL` matcher.
 pub type Matcher<'a> = (&'a str, &'a dyn Fn(&str) -> bool);
@@ -214,16 +147,6 @@ lat_bucket{le="0.2"} 90
 lat_bucket{le="+Inf"} 100
 odd{label="a \"quoted\" \\ value"} 2
 "#;
-
-    #[test]
-    fn parses_names_labels_values_and_escapes() {
-        let samples = parse(TEXT);
-        assert_eq!(samples.len(), 8);
-        assert_eq!(samples[0].labels["status"], "202");
-        assert_eq!(samples[3].name, "eventflow_producer_ready");
-        assert_eq!(samples[7].labels["label"], r#"a "quoted" \ value"#);
-        assert!((samples[7].value - 2.0).abs() < f64::EPSILON);
-    }
 
     #[test]
     fn sums_series_by_label_predicates() {

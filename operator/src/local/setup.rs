@@ -10,12 +10,10 @@ use std::{
     time::Duration,
 };
 
-use eventflow_contract::backoff::Backoff;
+use eventflow_contract::{backoff::Backoff, secret::ConnectionString};
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    args::LocalArgs, runtime::Endpoints, supervisor::ChildSpec, workload_env::LocalResources,
-};
+use super::{args::LocalArgs, supervisor::ChildSpec, workload_env::LocalResources};
 use crate::{
     Error, Result,
     crd::EventPipeline,
@@ -25,6 +23,15 @@ use crate::{
     },
     resources::meta::Component,
 };
+
+/// Where the run's processes reach Kafka and MongoDB.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// Kafka bootstrap servers.
+    pub kafka_bootstrap: String,
+    /// MongoDB connection string.
+    pub mongodb_uri: ConnectionString,
+}
 
 pub(super) fn connection(args: &LocalArgs, endpoints: &Endpoints) -> Result<KafkaConnection> {
     let properties = match &args.kafka_properties_file {
@@ -49,15 +56,19 @@ pub(super) async fn ensure_topics(
     pipeline: &EventPipeline,
     shutdown: &CancellationToken,
 ) -> Result<u32> {
-    let desired = DesiredTopic::of(pipeline);
-    let dead_letter = DesiredTopic::dead_letter_of(pipeline);
+    let desired = DesiredTopic::with_dead_letter(pipeline);
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     loop {
-        let delay = match ensure_both(admin, &desired, &dead_letter).await {
-            Ok(partitions) => return Ok(partitions),
+        let delay = match topic::ensure_with_dead_letter(admin, &desired).await {
+            Ok(reports) => {
+                if let Some(refusal) = &reports.topic.refusal {
+                    eprintln!("warning: {}", refusal.message(&reports.topic.name));
+                }
+                return Ok(reports.topic.partitions);
+            }
             Err(error) => {
                 let delay = backoff.next_delay();
-                eprintln!("topic {}: {error}; retrying in {delay:?}", desired.name);
+                eprintln!("topic {}: {error}; retrying in {delay:?}", desired[0].name);
                 delay
             }
         };
@@ -66,19 +77,6 @@ pub(super) async fn ensure_topics(
             () = shutdown.cancelled() => return Err(Error::Local("stopped before the topic was ready".into())),
         }
     }
-}
-
-async fn ensure_both(
-    admin: &Arc<KafkaAdmin>,
-    desired: &DesiredTopic,
-    dead_letter: &DesiredTopic,
-) -> Result<u32> {
-    let report = topic::ensure(admin, desired).await?;
-    if let Some(refusal) = &report.refusal {
-        eprintln!("warning: {}", refusal.message(&desired.name));
-    }
-    topic::ensure(admin, dead_letter).await?;
-    Ok(report.partitions)
 }
 
 pub(super) fn local_resources(

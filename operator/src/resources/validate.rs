@@ -16,50 +16,50 @@ use kube::Resource;
 use super::BuildContext;
 use crate::crd::{EventPipeline, SchemaVersion};
 
-/// The verdict of [`validate`] per pipeline (uid) and generation, so that a reconcile of an
+/// The result of [`validate`] per pipeline (uid) and generation, so that a reconcile of an
 /// unchanged spec (a resync, a child's or the status's change) does not compile the CRD's CEL
 /// rules and the producer's JSON Schema again. Only the spec and the operator's [`BuildContext`]
-/// decide a verdict: the spec is fixed by the generation, and one cache serves one context.
+/// decide a result: the spec is fixed by the generation, and one cache serves one context.
 #[derive(Debug, Default)]
-pub struct Verdicts {
+pub struct SpecChecks {
     cache: Mutex<HashMap<String, Kept>>,
 }
 
-/// A kept verdict: the generation it was computed for, and the verdict.
+/// A kept result: the generation it was computed for, and the result.
 type Kept = (i64, Result<(), String>);
 
-impl Verdicts {
-    /// [`validate`]'s verdict, computed once per uid and generation (every time for a pipeline
+impl SpecChecks {
+    /// [`validate`]'s result, computed once per uid and generation (every time for a pipeline
     /// without both, as the local runtime's file).
     pub fn validate(&self, pipeline: &EventPipeline, ctx: &BuildContext) -> Result<(), String> {
         let meta = pipeline.meta();
         let (Some(uid), Some(generation)) = (&meta.uid, meta.generation) else {
             return validate(pipeline, ctx);
         };
-        if let Some((seen, verdict)) = self.lock().get(uid)
+        if let Some((seen, result)) = self.lock().get(uid)
             && *seen == generation
         {
-            return verdict.clone();
+            return result.clone();
         }
-        let verdict = validate(pipeline, ctx);
+        let result = validate(pipeline, ctx);
         self.lock()
-            .insert(uid.clone(), (generation, verdict.clone()));
-        verdict
+            .insert(uid.clone(), (generation, result.clone()));
+        result
     }
 
-    /// Forgets a deleted pipeline's verdict.
+    /// Forgets a deleted pipeline's result.
     pub fn forget(&self, pipeline: &EventPipeline) {
         if let Some(uid) = &pipeline.meta().uid {
             self.lock().remove(uid);
         }
     }
 
-    /// How many verdicts are kept (one per pipeline seen).
+    /// How many checks are kept (one per pipeline seen).
     pub fn len(&self) -> usize {
         self.lock().len()
     }
 
-    /// Whether no verdict is kept.
+    /// Whether no result is kept.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -165,33 +165,30 @@ mod tests {
     }
 
     #[test]
-    fn the_verdict_is_kept_per_uid_and_generation() {
-        let verdicts = Verdicts::default();
+    fn the_result_is_kept_per_uid_and_generation() {
+        let checks = SpecChecks::default();
         let valid = pipeline("u1", 1, 1, 3);
-        assert_eq!(verdicts.validate(&valid, &ctx()), Ok(()));
-        // The same uid and generation with a spec that would fail: the kept verdict answers,
+        assert_eq!(checks.validate(&valid, &ctx()), Ok(()));
+        // The same uid and generation with a spec that would fail: the kept result answers,
         // which shows it was not computed again.
         let same_generation = pipeline("u1", 1, 5, 2);
-        assert_eq!(verdicts.validate(&same_generation, &ctx()), Ok(()));
+        assert_eq!(checks.validate(&same_generation, &ctx()), Ok(()));
         // A new generation is checked again.
         let next = pipeline("u1", 2, 5, 2);
-        let refused = verdicts.validate(&next, &ctx());
+        let refused = checks.validate(&next, &ctx());
         assert_eq!(refused, validate(&next, &ctx()));
         assert!(refused.is_err(), "min > max must be refused");
-        assert_eq!(verdicts.len(), 1);
-        verdicts.forget(&next);
-        assert!(verdicts.is_empty());
+        assert_eq!(checks.len(), 1);
+        checks.forget(&next);
+        assert!(checks.is_empty());
     }
 
     #[test]
     fn a_pipeline_without_uid_is_checked_every_time() {
-        let verdicts = Verdicts::default();
+        let checks = SpecChecks::default();
         let mut broken = pipeline("u", 1, 5, 2);
         broken.metadata.uid = None;
-        assert_eq!(
-            verdicts.validate(&broken, &ctx()),
-            validate(&broken, &ctx())
-        );
-        assert!(verdicts.is_empty());
+        assert_eq!(checks.validate(&broken, &ctx()), validate(&broken, &ctx()));
+        assert!(checks.is_empty());
     }
 }

@@ -17,10 +17,7 @@ use std::{
 
 use serde_json::{Map, Value};
 
-use super::{
-    change::{BoundChange, Change},
-    members,
-};
+use super::change::{BoundChange, Change};
 
 /// One difference: where (a pointer into the schemas, `#/properties/age`) and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,8 +158,8 @@ impl<'a> Diff<'a> {
             self.at("uniqueItems", |d| d.add(change("uniqueItems")));
         }
         self.not(original, update);
-        members::object(self, original, update);
-        members::array(self, original, update);
+        self.object_members(original, update);
+        self.array_members(original, update);
     }
 
     /// The schema a local `$ref` points at (followed through chains), else `schema`.

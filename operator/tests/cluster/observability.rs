@@ -17,7 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use eventflow_operator::local::scrape;
+use eventflow_contract::exposition;
 use eventflow_workloads::testkit::DevServices;
 use local_run::{LocalRun, Options};
 
@@ -86,7 +86,7 @@ fn post_events(url: &str, body: &str) -> u16 {
 fn exported(urls: &[String]) -> BTreeMap<String, BTreeSet<String>> {
     let mut exported: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for url in urls {
-        for sample in scrape::parse(&get_text(url).unwrap_or_default()) {
+        for sample in exposition::parse(&get_text(url).unwrap_or_default()) {
             exported
                 .entry(sample.name)
                 .or_default()

@@ -13,12 +13,13 @@
 //! - [`write_concern`]: how durable a consumer's write to MongoDB is;
 //! - [`properties`]: the format of `kafka.secretRef`'s librdkafka properties;
 //! - [`admin`] and [`logs`]: what every eventflow process serves (`/healthz`, `/readyz`,
-//!   `/metrics`) and how it logs.
+//!   `/metrics`) and how it logs; [`exposition`]: its `/metrics` text read back into samples.
 
 pub mod admin;
 pub mod backoff;
 pub mod duration;
 mod error;
+pub mod exposition;
 pub mod logs;
 pub mod naming;
 pub mod properties;

@@ -3,8 +3,9 @@
 use axum::http::Uri;
 
 use crate::producer::{
-    query::{Cursor, MAX_LIMIT, parse_params},
-    store::to_query,
+    page::MAX_LIMIT,
+    query::parse_params,
+    store::{Cursor, to_query},
 };
 
 /// The whole input is a query string (and, tried alone, a cursor).

@@ -7,24 +7,42 @@
 //! client sending a byte just inside each period holds the request forever; and it fails the
 //! read with an error the handler would have to map back to a 408 anyway.
 
+use std::time::Duration;
+
 use axum::{
     body::Bytes,
-    extract::{FromRequest, Request},
+    extract::{FromRef, FromRequest, Request},
     http::StatusCode,
 };
 
-use super::{error::ApiError, routes::AppState};
+use super::{error::ApiError, metrics::Metrics};
+
+/// Request limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest body, in bytes.
+    pub max_body_bytes: usize,
+    /// Longest time to answer a request.
+    pub request_timeout: Duration,
+    /// Longest time to receive a whole body (then 408).
+    pub body_read_timeout: Duration,
+}
 
 /// The whole body.
 #[derive(Debug)]
 pub struct Body(pub Bytes);
 
-impl FromRequest<AppState> for Body {
+impl<S> FromRequest<S> for Body
+where
+    S: Send + Sync,
+    Limits: FromRef<S>,
+    Metrics: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let read = Bytes::from_request(request, state);
-        match tokio::time::timeout(state.limits.body_read_timeout, read).await {
+        match tokio::time::timeout(Limits::from_ref(state).body_read_timeout, read).await {
             Ok(Ok(bytes)) => Ok(Self(bytes)),
             Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(ApiError::PayloadTooLarge {
@@ -37,8 +55,7 @@ impl FromRequest<AppState> for Body {
                 "the body could not be read",
             )),
             Err(_) => {
-                state
-                    .metrics
+                Metrics::from_ref(state)
                     .client_timeouts
                     .with_label_values(&["body"])
                     .inc();

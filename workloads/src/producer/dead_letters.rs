@@ -21,10 +21,12 @@ pub use self::model::{
     Replayed, Selection, SourcePosition,
 };
 use self::reader::{DeadLetter, DeadLetterReader, Position};
-use super::{error::ApiError, ingest::unavailable, query::MAX_LIMIT, routes::AppState};
-
-/// Dead letters per page when `limit` is absent.
-pub const DEFAULT_LIMIT: usize = 50;
+use super::{
+    error::ApiError,
+    ingest::Ingest,
+    metrics::Metrics,
+    page::{DEFAULT_LIMIT, MAX_LIMIT},
+};
 
 /// The pipeline's dead letters: what the consumer sent to the dead-letter topic, paged.
 #[utoipa::path(
@@ -33,7 +35,8 @@ pub const DEFAULT_LIMIT: usize = 50;
     responses((status = 200, description = "A page of dead letters", body = DeadLetterPage)),
 )]
 pub async fn list(
-    State(state): State<AppState>,
+    State(reader): State<Arc<DeadLetterReader>>,
+    State(metrics): State<Metrics>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<DeadLetterPage>, ApiError> {
     let params = params
@@ -57,13 +60,10 @@ pub async fn list(
         from: params.from,
         to: params.to,
     };
-    let mut letters = scan(&state, from, limit + 1, selection).await?;
+    let mut letters = scan(&reader, from, limit + 1, selection).await?;
     let next_cursor = (letters.len() > limit).then(|| letters[limit].position.id());
     letters.truncate(limit);
-    state
-        .metrics
-        .dead_letters_listed
-        .inc_by(letters.len() as u64);
+    metrics.dead_letters_listed.inc_by(letters.len() as u64);
     Ok(Json(DeadLetterPage {
         dead_letters: letters.iter().map(DeadLetterView::of).collect(),
         next_cursor,
@@ -81,25 +81,26 @@ pub async fn list(
     responses((status = 200, description = "What was replayed and what was not", body = ReplayOutcome)),
 )]
 pub async fn replay(
-    State(state): State<AppState>,
+    State(reader): State<Arc<DeadLetterReader>>,
+    State(ingest): State<Arc<Ingest>>,
+    State(metrics): State<Metrics>,
     request: Result<Json<ReplayRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<ReplayOutcome>, ApiError> {
     let Json(request) =
         request.map_err(|e| ApiError::bad_request("invalid_replay", e.body_text()))?;
-    let (letters, mut refused) = chosen(&state, request).await?;
+    let (letters, mut refused) = chosen(&reader, request).await?;
     let mut records = Vec::new();
     let mut sources = Vec::new();
     for letter in letters {
         let id = letter.position.id();
-        match state
-            .ingest
+        match ingest
             .validation
             .rules
             .decode(letter.value.as_deref().unwrap_or_default())
         {
             Ok(event) => {
                 sources.push(id);
-                records.push(state.ingest.validation.record(event));
+                records.push(ingest.validation.record(event));
             }
             Err(error) => refused.push(Refused {
                 id,
@@ -108,12 +109,12 @@ pub async fn replay(
             }),
         }
     }
-    let acks = state.ingest.sink.publish(&records).await.map_err(|e| {
-        count(&state, "failed", records.len());
-        unavailable(&e)
+    let acks = ingest.sink.publish(&records).await.map_err(|e| {
+        count(&metrics, "failed", records.len());
+        ApiError::not_acknowledged(&e)
     })?;
-    count(&state, "replayed", records.len());
-    count(&state, "refused", refused.len());
+    count(&metrics, "replayed", records.len());
+    count(&metrics, "refused", refused.len());
     let replayed = sources
         .into_iter()
         .zip(records)
@@ -128,9 +129,8 @@ pub async fn replay(
     Ok(Json(ReplayOutcome { replayed, refused }))
 }
 
-fn count(state: &AppState, outcome: &str, n: usize) {
-    state
-        .metrics
+fn count(metrics: &Metrics, outcome: &str, n: usize) {
+    metrics
         .dead_letters_replayed
         .with_label_values(&[outcome])
         .inc_by(n as u64);
@@ -138,7 +138,7 @@ fn count(state: &AppState, outcome: &str, n: usize) {
 
 /// The dead letters a replay names, and the ids it names that are not there.
 async fn chosen(
-    state: &AppState,
+    reader: &Arc<DeadLetterReader>,
     request: ReplayRequest,
 ) -> Result<(Vec<DeadLetter>, Vec<Refused>), ApiError> {
     let selection = Selection {
@@ -148,7 +148,7 @@ async fn chosen(
     };
     if request.ids.is_empty() {
         let limit = checked_limit(request.limit)?;
-        return Ok((scan(state, None, limit, selection).await?, Vec::new()));
+        return Ok((scan(reader, None, limit, selection).await?, Vec::new()));
     }
     if selection != Selection::default() || request.limit.is_some() {
         return Err(ApiError::bad_request(
@@ -160,7 +160,7 @@ async fn chosen(
     let mut refused = Vec::new();
     for id in request.ids {
         let found = match Position::parse(&id) {
-            Some(position) => read(state, move |reader| reader.get(position)).await?,
+            Some(position) => read(reader, move |reader| reader.get(position)).await?,
             None => None,
         };
         match found {
@@ -188,12 +188,12 @@ fn checked_limit(limit: Option<usize>) -> Result<usize, ApiError> {
 }
 
 async fn scan(
-    state: &AppState,
+    reader: &Arc<DeadLetterReader>,
     from: Option<Position>,
     wanted: usize,
     selection: Selection,
 ) -> Result<Vec<DeadLetter>, ApiError> {
-    read(state, move |reader| {
+    read(reader, move |reader| {
         reader.scan(from, wanted, &|letter| selection.keeps(letter))
     })
     .await
@@ -201,10 +201,10 @@ async fn scan(
 
 /// Runs a blocking read of the dead-letter topic off the async runtime.
 async fn read<T: Send + 'static>(
-    state: &AppState,
+    reader: &Arc<DeadLetterReader>,
     job: impl FnOnce(&DeadLetterReader) -> Result<T, String> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let reader: Arc<DeadLetterReader> = Arc::clone(&state.dead_letters);
+    let reader = Arc::clone(reader);
     let outcome = tokio::task::spawn_blocking(move || job(&reader))
         .await
         .map_err(|e| e.to_string())

@@ -11,6 +11,7 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::kafka::PublishError;
 use crate::event::FieldError;
 
 /// Seconds a client should wait before retrying a 503.
@@ -69,6 +70,20 @@ impl ApiError {
         Self::Unavailable {
             code,
             message: message.into(),
+        }
+    }
+
+    /// The 503 of events Kafka did not acknowledge (logged as a warning).
+    pub fn not_acknowledged(error: &PublishError) -> Self {
+        tracing::warn!(%error, "events not acknowledged");
+        match error {
+            PublishError::QueueFull => {
+                Self::unavailable("queue_full", "the producer queue is full; retry later")
+            }
+            PublishError::TimedOut | PublishError::Failed(_) => Self::unavailable(
+                "kafka_unavailable",
+                "Kafka did not acknowledge the events; retry later",
+            ),
         }
     }
 

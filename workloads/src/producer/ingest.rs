@@ -1,6 +1,8 @@
 //! The write path: `POST /v1/events` with one event or an array, validated all-or-nothing,
 //! answered 202 only after Kafka acknowledged every event.
 
+use std::sync::Arc;
+
 use axum::{
     Extension, Json,
     extract::State,
@@ -14,10 +16,9 @@ use super::{
     auth::Principal,
     body::Body,
     error::ApiError,
-    kafka::{KafkaSink, PublishError, Record},
+    kafka::{KafkaSink, Record},
     metrics::Metrics,
     rate_limit::{Client, RateLimiter},
-    routes::AppState,
 };
 use crate::event::{Event, EventRules, FieldError, IncomingEvent, MAX_ID_LEN, PartitionKey};
 
@@ -320,13 +321,14 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     responses((status = 202, description = "Kafka acknowledged every event", body = Accepted)),
 )]
 pub async fn post_events(
-    State(state): State<AppState>,
+    State(ingest): State<Arc<Ingest>>,
+    State(metrics): State<Metrics>,
     client: Option<Extension<Client>>,
     principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     body: Result<Body, ApiError>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    let metrics = &state.metrics;
+    let metrics = &metrics;
     if !is_json(&headers) {
         return Err(reject(
             metrics,
@@ -336,23 +338,22 @@ pub async fn post_events(
     }
     let Body(body) = body.map_err(|error| reject(metrics, "unreadable", error))?;
     let key = idempotency_key(&headers).map_err(|e| reject(metrics, e.code(), e))?;
-    let records = state
-        .ingest
+    let records = ingest
         .validation
         .prepare_as(&body, key, principal.as_ref().map(|Extension(p)| p))
         .map_err(|e| reject(metrics, e.code(), e))?;
-    if let Some(limit) = &state.ingest.rate_limit {
+    if let Some(limit) = &ingest.rate_limit {
         let client = client.map_or(Client::Producer, |Extension(client)| client);
         limit
             .check(client, records.len(), metrics)
             .map_err(|e| reject(metrics, "rate_limited", e))?;
     }
-    let acks = state.ingest.sink.publish(&records).await.map_err(|e| {
+    let acks = ingest.sink.publish(&records).await.map_err(|e| {
         metrics
             .events_rejected
             .with_label_values(&["unavailable"])
             .inc_by(records.len() as u64);
-        unavailable(&e)
+        ApiError::not_acknowledged(&e)
     })?;
     metrics.events_accepted.inc_by(acks.len() as u64);
     let accepted = records
@@ -370,20 +371,6 @@ pub async fn post_events(
 fn reject(metrics: &Metrics, reason: &str, error: ApiError) -> ApiError {
     metrics.events_rejected.with_label_values(&[reason]).inc();
     error
-}
-
-/// The 503 of events Kafka did not acknowledge.
-pub(super) fn unavailable(error: &PublishError) -> ApiError {
-    tracing::warn!(%error, "events not acknowledged");
-    match error {
-        PublishError::QueueFull => {
-            ApiError::unavailable("queue_full", "the producer queue is full; retry later")
-        }
-        PublishError::TimedOut | PublishError::Failed(_) => ApiError::unavailable(
-            "kafka_unavailable",
-            "Kafka did not acknowledge the events; retry later",
-        ),
-    }
 }
 
 #[cfg(test)]

@@ -20,8 +20,25 @@ use rdkafka::{
 };
 
 use self::delivery::{Pending, SinkContext, Slot, acks};
-use super::{metrics::Metrics, readiness::NotReady};
+use super::metrics::Metrics;
 use crate::Result;
+
+/// Why the sink would not get an event acknowledged promptly (part of the producer's readiness).
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaNotReady {
+    /// The idempotent producer has no producer id yet.
+    #[error("waiting for the Kafka producer id (idempotent producer)")]
+    NoProducerId,
+    /// The broker did not answer a metadata request.
+    #[error("kafka metadata: {0}")]
+    Metadata(rdkafka::error::KafkaError),
+    /// The broker does not know the topic (or reports an error for it).
+    #[error("kafka topic {0} is not available")]
+    TopicUnavailable(String),
+    /// The blocking metadata check did not finish.
+    #[error("kafka metadata check: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
 
 /// One event ready for Kafka.
 #[derive(Debug, Clone)]
@@ -222,9 +239,9 @@ impl KafkaSink {
 
     /// Whether an event would be acknowledged promptly: the producer holds a producer id and
     /// the broker answers a metadata request that knows the topic.
-    pub async fn check(&self, timeout: Duration) -> Result<(), NotReady> {
+    pub async fn check(&self, timeout: Duration) -> Result<(), KafkaNotReady> {
         if !self.producer.context().producer_id.assigned() {
-            return Err(NotReady::NoProducerId);
+            return Err(KafkaNotReady::NoProducerId);
         }
         let sink = self.clone();
         let checked = tokio::task::spawn_blocking(move || {
@@ -232,14 +249,14 @@ impl KafkaSink {
                 .producer
                 .client()
                 .fetch_metadata(Some(&sink.topic), timeout)
-                .map_err(NotReady::Metadata)?;
+                .map_err(KafkaNotReady::Metadata)?;
             match metadata
                 .topics()
                 .first()
                 .and_then(rdkafka::metadata::MetadataTopic::error)
             {
                 None if !metadata.topics().is_empty() => Ok(()),
-                _ => Err(NotReady::TopicUnavailable(sink.topic.clone())),
+                _ => Err(KafkaNotReady::TopicUnavailable(sink.topic.clone())),
             }
         });
         checked.await?

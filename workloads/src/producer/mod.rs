@@ -14,11 +14,13 @@ pub mod ingest;
 pub mod kafka;
 pub mod metrics;
 pub mod openapi;
+pub mod page;
 pub mod query;
 pub mod rate_limit;
 pub mod readiness;
 pub mod routes;
 pub mod server;
+pub mod state;
 pub mod store;
 
 use std::{
@@ -33,7 +35,7 @@ use clap::Args;
 use prometheus::Registry;
 use tokio::net::TcpListener;
 
-pub use self::routes::{AppState, Limits, router};
+pub use self::{body::Limits, routes::router, state::AppState};
 use self::{
     in_flight::InFlight,
     ingest::{Ingest, Validation},

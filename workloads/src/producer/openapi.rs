@@ -23,8 +23,9 @@ use super::{
     },
     error::{ErrorBody, RETRY_AFTER_SECONDS},
     ingest::{self, Accepted, AcceptedEvent, NewEvents},
-    query::{self, EventPage, MAX_LIMIT},
-    routes::AppState,
+    page::MAX_LIMIT,
+    query::{self, EventPage},
+    state::AppState,
 };
 use crate::{
     Result,

@@ -10,56 +10,17 @@ use axum::{
     extract::{Path, Query, State, rejection::QueryRejection},
     http::Uri,
 };
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
-use mongodb::bson::Document;
 use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{error::ApiError, routes::AppState};
+use super::{
+    error::ApiError,
+    page::{DEFAULT_LIMIT, MAX_LIMIT},
+    store::{Cursor, Filter, Store},
+};
 use crate::document::{self, StoredEvent};
-
-/// Events per page when `limit` is absent.
-pub const DEFAULT_LIMIT: usize = 50;
-/// Largest `limit`.
-pub const MAX_LIMIT: usize = 1000;
-
-/// A position in the newest-first order: the last event a client saw.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    /// Its time (millisecond precision, as stored).
-    pub time: DateTime<Utc>,
-    /// Its id.
-    pub id: String,
-}
-
-impl Cursor {
-    /// The opaque text form.
-    pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}:{}", self.time.timestamp_millis(), self.id))
-    }
-
-    /// Parses the text form; `None` when it is not one.
-    pub fn decode(text: &str) -> Option<Self> {
-        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
-        let text = String::from_utf8(bytes).ok()?;
-        let (millis, id) = text.split_once(':')?;
-        Some(Self {
-            time: DateTime::from_timestamp_millis(millis.parse().ok()?)?,
-            id: id.to_owned(),
-        })
-    }
-
-    fn of(document: &Document) -> Option<Self> {
-        Some(Self {
-            time: DateTime::from_timestamp_millis(
-                document.get_datetime("time").ok()?.timestamp_millis(),
-            )?,
-            id: document.get_str("id").ok()?.to_owned(),
-        })
-    }
-}
 
 /// A page of `GET /v1/events`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -123,23 +84,6 @@ impl ListParams {
         };
         (filter, limit)
     }
-}
-
-/// What a list query selects.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Filter {
-    /// Partition key value.
-    pub key: Option<String>,
-    /// Event type.
-    pub kind: Option<String>,
-    /// Schema version.
-    pub schema_version: Option<u32>,
-    /// Earliest time, inclusive.
-    pub from: Option<DateTime<Utc>>,
-    /// Latest time, exclusive.
-    pub to: Option<DateTime<Utc>>,
-    /// Continue after this position.
-    pub after: Option<Cursor>,
 }
 
 /// The query parameters of a request URI; an unknown or unusable one is a 400 naming it.
@@ -213,15 +157,10 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     responses((status = 200, description = "The stored event", body = StoredEvent)),
 )]
 pub async fn get_event(
-    State(state): State<AppState>,
+    State(store): State<Store>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    match state
-        .store
-        .get(&id)
-        .await
-        .map_err(|e| store_unavailable(&e))?
-    {
+    match store.get(&id).await.map_err(|e| store_unavailable(&e))? {
         Some(found) => Ok(Json(document::to_json(&found))),
         None => Err(ApiError::NotFound(format!("no event with id `{id}`"))),
     }
@@ -237,13 +176,12 @@ pub async fn get_event(
     responses((status = 200, description = "A page of events", body = EventPage)),
 )]
 pub async fn list_events(
-    State(state): State<AppState>,
+    State(store): State<Store>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<EventPage>, ApiError> {
     let Query(params) = params.map_err(|rejection| refused(&rejection))?;
     let (filter, limit) = params.into_filter();
-    let mut documents = state
-        .store
+    let mut documents = store
         .list(&filter, limit + 1)
         .await
         .map_err(|e| store_unavailable(&e))?;

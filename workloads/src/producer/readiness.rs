@@ -5,7 +5,7 @@ use std::time::Duration;
 use eventflow_contract::admin::Readiness;
 use tokio_util::sync::CancellationToken;
 
-use super::AppState;
+use super::{kafka::KafkaNotReady, state::AppState};
 
 /// How often `/readyz` re-checks Kafka and MongoDB while ready, and while not (at start and
 /// during an outage, so that readiness follows a recovery closely).
@@ -15,18 +15,9 @@ const READINESS_INTERVAL: (Duration, Duration) =
 /// Why the producer is not ready to take events.
 #[derive(Debug, thiserror::Error)]
 pub enum NotReady {
-    /// The idempotent producer has no producer id yet.
-    #[error("waiting for the Kafka producer id (idempotent producer)")]
-    NoProducerId,
-    /// The broker did not answer a metadata request.
-    #[error("kafka metadata: {0}")]
-    Metadata(rdkafka::error::KafkaError),
-    /// The broker does not know the topic (or reports an error for it).
-    #[error("kafka topic {0} is not available")]
-    TopicUnavailable(String),
-    /// The blocking metadata check did not finish.
-    #[error("kafka metadata check: {0}")]
-    Task(#[from] tokio::task::JoinError),
+    /// Kafka would not acknowledge an event promptly.
+    #[error(transparent)]
+    Kafka(#[from] KafkaNotReady),
     /// MongoDB did not answer the ping in time.
     #[error("mongodb ping timed out")]
     PingTimeout,

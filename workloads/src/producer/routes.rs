@@ -1,7 +1,5 @@
 //! The whole HTTP surface of the producer API, used by `run` and by tests (`oneshot`).
 
-use std::{sync::Arc, time::Duration};
-
 use axum::{
     Router,
     error_handling::HandleErrorLayer,
@@ -9,54 +7,12 @@ use axum::{
     middleware,
     routing::{get, post},
 };
-use bytes::Bytes;
 use tower_http::trace::TraceLayer;
 
 use super::{
-    auth,
-    dead_letters::{self, reader::DeadLetterReader},
-    error::ApiError,
-    in_flight,
-    in_flight::InFlight,
-    ingest,
-    ingest::Ingest,
-    metrics,
-    metrics::Metrics,
-    openapi, query,
-    store::Store,
+    auth, dead_letters, error::ApiError, in_flight, ingest, metrics, openapi, query,
+    state::AppState,
 };
-
-/// Shared state of the handlers; cloning is cheap.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    /// The write path.
-    pub ingest: Arc<Ingest>,
-    /// The read path.
-    pub store: Store,
-    /// The dead-letter topic, read for `/v1/dead-letters`.
-    pub dead_letters: Arc<DeadLetterReader>,
-    /// Static bearer tokens and JWT validation; none configured turns auth off.
-    pub credentials: auth::Credentials,
-    /// Metrics.
-    pub metrics: Metrics,
-    /// Limits of every request.
-    pub limits: Limits,
-    /// The concurrency limit, shared by every route.
-    pub in_flight: InFlight,
-    /// This producer's OpenAPI document (JSON), served at [`openapi::PATH`].
-    pub openapi: Bytes,
-}
-
-/// Request limits.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Largest body, in bytes.
-    pub max_body_bytes: usize,
-    /// Longest time to answer a request.
-    pub request_timeout: Duration,
-    /// Longest time to receive a whole body (then 408).
-    pub body_read_timeout: Duration,
-}
 
 /// The API: `/v1/events` (POST, GET), `/v1/events/{id}`, `/v1/dead-letters` (GET) and
 /// `/v1/dead-letters/replay` (POST), with auth, body limit, timeout,

@@ -1,5 +1,7 @@
 //! The read side: events the consumer stored in MongoDB (shape in [`crate::document`]).
 
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::{
     Client, Collection,
@@ -7,8 +9,61 @@ use mongodb::{
     options::FindOptions,
 };
 
-use super::query::{Cursor, Filter};
 use crate::{Result, document};
+
+/// What a list query selects.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Partition key value.
+    pub key: Option<String>,
+    /// Event type.
+    pub kind: Option<String>,
+    /// Schema version.
+    pub schema_version: Option<u32>,
+    /// Earliest time, inclusive.
+    pub from: Option<DateTime<Utc>>,
+    /// Latest time, exclusive.
+    pub to: Option<DateTime<Utc>>,
+    /// Continue after this position.
+    pub after: Option<Cursor>,
+}
+
+/// A position in the newest-first order: the last event a client saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// Its time (millisecond precision, as stored).
+    pub time: DateTime<Utc>,
+    /// Its id.
+    pub id: String,
+}
+
+impl Cursor {
+    /// The opaque text form.
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{}:{}", self.time.timestamp_millis(), self.id))
+    }
+
+    /// Parses the text form; `None` when it is not one.
+    pub fn decode(text: &str) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let (millis, id) = text.split_once(':')?;
+        Some(Self {
+            time: DateTime::from_timestamp_millis(millis.parse().ok()?)?,
+            id: id.to_owned(),
+        })
+    }
+
+    /// The position of a stored event document.
+    pub fn of(document: &Document) -> Option<Self> {
+        Some(Self {
+            time: DateTime::from_timestamp_millis(
+                document.get_datetime("time").ok()?.timestamp_millis(),
+            )?,
+            id: document.get_str("id").ok()?.to_owned(),
+        })
+    }
+}
 
 /// The pipeline's event collection.
 #[derive(Debug, Clone)]

@@ -39,8 +39,8 @@ fn a_scale_sets_the_time_reason_event_and_lag() {
     assert_eq!(outcome.scaled.as_deref(), Some("scaled 2→4: test"));
     assert_eq!(
         (
-            outcome.verdict.as_ref().unwrap().ok,
-            outcome.verdict.as_ref().unwrap().reason.as_str()
+            outcome.condition.as_ref().unwrap().ok,
+            outcome.condition.as_ref().unwrap().reason.as_str()
         ),
         (true, "LagThreshold")
     );
@@ -54,7 +54,7 @@ fn keeping_the_replicas_keeps_the_last_scale_time_and_reason() {
         Some(&sample(&[5])),
     );
     let kept = outcome(
-        carried(&first),
+        lag_and_consumer(&first),
         &decision(4, 4, Rule::LagThreshold),
         Some(&sample(&[1])),
     );
@@ -77,18 +77,22 @@ fn a_failed_measurement_holds_and_keeps_the_last_lag() {
         &decision(2, 4, Rule::LagThreshold),
         Some(&sample(&[5])),
     );
-    let held = outcome(carried(&first), &scaling::hold(4, &"broker down"), None);
+    let held = outcome(
+        lag_and_consumer(&first),
+        &scaling::hold(4, &"broker down"),
+        None,
+    );
     assert_eq!(held.consumer.desired_replicas, Some(4));
     assert_eq!(held.lag, first.lag);
     assert_eq!(
         (
-            held.verdict.as_ref().unwrap().ok,
-            held.verdict.as_ref().unwrap().reason.as_str()
+            held.condition.as_ref().unwrap().ok,
+            held.condition.as_ref().unwrap().reason.as_str()
         ),
         (false, "MeasurementFailed")
     );
     assert!(
-        held.verdict
+        held.condition
             .as_ref()
             .unwrap()
             .message

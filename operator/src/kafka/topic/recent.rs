@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::{DesiredTopic, TopicReport};
-use crate::{crd::EventPipeline, kafka::KafkaConnection, recent::Recent};
+use crate::{crd::EventPipeline, kafka::KafkaConnection, recent::ResyncCache};
 
 /// Reports of [`super::ensure`] per pipeline, each reused under [`crate::recent`]'s rule (same
 /// pipeline object, younger than the freshness) while the connection and the desired topics are
@@ -12,8 +12,8 @@ use crate::{crd::EventPipeline, kafka::KafkaConnection, recent::Recent};
 /// once; a change made on the broker behind the operator's back (a deleted topic, altered
 /// configs) is seen within the freshness (the controller's resync).
 #[derive(Debug)]
-pub struct RecentTopics {
-    reports: Recent<Kept>,
+pub struct TopicReportCache {
+    reports: ResyncCache<Kept>,
 }
 
 #[derive(Debug)]
@@ -23,11 +23,11 @@ struct Kept {
     report: TopicReport,
 }
 
-impl RecentTopics {
+impl TopicReportCache {
     /// Reports are reused for `fresh_for`.
     pub fn new(fresh_for: Duration) -> Self {
         Self {
-            reports: Recent::new(fresh_for),
+            reports: ResyncCache::new(fresh_for),
         }
     }
 
@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn a_report_is_reused_while_fresh_without_its_changes() {
-        let recent = RecentTopics::new(Duration::from_secs(60));
+        let recent = TopicReportCache::new(Duration::from_secs(60));
         let kafka = KafkaConnection::plain("kafka:9092");
         let p = pipeline("p", "7");
         assert_eq!(recent.get(&p, &kafka, &desired(3)), None);
@@ -141,7 +141,7 @@ mod tests {
 
     #[test]
     fn a_stale_report_is_not_reused() {
-        let recent = RecentTopics::new(Duration::ZERO);
+        let recent = TopicReportCache::new(Duration::ZERO);
         let kafka = KafkaConnection::plain("kafka:9092");
         let p = pipeline("p", "7");
         recent.keep(&p, &kafka, desired(3), &created());
