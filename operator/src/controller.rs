@@ -5,7 +5,7 @@
 //! dead-letter topic) → scale (measure the lag; decide, autoscaled pipelines only) → build
 //! the desired objects (pure) → server-side apply → read back readiness (and check the Secrets
 //! the pods read) → status (only when changed) → events → requeue (at the next lag poll when
-//! sooner; the Events are [`announce`]'s). kube's finalizer helper (`kube::runtime::finalizer`) adds the finalizer before the
+//! sooner; the Events are [`changes`]' and [`trouble`]'s). kube's finalizer helper (`kube::runtime::finalizer`) adds the finalizer before the
 //! first of these phases and, on deletion, removes it once [`finalizer::cleanup`] succeeded
 //! (which also forgets the scaler's memory).
 //!
@@ -20,9 +20,9 @@
 //! with the rest of the status, in one apply under the one field manager. What every reconcile
 //! shares is [`context`].
 
-mod announce;
 pub mod apply;
 pub mod cached;
+mod changes;
 mod context;
 pub mod events;
 pub mod finalizer;
@@ -32,6 +32,7 @@ pub mod run;
 pub mod scale;
 pub mod status;
 pub mod summary;
+pub mod trouble;
 mod watch_sync;
 
 use std::{
@@ -83,6 +84,8 @@ pub async fn reconcile(pipeline: Arc<EventPipeline>, ctx: Arc<Context>) -> Resul
                     ctx.verdicts.forget(&pipeline);
                     ctx.topics.forget(&pipeline);
                     ctx.secrets.forget(&pipeline);
+                    ctx.generations.forget(&pipeline);
+                    ctx.troubles.forget(&pipeline);
                     Ok(action)
                 }
             }
@@ -152,13 +155,16 @@ async fn reconcile_spec(
     let ready = verdicts.iter().all(|v| v.ok);
     verdicts.extend(scaling.verdict.clone());
     write_status(api, pipeline, ctx, &verdicts, &topic, &applied, &scaling).await?;
-    announce::announce(pipeline, ctx, &topic, &scaling).await;
+    changes::publish_changes(pipeline, ctx, &topic, &scaling).await;
+    ctx.troubles
+        .observe(&ctx.recorder, pipeline, &verdicts)
+        .await;
     topic?;
     Ok(requeue(&ctx.settings, ready, Some(scaling.next_poll)))
 }
 
 /// An invalid spec (or one whose schema versions cannot be served): `Ready=False` with the
-/// reason, a warning Event, then [`Error::InvalidSpec`], on which [`error_policy`] waits for the
+/// reason, a Warning Event ([`trouble`]), then [`Error::InvalidSpec`], on which [`error_policy`] waits for the
 /// next change. Nothing is applied, so the workloads keep what they served.
 async fn refuse_invalid(
     api: &Api<EventPipeline>,
@@ -169,9 +175,11 @@ async fn refuse_invalid(
 ) -> Result<Action> {
     let verdict = Verdict::not_ok(status::READY, reason.as_str(), problem.clone());
     let desired = status::desired_status(pipeline, &[verdict], None, None);
-    if status::write(api, pipeline, &desired).await? {
-        events::warning(&ctx.recorder, pipeline, reason, problem.clone()).await;
-    }
+    status::write(api, pipeline, &desired).await?;
+    let trouble = reason.as_str();
+    ctx.troubles
+        .raise(&ctx.recorder, pipeline, trouble, &problem)
+        .await;
     ctx.metrics.record_conditions(pipeline, &desired.conditions);
     Err(Error::InvalidSpec(problem))
 }

@@ -11,7 +11,9 @@ use std::{
 use eventflow_contract::backoff::Backoff;
 use kube::Client;
 
-use super::{apply, events, references::FoundSecrets, scale};
+use super::{
+    apply, changes::Generations, events, references::FoundSecrets, scale, trouble::Troubles,
+};
 use crate::{
     crd::EventPipeline,
     kafka::{KafkaAdmins, lag, topic::RecentTopics},
@@ -74,6 +76,10 @@ pub struct Context {
     pub topics: RecentTopics,
     /// Pipelines whose Secrets were all found, not read again until the resync.
     pub secrets: FoundSecrets,
+    /// The generation whose Events were published, per pipeline.
+    pub generations: Generations,
+    /// The troubles published as Warning Events, per pipeline.
+    pub troubles: Troubles,
     failures: Mutex<HashMap<String, Backoff>>,
 }
 
@@ -105,6 +111,8 @@ impl Context {
             verdicts: Verdicts::default(),
             topics,
             secrets,
+            generations: Generations::default(),
+            troubles: Troubles::default(),
             failures: Mutex::new(HashMap::new()),
         }
     }

@@ -12,8 +12,8 @@
 //! - [`secret`]: credentials that redact themselves in `Debug` and `Display`;
 //! - [`write_concern`]: how durable a consumer's write to MongoDB is;
 //! - [`properties`]: the format of `kafka.secretRef`'s librdkafka properties;
-//! - [`admin`] and [`logs`]: what every eventflow process serves (`/healthz`, `/readyz`,
-//!   `/metrics`) and how it logs.
+//! - [`admin`], [`logs`] and [`outage`]: what every eventflow process serves (`/healthz`,
+//!   `/readyz`, `/metrics`), how it logs, and how it logs a failing dependency.
 
 pub mod admin;
 pub mod backoff;
@@ -21,6 +21,7 @@ pub mod duration;
 mod error;
 pub mod logs;
 pub mod naming;
+pub mod outage;
 pub mod properties;
 pub mod schemas;
 pub mod secret;

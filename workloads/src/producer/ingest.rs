@@ -372,9 +372,8 @@ fn reject(metrics: &Metrics, reason: &str, error: ApiError) -> ApiError {
     error
 }
 
-/// The 503 of events Kafka did not acknowledge.
+/// The 503 of events Kafka did not acknowledge (logged by the sink's outage log).
 pub(super) fn unavailable(error: &PublishError) -> ApiError {
-    tracing::warn!(%error, "events not acknowledged");
     match error {
         PublishError::QueueFull => {
             ApiError::unavailable("queue_full", "the producer queue is full; retry later")
