@@ -31,3 +31,4 @@ mod scaling;
 mod schemas;
 mod secrets;
 mod support;
+mod warnings;
