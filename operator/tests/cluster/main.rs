@@ -24,6 +24,7 @@ mod kafka;
 mod leader;
 mod observability;
 mod pipelines;
+mod quiet;
 mod rbac;
 mod restarts;
 mod rollout;

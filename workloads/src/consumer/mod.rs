@@ -233,7 +233,7 @@ pub async fn run_until(args: ConsumerArgs, shutdown: CancellationToken) -> Resul
         args.consumer_config()?
             .create_with_context(FlowContext::new(
                 Arc::clone(&flusher),
-                Arc::new(crate::kafka_log::outage(&args.kafka.bootstrap)),
+                crate::kafka_log::outage(&args.kafka.bootstrap),
             ))?;
     consumer.subscribe(&[&args.topic])?;
     tracing::info!(topic = %args.topic, group = %args.group_id, dlq = %args.dlq_topic(), "consuming");

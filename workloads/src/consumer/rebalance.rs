@@ -29,6 +29,12 @@ impl FlowContext {
     }
 }
 
+impl crate::kafka_log::WithOutage for FlowContext {
+    fn outage(&self) -> &Outage {
+        &self.outage
+    }
+}
+
 impl ClientContext for FlowContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
         crate::kafka_log::log(&self.outage, level, facility, message);

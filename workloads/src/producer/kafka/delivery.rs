@@ -23,7 +23,7 @@ use super::{Ack, ProducerIdState, PublishError};
 #[derive(Debug)]
 pub struct SinkContext {
     pub producer_id: ProducerIdState,
-    pub outage: Outage,
+    pub outage: Arc<Outage>,
 }
 
 impl SinkContext {
