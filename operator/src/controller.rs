@@ -6,7 +6,7 @@
 //! its dead-letter topic) → scale (measure the lag; decide, autoscaled pipelines only) → build
 //! the desired objects (pure) → server-side apply → read back readiness (and check the Secrets
 //! the pods read) → status (only when changed) → events → requeue (at the next lag poll when
-//! sooner; the Events are [`announce`]'s). kube's finalizer helper (`kube::runtime::finalizer`) adds the finalizer before the
+//! sooner; the Events are [`changes`]' and [`trouble`]'s). kube's finalizer helper (`kube::runtime::finalizer`) adds the finalizer before the
 //! first of these phases and, on deletion, removes it once [`finalizer::cleanup`] succeeded
 //! (then [`Context::forget`] drops all it kept about the pipeline).
 //!
@@ -21,10 +21,10 @@
 //! with the rest of the status, in one apply under the one field manager. What every reconcile
 //! shares is [`context`].
 
-mod announce;
 pub mod apply;
 pub mod cached;
 pub mod claims;
+mod changes;
 mod context;
 pub mod events;
 pub mod finalizer;
@@ -35,6 +35,7 @@ pub mod scale;
 pub mod status;
 pub mod summary;
 pub mod tenancy;
+pub mod trouble;
 mod watch_sync;
 
 use std::{
@@ -167,13 +168,16 @@ async fn reconcile_spec(
         &scaling,
     )
     .await?;
-    announce::announce(pipeline, ctx, &topic, &scaling).await;
+    changes::publish_changes(pipeline, ctx, &topic, &scaling).await;
+    ctx.troubles
+        .observe(&ctx.recorder, pipeline, &desired_conditions)
+        .await;
     topic?;
     Ok(requeue(&ctx.settings, ready, Some(scaling.next_poll)))
 }
 
 /// An invalid spec (or one whose schema versions cannot be served): `Ready=False` with the
-/// reason, a warning Event, then [`Error::InvalidSpec`], on which [`error_policy`] waits for the
+/// reason, a Warning Event ([`trouble`]), then [`Error::InvalidSpec`], on which [`error_policy`] waits for the
 /// next change. Nothing is applied, so the workloads keep what they served.
 async fn refuse_invalid(
     api: &Api<EventPipeline>,
@@ -187,8 +191,8 @@ async fn refuse_invalid(
 }
 
 /// A topic this pipeline may not use (another pipeline owns it, or adopting it is not
-/// allowed): `Ready=False` with the reason, a warning Event, nothing applied; looked at again
-/// at the next progress check, so a released topic is noticed.
+/// allowed): `Ready=False` with the reason, a Warning Event ([`trouble`]), nothing applied;
+/// looked at again at the next progress check, so a released topic is noticed.
 async fn refuse_topic(
     api: &Api<EventPipeline>,
     pipeline: &EventPipeline,
@@ -199,7 +203,7 @@ async fn refuse_topic(
     Ok(Action::requeue(ctx.settings.progress_check))
 }
 
-/// `Ready=False` with `reason`, and a warning Event when that is news.
+/// `Ready=False` with `reason`, and its Warning Event ([`trouble`]).
 async fn refuse(
     api: &Api<EventPipeline>,
     pipeline: &EventPipeline,
@@ -207,11 +211,13 @@ async fn refuse(
     reason: Reason,
     message: String,
 ) -> Result<()> {
-    let desired_condition = DesiredCondition::not_ok(status::READY, reason.as_str(), message.clone());
+    let desired_condition =
+        DesiredCondition::not_ok(status::READY, reason.as_str(), message.clone());
     let desired = status::desired_status(pipeline, &[desired_condition], None, None);
-    if status::write(api, pipeline, &desired).await? {
-        events::warning(&ctx.recorder, pipeline, reason, message).await;
-    }
+    status::write(api, pipeline, &desired).await?;
+    ctx.troubles
+        .raise(&ctx.recorder, pipeline, reason.as_str(), &message)
+        .await;
     ctx.metrics.record_conditions(pipeline, &desired.conditions);
     Ok(())
 }

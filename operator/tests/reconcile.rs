@@ -84,6 +84,32 @@ async fn second_reconcile_changes_nothing() {
     );
 }
 
+/// A reconcile may read the pipeline from the watch cache before the cache has the status the
+/// previous reconcile wrote: that stale copy publishes neither a second `Created` nor a
+/// `TopicAdopted` for the topic the first reconcile created.
+#[tokio::test]
+async fn a_stale_copy_without_the_status_publishes_no_second_created() {
+    let pipeline = pipeline(&bootstrap(), "stale");
+    let (name, client, ctx) = stored(pipeline, Settings::default()).await;
+    reconcile_stored(&ctx, &name).await.unwrap();
+    let mut stale = api::<EventPipeline>(&client).get(&name).await.unwrap();
+    stale.status = None;
+
+    reconcile(Arc::new(stale), Arc::clone(&ctx)).await.unwrap();
+
+    let reasons = event_reasons(&client).await;
+    let count = |reason: &str| reasons.iter().filter(|r| *r == reason).count();
+    assert_eq!(
+        (
+            count("Created"),
+            count("TopicCreated"),
+            count("TopicAdopted")
+        ),
+        (1, 1, 0),
+        "{reasons:?}"
+    );
+}
+
 /// The steady state at scale: a reconcile of a pipeline whose children (in the watch caches),
 /// topic and status already say what it would write sends no write at all, and reads none of
 /// the Secrets it found before; a spec change does write.

@@ -11,6 +11,7 @@ pub mod error;
 pub mod event;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod kafka_log;
 pub mod loadgen;
 pub mod producer;
 /// Test helpers (dev services, private servers, unique names): only with the `testkit` feature,

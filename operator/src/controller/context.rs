@@ -11,7 +11,10 @@ use std::{
 use eventflow_contract::backoff::Backoff;
 use kube::Client;
 
-use super::{apply, claims::Claims, events, references::FoundSecrets, scale, tenancy::TopicPolicy};
+use super::{
+    apply, changes::Generations, claims::Claims, events, references::FoundSecrets, scale,
+    tenancy::TopicPolicy, trouble::Troubles,
+};
 use crate::{
     crd::EventPipeline,
     kafka::{KafkaAdmins, lag, topic::TopicReportCache},
@@ -82,6 +85,10 @@ pub struct Context {
     pub secrets: FoundSecrets,
     /// The topic owner records.
     pub claims: Claims,
+    /// The generation whose Events were published, per pipeline.
+    pub generations: Generations,
+    /// The troubles published as Warning Events, per pipeline.
+    pub troubles: Troubles,
     failures: Mutex<HashMap<String, Backoff>>,
 }
 
@@ -115,6 +122,8 @@ impl Context {
             spec_checks: SpecChecks::default(),
             topics,
             secrets,
+            generations: Generations::default(),
+            troubles: Troubles::default(),
             failures: Mutex::new(HashMap::new()),
         }
     }
@@ -136,13 +145,16 @@ impl Context {
     }
 
     /// Drops everything kept about a deleted `pipeline`: its scaling history, Kafka client,
-    /// spec checks, topic reports, found Secrets, metric series and retry delay.
+    /// spec checks, topic reports, found Secrets, published Events, metric series and retry
+    /// delay.
     pub fn forget(&self, pipeline: &EventPipeline) {
         self.scaler.forget(pipeline);
         self.kafka.release(pipeline);
         self.spec_checks.forget(pipeline);
         self.topics.forget(pipeline);
         self.secrets.forget(pipeline);
+        self.generations.forget(pipeline);
+        self.troubles.forget(pipeline);
         self.metrics.forget(pipeline);
         self.reset_backoff(pipeline);
     }

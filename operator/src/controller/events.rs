@@ -1,16 +1,45 @@
 //! Kubernetes Events about a pipeline: what the operator created, changed, scaled, refused or
-//! deleted. Each is a new `events.k8s.io/v1` Event: they are emitted only on changes, so there is
-//! nothing to aggregate, and kube's `Recorder` aggregates by reason alone, which would fold
-//! "scaled 4→1" into the series of an earlier "scaled 1→4" and keep only the first note.
+//! deleted, and the trouble a person must act on ([`super::trouble`]). Each Event is created
+//! once as an `events.k8s.io/v1` Event; only a continuing trouble is patched into a series
+//! ([`Publisher::repeat`]). kube's `Recorder` is not used: it aggregates by reason alone, which
+//! would fold "scaled 4→1" into the series of an earlier "scaled 1→4" and keep only the first
+//! note.
 
+use k8s_openapi::{
+    api::events::v1::{Event, EventSeries},
+    apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta},
+    jiff::Timestamp,
+};
 use kube::{
-    Client, Resource,
-    runtime::events::{Event, EventType, Recorder, Reporter},
+    Api, Client, Resource, ResourceExt,
+    api::{Patch, PatchParams, PostParams},
+    runtime::events::Reporter,
 };
 
 use crate::crd::EventPipeline;
 
-/// Publishes Events as the operator (a fresh `Recorder` per Event, so none is folded into another).
+/// The longest note the API server accepts (1 kB).
+const NOTE_LIMIT: usize = 1024;
+
+/// The severity of an Event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// Something happened that needs nobody.
+    Normal,
+    /// Something a person must act on.
+    Warning,
+}
+
+impl Severity {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Normal => "Normal",
+            Self::Warning => "Warning",
+        }
+    }
+}
+
+/// Publishes Events on pipelines as the operator.
 #[derive(Clone)]
 pub struct Publisher {
     client: Client,
@@ -23,10 +52,77 @@ impl Publisher {
         Self { client, reporter }
     }
 
-    async fn publish(&self, event: &Event, pipeline: &EventPipeline) -> kube::Result<()> {
-        let recorder = Recorder::new(self.client.clone(), self.reporter.clone());
-        recorder.publish(event, &pipeline.object_ref(&())).await
+    /// Creates an Event on `pipeline`; its name, or the API server's refusal.
+    pub async fn create(
+        &self,
+        pipeline: &EventPipeline,
+        severity: Severity,
+        (reason, action): (&str, &str),
+        note: &str,
+    ) -> kube::Result<String> {
+        let now = Timestamp::now();
+        let name = format!("{}.{:x}", pipeline.name_any(), now.as_nanosecond());
+        let event = Event {
+            action: Some(action.to_owned()),
+            reason: Some(reason.to_owned()),
+            note: Some(truncated(note).to_owned()),
+            event_time: Some(MicroTime(now)),
+            regarding: Some(pipeline.object_ref(&())),
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                namespace: pipeline.namespace(),
+                ..ObjectMeta::default()
+            },
+            reporting_controller: Some(self.reporter.controller.clone()),
+            reporting_instance: Some(
+                self.reporter
+                    .instance
+                    .clone()
+                    .unwrap_or_else(|| self.reporter.controller.clone()),
+            ),
+            type_: Some(severity.as_str().to_owned()),
+            ..Event::default()
+        };
+        self.events(pipeline)
+            .create(&PostParams::default(), &event)
+            .await?;
+        Ok(name)
     }
+
+    /// Records that the Event `name` on `pipeline` happened `count` times so far (its
+    /// `series`, which `kubectl describe` shows as `(xN over T)`).
+    pub async fn repeat(
+        &self,
+        pipeline: &EventPipeline,
+        name: &str,
+        count: i32,
+    ) -> kube::Result<()> {
+        let series = EventSeries {
+            count,
+            last_observed_time: MicroTime(Timestamp::now()),
+        };
+        let patch = serde_json::json!({ "series": series });
+        self.events(pipeline)
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map(drop)
+    }
+
+    fn events(&self, pipeline: &EventPipeline) -> Api<Event> {
+        Api::namespaced(
+            self.client.clone(),
+            &pipeline.namespace().unwrap_or_default(),
+        )
+    }
+}
+
+/// `note` cut at a character boundary to the API server's limit.
+fn truncated(note: &str) -> &str {
+    let mut end = note.len().min(NOTE_LIMIT);
+    while !note.is_char_boundary(end) {
+        end -= 1;
+    }
+    &note[..end]
 }
 
 impl std::fmt::Debug for Publisher {
@@ -66,14 +162,16 @@ pub enum Reason {
     TopicNotAdopted,
     /// The operator's topic policy does not allow the pipeline's topic.
     TopicNotAllowed,
-    /// A topic change was refused (its reason says which).
-    TopicRefused(&'static str),
+    /// The topic disappeared and was created again, empty.
+    TopicRecreated,
     /// The topic was kept on deletion (`deletionPolicy: Retain`).
     TopicRetained,
     /// The topic and group were deleted with the pipeline.
     TopicDeleted,
     /// Cleanup gave up and left Kafka state behind.
     CleanupAbandoned,
+    /// A trouble reported by a Warning is over.
+    Recovered,
 }
 
 /// The `action` of an Event: what the operator was doing.
@@ -118,19 +216,22 @@ impl Reason {
             Self::TopicConflict => "TopicConflict",
             Self::TopicNotAdopted => "TopicNotAdopted",
             Self::TopicNotAllowed => "TopicNotAllowed",
-            Self::TopicRefused(reason) => reason,
+            Self::TopicRecreated => "TopicRecreated",
             Self::TopicRetained => "TopicRetained",
             Self::TopicDeleted => "TopicDeleted",
             Self::CleanupAbandoned => "CleanupAbandoned",
+            Self::Recovered => "Recovered",
         }
     }
 
     /// What the operator was doing when it happened.
     pub fn action(self) -> EventAction {
         match self {
-            Self::InvalidSpec | Self::IncompatibleSchema | Self::Created | Self::Updated => {
-                EventAction::Reconcile
-            }
+            Self::InvalidSpec
+            | Self::IncompatibleSchema
+            | Self::Created
+            | Self::Updated
+            | Self::Recovered => EventAction::Reconcile,
             Self::Scaled => EventAction::Scale,
             Self::TopicCreated
             | Self::TopicAdopted
@@ -140,7 +241,7 @@ impl Reason {
             | Self::TopicConflict
             | Self::TopicNotAdopted
             | Self::TopicNotAllowed
-            | Self::TopicRefused(_) => EventAction::ReconcileTopic,
+            | Self::TopicRecreated => EventAction::ReconcileTopic,
             Self::TopicRetained | Self::TopicDeleted | Self::CleanupAbandoned => {
                 EventAction::Cleanup
             }
@@ -150,51 +251,43 @@ impl Reason {
 
 /// Publishes an Event on the pipeline; a failure is logged, never fails the reconcile.
 pub async fn publish(
-    recorder: &Publisher,
+    publisher: &Publisher,
     pipeline: &EventPipeline,
-    type_: EventType,
+    severity: Severity,
     reason: Reason,
     note: String,
 ) {
-    let event = Event {
-        type_,
-        reason: reason.as_str().to_owned(),
-        note: Some(note),
-        action: reason.action().as_str().to_owned(),
-        secondary: None,
-    };
-    if let Err(error) = recorder.publish(&event, pipeline).await {
+    let what = (reason.as_str(), reason.action().as_str());
+    if let Err(error) = publisher.create(pipeline, severity, what, &note).await {
         tracing::warn!(%error, reason = reason.as_str(), "could not publish event");
     }
 }
 
 /// A normal Event.
-pub async fn normal(recorder: &Publisher, pipeline: &EventPipeline, reason: Reason, note: String) {
-    publish(recorder, pipeline, EventType::Normal, reason, note).await;
+pub async fn normal(publisher: &Publisher, pipeline: &EventPipeline, reason: Reason, note: String) {
+    publish(publisher, pipeline, Severity::Normal, reason, note).await;
 }
 
 /// A warning Event.
-pub async fn warning(recorder: &Publisher, pipeline: &EventPipeline, reason: Reason, note: String) {
-    publish(recorder, pipeline, EventType::Warning, reason, note).await;
+pub async fn warning(
+    publisher: &Publisher,
+    pipeline: &EventPipeline,
+    reason: Reason,
+    note: String,
+) {
+    publish(publisher, pipeline, Severity::Warning, reason, note).await;
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{EventAction, Reason};
+    use super::{EventAction, NOTE_LIMIT, Reason, truncated};
 
     #[test]
-    fn every_topic_refusal_is_a_topic_action() {
-        for refusal in [
-            "PartitionDecreaseRefused",
-            "ConfigRejected",
-            "PartitionGrowthRejected",
-        ] {
-            let reason = Reason::TopicRefused(refusal);
-            assert_eq!(
-                (reason.as_str(), reason.action()),
-                (refusal, EventAction::ReconcileTopic)
-            );
-        }
+    fn a_long_note_is_cut_to_the_limit_at_a_character_boundary() {
+        let note = "é".repeat(NOTE_LIMIT);
+        let cut = truncated(&note);
+        assert_eq!(cut.len(), NOTE_LIMIT);
+        assert_eq!(truncated("short"), "short");
     }
 
     #[test]

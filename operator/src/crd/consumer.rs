@@ -10,14 +10,15 @@ use super::{Resources, one};
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConsumerSpec {
-    /// Consumer pods when autoscaling is off; the starting point when it is on.
+    /// Consumer pods when autoscaling is off; the starting point when it is on. Default: `1`.
     #[serde(default = "one")]
     pub replicas: u32,
-    /// Events per MongoDB write (1 to 10000).
+    /// Events per MongoDB write (1 to 10000). Default: `100`.
     #[serde(default = "default_batch_size")]
     #[schemars(range(min = 1, max = 10_000))]
     pub batch_size: u32,
-    /// Longest wait since a batch's first event before it is written, e.g. `500ms`, `5s` (10ms to 5m).
+    /// Longest wait since a batch's first event before it is written, a duration such as `500ms`
+    /// (10ms to 5m). Default: `5s`.
     #[serde(default = "default_batch_timeout")]
     #[schemars(extend("x-kubernetes-validations" = [{
         "rule": "duration(self) >= duration('10ms') && duration(self) <= duration('5m')",

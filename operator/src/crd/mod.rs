@@ -85,6 +85,7 @@ pub struct EventPipelineSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     /// Scales the producer and consumer to zero while true; the topic and the stored events stay.
+    /// Default: `false`.
     #[serde(default)]
     pub suspend: bool,
 }

@@ -19,15 +19,15 @@ use super::{
     "message": "producer.schema and producer.schemas are exclusive: list the single schema in schemas as version 1"
 }]))]
 pub struct ProducerSpec {
-    /// Number of producer pods.
+    /// Number of producer pods. Default: `1`.
     #[serde(default = "one")]
     pub replicas: u32,
     /// The event field whose value keys the Kafka message: `id`, `type`, `source`, `subject` or
-    /// `data.<field>` (nested: `data.user.id`).
+    /// `data.<field>` (nested: `data.user.id`). Default: `subject`.
     #[serde(default = "default_partition_key")]
     #[schemars(regex(pattern = r"^(id|type|source|subject|data\..+)$"))]
     pub partition_key: String,
-    /// Event types the producer accepts; empty: any type. At most 256 types of 1 to 253
+    /// Event types the producer accepts; empty (the default): any type. At most 256 types of 1 to 253
     /// characters, without a comma (the producer reads the list comma separated).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(

@@ -20,7 +20,7 @@ pub struct SinkSpec {
 pub struct MongoSinkSpec {
     /// Secret key holding the MongoDB connection string.
     pub uri_secret_ref: SecretKeySelector,
-    /// Database of the read model.
+    /// Database of the read model. Default: `eventflow`.
     #[serde(default = "default_database")]
     #[schemars(length(min = 1))]
     pub database: String,

@@ -30,13 +30,15 @@ pub struct TopicSpec {
     #[schemars(length(min = 1, max = 249), regex(pattern = r"^[a-zA-Z0-9._-]+$"))]
     pub name: Option<String>,
     /// Number of partitions (at least 1). It can grow but never shrink; it also caps the consumers.
+    /// Default: `1`.
     #[serde(default = "default_partitions")]
     #[schemars(range(min = 1))]
     #[schemars(extend("x-kubernetes-validations" = [
         {"rule": "self >= oldSelf", "message": "topic.partitions cannot decrease"}
     ]))]
     pub partitions: u32,
-    /// Replicas of each partition. Fixed once the pipeline exists.
+    /// Replicas of each partition (brokers holding a copy). Fixed once the pipeline exists.
+    /// Default: `1`.
     #[serde(default = "default_replication_factor")]
     #[schemars(range(min = 1))]
     #[schemars(extend("x-kubernetes-validations" = [
@@ -44,6 +46,7 @@ pub struct TopicSpec {
     ]))]
     pub replication_factor: u16,
     /// Topic configuration overrides (e.g. `retention.ms`); keys removed here are reset on the broker.
+    /// Default: none (the broker's defaults).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config: BTreeMap<String, String>,
     /// What happens to the topic when the pipeline is deleted: `Retain` (default) or `Delete`.

@@ -8,6 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use eventflow_contract::outage::Outage;
 use kube::Client;
 use rdkafka::{
     admin::{AdminClient, AdminOptions},
@@ -23,6 +24,7 @@ use crate::{Result, crd::EventPipeline};
 pub struct KafkaAdmin {
     client: AdminClient<DefaultClientContext>,
     refusals: Refusals,
+    outage: Outage,
     timeout: Duration,
     cluster_id: std::sync::OnceLock<String>,
 }
@@ -49,6 +51,7 @@ impl KafkaAdmin {
         Ok(Self {
             client,
             refusals: Refusals::default(),
+            outage: Outage::new(format!("Kafka at {}", connection.bootstrap)),
             timeout,
             cluster_id: std::sync::OnceLock::new(),
         })
@@ -62,18 +65,29 @@ impl KafkaAdmin {
     /// The outcome of a call that started at `started`: reads (and logs) what librdkafka put
     /// on the client's main queue meanwhile, which nothing else reads, and turns a failure into
     /// [`crate::Error::KafkaRefused`] if the broker refused the login or TLS handshake
-    /// ([`Refusals::explain`]).
+    /// ([`Refusals::explain`]). A success ends the connection's outage in the log.
     pub fn checked<T>(&self, outcome: Result<T>, started: Instant) -> Result<T> {
         self.drain();
-        outcome.map_err(|error| self.refusals.explain(error, started, self.timeout))
+        match outcome {
+            Ok(value) => {
+                self.outage.recovered();
+                Ok(value)
+            }
+            Err(error) => {
+                let error = self.refusals.explain(error, started, self.timeout);
+                self.outage.failed(&error.to_string());
+                Err(error)
+            }
+        }
     }
 
-    /// Reads (and logs) what librdkafka put on the client's main queue, keeping note of a
-    /// refused login or TLS handshake; every user of the client calls it after its calls, so
-    /// the queue never grows.
+    /// Reads what librdkafka put on the client's main queue into the connection's outage log
+    /// ([`Outage`]), keeping note of a refused login or TLS handshake; every user of the client
+    /// calls it after its calls, so the queue never grows.
     pub fn drain(&self) {
-        for (code, reason) in ffi::drain_errors(self.client.inner()) {
+        for (code, reason) in ffi::drain_errors(self.client.inner(), &self.outage) {
             self.refusals.record(code, &reason);
+            self.outage.failed(&format!("{code}: {reason}"));
         }
     }
 

@@ -28,9 +28,8 @@ struct Refusal {
 
 impl Refusals {
     /// Takes note of a client-level error librdkafka reported: a refused login or TLS
-    /// handshake is remembered, every error is logged.
+    /// handshake is remembered.
     pub fn record(&self, code: RDKafkaErrorCode, reason: &str) {
-        tracing::warn!(%code, reason, "kafka client error");
         if matches!(
             code,
             RDKafkaErrorCode::Authentication | RDKafkaErrorCode::SSL

@@ -118,6 +118,14 @@ pub fn group_exists(group: &str) -> bool {
         .any(|g| g.name() == group && g.state() != "Dead")
 }
 
+/// Deletes `topic` behind the operator's back.
+pub fn delete(topic: &str) {
+    let options = AdminOptions::new().request_timeout(Some(TIMEOUT));
+    for result in block_on(admin().delete_topics(&[topic], &options)).unwrap() {
+        result.unwrap();
+    }
+}
+
 /// Grows `topic` to `partitions` behind the operator's back.
 pub fn grow(topic: &str, partitions: usize) {
     let options = AdminOptions::new().request_timeout(Some(TIMEOUT));

@@ -7,7 +7,7 @@ use crate::{
     kafka,
     support::{
         CONVERGE, Watched, apply, condition, example, get, is_ready, kubectl_ok, patch, refused,
-        topic_of, transactions_tokens, wait_for, wait_pipeline,
+        topic_of, transactions_tokens, wait_event, wait_for, wait_pipeline,
     },
 };
 
@@ -220,6 +220,8 @@ fn kubectl_changes_reach_kafka_and_the_deployments() {
         format!("topic {topic} has 7 partitions; Kafka cannot shrink it to 5 (nothing changed)")
     );
     assert_eq!(kafka::partitions(&topic), Some(7));
+    let warned = wait_event(&ns.0, "posts", "Warning", "PartitionDecreaseRefused");
+    assert_eq!(warned, [message]);
 }
 
 /// Batch size: the pod template changes, so the Deployment rolls out a new `ReplicaSet`.

@@ -42,7 +42,7 @@ fn the_chart_grants_exactly_the_calls_the_operator_makes() {
         "list,watch,create,patch services",
         "list,watch,create,patch,delete configmaps",
         "get secrets",
-        "create events.events.k8s.io",
+        "create,patch events.events.k8s.io",
     ];
     let refused = [
         "get,create,update,delete eventpipelines.eventflow.dev",
@@ -54,7 +54,7 @@ fn the_chart_grants_exactly_the_calls_the_operator_makes() {
         "list,watch,create,update,patch,delete secrets",
         "create pods",
         "create events",
-        "patch,update events.events.k8s.io",
+        "update events.events.k8s.io",
         "get,create,update leases.coordination.k8s.io",
     ];
     let check = |rules: &[&str], expected: bool| {

@@ -1,10 +1,12 @@
 //! Ready means the current spec runs: a producer whose new pod cannot be scheduled leaves the
-//! pipeline not Ready (the old pod still serving), and taking the request back undoes it.
+//! pipeline not Ready (the old pod still serving), past the Deployment's progress deadline a
+//! `RolloutStuck` Warning, and taking the request back undoes it.
 
 use serde_json::json;
 
 use crate::support::{
-    CONVERGE, Watched, apply, condition, example, get, is_ready, patch, wait_pipeline,
+    CONVERGE, Watched, apply, condition, example, get, is_ready, kubectl_ok, patch, wait_event,
+    wait_pipeline,
 };
 
 #[test]
@@ -41,6 +43,22 @@ fn a_producer_whose_new_pod_cannot_be_scheduled_is_not_ready_until_the_request_g
     std::thread::sleep(std::time::Duration::from_secs(5));
     let later = get("eventpipeline", ns, "posts").unwrap();
     assert!(!is_ready(&later), "Ready again on the old pod: {later:#}");
+
+    // A short progress deadline (the operator leaves the field to the API's default): the
+    // Deployment controller gives up on the rollout, which is a stuck rollout and a Warning.
+    let deadline = json!({"spec": {"progressDeadlineSeconds": 3}}).to_string();
+    let deployment = [
+        "-n",
+        ns,
+        "patch",
+        "deployment",
+        "posts-producer",
+        "-p",
+        &deadline,
+    ];
+    kubectl_ok(&deployment);
+    let warned = wait_event(ns, "posts", "Warning", "RolloutStuck");
+    assert!(warned[0].contains("is stuck"), "{warned:?}");
 
     let taken_back = json!({"spec": {"producer": {"resources": null}}});
     assert!(patch(ns, "posts", &taken_back).status.success());

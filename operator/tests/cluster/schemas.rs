@@ -6,8 +6,8 @@
 use serde_json::{Value, json};
 
 use crate::support::{
-    CONVERGE, Watched, apply, condition, events, example, get, is_ready, patch, wait_for,
-    wait_pipeline,
+    CONVERGE, Watched, apply, condition, events, example, get, is_ready, patch, pipeline_events,
+    wait_event, wait_for, wait_pipeline,
 };
 
 fn closed(properties: &Value, required: &[&str]) -> Value {
@@ -134,4 +134,12 @@ fn an_incompatible_or_edited_schema_version_is_refused_and_the_producer_keeps_wh
     );
     wait_pipeline(ns, "quickstart", "Ready again", CONVERGE, is_ready);
     assert_eq!(producer_template(ns), before);
+    // Each refused generation was a Warning of its own; the trouble ended with one Recovered.
+    let warned = pipeline_events(ns, "quickstart", "Warning", "IncompatibleSchema");
+    assert_eq!(warned.len(), 2, "{warned:?}");
+    let over = wait_event(ns, "quickstart", "Normal", "Recovered");
+    assert!(
+        over[0].starts_with("IncompatibleSchema resolved"),
+        "{over:?}"
+    );
 }

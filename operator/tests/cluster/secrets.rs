@@ -11,7 +11,8 @@ use eventflow_workloads::testkit::{CaForm, SecuredKafka};
 use serde_json::json;
 
 use crate::support::{
-    CONVERGE, Watched, apply, condition, is_ready, kubectl_ok, operator_log, wait_pipeline,
+    CONVERGE, Watched, apply, condition, is_ready, kubectl_ok, operator_log, wait_event,
+    wait_pipeline,
 };
 
 const BEARER_TOKEN: &str = "b34r3r-s3cr3t-cluster-XYZ";
@@ -77,6 +78,11 @@ fn sasl_ssl_through_the_secret_and_no_credential_reaches_the_operator_log_status
     assert!(
         message.contains("SASL authentication error") && message.contains("SCRAM-SHA-512"),
         "{message}"
+    );
+    let warned = wait_event(ns, "wrong", "Warning", "KafkaAuthenticationFailed");
+    assert!(
+        warned[0].contains("SASL authentication error"),
+        "{warned:?}"
     );
 
     let log = std::fs::read_to_string(operator_log(ns)).unwrap();

@@ -173,6 +173,25 @@ pub fn events(namespace: &str, field_selector: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The notes of the `severity` (`Normal`, `Warning`) Events with `reason` on pipeline `name`.
+pub fn pipeline_events(namespace: &str, name: &str, severity: &str, reason: &str) -> Vec<String> {
+    let selector = format!("regarding.kind=EventPipeline,regarding.name={name},reason={reason}");
+    events(namespace, &selector)
+        .into_iter()
+        .filter(|(type_, _)| type_ == severity)
+        .map(|(_, note)| note)
+        .collect()
+}
+
+/// Waits for a `severity` Event with `reason` on pipeline `name`; the notes of all of them.
+pub fn wait_event(namespace: &str, name: &str, severity: &str, reason: &str) -> Vec<String> {
+    let what = format!("a {severity} {reason} Event on {name}");
+    wait_for(&what, CONVERGE, || {
+        let notes = pipeline_events(namespace, name, severity, reason);
+        (!notes.is_empty()).then_some(notes)
+    })
+}
+
 pub fn get(kind: &str, namespace: &str, name: &str) -> Option<Value> {
     let output = kubectl(&["-n", namespace, "get", kind, name, "-o", "json"]);
     if output.status.success() {

@@ -12,8 +12,9 @@
 //! - [`secret`]: credentials that redact themselves in `Debug` and `Display`;
 //! - [`write_concern`]: how durable a consumer's write to MongoDB is;
 //! - [`properties`]: the format of `kafka.secretRef`'s librdkafka properties;
-//! - [`admin`] and [`logs`]: what every eventflow process serves (`/healthz`, `/readyz`,
-//!   `/metrics`) and how it logs; [`exposition`]: its `/metrics` text read back into samples.
+//! - [`admin`], [`logs`] and [`outage`]: what every eventflow process serves (`/healthz`,
+//!   `/readyz`, `/metrics`), how it logs, and how it logs a failing dependency; [`exposition`]:
+//!   its `/metrics` text read back into samples.
 
 pub mod admin;
 pub mod backoff;
@@ -22,6 +23,7 @@ mod error;
 pub mod exposition;
 pub mod logs;
 pub mod naming;
+pub mod outage;
 pub mod properties;
 pub mod schemas;
 pub mod secret;

@@ -229,9 +229,12 @@ pub async fn run_until(args: ConsumerArgs, shutdown: CancellationToken) -> Resul
     ensure_indexes(&sink, &health, &args, &shutdown).await;
 
     let flusher = Arc::new(build_flusher(&args, sink, metrics, health)?);
-    let consumer: BaseConsumer<FlowContext> = args
-        .consumer_config()?
-        .create_with_context(FlowContext::new(Arc::clone(&flusher)))?;
+    let consumer: BaseConsumer<FlowContext> =
+        args.consumer_config()?
+            .create_with_context(FlowContext::new(
+                Arc::clone(&flusher),
+                crate::kafka_log::outage(&args.kafka.bootstrap),
+            ))?;
     consumer.subscribe(&[&args.topic])?;
     tracing::info!(topic = %args.topic, group = %args.group_id, dlq = %args.dlq_topic(), "consuming");
 

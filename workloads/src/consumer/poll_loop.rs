@@ -5,12 +5,13 @@
 
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, ConsumerContext};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use tokio_util::sync::CancellationToken;
 
 use eventflow_contract::backoff::Backoff;
 
 use super::{batch::Trigger, flush::Flusher, health::Check, sink::WriteError};
+use crate::kafka_log::WithOutage;
 
 /// Longest single `poll`, so shutdown and batch deadlines are noticed promptly.
 const MAX_POLL_WAIT: Duration = Duration::from_millis(100);
@@ -81,7 +82,7 @@ impl Retry {
 }
 
 /// Runs until `shutdown` is cancelled, then flushes and commits what it holds.
-pub fn run<C: ConsumerContext>(
+pub fn run<C: ConsumerContext + WithOutage>(
     consumer: &BaseConsumer<C>,
     flusher: &Flusher,
     shutdown: &CancellationToken,
@@ -130,13 +131,17 @@ fn wait_until(wake: Option<Instant>) -> Duration {
     .min(MAX_POLL_WAIT)
 }
 
-fn poll_once<C: ConsumerContext>(consumer: &BaseConsumer<C>, flusher: &Flusher, wait: Duration) {
+fn poll_once<C: ConsumerContext + WithOutage>(
+    consumer: &BaseConsumer<C>,
+    flusher: &Flusher,
+    wait: Duration,
+) {
     match consumer.poll(wait) {
         Some(Ok(message)) if flusher.pause.is_paused() => {
             flusher.pause.hand_back(consumer, &message);
         }
         Some(Ok(message)) => flusher.accept(&message),
-        Some(Err(error)) => tracing::warn!(%error, "kafka consumer error"),
+        Some(Err(error)) => consumer.context().outage().failed(&error.to_string()),
         None => {}
     }
 }

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use eventflow_contract::outage::Outage;
 use rdkafka::{
     ClientContext, Offset, Statistics, TopicPartitionList,
     config::RDKafkaLogLevel,
@@ -17,32 +18,34 @@ use super::{flush::Flusher, health::Check, offsets::partitions_of};
 #[derive(Debug, Clone)]
 pub struct FlowContext {
     flusher: Arc<Flusher>,
+    /// The log of the connection's failures.
+    pub outage: Arc<Outage>,
 }
 
 impl FlowContext {
-    /// A context over the shared flusher.
-    pub fn new(flusher: Arc<Flusher>) -> Self {
-        Self { flusher }
+    /// A context over the shared flusher, logging the connection's failures to `outage`.
+    pub fn new(flusher: Arc<Flusher>, outage: Arc<Outage>) -> Self {
+        Self { flusher, outage }
+    }
+}
+
+impl crate::kafka_log::WithOutage for FlowContext {
+    fn outage(&self) -> &Outage {
+        &self.outage
     }
 }
 
 impl ClientContext for FlowContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        match level {
-            RDKafkaLogLevel::Emerg
-            | RDKafkaLogLevel::Alert
-            | RDKafkaLogLevel::Critical
-            | RDKafkaLogLevel::Error => tracing::error!(facility, "librdkafka: {message}"),
-            RDKafkaLogLevel::Warning => tracing::warn!(facility, "librdkafka: {message}"),
-            _ => tracing::debug!(facility, "librdkafka: {message}"),
-        }
+        crate::kafka_log::log(&self.outage, level, facility, message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        tracing::warn!(%error, reason, "librdkafka error");
+        crate::kafka_log::error(&self.outage, &error, reason);
     }
 
     fn stats(&self, statistics: Statistics) {
+        crate::kafka_log::stats(&self.outage, &statistics);
         let Some(topic) = statistics.topics.get(&self.flusher.topic) else {
             return;
         };

@@ -73,9 +73,8 @@ impl ApiError {
         }
     }
 
-    /// The 503 of events Kafka did not acknowledge (logged as a warning).
+    /// The 503 of events Kafka did not acknowledge (logged by the sink's outage log).
     pub fn not_acknowledged(error: &PublishError) -> Self {
-        tracing::warn!(%error, "events not acknowledged");
         match error {
             PublishError::QueueFull => {
                 Self::unavailable("queue_full", "the producer queue is full; retry later")

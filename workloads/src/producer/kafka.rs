@@ -159,6 +159,10 @@ impl KafkaSink {
         settings: Settings,
         metrics: Metrics,
     ) -> Result<Self> {
+        let bootstrap = config
+            .get("bootstrap.servers")
+            .unwrap_or_default()
+            .to_owned();
         let producer = crate::config::idempotent_producer(&mut config, settings.delivery_timeout)
             .set(
                 "queue.buffering.max.messages",
@@ -169,7 +173,7 @@ impl KafkaSink {
                 "statistics.interval.ms",
                 crate::config::millis(STATISTICS_INTERVAL),
             )
-            .create_with_context(SinkContext::default())?;
+            .create_with_context(SinkContext::new(&bootstrap))?;
         Ok(Self {
             producer: Arc::new(producer),
             topic,
@@ -186,6 +190,7 @@ impl KafkaSink {
     pub async fn publish(&self, records: &[Record]) -> Result<Vec<Ack>, PublishError> {
         let started = Instant::now();
         let acks = self.deliver(records).await.inspect_err(|error| {
+            self.producer.context().outage.failed(&error.to_string());
             let events = records.len() as u64;
             self.metrics
                 .delivery_errors

@@ -12,6 +12,7 @@
 mod consume;
 mod ingest;
 mod outage;
+mod quiet;
 #[path = "../consumer/support.rs"]
 #[expect(
     dead_code,

@@ -4,13 +4,17 @@
 
 use std::ffi::CStr;
 
+use eventflow_contract::outage::Outage;
 use rdkafka::{ClientContext, bindings as rd, client::Client, types::RDKafkaErrorCode};
 
 use super::{Event, Queue};
 
 /// Takes every event waiting on the client's main queue without waiting: log lines go to
-/// `tracing` (target `librdkafka`), errors are returned with librdkafka's text, in order.
-pub fn drain_errors<C: ClientContext>(client: &Client<C>) -> Vec<(RDKafkaErrorCode, String)> {
+/// `outage` ([`log`]), errors are returned with librdkafka's text, in order.
+pub fn drain_errors<C: ClientContext>(
+    client: &Client<C>,
+    outage: &Outage,
+) -> Vec<(RDKafkaErrorCode, String)> {
     // SAFETY: the client pointer is valid while borrowed; `rd_kafka_queue_get_main` returns a
     // new reference to the main queue, which `Queue` releases on drop.
     let queue = Queue(unsafe { rd::rd_kafka_queue_get_main(client.native_ptr()) });
@@ -28,15 +32,15 @@ pub fn drain_errors<C: ClientContext>(client: &Client<C>) -> Vec<(RDKafkaErrorCo
                 let code = RDKafkaErrorCode::from(rd::rd_kafka_event_error(event.0));
                 errors.push((code, text(rd::rd_kafka_event_error_string(event.0))));
             },
-            rd::RD_KAFKA_EVENT_LOG => unsafe { log(&event) },
+            rd::RD_KAFKA_EVENT_LOG => unsafe { log(&event, outage) },
             _ => {}
         }
     }
 }
 
-/// Forwards a log event: librdkafka's syslog levels 0-3 as errors, 4 as warnings, the rest
-/// as debug lines.
-unsafe fn log(event: &Event) {
+/// Forwards a log event: librdkafka's syslog levels 0-4 (error and warning) as failures of the
+/// connection (`outage`, which bounds their lines), the rest as debug lines.
+unsafe fn log(event: &Event, outage: &Outage) {
     let (mut facility, mut message, mut level) = (std::ptr::null(), std::ptr::null(), 0);
     // SAFETY: the event is a log event; the strings live as long as it.
     if unsafe {
@@ -46,10 +50,10 @@ unsafe fn log(event: &Event) {
         return;
     }
     let (facility, message) = unsafe { (text(facility), text(message)) };
-    match level {
-        0..=3 => tracing::error!(target: "librdkafka", %facility, "{message}"),
-        4 => tracing::warn!(target: "librdkafka", %facility, "{message}"),
-        _ => tracing::debug!(target: "librdkafka", %facility, "{message}"),
+    if level <= 4 {
+        outage.failed(&format!("librdkafka {facility}: {message}"));
+    } else {
+        tracing::debug!(target: "librdkafka", %facility, "{message}");
     }
 }
 

@@ -74,7 +74,10 @@ fn the_main_queue_yields_the_clients_connection_errors() {
             .inner()
             .fetch_metadata(None, Duration::from_millis(1500)),
     );
-    let errors = drain_errors(admin.inner());
+    let errors = drain_errors(
+        admin.inner(),
+        &eventflow_contract::outage::Outage::new("test"),
+    );
     assert!(
         errors.iter().any(|(code, reason)| {
             matches!(

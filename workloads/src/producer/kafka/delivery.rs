@@ -6,24 +6,48 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use eventflow_contract::outage::Outage;
 use rdkafka::{
     ClientContext, Message, Statistics,
+    config::RDKafkaLogLevel,
+    error::KafkaError,
     producer::{DeliveryResult, ProducerContext},
 };
 use tokio::sync::oneshot;
 
 use super::{Ack, ProducerIdState, PublishError};
 
-/// The producer client's context: the producer id from the statistics, and each delivery
-/// report handed to the request that sent the record.
-#[derive(Debug, Default)]
+/// The producer client's context: the producer id from the statistics, each delivery report
+/// handed to the request that sent the record, and librdkafka's log and errors written through
+/// the connection's [`Outage`] ([`crate::kafka_log`]).
+#[derive(Debug)]
 pub struct SinkContext {
     pub producer_id: ProducerIdState,
+    pub outage: Arc<Outage>,
+}
+
+impl SinkContext {
+    /// The context of a producer connected to `bootstrap`.
+    pub fn new(bootstrap: &str) -> Self {
+        Self {
+            producer_id: ProducerIdState::default(),
+            outage: crate::kafka_log::outage(bootstrap),
+        }
+    }
 }
 
 impl ClientContext for SinkContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        crate::kafka_log::log(&self.outage, level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        crate::kafka_log::error(&self.outage, &error, reason);
+    }
+
     fn stats(&self, statistics: Statistics) {
         self.producer_id.observe(&statistics);
+        crate::kafka_log::stats(&self.outage, &statistics);
     }
 }
 
@@ -32,10 +56,13 @@ impl ProducerContext for SinkContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, slot: Box<Slot>) {
         let outcome = match result {
-            Ok(message) => Ok(Ack {
-                partition: message.partition(),
-                offset: message.offset(),
-            }),
+            Ok(message) => {
+                self.outage.recovered();
+                Ok(Ack {
+                    partition: message.partition(),
+                    offset: message.offset(),
+                })
+            }
             Err((error, _)) => Err(PublishError::from_kafka(error)),
         };
         slot.report(outcome);

@@ -1,0 +1,373 @@
+//! Warning Events for the trouble a person must act on: every reason for which a condition is
+//! `False` (a missing Secret, an unreachable or refusing Kafka, a refused topic change, an
+//! incompatible schema, a stuck rollout, …) except the ones that pass by themselves
+//! ([`PASSING`]). A reason seen for the first time is one Warning Event; while it lasts, its
+//! sightings are counted into that Event's series, patched at most every [`REPEAT_EVERY`] (the
+//! `EventSeries` way); when it is gone, a Normal `Recovered` Event says so. A new generation
+//! of the spec refused for the same reason with another message (another invalid value) is a
+//! new Warning.
+//!
+//! What was published lives in this memory, not in the pipeline's status: a reconcile may read
+//! a pipeline from the watch cache before the cache has the status the previous reconcile wrote.
+//! A restarted operator starts with an empty memory, so a trouble still there gets a new Warning.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Mutex, MutexGuard, PoisonError},
+    time::{Duration, Instant},
+};
+
+use kube::Resource;
+
+use super::{
+    events::{self, Publisher, Reason, Severity},
+    status::Verdict,
+};
+use crate::crd::EventPipeline;
+
+/// The shortest time between two updates of a continuing trouble's Event.
+pub const REPEAT_EVERY: Duration = Duration::from_secs(5 * 60);
+
+/// Condition reasons that are no trouble: a rollout under way, a pipeline suspended on purpose,
+/// and a lag measurement that failed once (its cause, if lasting, has a reason of its own).
+const PASSING: [&str; 3] = ["Progressing", "Suspended", "MeasurementFailed"];
+
+/// The Event action of a trouble's Events.
+const ACTION: &str = "Reconcile";
+
+/// The troubles published per pipeline (`namespace/name`), by reason.
+#[derive(Debug, Default)]
+pub struct Troubles {
+    open: Mutex<HashMap<String, BTreeMap<String, Series>>>,
+}
+
+/// One trouble's Event: its name (none until created), the generation and note it was
+/// published for, how often it was seen, since when, and when the Event was last written.
+#[derive(Debug)]
+struct Series {
+    event: Option<String>,
+    generation: Option<i64>,
+    note: String,
+    count: i32,
+    since: Instant,
+    written: Instant,
+}
+
+/// Where and when troubles were seen: the pipeline (`namespace/name`), its generation, the time.
+#[derive(Debug, Clone)]
+struct Sighting {
+    key: String,
+    generation: Option<i64>,
+    at: Instant,
+}
+
+impl Sighting {
+    fn now(pipeline: &EventPipeline) -> Self {
+        Self {
+            key: pipeline.object_key(),
+            generation: pipeline.meta().generation,
+            at: Instant::now(),
+        }
+    }
+}
+
+/// What to publish about one reason.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    Start { reason: String, note: String },
+    Repeat { name: String, count: i32 },
+    Recover { reason: String, lasted: Duration },
+}
+
+impl Troubles {
+    /// Publishes what a reconcile's `verdicts` (every condition it decided) say: a Warning per
+    /// new trouble, a repeat of continuing ones, `Recovered` for the ones gone.
+    pub async fn observe(
+        &self,
+        publisher: &Publisher,
+        pipeline: &EventPipeline,
+        verdicts: &[Verdict],
+    ) {
+        let seen = troubles(verdicts);
+        let steps = self.plan(&Sighting::now(pipeline), &seen, true);
+        self.publish(publisher, pipeline, steps).await;
+    }
+
+    /// Publishes one sighting of `reason` by a phase that ended the reconcile early, so says
+    /// nothing of the other troubles.
+    pub async fn raise(
+        &self,
+        publisher: &Publisher,
+        pipeline: &EventPipeline,
+        reason: &str,
+        note: &str,
+    ) {
+        let seen = BTreeMap::from([(reason.to_owned(), note.to_owned())]);
+        let steps = self.plan(&Sighting::now(pipeline), &seen, false);
+        self.publish(publisher, pipeline, steps).await;
+    }
+
+    /// Forgets `pipeline` (deleted).
+    pub fn forget(&self, pipeline: &EventPipeline) {
+        self.lock().remove(&pipeline.object_key());
+    }
+
+    /// The steps for the troubles `seen` now (by reason, with a note); `complete` when `seen`
+    /// is every trouble of the pipeline, so that the others are over.
+    fn plan(
+        &self,
+        sighting: &Sighting,
+        seen: &BTreeMap<String, String>,
+        complete: bool,
+    ) -> Vec<Step> {
+        let (key, now) = (&sighting.key, sighting.at);
+        let mut open = self.lock();
+        let series = open.entry(key.clone()).or_default();
+        let mut steps: Vec<Step> = seen
+            .iter()
+            .filter_map(|(reason, note)| sight(series, sighting, reason, note))
+            .collect();
+        if complete {
+            series.retain(|reason, known| {
+                let lasting = seen.contains_key(reason);
+                if !lasting {
+                    let lasted = now - known.since;
+                    steps.push(Step::Recover {
+                        reason: reason.clone(),
+                        lasted,
+                    });
+                }
+                lasting
+            });
+        }
+        if series.is_empty() {
+            open.remove(key);
+        }
+        steps
+    }
+
+    async fn publish(&self, publisher: &Publisher, pipeline: &EventPipeline, steps: Vec<Step>) {
+        for step in steps {
+            match step {
+                Step::Start { reason, note } => {
+                    let created = publisher
+                        .create(pipeline, Severity::Warning, (&reason, ACTION), &note)
+                        .await;
+                    match created {
+                        Ok(name) => self.created(pipeline, &reason, name),
+                        Err(error) => tracing::warn!(%error, reason, "could not publish event"),
+                    }
+                }
+                Step::Repeat { name, count } => {
+                    if let Err(error) = publisher.repeat(pipeline, &name, count).await {
+                        tracing::warn!(%error, event = name, "could not update event");
+                    }
+                }
+                Step::Recover { reason, lasted } => {
+                    let note = format!("{reason} resolved after {}s", lasted.as_secs());
+                    events::normal(publisher, pipeline, Reason::Recovered, note).await;
+                }
+            }
+        }
+    }
+
+    /// Records the name of a trouble's Event, so that its repeats update it.
+    fn created(&self, pipeline: &EventPipeline, reason: &str, name: String) {
+        let mut open = self.lock();
+        if let Some(series) = open
+            .get_mut(&pipeline.object_key())
+            .and_then(|s| s.get_mut(reason))
+        {
+            series.event = Some(name);
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, BTreeMap<String, Series>>> {
+        // Each change is one insert or remove, so a poisoned lock is still consistent.
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One more sighting of `reason`: a new trouble starts (as does a known one seen with another
+/// note for another generation); a known one is counted, and repeated when its Event was
+/// written [`REPEAT_EVERY`] ago.
+fn sight(
+    series: &mut BTreeMap<String, Series>,
+    sighting: &Sighting,
+    reason: &str,
+    note: &str,
+) -> Option<Step> {
+    let now = sighting.at;
+    let renewed = series
+        .get(reason)
+        .is_some_and(|known| known.generation != sighting.generation && known.note != note);
+    if renewed {
+        series.remove(reason);
+    }
+    let Some(known) = series.get_mut(reason) else {
+        let started = Series {
+            event: None,
+            generation: sighting.generation,
+            note: note.to_owned(),
+            count: 1,
+            since: now,
+            written: now,
+        };
+        series.insert(reason.to_owned(), started);
+        return Some(Step::Start {
+            reason: reason.to_owned(),
+            note: note.to_owned(),
+        });
+    };
+    known.count = known.count.saturating_add(1);
+    let name = known.event.clone()?;
+    if now - known.written < REPEAT_EVERY {
+        return None;
+    }
+    known.written = now;
+    Some(Step::Repeat {
+        name,
+        count: known.count,
+    })
+}
+
+/// The troubles among `verdicts`, by reason, with the first message of each.
+fn troubles(verdicts: &[Verdict]) -> BTreeMap<String, String> {
+    let mut found = BTreeMap::new();
+    for verdict in verdicts
+        .iter()
+        .filter(|v| !v.ok && !PASSING.contains(&v.reason.as_str()))
+    {
+        found
+            .entry(verdict.reason.clone())
+            .or_insert_with(|| verdict.message.clone());
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::status::{PRODUCER_READY, READY, TOPIC_READY};
+
+    fn seen(reasons: &[&str]) -> BTreeMap<String, String> {
+        reasons
+            .iter()
+            .map(|r| ((*r).to_owned(), format!("{r} note")))
+            .collect()
+    }
+
+    /// The steps as (kind, reason or event, count) for a short comparison.
+    fn kinds(steps: &[Step]) -> Vec<(&'static str, String, i32)> {
+        steps
+            .iter()
+            .map(|step| match step {
+                Step::Start { reason, .. } => ("start", reason.clone(), 1),
+                Step::Repeat { name, count } => ("repeat", name.clone(), *count),
+                Step::Recover { reason, .. } => ("recover", reason.clone(), 0),
+            })
+            .collect()
+    }
+
+    /// A sighting of `ns/p` at generation 1, `secs` after `t0`.
+    fn at(t0: Instant, secs: u64) -> Sighting {
+        Sighting {
+            key: "ns/p".to_owned(),
+            generation: Some(1),
+            at: t0 + Duration::from_secs(secs),
+        }
+    }
+
+    #[test]
+    fn a_trouble_starts_once_repeats_at_most_every_interval_and_recovers_once() {
+        let troubles = Troubles::default();
+        let t0 = Instant::now();
+        let every = REPEAT_EVERY.as_secs();
+        let kafka = seen(&["KafkaUnavailable"]);
+        let first = troubles.plan(&at(t0, 0), &kafka, true);
+        assert_eq!(kinds(&first), [("start", "KafkaUnavailable".into(), 1)]);
+        let mut open = troubles.lock();
+        open.get_mut("ns/p")
+            .unwrap()
+            .get_mut("KafkaUnavailable")
+            .unwrap()
+            .event = Some("p.1".to_owned());
+        drop(open);
+        let soon = troubles.plan(&at(t0, 15), &kafka, true);
+        assert!(
+            soon.is_empty(),
+            "a sighting within the interval is counted: {soon:?}"
+        );
+        let later = troubles.plan(&at(t0, every), &kafka, true);
+        assert_eq!(kinds(&later), [("repeat", "p.1".into(), 3)]);
+        let again = troubles.plan(&at(t0, every * 3 / 2), &kafka, true);
+        assert!(again.is_empty(), "{again:?}");
+        let over = troubles.plan(&at(t0, every * 2), &seen(&[]), true);
+        assert_eq!(kinds(&over), [("recover", "KafkaUnavailable".into(), 0)]);
+        assert!(
+            troubles
+                .plan(&at(t0, every * 3), &seen(&[]), true)
+                .is_empty()
+        );
+        assert!(
+            troubles.lock().is_empty(),
+            "nothing kept for a pipeline without trouble"
+        );
+    }
+
+    #[test]
+    fn a_partial_sighting_starts_its_reason_and_ends_no_other() {
+        let troubles = Troubles::default();
+        let t0 = Instant::now();
+        troubles.plan(&at(t0, 0), &seen(&["SecretMissing"]), true);
+        let partial = troubles.plan(&at(t0, 1), &seen(&["InvalidSpec"]), false);
+        assert_eq!(kinds(&partial), [("start", "InvalidSpec".into(), 1)]);
+        let complete = troubles.plan(&at(t0, 2), &seen(&["SecretMissing"]), true);
+        assert_eq!(kinds(&complete), [("recover", "InvalidSpec".into(), 0)]);
+        let other = Sighting {
+            key: "ns/q".to_owned(),
+            ..at(t0, 3)
+        };
+        let other = troubles.plan(&other, &seen(&["SecretMissing"]), true);
+        assert_eq!(
+            kinds(&other),
+            [("start", "SecretMissing".into(), 1)],
+            "per pipeline"
+        );
+    }
+
+    #[test]
+    fn another_refusal_of_a_new_generation_is_a_new_warning() {
+        let troubles = Troubles::default();
+        let t0 = Instant::now();
+        let refused = |note: &str| BTreeMap::from([("InvalidSpec".to_owned(), note.to_owned())]);
+        troubles.plan(&at(t0, 0), &refused("maxReplicas 0"), false);
+        let same = troubles.plan(&at(t0, 1), &refused("maxReplicas 0 (again)"), false);
+        assert!(same.is_empty(), "same generation: {same:?}");
+        let next = Sighting {
+            generation: Some(2),
+            ..at(t0, 2)
+        };
+        assert!(
+            troubles
+                .plan(&next, &refused("maxReplicas 0"), false)
+                .is_empty(),
+            "same note"
+        );
+        let other = troubles.plan(&next, &refused("batchSize 0"), false);
+        assert_eq!(kinds(&other), [("start", "InvalidSpec".into(), 1)]);
+    }
+
+    #[test]
+    fn every_failing_reason_but_the_passing_ones_is_a_trouble_once() {
+        let verdicts = [
+            Verdict::not_ok(READY, "SecretMissing", "secret m is missing"),
+            Verdict::ok(TOPIC_READY, "TopicReady", "fine"),
+            Verdict::not_ok(PRODUCER_READY, "SecretMissing", "secret m is missing"),
+            Verdict::not_ok(PRODUCER_READY, "Progressing", "1/2 pods"),
+            Verdict::not_ok(READY, "RolloutStuck", "stuck"),
+        ];
+        let found: Vec<String> = troubles(&verdicts).into_keys().collect();
+        assert_eq!(found, ["RolloutStuck", "SecretMissing"]);
+    }
+}

@@ -1,0 +1,121 @@
+//! Trouble a person must act on is a Warning Event, once per reason while it lasts, and a Normal
+//! `Recovered` Event when it is over: an unreachable Kafka, a missing Secret, and a topic deleted
+//! behind the operator's back (created again, empty: a Warning that its events are gone). The
+//! other reasons' Warnings are asserted where their trouble is made: a refused shrink
+//! (`pipelines.rs`), a refused login (`secrets.rs`), an incompatible schema (`schemas.rs`), a
+//! stuck rollout (`rollout.rs`).
+
+use serde_json::{Value, json};
+
+use crate::{
+    kafka,
+    support::{
+        CONVERGE, Watched, apply, example, is_ready, kubectl_ok, patch, pipeline_events, topic_of,
+        wait_event, wait_for, wait_pipeline,
+    },
+};
+
+/// The quickstart example named `name`, with its own topic.
+fn quickstart(ns: &str, name: &str) -> Value {
+    let mut pipeline = example("quickstart.yaml", ns).remove(0);
+    pipeline["metadata"]["name"] = name.into();
+    pipeline["spec"]["topic"]["name"] = format!("{name}.{ns}").into();
+    pipeline
+}
+
+#[test]
+fn an_unreachable_kafka_and_a_missing_secret_are_one_warning_each_then_recovered() {
+    let _cluster = crate::support::shared();
+    let watched = Watched::new("warnings");
+    let ns = &watched.ns.0;
+    let mut dead = quickstart(ns, "dead");
+    dead["spec"]["kafka"]["bootstrapServers"] = "127.0.0.1:1".into();
+    let mut unsecret = quickstart(ns, "unsecret");
+    unsecret["spec"]["sink"]["mongodb"]["uriSecretRef"]["name"] = "absent".into();
+    apply(&[dead, unsecret]);
+
+    let kafka_notes = wait_event(ns, "dead", "Warning", "KafkaUnavailable");
+    assert!(
+        kafka_notes[0].contains("BrokerTransportFailure"),
+        "{kafka_notes:?}"
+    );
+    let secret_notes = wait_event(ns, "unsecret", "Warning", "SecretMissing");
+    assert!(secret_notes[0].contains("absent"), "{secret_notes:?}");
+    // Several reconciles later (retries, progress checks), still one Warning each.
+    std::thread::sleep(std::time::Duration::from_secs(20));
+    assert_eq!(
+        pipeline_events(ns, "dead", "Warning", "KafkaUnavailable").len(),
+        1
+    );
+    assert_eq!(
+        pipeline_events(ns, "unsecret", "Warning", "SecretMissing").len(),
+        1
+    );
+
+    kubectl_ok(&[
+        "-n",
+        ns,
+        "create",
+        "secret",
+        "generic",
+        "absent",
+        "--from-literal=uri=x",
+    ]);
+    let over = wait_event(ns, "unsecret", "Normal", "Recovered");
+    assert!(
+        over[0].starts_with("SecretMissing resolved after"),
+        "{over:?}"
+    );
+    let kafka = json!({"spec": {"kafka": {"bootstrapServers": crate::support::env().kafka}}});
+    assert!(patch(ns, "dead", &kafka).status.success());
+    let over = wait_event(ns, "dead", "Normal", "Recovered");
+    assert!(
+        over[0].starts_with("KafkaUnavailable resolved after"),
+        "{over:?}"
+    );
+    wait_pipeline(ns, "dead", "Ready", CONVERGE, is_ready);
+    for (name, reason) in [("dead", "KafkaUnavailable"), ("unsecret", "SecretMissing")] {
+        assert_eq!(
+            pipeline_events(ns, name, "Warning", reason).len(),
+            1,
+            "{name}"
+        );
+        assert_eq!(
+            pipeline_events(ns, name, "Normal", "Recovered").len(),
+            1,
+            "{name}"
+        );
+        assert_eq!(
+            pipeline_events(ns, name, "Normal", "Created").len(),
+            1,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_topic_deleted_behind_the_operators_back_is_a_warning_that_its_events_are_gone() {
+    let _cluster = crate::support::shared();
+    let watched = Watched::new("recreated");
+    let ns = &watched.ns.0;
+    let pipeline = quickstart(ns, "recreated");
+    let topic = topic_of(&pipeline);
+    apply(&[pipeline]);
+    wait_pipeline(ns, "recreated", "Ready", CONVERGE, is_ready);
+    assert!(pipeline_events(ns, "recreated", "Warning", "TopicRecreated").is_empty());
+
+    kafka::delete(&topic);
+    let notes = wait_event(ns, "recreated", "Warning", "TopicRecreated");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].contains(&topic) && notes[0].contains("events it held are gone"),
+        "{notes:?}"
+    );
+    wait_for("the topic again", CONVERGE, || kafka::partitions(&topic));
+    assert_eq!(kafka::partitions(&topic), Some(4), "the spec's partitions");
+    assert_eq!(
+        pipeline_events(ns, "recreated", "Normal", "TopicCreated").len(),
+        1,
+        "the first creation only"
+    );
+}
