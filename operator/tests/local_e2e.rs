@@ -169,6 +169,24 @@ async fn a_consumer_killed_mid_burst_loses_and_doubles_nothing() {
         Signal::SIGKILL,
     )
     .unwrap();
+    local
+        .wait_for(
+            "partitions without a live owner",
+            Duration::from_secs(60),
+            |s| {
+                s["assignedPartitions"]
+                    .as_u64()
+                    .is_some_and(|assigned| Some(assigned) < s["partitions"].as_u64())
+            },
+        )
+        .await;
+    local
+        .wait_for(
+            "every partition owned again",
+            Duration::from_secs(90),
+            |s| s["assignedPartitions"] == s["partitions"] && s["consumersHoldingNone"] == 0,
+        )
+        .await;
 
     assert!(loadgen.wait().await.unwrap().success(), "loadgen failed");
     local
@@ -176,6 +194,14 @@ async fn a_consumer_killed_mid_burst_loses_and_doubles_nothing() {
             s["lag"] == 0
         })
         .await;
+    let reported_pid_0 = local.stdout().into_iter().find(|line| {
+        serde_json::from_str::<Value>(line).is_ok_and(|s| {
+            s["consumerPids"]
+                .as_array()
+                .is_some_and(|pids| pids.iter().any(|pid| pid == 0))
+        })
+    });
+    assert_eq!(reported_pid_0, None, "a status with PID 0");
     assert_exactly_once(&services, &local, &ids_file).await;
     local.stop().await;
 }

@@ -291,7 +291,7 @@ pub async fn phase(
     let started = Instant::now();
     let current = scaler.current(pipeline);
     let sample = measure(&scaler.reader, &ctx.kafka, pipeline, connection, topic).await;
-    if let Err(Unmeasured::Lag(LagError::TopicMissing { .. })) = &sample {
+    if let Err(LagUnavailable::Lag(LagError::TopicMissing { .. })) = &sample {
         // Deleted behind the operator's back: the next reconcile ensures the topic again.
         ctx.topics.forget(pipeline);
     }

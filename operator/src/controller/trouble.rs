@@ -21,7 +21,7 @@ use kube::Resource;
 
 use super::{
     events::{self, Publisher, Reason, Severity},
-    status::Verdict,
+    status::DesiredCondition,
 };
 use crate::crd::EventPipeline;
 
@@ -80,15 +80,15 @@ enum Step {
 }
 
 impl Troubles {
-    /// Publishes what a reconcile's `verdicts` (every condition it decided) say: a Warning per
+    /// Publishes what a reconcile's `conditions` (every condition it decided) say: a Warning per
     /// new trouble, a repeat of continuing ones, `Recovered` for the ones gone.
     pub async fn observe(
         &self,
         publisher: &Publisher,
         pipeline: &EventPipeline,
-        verdicts: &[Verdict],
+        conditions: &[DesiredCondition],
     ) {
-        let seen = troubles(verdicts);
+        let seen = troubles(conditions);
         let steps = self.plan(&Sighting::now(pipeline), &seen, true);
         self.publish(publisher, pipeline, steps).await;
     }
@@ -231,16 +231,16 @@ fn sight(
     })
 }
 
-/// The troubles among `verdicts`, by reason, with the first message of each.
-fn troubles(verdicts: &[Verdict]) -> BTreeMap<String, String> {
+/// The troubles among `conditions`, by reason, with the first message of each.
+fn troubles(conditions: &[DesiredCondition]) -> BTreeMap<String, String> {
     let mut found = BTreeMap::new();
-    for verdict in verdicts
+    for condition in conditions
         .iter()
         .filter(|v| !v.ok && !PASSING.contains(&v.reason.as_str()))
     {
         found
-            .entry(verdict.reason.clone())
-            .or_insert_with(|| verdict.message.clone());
+            .entry(condition.reason.clone())
+            .or_insert_with(|| condition.message.clone());
     }
     found
 }
@@ -360,14 +360,14 @@ mod tests {
 
     #[test]
     fn every_failing_reason_but_the_passing_ones_is_a_trouble_once() {
-        let verdicts = [
-            Verdict::not_ok(READY, "SecretMissing", "secret m is missing"),
-            Verdict::ok(TOPIC_READY, "TopicReady", "fine"),
-            Verdict::not_ok(PRODUCER_READY, "SecretMissing", "secret m is missing"),
-            Verdict::not_ok(PRODUCER_READY, "Progressing", "1/2 pods"),
-            Verdict::not_ok(READY, "RolloutStuck", "stuck"),
+        let conditions = [
+            DesiredCondition::not_ok(READY, "SecretMissing", "secret m is missing"),
+            DesiredCondition::ok(TOPIC_READY, "TopicReady", "fine"),
+            DesiredCondition::not_ok(PRODUCER_READY, "SecretMissing", "secret m is missing"),
+            DesiredCondition::not_ok(PRODUCER_READY, "Progressing", "1/2 pods"),
+            DesiredCondition::not_ok(READY, "RolloutStuck", "stuck"),
         ];
-        let found: Vec<String> = troubles(&verdicts).into_keys().collect();
+        let found: Vec<String> = troubles(&conditions).into_keys().collect();
         assert_eq!(found, ["RolloutStuck", "SecretMissing"]);
     }
 }

@@ -35,9 +35,9 @@ impl<F: Fn(usize) -> ChildSpec> ConsumerPool<F> {
         self.running.is_empty()
     }
 
-    /// PIDs of the running consumers (`None` for one between restarts).
-    pub fn pids(&self) -> Vec<Option<u32>> {
-        self.running.iter().map(Supervised::pid).collect()
+    /// PIDs of the consumer processes running now; one between restarts has none.
+    pub fn pids(&self) -> Vec<u32> {
+        self.running.iter().filter_map(Supervised::pid).collect()
     }
 
     /// Admin ports (`/metrics`) of the running consumers.

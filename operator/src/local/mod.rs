@@ -6,6 +6,7 @@
 //! decision starting and stopping consumer processes.
 
 pub mod args;
+pub mod assignment;
 pub mod consumers;
 pub mod dev_services;
 pub mod figures;

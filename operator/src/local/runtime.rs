@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     args::LocalArgs,
+    assignment::Assignment,
     consumers::ConsumerPool,
     figures::WorkloadFigures,
     scrape::Scrape,
@@ -53,8 +54,8 @@ struct Runtime {
     producer_admin: u16,
     /// The previous scrape of the workloads' `/metrics`, for rates.
     last_scrape: Option<(std::time::Instant, Scrape)>,
-    /// Consumers whose `/readyz` answered ready at the last scrape (in the group, assigned).
-    consumers_ready: u32,
+    /// Who held the partitions at the last scrape.
+    assignment: Assignment,
     /// The latest decision's cap and rule.
     last_decision: Option<(Option<u32>, &'static str)>,
     http: reqwest::Client,
@@ -158,7 +159,7 @@ impl Runtime {
             producer,
             producer_admin,
             last_scrape: None,
-            consumers_ready: 0,
+            assignment: Assignment::default(),
             last_decision: None,
             http: reqwest::Client::builder()
                 .timeout(READY_PROBE_TIMEOUT)
@@ -262,7 +263,7 @@ impl Runtime {
                 sample,
                 partitions: self.partitions,
                 current_replicas: current,
-                ready_replicas: self.consumers_ready.min(current),
+                ready_replicas: self.assignment.working_consumers.min(current),
             }),
             Err(error) => Err((current, error)),
         };
@@ -298,7 +299,8 @@ impl Runtime {
             (Ok(after), Some(before)) => Some(after.lag_trend_since(before)),
             _ => None,
         };
-        let consumers = u32::try_from(self.consumers.len()).unwrap_or(u32::MAX);
+        let consumer_pids = self.consumers.pids();
+        let consumers = u32::try_from(consumer_pids.len()).unwrap_or(u32::MAX);
         LocalStatus {
             pipeline: self.label.clone(),
             topic: self.target.topic.clone(),
@@ -306,13 +308,11 @@ impl Runtime {
             producer_url: self.producer_url.clone(),
             producer_ready: self.producer_ready().await,
             consumers,
-            consumer_pids: self
-                .consumers
-                .pids()
-                .into_iter()
-                .map(|pid| pid.unwrap_or(0))
-                .collect(),
-            desired_consumers: self.desired.unwrap_or(consumers),
+            consumer_pids,
+            assignment: self.assignment,
+            desired_consumers: self
+                .desired
+                .unwrap_or_else(|| u32::try_from(self.consumers.len()).unwrap_or(u32::MAX)),
             max_consumers: self.last_decision.and_then(|(cap, _)| cap),
             scaling_rule: self.last_decision.map(|(_, rule)| rule.to_owned()),
             lag,
@@ -366,7 +366,7 @@ impl Runtime {
             None => WorkloadFigures::between(&scrape, &scrape, 0.0),
         };
         self.last_scrape = Some((now, scrape));
-        self.consumers_ready = figures.consumers_ready;
+        self.assignment = Assignment::of(texts.iter().skip(1).map(String::as_str), self.partitions);
         (figures, urls)
     }
 

@@ -6,7 +6,10 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::figures::{WorkloadFigures, millis};
+use super::{
+    assignment::Assignment,
+    figures::{WorkloadFigures, millis},
+};
 
 /// Everything the status line shows: the figures of the Grafana dashboard for this pipeline.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -22,10 +25,13 @@ pub struct LocalStatus {
     pub producer_url: String,
     /// Whether the producer answers `/readyz`.
     pub producer_ready: bool,
-    /// Consumer processes running now.
+    /// Consumer processes running now (one between restarts is not).
     pub consumers: u32,
-    /// PIDs of the running consumer processes (0 for one between restarts).
+    /// PIDs of the running consumer processes.
     pub consumer_pids: Vec<u32>,
+    /// Who holds the partitions among the running consumers.
+    #[serde(flatten)]
+    pub assignment: Assignment,
     /// Consumer processes the scaler wants.
     pub desired_consumers: u32,
     /// Most consumer processes the scaler may run, `min(maxReplicas, partitions)` (autoscaling).
@@ -57,13 +63,14 @@ impl LocalStatus {
     /// One human-readable line.
     pub fn line(&self) -> String {
         let mut line = format!(
-            "{time}  {pipeline}  topic={topic}/{partitions}  consumers={current}/{desired}  lag={lag}  in={inr:.0}/s  out={outr:.0}/s  producer={ready}",
+            "{time}  {pipeline}  topic={topic}/{partitions}  consumers={current}/{desired} {assigned}  lag={lag}  in={inr:.0}/s  out={outr:.0}/s  producer={ready}",
             time = self.at.format("%H:%M:%S"),
             pipeline = self.pipeline,
             topic = self.topic,
             partitions = self.partitions,
             current = self.consumers,
             desired = self.desired_consumers,
+            assigned = self.assignment.describe(self.partitions),
             lag = self
                 .lag
                 .map_or_else(|| "?".to_owned(), |lag| lag.to_string()),

@@ -233,14 +233,26 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_crashing_child_is_restarted() {
-        let child = Supervised::start(shell("crasher", "exit 3"), Duration::from_secs(1));
+    async fn a_crashing_child_is_restarted_with_the_same_identity() {
+        let spec = shell("crasher", "echo \"identity $GREETING\"; exit 3");
+        let log = spec.log_file.clone();
+        let child = Supervised::start(spec, Duration::from_secs(1));
         let deadline = Instant::now() + Duration::from_secs(20);
         while child.restarts() < 2 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert!(child.restarts() >= 2, "restarts: {}", child.restarts());
         child.stop().await;
+        let output = std::fs::read_to_string(&log).unwrap();
+        std::fs::remove_file(&log).unwrap();
+        let runs: Vec<&str> = output
+            .lines()
+            .filter(|l| l.starts_with("identity"))
+            .collect();
+        assert!(
+            runs.len() >= 2 && runs.iter().all(|l| *l == "identity hello"),
+            "{output}"
+        );
     }
 
     #[tokio::test]

@@ -60,8 +60,9 @@ pub struct Input<'a> {
     pub partitions: u32,
     /// Consumer replicas running now (applied, including pods still starting).
     pub current_replicas: u32,
-    /// Consumers ready now, i.e. in the group with an assignment (the consumer's `/readyz`);
-    /// the drain-time mode measures the per-replica rate over these.
+    /// Consumers that consume now: the drain-time mode measures the per-replica rate over
+    /// these. The operator counts ready pods (`/readyz`: in the group); the local runtime counts
+    /// only ready consumers that hold partitions.
     pub ready_replicas: u32,
 }
 

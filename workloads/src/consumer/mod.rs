@@ -16,6 +16,7 @@ pub mod decode;
 pub mod dlq;
 pub mod flush;
 pub mod health;
+pub mod membership;
 pub mod metrics;
 pub mod offsets;
 pub mod pause;
@@ -49,6 +50,7 @@ use tokio_util::sync::CancellationToken;
 use self::{
     flush::{FlushSettings, Flusher},
     health::{Check, Health},
+    membership::Membership,
     metrics::ConsumerMetrics,
     prefetch::Prefetch,
     rebalance::FlowContext,
@@ -84,6 +86,8 @@ pub struct ConsumerArgs {
     pub mongo: MongoArgs,
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
+    #[command(flatten)]
+    pub membership: Membership,
     /// Kafka topic to consume.
     #[arg(long, env = contract::TOPIC)]
     pub topic: String,
@@ -169,6 +173,7 @@ impl ConsumerArgs {
     pub fn consumer_config(&self) -> Result<ClientConfig> {
         let mut config = self.kafka.client_config()?;
         Prefetch::new(self.batch_size, self.event_bytes).apply(&mut config);
+        self.membership.apply(&mut config);
         config
             .set("group.id", &self.group_id)
             .set("auto.offset.reset", &self.auto_offset_reset)
