@@ -12,9 +12,9 @@ use eventflow_contract::outage::Outage;
 use kube::Client;
 use rdkafka::{
     admin::{AdminClient, AdminOptions},
-    client::DefaultClientContext,
+    client::{Client, DefaultClientContext},
     error::KafkaError,
-    types::RDKafkaErrorCode,
+    types::{RDKafkaErrorCode, RDKafkaType},
 };
 
 use super::{KafkaConnection, Refusals, ffi};
@@ -23,6 +23,12 @@ use crate::{Result, crd::EventPipeline};
 /// A client of one connection and the time its calls may take.
 pub struct KafkaAdmin {
     client: AdminClient<DefaultClientContext>,
+    /// A consumer-type client of the same connection for the groups' committed offsets:
+    /// librdkafka answers a `NOT_COORDINATOR` to `ListConsumerGroupOffsets` by sending the
+    /// client's own consumer group to look up its coordinator again, and crashes when the
+    /// client has none, as an admin client (librdkafka issue 5040, open in 2.12). Its group
+    /// ([`GROUP_QUERIES_GROUP`]) never joins.
+    group_queries: Client<DefaultClientContext>,
     refusals: Refusals,
     outage: Outage,
     timeout: Duration,
@@ -37,19 +43,32 @@ impl fmt::Debug for KafkaAdmin {
     }
 }
 
+/// The group of the client that asks for committed offsets; it never joins.
+pub const GROUP_QUERIES_GROUP: &str = "eventflow-operator-offset-queries";
+
 impl KafkaAdmin {
     /// Connects a client (librdkafka connects lazily, so this does not wait for Kafka).
     pub fn connect(connection: &KafkaConnection, timeout: Duration) -> Result<Self> {
         // librdkafka refuses socket timeouts under 10 ms and connection set-up timeouts under 1 s.
         let millis = |floor: u128| timeout.as_millis().max(floor).to_string();
-        let client = connection
-            .client_config()
+        let mut config = connection.client_config();
+        config
             .set("client.id", "eventflow-operator")
             .set("socket.timeout.ms", millis(10))
-            .set("socket.connection.setup.timeout.ms", millis(1000))
-            .create()?;
+            .set("socket.connection.setup.timeout.ms", millis(1000));
+        let client = config.create()?;
+        config
+            .set("group.id", GROUP_QUERIES_GROUP)
+            .set("enable.auto.commit", "false");
+        let group_queries = Client::new(
+            &config,
+            config.create_native_config()?,
+            RDKafkaType::RD_KAFKA_CONSUMER,
+            DefaultClientContext,
+        )?;
         Ok(Self {
             client,
+            group_queries,
             refusals: Refusals::default(),
             outage: Outage::new(format!("Kafka at {}", connection.bootstrap)),
             timeout,
@@ -60,6 +79,11 @@ impl KafkaAdmin {
     /// The rdkafka admin client.
     pub fn client(&self) -> &AdminClient<DefaultClientContext> {
         &self.client
+    }
+
+    /// The client for `ListConsumerGroupOffsets` ([`ffi::committed_offsets`]).
+    pub fn group_queries(&self) -> &Client<DefaultClientContext> {
+        &self.group_queries
     }
 
     /// The outcome of a call that started at `started`: reads (and logs) what librdkafka put
@@ -85,7 +109,10 @@ impl KafkaAdmin {
     /// ([`Outage`]), keeping note of a refused login or TLS handshake; every user of the client
     /// calls it after its calls, so the queue never grows.
     pub fn drain(&self) {
-        for (code, reason) in ffi::drain_errors(self.client.inner(), &self.outage) {
+        let errors = ffi::drain_errors(self.client.inner(), &self.outage)
+            .into_iter()
+            .chain(ffi::drain_errors(&self.group_queries, &self.outage));
+        for (code, reason) in errors {
             self.refusals.record(code, &reason);
             self.outage.failed(&format!("{code}: {reason}"));
         }

@@ -55,7 +55,7 @@ impl LagReader {
     ) -> Result<LagSample, LagError> {
         let (admin, target, timeout) = (Arc::clone(client), target.clone(), self.timeout);
         let per_partition = tokio::task::spawn_blocking(move || {
-            measure_blocking(admin.client().inner(), &target, timeout)
+            measure_blocking(&admin, &target, timeout)
         })
         .await;
         client.drain();
@@ -64,14 +64,14 @@ impl LagReader {
     }
 }
 
-fn measure_blocking<C: ClientContext>(
-    client: &Client<C>,
+fn measure_blocking(
+    admin: &KafkaAdmin,
     target: &LagTarget,
     timeout: Duration,
 ) -> Result<Vec<PartitionLag>, LagError> {
-    let topic = &target.topic;
+    let (client, topic) = (admin.client().inner(), &target.topic);
     let partitions = partitions_of(client, topic, timeout)?;
-    let committed = committed_offsets(client, target, &partitions, timeout)?;
+    let committed = committed_offsets(admin.group_queries(), target, &partitions, timeout)?;
     let watermarks = |spec| {
         ffi::list_offsets(client, topic, &partitions, spec, timeout).map_err(|source| {
             LagError::Watermarks {
