@@ -23,8 +23,8 @@
 
 pub mod apply;
 pub mod cached;
-pub mod claims;
 mod changes;
+pub mod claims;
 mod context;
 pub mod events;
 pub mod finalizer;

@@ -240,22 +240,3 @@ async fn unreachable_broker_fails_within_the_timeout() {
         "{measured:?}"
     );
 }
-
-/// A broker that just started answers the first group offset queries with `NOT_COORDINATOR`
-/// while its group coordinator loads; librdkafka's admin client crashes the process on that
-/// answer (a null consumer group). Measured at once on a fresh broker, for several new groups:
-/// each measurement succeeds or fails with a typed error, and the process lives.
-#[tokio::test]
-async fn a_fresh_broker_answering_not_coordinator_does_not_crash_the_measurement() {
-    let services = testkit::PrivateServices::start().expect("private dev services");
-    let bootstrap = services.addresses.kafka_bootstrap.clone();
-    let topic = create_topic(&bootstrap, 2).await;
-    let admin = client(&bootstrap, TIMEOUT);
-    for round in 0..5 {
-        let group = unique_name(&format!("fresh-{round}"));
-        let measured = LagReader::default()
-            .measure(&admin, &target(&topic, &group, OffsetReset::Earliest))
-            .await;
-        println!("fresh broker, group {group}: {measured:?}");
-    }
-}

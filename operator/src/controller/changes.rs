@@ -62,7 +62,11 @@ pub(super) async fn publish_changes(
         // The first topic this pipeline has: none published by this process and none in the
         // status (a pipeline refused its topic at first has a generation but no topic yet).
         let first_topic = ctx.generations.published(pipeline).is_none()
-            && pipeline.status.as_ref().and_then(|s| s.topic.as_ref()).is_none();
+            && pipeline
+                .status
+                .as_ref()
+                .and_then(|s| s.topic.as_ref())
+                .is_none();
         publish_topic_changes(pipeline, ctx, report, first_topic).await;
     }
     if spec_changed {

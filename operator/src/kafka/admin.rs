@@ -12,7 +12,7 @@ use eventflow_contract::outage::Outage;
 use kube::Client;
 use rdkafka::{
     admin::{AdminClient, AdminOptions},
-    client::{Client, DefaultClientContext},
+    client::{self, DefaultClientContext},
     error::KafkaError,
     types::{RDKafkaErrorCode, RDKafkaType},
 };
@@ -28,7 +28,7 @@ pub struct KafkaAdmin {
     /// client's own consumer group to look up its coordinator again, and crashes when the
     /// client has none, as an admin client (librdkafka issue 5040, open in 2.12). Its group
     /// ([`GROUP_QUERIES_GROUP`]) never joins.
-    group_queries: Client<DefaultClientContext>,
+    group_queries: client::Client<DefaultClientContext>,
     refusals: Refusals,
     outage: Outage,
     timeout: Duration,
@@ -60,7 +60,7 @@ impl KafkaAdmin {
         config
             .set("group.id", GROUP_QUERIES_GROUP)
             .set("enable.auto.commit", "false");
-        let group_queries = Client::new(
+        let group_queries = client::Client::new(
             &config,
             config.create_native_config()?,
             RDKafkaType::RD_KAFKA_CONSUMER,
@@ -82,7 +82,7 @@ impl KafkaAdmin {
     }
 
     /// The client for `ListConsumerGroupOffsets` ([`ffi::committed_offsets`]).
-    pub fn group_queries(&self) -> &Client<DefaultClientContext> {
+    pub fn group_queries(&self) -> &client::Client<DefaultClientContext> {
         &self.group_queries
     }
 

@@ -1,6 +1,12 @@
 //! The FFI calls without a broker, and the native partition list they send.
 
-use rdkafka::{ClientConfig, admin::AdminClient, client::DefaultClientContext};
+use rdkafka::{
+    ClientConfig,
+    admin::AdminClient,
+    client::DefaultClientContext,
+    mocking::MockCluster,
+    types::{RDKafkaApiKey, RDKafkaRespErr},
+};
 
 use super::*;
 
@@ -103,4 +109,35 @@ fn librdkafka_is_built_with_tls_and_scram() {
             "{needed} missing from {features}"
         );
     }
+}
+
+/// A `NOT_COORDINATOR` answer to the group offset query makes librdkafka ask the client's own
+/// consumer group to find its coordinator again. Through the connection's group-query client
+/// (which has a group) that is an answer; through the admin client (which has none) it
+/// dereferences a null group and kills the process.
+#[test]
+fn not_coordinator_through_the_group_query_client_is_answered() {
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    cluster.create_topic("t", 1, 1).expect("topic");
+    cluster.request_errors(
+        RDKafkaApiKey::OffsetFetch,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_COORDINATOR; 2],
+    );
+    let connection = crate::kafka::KafkaConnection::plain(&cluster.bootstrap_servers());
+    let admin =
+        crate::kafka::KafkaAdmin::connect(&connection, Duration::from_secs(5)).expect("client");
+    let answer = committed_offsets(
+        admin.group_queries(),
+        "g",
+        "t",
+        &[0],
+        Duration::from_secs(5),
+    );
+    assert!(
+        matches!(
+            answer,
+            Err(KafkaError::AdminOp(RDKafkaErrorCode::NotCoordinator))
+        ),
+        "{answer:?}"
+    );
 }

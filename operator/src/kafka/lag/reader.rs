@@ -54,10 +54,8 @@ impl LagReader {
         target: &LagTarget,
     ) -> Result<LagSample, LagError> {
         let (admin, target, timeout) = (Arc::clone(client), target.clone(), self.timeout);
-        let per_partition = tokio::task::spawn_blocking(move || {
-            measure_blocking(&admin, &target, timeout)
-        })
-        .await;
+        let per_partition =
+            tokio::task::spawn_blocking(move || measure_blocking(&admin, &target, timeout)).await;
         client.drain();
         let per_partition = per_partition??;
         Ok(LagSample::new(per_partition, Utc::now()))
