@@ -123,7 +123,7 @@ fn not_coordinator_through_the_group_query_client_is_answered() {
         RDKafkaApiKey::OffsetFetch,
         &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_COORDINATOR; 2],
     );
-    let connection = crate::kafka::KafkaConnection::plain(&cluster.bootstrap_servers());
+    let connection = crate::kafka::KafkaConnection::plain(cluster.bootstrap_servers());
     let admin =
         crate::kafka::KafkaAdmin::connect(&connection, Duration::from_secs(5)).expect("client");
     let answer = committed_offsets(
