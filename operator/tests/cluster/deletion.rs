@@ -12,7 +12,8 @@ use crate::{
     },
 };
 
-fn delete_and_wait(namespace: &str, name: &str, timeout: Duration) {
+/// Deletes a pipeline and waits until it is gone (its finalizer done) within `timeout`.
+pub fn delete_and_wait(namespace: &str, name: &str, timeout: Duration) {
     kubectl_ok(&[
         "-n",
         namespace,

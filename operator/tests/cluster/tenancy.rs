@@ -6,10 +6,10 @@
 use serde_json::{Value, json};
 
 use crate::{
+    deletion::delete_and_wait,
     kafka,
     support::{
-        CONVERGE, Watched, apply, condition, events, example, get, is_ready, kubectl_ok, patch,
-        wait_for, wait_pipeline,
+        CONVERGE, Watched, apply, condition, events, example, get, is_ready, patch, wait_pipeline,
     },
 };
 
@@ -26,22 +26,6 @@ fn pipeline(namespace: &str, name: &str, topic: &str, deletion: &str) -> Value {
 /// Whether the pipeline's `Ready` is `False` with `reason`.
 fn refused_with(reason: &str) -> impl Fn(&Value) -> bool + '_ {
     move |p| condition(p, "Ready").is_some_and(|(s, r, _, _)| s == "False" && r == reason)
-}
-
-fn delete(namespace: &str, name: &str) {
-    kubectl_ok(&[
-        "-n",
-        namespace,
-        "delete",
-        "eventpipeline",
-        name,
-        "--wait=false",
-    ]);
-    wait_for(&format!("{namespace}/{name} gone"), CONVERGE, || {
-        get("eventpipeline", namespace, name)
-            .is_none()
-            .then_some(())
-    });
 }
 
 fn no_children(namespace: &str, name: &str) {
@@ -95,7 +79,7 @@ fn a_second_pipeline_on_an_owned_topic_conflicts_and_deletes_nothing() {
     assert_eq!(kafka::topic_config(&topic)["retention.ms"], retention);
 
     // The loser's deletion (deletionPolicy Delete) leaves the owner's topic and events alone.
-    delete(b, "orders");
+    delete_and_wait(b, "orders", CONVERGE);
     assert_eq!(kafka::messages(&topic), 10, "the owner's events");
     assert!(events(b, "reason=TopicDeleted").is_empty());
     let kept = events(b, "reason=TopicRetained");
@@ -108,7 +92,7 @@ fn a_second_pipeline_on_an_owned_topic_conflicts_and_deletes_nothing() {
     assert!(is_ready(&owner), "{owner:#}");
 
     // The owner's deletion releases the topic (kept: Retain); adopting it is explicit.
-    delete(a, "orders");
+    delete_and_wait(a, "orders", CONVERGE);
     apply(&[pipeline(b, "orders", &topic, "Retain")]);
     wait_pipeline(
         b,

@@ -19,3 +19,18 @@ mod quiet;
     reason = "shared with the consumer tests; the fault tests use a part of it"
 )]
 mod support;
+
+/// Waits until `readyz` (a process's `/readyz`) answers 200, failing after 60 s.
+async fn wait_until_ready(readyz: &str) {
+    let start = std::time::Instant::now();
+    while reqwest::get(readyz)
+        .await
+        .map_or(true, |r| r.status() != 200)
+    {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "{readyz} not ready within 60 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -54,17 +54,7 @@ impl Producer {
     }
 
     async fn wait_ready(&self) {
-        let start = Instant::now();
-        while reqwest::get(&self.admin)
-            .await
-            .map_or(true, |r| r.status() != 200)
-        {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "producer not ready"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        super::wait_until_ready(&self.admin).await;
     }
 }
 
