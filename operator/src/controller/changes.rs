@@ -56,12 +56,13 @@ pub(super) async fn publish_changes(
         events::normal(&ctx.recorder, pipeline, Reason::Scaled, note).await;
     }
     let observed = pipeline.status.as_ref().and_then(|s| s.observed_generation);
-    let published = ctx.generations.published(pipeline).or(observed);
+    let remembered = ctx.generations.published(pipeline);
+    let published = remembered.or(observed);
     let spec_changed = published != pipeline.meta().generation;
     if let Ok(report) = topic {
         // The first topic this pipeline has: none published by this process and none in the
         // status (a pipeline refused its topic at first has a generation but no topic yet).
-        let first_topic = ctx.generations.published(pipeline).is_none()
+        let first_topic = remembered.is_none()
             && pipeline
                 .status
                 .as_ref()

@@ -118,8 +118,10 @@ fn kind_kafka_advertises_the_address_the_examples_use() {
             .as_str()
             .unwrap();
         assert!(
-            advertised.ends_with(&format!("//{bootstrap}")),
-            "{bootstrap} is not the advertised listener {advertised}"
+            advertised
+                .split(',')
+                .any(|listener| listener == format!("PLAINTEXT://{bootstrap}")),
+            "{bootstrap} is not the advertised PLAINTEXT listener in {advertised}"
         );
     }
 }
