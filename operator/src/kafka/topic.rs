@@ -9,12 +9,12 @@ use std::{collections::BTreeMap, sync::Arc};
 
 mod calls;
 mod cleanup;
-mod recent;
+mod report_cache;
 
 pub use calls::describe;
 use calls::{alter_config, config_differences, create, grow};
 pub use cleanup::{GroupDeletion, delete, delete_group};
-pub use recent::TopicReportCache;
+pub use report_cache::TopicReportCache;
 
 use super::KafkaAdmin;
 use crate::{Error, Result, crd::EventPipeline};

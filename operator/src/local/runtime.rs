@@ -92,7 +92,7 @@ pub async fn run(
     let local = setup::local_resources(args, &pipeline, endpoints, run_dir)?;
     let mut runtime = Runtime::start(args, pipeline, kafka, &local, run_dir, partitions, metrics)?;
     readiness.set_ready();
-    runtime.announce(args, run_dir);
+    runtime.print_banner(args, run_dir);
     runtime.run(shutdown).await;
     runtime.stop().await;
     let _ = server.await;
@@ -177,7 +177,7 @@ impl Runtime {
         })
     }
 
-    fn announce(&self, args: &LocalArgs, run_dir: &Path) {
+    fn print_banner(&self, args: &LocalArgs, run_dir: &Path) {
         if self.json {
             return;
         }

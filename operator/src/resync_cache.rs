@@ -95,29 +95,29 @@ mod tests {
 
     #[test]
     fn a_finding_is_reused_for_the_same_object_only_while_fresh() {
-        let recent = ResyncCache::new(Duration::from_secs(60));
+        let cache = ResyncCache::new(Duration::from_secs(60));
         let p = pipeline("p", Some("7"));
-        assert_eq!(recent.find(&p, |n: &u32| Some(*n)), None);
-        recent.keep(&p, 3);
-        assert_eq!(recent.find(&p, |n| Some(*n)), Some(3));
-        assert!(recent.has(&p));
+        assert_eq!(cache.find(&p, |n: &u32| Some(*n)), None);
+        cache.keep(&p, 3);
+        assert_eq!(cache.find(&p, |n| Some(*n)), Some(3));
+        assert!(cache.has(&p));
         assert_eq!(
-            recent.find(&p, |_| None::<u32>),
+            cache.find(&p, |_| None::<u32>),
             None,
             "refused by the caller"
         );
         assert_eq!(
-            recent.find(&pipeline("other", Some("7")), |n| Some(*n)),
+            cache.find(&pipeline("other", Some("7")), |n| Some(*n)),
             None
         );
         assert_eq!(
-            recent.find(&pipeline("p", Some("8")), |n| Some(*n)),
+            cache.find(&pipeline("p", Some("8")), |n| Some(*n)),
             None,
             "any change"
         );
-        recent.forget(&p);
-        assert_eq!(recent.find(&p, |n| Some(*n)), None);
-        assert!(!recent.has(&p));
+        cache.forget(&p);
+        assert_eq!(cache.find(&p, |n| Some(*n)), None);
+        assert!(!cache.has(&p));
 
         let stale = ResyncCache::new(Duration::ZERO);
         stale.keep(&p, 3);
@@ -126,9 +126,9 @@ mod tests {
 
     #[test]
     fn an_object_without_a_resource_version_is_never_reused() {
-        let recent = ResyncCache::new(Duration::from_secs(60));
+        let cache = ResyncCache::new(Duration::from_secs(60));
         let file = pipeline("p", None);
-        recent.keep(&file, 3);
-        assert_eq!(recent.find(&file, |n: &u32| Some(*n)), None);
+        cache.keep(&file, 3);
+        assert_eq!(cache.find(&file, |n: &u32| Some(*n)), None);
     }
 }
