@@ -251,7 +251,7 @@ impl Flusher {
         self.settle_all(consumer)
     }
 
-    /// Commits the given offsets; a failed commit only means a redelivery later.
+    /// Commits the given offsets; a failed commit is sent again at the next due commit.
     fn commit<C: ConsumerContext>(
         &self,
         consumer: &BaseConsumer<C>,
@@ -259,8 +259,14 @@ impl Flusher {
         mode: CommitMode,
     ) {
         if let Err(error) = offsets::commit(consumer, &self.topic, offsets, mode) {
-            tracing::warn!(%error, "offset commit failed; the events will be read again");
+            tracing::warn!(%error, "offset commit failed; committing again at the next interval");
+            self.commit_failed();
         }
+    }
+
+    /// An (asynchronous) commit failed: its offsets are committed again at the next interval.
+    pub fn commit_failed(&self) {
+        lock(&self.progress).commit_failed();
     }
 
     /// Commits what was written since the last commit, asynchronously, once the commit

@@ -55,6 +55,13 @@ impl Progress {
             .collect()
     }
 
+    /// A commit failed (a rebalance in progress, a lost coordinator): what was recorded counts
+    /// as uncommitted again, so the next due commit sends it; an idle consumer would otherwise
+    /// leave its last batches uncommitted for good.
+    pub fn commit_failed(&mut self) {
+        self.uncommitted = !self.written.is_empty();
+    }
+
     /// Forgets partitions this consumer no longer owns, so it never commits them again.
     pub fn forget(&mut self, partitions: &[i32]) {
         self.written.retain(|p, _| !partitions.contains(p));
@@ -110,6 +117,22 @@ mod tests {
         assert_eq!(progress.offsets(Some(&[1])), BTreeMap::from([(1, 4)]));
         progress.forget(&[0, 2]);
         assert_eq!(progress.offsets(None), BTreeMap::from([(1, 4)]));
+    }
+
+    #[test]
+    fn a_failed_commit_is_due_again_without_new_progress() {
+        let start = Instant::now();
+        let second = Duration::from_secs(1);
+        let mut progress = Progress::default();
+        progress.record(&BTreeMap::from([(0, 5)]));
+        assert!(progress.take_due(start, second).is_some());
+        assert_eq!(progress.take_due(start + second, second), None, "sent");
+        progress.commit_failed();
+        assert_eq!(
+            progress.take_due(start + second, second),
+            Some(BTreeMap::from([(0, 5)])),
+            "the failed commit again"
+        );
     }
 
     #[test]

@@ -100,7 +100,8 @@ impl ConsumerContext for FlowContext {
 
     fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
         if let Err(error) = result {
-            tracing::warn!(%error, "offset commit failed");
+            tracing::warn!(%error, "offset commit failed; committing again at the next interval");
+            self.flusher.commit_failed();
             return;
         }
         for element in offsets.elements_for_topic(&self.flusher.topic) {
