@@ -6,9 +6,10 @@
 //! its dead-letter topic) → scale (measure the lag; decide, autoscaled pipelines only) → build
 //! the desired objects (pure) → server-side apply → read back readiness (and check the Secrets
 //! the pods read) → status (only when changed) → events → requeue (at the next lag poll when
-//! sooner; the Events are [`changes`]' and [`trouble`]'s). kube's finalizer helper (`kube::runtime::finalizer`) adds the finalizer before the
-//! first of these phases and, on deletion, removes it once [`finalizer::cleanup`] succeeded
-//! (then [`Context::forget`] drops all it kept about the pipeline).
+//! sooner; the Events are [`changes`]' and [`trouble`]'s). kube's finalizer helper
+//! (`kube::runtime::finalizer`) adds the finalizer before the first of these phases and, on
+//! deletion, removes it once [`finalizer::cleanup`] succeeded (then [`Context::forget`] drops
+//! all it kept about the pipeline).
 //!
 //! The seam with the scaler (`crate::scaling`, `crate::kafka::lag`): the scaling phase
 //! ([`scale::phase`]) runs between "ensure the topic" and "build". It measures `status.lag` of

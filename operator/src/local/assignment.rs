@@ -4,7 +4,10 @@
 
 use serde::Serialize;
 
-use super::{figures::names, scrape::Scrape};
+use super::{
+    figures::{count, names},
+    scrape::Scrape,
+};
 
 /// Partitions a consumer holds now (gauge).
 pub const ASSIGNED: &str = "eventflow_consumer_assigned_partitions";
@@ -47,20 +50,6 @@ impl Assignment {
             0 => assigned,
             none => format!("{assigned} ({none} holding none)"),
         }
-    }
-}
-
-fn count(value: f64) -> u32 {
-    if value.is_finite() && value >= 0.0 {
-        #[expect(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            reason = "a small non-negative count"
-        )]
-        let count = value.round() as u32;
-        count
-    } else {
-        0
     }
 }
 

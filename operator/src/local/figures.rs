@@ -102,14 +102,18 @@ impl WorkloadFigures {
 
 fn ready(scrape: &Scrape, name: &str) -> u32 {
     // Each process exports one 0/1 series.
-    let ready = scrape.sum(name, &[]);
-    if ready.is_finite() && ready >= 0.0 {
+    count(scrape.sum(name, &[]))
+}
+
+/// A summed gauge of processes or partitions as a count (0 when absent or not a number).
+pub(super) fn count(value: f64) -> u32 {
+    if value.is_finite() && value >= 0.0 {
         #[expect(
             clippy::cast_possible_truncation,
             clippy::cast_sign_loss,
-            reason = "a small non-negative count of processes"
+            reason = "a small non-negative count"
         )]
-        let count = ready.round() as u32;
+        let count = value.round() as u32;
         count
     } else {
         0
