@@ -268,8 +268,10 @@ impl LeaderElector {
         let now = Instant::now();
         match observed.as_ref() {
             Some(seen) if seen.record == record => {
-                let seconds = spec.lease_duration_seconds.unwrap_or(15);
-                let duration = Duration::from_secs(u64::try_from(seconds).unwrap_or(15));
+                let duration = spec
+                    .lease_duration_seconds
+                    .and_then(|seconds| u64::try_from(seconds).ok())
+                    .map_or(self.timings.lease_duration, Duration::from_secs);
                 now >= seen.at + duration
             }
             _ => {

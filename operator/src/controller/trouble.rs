@@ -20,7 +20,7 @@ use std::{
 use kube::Resource;
 
 use super::{
-    events::{self, Publisher, Reason, Severity},
+    events::{self, EventAction, Publisher, Reason, Severity},
     status::DesiredCondition,
 };
 use crate::crd::EventPipeline;
@@ -31,9 +31,6 @@ pub const REPEAT_EVERY: Duration = Duration::from_secs(5 * 60);
 /// Condition reasons that are no trouble: a rollout under way, a pipeline suspended on purpose,
 /// and a lag measurement that failed once (its cause, if lasting, has a reason of its own).
 const PASSING: [&str; 3] = ["Progressing", "Suspended", "MeasurementFailed"];
-
-/// The Event action of a trouble's Events.
-const ACTION: &str = "Reconcile";
 
 /// The troubles published per pipeline (`namespace/name`), by reason.
 #[derive(Debug, Default)]
@@ -151,7 +148,12 @@ impl Troubles {
             match step {
                 Step::Start { reason, note } => {
                     let created = publisher
-                        .create(pipeline, Severity::Warning, (&reason, ACTION), &note)
+                        .create(
+                            pipeline,
+                            Severity::Warning,
+                            (&reason, EventAction::Reconcile.as_str()),
+                            &note,
+                        )
                         .await;
                     match created {
                         Ok(name) => self.created(pipeline, &reason, name),

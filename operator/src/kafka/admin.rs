@@ -26,7 +26,7 @@ pub struct KafkaAdmin {
     /// A consumer-type client of the same connection for the groups' committed offsets:
     /// librdkafka answers a `NOT_COORDINATOR` to `ListConsumerGroupOffsets` by sending the
     /// client's own consumer group to look up its coordinator again, and crashes when the
-    /// client has none, as an admin client (librdkafka issue 5040, open in 2.12). Its group
+    /// client has none, as an admin client (librdkafka issue 5040). Its group
     /// ([`GROUP_QUERIES_GROUP`]) never joins.
     group_queries: client::Client<DefaultClientContext>,
     refusals: Refusals,

@@ -41,7 +41,7 @@ impl Window {
         let stall = peak_at.duration_since(start).as_secs_f64();
         #[expect(clippy::cast_precision_loss, reason = "event counts")]
         let written = (committed_at(peak_at) - committed_at(first)) as f64;
-        let slack = before + i64::try_from(crate::ingest_per_second()).unwrap_or(0);
+        let slack = before + crate::lag_slack();
         Self {
             unowned: (
                 longest(samples, start, |s| s.unowned > 0),

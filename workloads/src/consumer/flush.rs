@@ -259,13 +259,14 @@ impl Flusher {
         mode: CommitMode,
     ) {
         if let Err(error) = offsets::commit(consumer, &self.topic, offsets, mode) {
-            tracing::warn!(%error, "offset commit failed; committing again at the next interval");
-            self.commit_failed();
+            self.commit_failed(&error);
         }
     }
 
-    /// An (asynchronous) commit failed: its offsets are committed again at the next interval.
-    pub fn commit_failed(&self) {
+    /// A commit failed (when sent, or asynchronously): its offsets are committed again at the
+    /// next interval.
+    pub fn commit_failed(&self, error: &dyn std::fmt::Display) {
+        tracing::warn!(%error, "offset commit failed; committing again at the next interval");
         lock(&self.progress).commit_failed();
     }
 

@@ -100,8 +100,7 @@ impl ConsumerContext for FlowContext {
 
     fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
         if let Err(error) = result {
-            tracing::warn!(%error, "offset commit failed; committing again at the next interval");
-            self.flusher.commit_failed();
+            self.flusher.commit_failed(&error);
             return;
         }
         for element in offsets.elements_for_topic(&self.flusher.topic) {
