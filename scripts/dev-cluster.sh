@@ -21,6 +21,8 @@
 #   scripts/dev-cluster.sh host-state   what a real node changes on this host (links, iptables chains,
 #                                    mounts, cgroups), as sorted lines: equal before start and after stop
 #   scripts/dev-cluster.sh stop      stop exactly what this run directory started, drop etcd data
+#   scripts/dev-cluster.sh reclaim   stop the real node a killed run left behind (its bridge names its
+#                                    run directory; a no-op while that run's processes live)
 #
 # EVENTFLOW_CACHE (default ~/.cache/eventflow) holds the builds in tools/kubernetes-<version>/bin;
 # EVENTFLOW_CLUSTER_DIR (default $EVENTFLOW_CACHE/run/cluster-default) holds PIDs, ports, PKI,
@@ -493,8 +495,9 @@ case ${1:-} in
     [ "$NODE_KIND" = real ] || { say "load-images needs a real node (EVENTFLOW_CLUSTER_NODE=real)"; exit 2; }
     shift; node_load_images "$@" ;;
   host-state) node_host_state ;;
+  reclaim) node_reclaim ;;
   stack) [ "$NODE_KIND" = real ] || { say "stack needs a real node"; exit 2; }; node_stack ;;
   chart) [ "$NODE_KIND" = real ] || { say "chart needs a real node"; exit 2; }; shift; node_chart "$@" ;;
   crictl) [ "$NODE_KIND" = real ] || { say "crictl needs a real node"; exit 2; }; shift; crictl_ "$@" ;;
- *) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+ *) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 2 ;;
 esac

@@ -29,9 +29,26 @@ node_say() { printf 'dev-node: %s\n' "$*" >&2; }
 
 # ------------------------------------------------------------------------------------ preparation
 
+# A real node whose run was killed (its stop never ran) leaves its bridge, whose alias names the run
+# directory: reclaimed by that run directory's own stop once none of its processes runs.
+node_reclaim() {
+  local owner c pid
+  ip link show "$NODE_BRIDGE" >/dev/null 2>&1 || return 0
+  owner=$(cat "/sys/class/net/$NODE_BRIDGE/ifalias" 2>/dev/null || true)
+  [ -n "$owner" ] && [ -f "$owner/host-before" ] || return 0
+  for c in "${CONTROL_PLANE[@]}" "${NODE_COMPONENTS[@]}"; do
+    pid=$(cat "$owner/$c.pid" 2>/dev/null || true)
+    if running "$pid" && grep -qF "$owner" "/proc/$pid/cmdline" 2>/dev/null; then return 0; fi
+  done
+  node_say "reclaiming the real node of a killed run (run directory $owner; none of its processes runs)"
+  EVENTFLOW_CLUSTER_DIR=$owner "$HERE/dev-cluster.sh" stop
+}
+
 node_host_check() {
+  node_reclaim
   ip link show "$NODE_BRIDGE" >/dev/null 2>&1 && {
-    node_say "the bridge $NODE_BRIDGE exists: another real-node cluster runs on this host (one at a time); stop it first"
+    node_say "the bridge $NODE_BRIDGE exists: another real-node cluster runs on this host (one at a time;" \
+      "run directory: $(cat "/sys/class/net/$NODE_BRIDGE/ifalias" 2>/dev/null || echo unknown)); stop it first"
     return 1
   }
   [ "$(id -u)" = 0 ] || { node_say "a real node needs root (containers, network, mounts)"; return 1; }
@@ -169,6 +186,8 @@ node_bridge_up() {
   ip link add "$NODE_BRIDGE" type bridge
   ip addr add "$NODE_IP/24" dev "$NODE_BRIDGE"
   ip link set "$NODE_BRIDGE" up
+  # The owner, for node_reclaim.
+  ip link set "$NODE_BRIDGE" alias "$RUN_DIR"
   echo "$NODE_BRIDGE" >"$RUN_DIR/bridge"
 }
 

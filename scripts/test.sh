@@ -83,6 +83,7 @@ eval "$(scripts/dev-cluster.sh start)"
 
 step "starting the real-node cluster (control plane; kubelet, containerd, kube-proxy, CoreDNS) and its stack (images; Kafka and FerretDB pods)"
 # operator/tests/real_node reads EVENTFLOW_REAL_NODE_DIR; its admin kubeconfig is in there.
+real_node reclaim
 scripts/dev-cluster.sh host-state >"$HOST_BEFORE"
 real_node start >/dev/null
 real_node stack

@@ -262,7 +262,7 @@ impl LocalRun {
 
 impl Drop for LocalRun {
     /// A failing test still leaves no process behind: SIGTERM lets the runtime stop its children
-    /// (a SIGKILL would orphan them).
+    /// (a SIGKILL would orphan them). A failing test's files stay, for its logs.
     fn drop(&mut self) {
         if self.child.try_wait().ok().flatten().is_none() {
             let _ = kill(
@@ -271,7 +271,11 @@ impl Drop for LocalRun {
             );
             let _ = self.child.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if std::thread::panicking() {
+            eprintln!("the local run's files are kept in {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
