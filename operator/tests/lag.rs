@@ -13,7 +13,7 @@ use eventflow_operator::{
         KafkaAdmin, KafkaConnection,
         lag::{LagError, LagReader, LagTarget},
     },
-    scaling::OffsetReset,
+    scaling::{OffsetReset, assignment::Assignment},
 };
 use eventflow_workloads::testkit::{self, DevServices, unique_name};
 use rdkafka::{
@@ -239,4 +239,59 @@ async fn unreachable_broker_fails_within_the_timeout() {
         matches!(measured, Err(LagError::Metadata { .. })),
         "{measured:?}"
     );
+}
+
+#[tokio::test]
+async fn the_sample_says_who_holds_the_partitions_once_the_group_settles() {
+    let bootstrap = bootstrap();
+    let topic = create_topic(&bootstrap, 2).await;
+    let group = unique_name("lag-group");
+    let (reader, client) = (LagReader::default(), client(&bootstrap, TIMEOUT));
+    let lag_target = target(&topic, &group, OffsetReset::Earliest);
+    let held = || async {
+        reader
+            .measure(&client, &lag_target)
+            .await
+            .unwrap()
+            .assignment
+    };
+    assert_eq!(
+        held().await,
+        Some(Assignment::default()),
+        "a group nobody joined holds nothing"
+    );
+    // Three members for two partitions: one holds none.
+    let members: Vec<_> = (0..3)
+        .map(|_| {
+            let consumer: StreamConsumer = config(&bootstrap)
+                .set("group.id", &group)
+                .set("partition.assignment.strategy", "cooperative-sticky")
+                .create()
+                .unwrap();
+            consumer.subscribe(&[&topic]).unwrap();
+            tokio::spawn(async move {
+                loop {
+                    let _ = consumer.recv().await;
+                }
+            })
+        })
+        .collect();
+    let expected = Assignment {
+        assigned_partitions: 2,
+        consumers_holding_none: 1,
+        working_consumers: 2,
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut last = None;
+    while last != Some(expected) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the settled group not reported within 60 s; last {last:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        last = held().await;
+    }
+    for member in members {
+        member.abort();
+    }
 }

@@ -73,6 +73,8 @@ impl Outcome {
         consumer
             .last_scale_reason
             .clone_from(&self.consumer.last_scale_reason);
+        consumer.assigned_partitions = self.consumer.assigned_partitions;
+        consumer.consumers_holding_none = self.consumer.consumers_holding_none;
     }
 }
 
@@ -186,7 +188,7 @@ impl Scaler {
             lag: poll.sample.as_ref().ok().map(lag_status).or(previous_lag),
             consumer: ConsumerStatus {
                 desired_replicas: Some(consumer::replicas(pipeline)),
-                ..before
+                ..held(poll.sample.as_ref().ok(), before)
             },
             scaled: None,
             next_poll: poll.interval.saturating_sub(poll.started.elapsed()),
@@ -303,7 +305,7 @@ pub async fn phase(
         current,
         // Only the scaling decision reads it: the cached Deployment is parsed for that alone.
         ready: if autoscaled {
-            ready_consumers(ctx, pipeline, current)
+            ready_consumers(ctx, pipeline, current, sample.as_ref().ok())
         } else {
             current
         },
@@ -343,11 +345,20 @@ async fn measure<'a>(
     Ok(reader.measure(&client, &LagTarget::of(pipeline)).await?)
 }
 
-/// Consumers ready now: the consumer Deployment's `readyReplicas` in the watch cache (a consumer
-/// is ready once it holds an assignment), at most `current`; `current` without the caches.
-fn ready_consumers(ctx: &super::Context, pipeline: &EventPipeline, current: u32) -> u32 {
+/// Consumers that consume now: the consumer Deployment's `readyReplicas` in the watch cache (a
+/// consumer is ready once it is in the group), at most `current`, and at most the members that
+/// hold partitions when the group's coordinator said (`sample`); `current` without the caches.
+fn ready_consumers(
+    ctx: &super::Context,
+    pipeline: &EventPipeline,
+    current: u32,
+    sample: Option<&LagSample>,
+) -> u32 {
+    let holding = sample
+        .and_then(|sample| sample.assignment)
+        .map_or(current, |assignment| assignment.working_consumers);
     let Some(children) = &ctx.children else {
-        return current;
+        return current.min(holding);
     };
     let name = meta::component_name(pipeline, Component::Consumer);
     let reference = ObjectRef::new(&name).within(&pipeline.namespace().unwrap_or_default());
@@ -358,7 +369,7 @@ fn ready_consumers(ctx: &super::Context, pipeline: &EventPipeline, current: u32)
         .and_then(|deployment| deployment.status?.ready_replicas)
         .and_then(|ready| u32::try_from(ready).ok())
         .unwrap_or(0);
-    ready.min(current)
+    ready.min(current).min(holding)
 }
 
 /// The topic's partitions: as just ensured, else as last seen, else as the spec asks.
@@ -401,6 +412,7 @@ fn outcome(
             ..lag_status(sample)
         })
         .or(previous_lag);
+    let before = held(sample, before);
     let (last_scale_time, last_scale_reason) = if decision.is_scale() {
         (Some(seconds(Utc::now())), Some(decision.reason.clone()))
     } else {
@@ -419,9 +431,23 @@ fn outcome(
             desired_replicas: Some(decision.desired),
             last_scale_time,
             last_scale_reason,
+            ..before
         },
         scaled: decision.is_scale().then(|| decision.reason.clone()),
         next_poll: Duration::ZERO,
+    }
+}
+
+/// `before` with who holds the partitions as `sample` found it: unknown when the group was not
+/// settled; kept as it was without a sample (a failed measurement).
+fn held(sample: Option<&LagSample>, before: ConsumerStatus) -> ConsumerStatus {
+    let Some(sample) = sample else {
+        return before;
+    };
+    ConsumerStatus {
+        assigned_partitions: sample.assignment.map(|a| a.assigned_partitions),
+        consumers_holding_none: sample.assignment.map(|a| a.consumers_holding_none),
+        ..before
     }
 }
 

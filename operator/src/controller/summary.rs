@@ -7,6 +7,7 @@ use super::status::READY;
 use crate::{
     crd::{ConsumerStatus, EventPipeline, EventPipelineStatus, Summary},
     resources::{consumer, service},
+    scaling::assignment::Assignment,
 };
 
 /// What a figure shows after a reconcile that could not learn it (e.g. Kafka unreachable).
@@ -24,7 +25,11 @@ pub fn summary(pipeline: &EventPipeline, status: &EventPipelineStatus) -> Summar
             .topic
             .as_ref()
             .map_or_else(unknown, |t| t.partitions.to_string()),
-        consumers: consumers(pipeline, &consumer),
+        consumers: consumers(
+            pipeline,
+            &consumer,
+            status.topic.as_ref().map(|t| t.partitions),
+        ),
         lag: status
             .lag
             .as_ref()
@@ -47,12 +52,29 @@ fn not_ready_reason(ready: &Condition) -> String {
     }
 }
 
-/// `current/desired` consumer pods.
-fn consumers(pipeline: &EventPipeline, status: &ConsumerStatus) -> String {
+/// `current/desired` consumer pods, and who holds the partitions when some have no owner or a
+/// consumer holds none (`2/2 assigned 1/4 (1 holding none)`).
+fn consumers(pipeline: &EventPipeline, status: &ConsumerStatus, partitions: Option<u32>) -> String {
     let desired = status
         .desired_replicas
         .unwrap_or_else(|| consumer::replicas(pipeline));
-    format!("{}/{desired}", status.replicas.unwrap_or(0))
+    let pods = format!("{}/{desired}", status.replicas.unwrap_or(0));
+    let (Some(assigned), Some(holding_none), Some(partitions)) = (
+        status.assigned_partitions,
+        status.consumers_holding_none,
+        partitions,
+    ) else {
+        return pods;
+    };
+    if assigned >= partitions && holding_none == 0 {
+        return pods;
+    }
+    let assignment = Assignment {
+        assigned_partitions: assigned,
+        consumers_holding_none: holding_none,
+        working_consumers: 0,
+    };
+    format!("{pods} {}", assignment.describe(partitions))
 }
 
 /// Why the consumer count is what it is: the scaler's last reason, or why it is fixed.
@@ -159,6 +181,39 @@ mod tests {
             summary.last_scale,
             "autoscaling off: spec.consumer.replicas is 2"
         );
+    }
+
+    #[test]
+    fn consumers_say_when_partitions_have_no_owner_or_a_consumer_holds_none() {
+        // (assigned, holding none) of 4 partitions -> the Consumers column
+        let table = [
+            (None, "2/2"),
+            (Some((4, 0)), "2/2"),
+            (Some((1, 0)), "2/2 assigned 1/4"),
+            (Some((4, 1)), "2/2 assigned 4/4 (1 holding none)"),
+            (Some((0, 2)), "2/2 assigned 0/4 (2 holding none)"),
+        ];
+        for (held, expected) in table {
+            let status = EventPipelineStatus {
+                topic: Some(TopicStatus {
+                    name: "orders".to_owned(),
+                    partitions: 4,
+                }),
+                consumer: Some(ConsumerStatus {
+                    replicas: Some(2),
+                    desired_replicas: Some(2),
+                    assigned_partitions: held.map(|(assigned, _)| assigned),
+                    consumers_holding_none: held.map(|(_, none)| none),
+                    ..ConsumerStatus::default()
+                }),
+                ..EventPipelineStatus::default()
+            };
+            assert_eq!(
+                summary(&pipeline(true), &status).consumers,
+                expected,
+                "{held:?}"
+            );
+        }
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub use self::{
     printcolumn = r#"{"name":"Ready","type":"string","description":"True when the pipeline runs its current spec, False when not, Pending before the operator's first reconcile.","jsonPath":".status.summary.ready"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","description":"Why the pipeline is not ready (the Ready condition's reason).","jsonPath":".status.summary.reason"}"#,
     printcolumn = r#"{"name":"Partitions","type":"string","description":"Partitions of the topic on the broker.","jsonPath":".status.summary.partitions"}"#,
-    printcolumn = r#"{"name":"Consumers","type":"string","description":"Consumer pods running and wanted, as current/desired.","jsonPath":".status.summary.consumers"}"#,
+    printcolumn = r#"{"name":"Consumers","type":"string","description":"Consumer pods running and wanted, as current/desired; then who holds the partitions while some have no owner or a consumer holds none.","jsonPath":".status.summary.consumers"}"#,
     printcolumn = r#"{"name":"Lag","type":"string","description":"Consumer-group lag in events at the operator's last measurement.","jsonPath":".status.summary.lag"}"#,
     printcolumn = r#"{"name":"Age","type":"date","description":"Time since the pipeline was created.","jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"Topic","type":"string","priority":1,"description":"The Kafka topic.","jsonPath":".status.summary.topic"}"#,

@@ -44,7 +44,9 @@ pub struct Summary {
     pub reason: String,
     /// The topic's partitions on the broker; `Unknown` while the broker cannot be asked.
     pub partitions: String,
-    /// Consumer pods running and wanted, as `current/desired` (e.g. `2/3`).
+    /// Consumer pods running and wanted, as `current/desired` (e.g. `2/3`), followed by who holds
+    /// the partitions while some have no owner or a consumer holds none (e.g.
+    /// `2/2 assigned 1/4 (1 holding none)`).
     pub consumers: String,
     /// The consumer group's total lag in events at the last measurement; `Unknown` before the
     /// first one.
@@ -123,4 +125,12 @@ pub struct ConsumerStatus {
     /// Why the scaler last changed (or kept) the consumer count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_scale_reason: Option<String>,
+    /// Partitions of the topic a member of the consumer group holds, as the group's coordinator
+    /// last reported a settled group (a member that died holds its partitions until its session
+    /// times out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_partitions: Option<u32>,
+    /// Members of the consumer group holding no partition of the topic, at the same report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumers_holding_none: Option<u32>,
 }

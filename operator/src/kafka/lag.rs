@@ -1,10 +1,12 @@
 //! Consumer-group lag of a pipeline's topic, measured against the broker (the counting rule
 //! is [`crate::scaling::sample`]'s).
 //!
-//! One measurement is four broker round trips, each bounded by the reader's timeout:
+//! One measurement is five broker round trips, each bounded by the reader's timeout:
 //! a metadata request for the topic (its partitions), one `OffsetFetch` for all partitions of the
-//! group (librdkafka's `ListConsumerGroupOffsets`, after a `FindCoordinator` it caches), and one
-//! `ListOffsets` each for the low and the high watermarks of all partitions. The librdkafka calls
+//! group (librdkafka's `ListConsumerGroupOffsets`, after a `FindCoordinator` it caches), one
+//! `ListOffsets` each for the low and the high watermarks of all partitions, and one
+//! `DescribeGroups` for who holds the partitions ([`assignment`]; its failure only leaves that
+//! part out). The librdkafka calls
 //! block, so they run on tokio's blocking pool and never stall a reconcile.
 //!
 //! The calls go through the connection's one client ([`crate::kafka::KafkaAdmins`]), whose
@@ -13,6 +15,7 @@
 
 use rdkafka::error::KafkaError;
 
+mod assignment;
 mod reader;
 
 pub use reader::{DEFAULT_TIMEOUT, LagReader};

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     args::LocalArgs,
-    assignment::Assignment,
+    assignment::{self, Assignment},
     consumers::ConsumerPool,
     figures::WorkloadFigures,
     scrape::Scrape,
@@ -366,7 +366,7 @@ impl Runtime {
             None => WorkloadFigures::between(&scrape, &scrape, 0.0),
         };
         self.last_scrape = Some((now, scrape));
-        self.assignment = Assignment::of(texts.iter().skip(1).map(String::as_str), self.partitions);
+        self.assignment = assignment::of(texts.iter().skip(1).map(String::as_str), self.partitions);
         (figures, urls)
     }
 

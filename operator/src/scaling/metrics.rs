@@ -201,6 +201,7 @@ mod tests {
             total: 5400,
             partitions_with_lag: 6,
             measured_at: Utc::now(),
+            assignment: None,
         };
         let input = Input {
             sample: &sample,

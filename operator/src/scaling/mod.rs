@@ -27,6 +27,7 @@
 //!
 //! A failed measurement never scales: [`hold`] keeps the current replicas and says why.
 
+pub mod assignment;
 mod decision;
 mod drain;
 mod history;
@@ -61,8 +62,9 @@ pub struct Input<'a> {
     /// Consumer replicas running now (applied, including pods still starting).
     pub current_replicas: u32,
     /// Consumers that consume now: the drain-time mode measures the per-replica rate over
-    /// these. The operator counts ready pods (`/readyz`: in the group); the local runtime counts
-    /// only ready consumers that hold partitions.
+    /// these. Only consumers that hold partitions count ([`assignment`]): the operator counts
+    /// ready pods (`/readyz`: in the group), at most the members the group's coordinator reports
+    /// holding partitions; the local runtime counts ready consumers that hold partitions.
     pub ready_replicas: u32,
 }
 

@@ -19,6 +19,8 @@
 
 use chrono::{DateTime, Utc};
 
+use super::assignment::Assignment;
+
 /// Where a consumer group without a usable committed offset starts reading
 /// (the consumers' `auto.offset.reset`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -78,6 +80,8 @@ pub struct LagSample {
     pub partitions_with_lag: u32,
     /// When the measurement completed.
     pub measured_at: DateTime<Utc>,
+    /// Who holds the partitions, when the group's coordinator could say (a settled group).
+    pub assignment: Option<Assignment>,
 }
 
 impl LagSample {
@@ -91,6 +95,7 @@ impl LagSample {
             total,
             partitions_with_lag: u32::try_from(with_lag).unwrap_or(u32::MAX),
             measured_at,
+            assignment: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! What `kubectl get eventpipelines` prints: `Pending` in every column before the operator's
 //! first reconcile, then the figures, with the lag of a pipeline without autoscaling measured
-//! too; `-o wide` adds the topic, the producer's URL and the last scale reason.
+//! too and who holds its partitions; `-o wide` adds the topic, the producer's URL and the last
+//! scale reason.
 
 use std::collections::BTreeMap;
 
@@ -98,8 +99,20 @@ fn get_shows_pending_then_the_figures_and_the_lag_without_autoscaling() {
     );
     assert_eq!(
         (shown["PARTITIONS"].as_str(), shown["CONSUMERS"].as_str()),
-        ("4", "2/2")
+        ("4", "2/2 assigned 0/4"),
+        "the node's pods are kwok's: none joins the group"
     );
+    let group = format!("eventflow-{namespace}-{name}");
+    let members = kafka::join(&group, &topic, 5);
+    wait_for("CONSUMERS to show a member holding none", CONVERGE, || {
+        (row(namespace, name, false)["CONSUMERS"] == "2/2 assigned 4/4 (1 holding none)")
+            .then_some(())
+    });
+    drop(members);
+    let _members = kafka::join(&group, &topic, 2);
+    wait_for("CONSUMERS to show every partition held", CONVERGE, || {
+        (row(namespace, name, false)["CONSUMERS"] == "2/2").then_some(())
+    });
 
     let wide = row(namespace, name, true);
     assert_eq!(wide["TOPIC"], topic);

@@ -1,6 +1,14 @@
 //! The tests' own view of the dev Kafka (rdkafka, not the operator's code): what the broker has.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread::JoinHandle,
+    time::Duration,
+};
 
 use futures::executor::block_on;
 use rdkafka::{
@@ -134,5 +142,45 @@ pub fn grow(topic: &str, partitions: usize) {
             .unwrap();
     for result in results {
         result.unwrap();
+    }
+}
+
+/// Members of a consumer group on a topic, each polling on its own thread until dropped (they
+/// then leave the group).
+pub struct Members {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// `count` members of `group` subscribed to `topic` (cooperative-sticky, as the consumers).
+pub fn join(group: &str, topic: &str, count: usize) -> Members {
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads = (0..count)
+        .map(|_| {
+            let consumer: BaseConsumer = config()
+                .set("group.id", group)
+                .set("partition.assignment.strategy", "cooperative-sticky")
+                .set("enable.auto.commit", "false")
+                .create()
+                .unwrap();
+            consumer.subscribe(&[topic]).unwrap();
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = consumer.poll(Duration::from_millis(100));
+                }
+                consumer.unsubscribe();
+            })
+        })
+        .collect();
+    Members { stop, threads }
+}
+
+impl Drop for Members {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
     }
 }

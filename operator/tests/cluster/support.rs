@@ -390,8 +390,9 @@ pub fn example(file: &str, namespace: &str) -> Vec<Value> {
         .collect()
 }
 
-/// `kubectl apply` of objects given as JSON.
+/// `kubectl apply` of objects given as JSON (the chart and its CRD installed first).
 pub fn apply(objects: &[Value]) -> String {
+    installed(); // the CRD, before the first EventPipeline
     let input = objects
         .iter()
         .map(|o| serde_json::to_string(o).unwrap())

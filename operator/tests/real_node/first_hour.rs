@@ -317,6 +317,18 @@ async fn burst_scales_consumers_out_and_back(
             (deployment["spec"]["replicas"] == 1).then_some(())
         },
     );
+    wait_for(
+        "the pipeline's status to show the one consumer holding every partition",
+        Duration::from_secs(120),
+        || {
+            let status = &cluster.json(&["eventpipeline", "-n", PIPELINES, PIPELINE])["status"];
+            let consumer = &status["consumer"];
+            (consumer["assignedPartitions"] == status["topic"]["partitions"]
+                && consumer["consumersHoldingNone"] == 0
+                && status["summary"]["consumers"] == "1/1")
+                .then_some(())
+        },
+    );
     accepted
 }
 

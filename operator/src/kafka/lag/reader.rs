@@ -15,13 +15,13 @@ use rdkafka::{
     metadata::MetadataPartition,
 };
 
-use super::{LagError, LagTarget};
+use super::{LagError, LagTarget, assignment};
 use crate::{
     kafka::{
         KafkaAdmin,
         ffi::{self, OffsetSpec, PartitionOffset},
     },
-    scaling::{LagSample, PartitionLag},
+    scaling::{LagSample, PartitionLag, assignment::Assignment},
 };
 
 /// Default bound of each broker round trip of one measurement.
@@ -46,19 +46,22 @@ impl LagReader {
         Self { timeout }
     }
 
-    /// Measures the lag of `target`'s group on its topic through `client` (at most four round
-    /// trips, on tokio's blocking pool).
+    /// Measures the lag of `target`'s group on its topic, and who holds its partitions, through
+    /// `client` (on tokio's blocking pool).
     pub async fn measure(
         &self,
         client: &Arc<KafkaAdmin>,
         target: &LagTarget,
     ) -> Result<LagSample, LagError> {
         let (admin, target, timeout) = (Arc::clone(client), target.clone(), self.timeout);
-        let per_partition =
+        let measured =
             tokio::task::spawn_blocking(move || measure_blocking(&admin, &target, timeout)).await;
         client.drain();
-        let per_partition = per_partition??;
-        Ok(LagSample::new(per_partition, Utc::now()))
+        let (per_partition, assignment) = measured??;
+        Ok(LagSample {
+            assignment,
+            ..LagSample::new(per_partition, Utc::now())
+        })
     }
 }
 
@@ -66,7 +69,7 @@ fn measure_blocking(
     admin: &KafkaAdmin,
     target: &LagTarget,
     timeout: Duration,
-) -> Result<Vec<PartitionLag>, LagError> {
+) -> Result<(Vec<PartitionLag>, Option<Assignment>), LagError> {
     let (client, topic) = (admin.client().inner(), &target.topic);
     let partitions = partitions_of(client, topic, timeout)?;
     let committed = committed_offsets(admin.group_queries(), target, &partitions, timeout)?;
@@ -84,14 +87,22 @@ fn measure_blocking(
     let present = |offset: Option<i64>| offset.ok_or_else(|| "no offset in the answer".to_owned());
     let low = in_order(&low, topic, &partitions, "low watermark", present)?;
     let high = in_order(&high, topic, &partitions, "high watermark", present)?;
-    Ok(partitions
+    let per_partition = partitions
         .iter()
         .zip(committed)
         .zip(low.into_iter().zip(high))
         .map(|((&partition, committed), watermarks)| {
             PartitionLag::from_offsets(partition, watermarks, committed, target.offset_reset)
         })
-        .collect())
+        .collect();
+    let assignment = assignment::read(
+        admin.group_queries(),
+        &target.group_id,
+        topic,
+        partitions.len(),
+        timeout,
+    );
+    Ok((per_partition, assignment))
 }
 
 /// First wait before asking a group's coordinator again.
