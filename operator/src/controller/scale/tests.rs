@@ -1,7 +1,7 @@
 //! The outcome of a decision: what it writes to status and when it announces a scale.
 
 use super::*;
-use crate::scaling::{OffsetReset, PartitionLag};
+use crate::scaling::{OffsetReset, PartitionLag, assignment::Assignment};
 
 fn sample(lags: &[i64]) -> LagSample {
     let partitions = lags
@@ -68,6 +68,43 @@ fn keeping_the_replicas_keeps_the_last_scale_time_and_reason() {
     );
     assert_eq!(kept.scaled, None, "no Event without a scale");
     assert_eq!(kept.lag.unwrap().total, 1);
+}
+
+#[test]
+fn who_holds_the_partitions_follows_each_sample_and_outlives_a_failed_one() {
+    let held_by = |assignment: Option<(u32, u32)>| {
+        let assignment = assignment.map(|(assigned, none)| Assignment {
+            assigned_partitions: assigned,
+            consumers_holding_none: none,
+            working_consumers: 1,
+        });
+        LagSample {
+            assignment,
+            ..sample(&[1, 1, 1, 1])
+        }
+    };
+    let decide = |before: ConsumerStatus, sample: Option<&LagSample>| {
+        let rule = if sample.is_some() {
+            Rule::LagThreshold
+        } else {
+            Rule::Hold
+        };
+        outcome((None, before), &decision(2, 2, rule), sample).consumer
+    };
+    let figures =
+        |status: &ConsumerStatus| (status.assigned_partitions, status.consumers_holding_none);
+    let settled = decide(ConsumerStatus::default(), Some(&held_by(Some((1, 1)))));
+    assert_eq!(figures(&settled), (Some(1), Some(1)));
+    assert_eq!(
+        figures(&decide(settled.clone(), None)),
+        (Some(1), Some(1)),
+        "a failed poll keeps them"
+    );
+    assert_eq!(
+        figures(&decide(settled, Some(&held_by(None)))),
+        (None, None),
+        "a rebalancing group leaves them out"
+    );
 }
 
 #[test]
