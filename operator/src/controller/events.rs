@@ -108,6 +108,25 @@ impl Publisher {
             .map(drop)
     }
 
+    /// This operator's Warning Events of `reason` on `pipeline` (this very object, by uid).
+    pub async fn warnings(
+        &self,
+        pipeline: &EventPipeline,
+        reason: &str,
+    ) -> kube::Result<Vec<Event>> {
+        let selector = format!(
+            "regarding.uid={},reason={reason},type={},reportingController={}",
+            pipeline.uid().unwrap_or_default(),
+            Severity::Warning.as_str(),
+            self.reporter.controller,
+        );
+        let listed = self
+            .events(pipeline)
+            .list(&kube::api::ListParams::default().fields(&selector))
+            .await?;
+        Ok(listed.items)
+    }
+
     fn events(&self, pipeline: &EventPipeline) -> Api<Event> {
         Api::namespaced(
             self.client.clone(),

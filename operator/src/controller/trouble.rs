@@ -9,7 +9,9 @@
 //!
 //! What was published lives in this memory, not in the pipeline's status: a reconcile may read
 //! a pipeline from the watch cache before the cache has the status the previous reconcile wrote.
-//! A restarted operator starts with an empty memory, so a trouble still there gets a new Warning.
+//! A restarted operator starts with an empty memory: a trouble it finds continues the Warning
+//! an earlier operator wrote for it within [`INHERIT_WITHIN`] (its series counts on) instead of
+//! publishing another.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -17,6 +19,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use k8s_openapi::{api::events::v1::Event, jiff::Timestamp};
 use kube::Resource;
 
 use super::{
@@ -28,14 +31,30 @@ use crate::crd::EventPipeline;
 /// The shortest time between two updates of a continuing trouble's Event.
 pub const REPEAT_EVERY: Duration = Duration::from_secs(5 * 60);
 
+/// How recently an earlier operator must have written a trouble's Warning for a restarted one
+/// to continue it: a trouble still there was written at most [`REPEAT_EVERY`] before that
+/// operator stopped.
+const INHERIT_WITHIN: Duration = Duration::from_secs(2 * REPEAT_EVERY.as_secs());
+
 /// Condition reasons that are no trouble: a rollout under way, a pipeline suspended on purpose,
 /// and a lag measurement that failed once (its cause, if lasting, has a reason of its own).
 const PASSING: [&str; 3] = ["Progressing", "Suspended", "MeasurementFailed"];
 
 /// The troubles published per pipeline (`namespace/name`), by reason.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Troubles {
     open: Mutex<HashMap<String, BTreeMap<String, Series>>>,
+    /// When this memory began: Warnings written before were an earlier operator's.
+    started: Timestamp,
+}
+
+impl Default for Troubles {
+    fn default() -> Self {
+        Self {
+            open: Mutex::default(),
+            started: Timestamp::now(),
+        }
+    }
 }
 
 /// One trouble's Event: its name (none until created), the generation and note it was
@@ -147,6 +166,14 @@ impl Troubles {
         for step in steps {
             match step {
                 Step::Start { reason, note } => {
+                    if let Some((name, count)) = self.inherited(publisher, pipeline, &reason).await
+                    {
+                        self.created(pipeline, &reason, name.clone(), count);
+                        if let Err(error) = publisher.repeat(pipeline, &name, count).await {
+                            tracing::warn!(%error, event = name, "could not update event");
+                        }
+                        continue;
+                    }
                     let created = publisher
                         .create(
                             pipeline,
@@ -156,7 +183,7 @@ impl Troubles {
                         )
                         .await;
                     match created {
-                        Ok(name) => self.created(pipeline, &reason, name),
+                        Ok(name) => self.created(pipeline, &reason, name, 1),
                         Err(error) => tracing::warn!(%error, reason, "could not publish event"),
                     }
                 }
@@ -173,14 +200,31 @@ impl Troubles {
         }
     }
 
-    /// Records the name of a trouble's Event, so that its repeats update it.
-    fn created(&self, pipeline: &EventPipeline, reason: &str, name: String) {
+    /// The Warning an earlier operator wrote for `reason` on `pipeline`, to continue: its name
+    /// and the count with this sighting ([`inheritable`]). A failed lookup inherits nothing.
+    async fn inherited(
+        &self,
+        publisher: &Publisher,
+        pipeline: &EventPipeline,
+        reason: &str,
+    ) -> Option<(String, i32)> {
+        let warnings = publisher
+            .warnings(pipeline, reason)
+            .await
+            .inspect_err(|error| tracing::debug!(%error, reason, "could not list warnings"))
+            .ok()?;
+        inheritable(&warnings, self.started, Timestamp::now())
+    }
+
+    /// Records the name of a trouble's Event and its count, so that its repeats update it.
+    fn created(&self, pipeline: &EventPipeline, reason: &str, name: String, count: i32) {
         let mut open = self.lock();
         if let Some(series) = open
             .get_mut(&pipeline.object_key())
             .and_then(|s| s.get_mut(reason))
         {
             series.event = Some(name);
+            series.count = series.count.max(count);
         }
     }
 
@@ -233,6 +277,30 @@ fn sight(
     })
 }
 
+/// Of the Warnings of one trouble, the one to continue: the last written, if before `started`
+/// (an earlier operator's) and within [`INHERIT_WITHIN`] of `now`; its name and count with one
+/// more sighting.
+fn inheritable(warnings: &[Event], started: Timestamp, now: Timestamp) -> Option<(String, i32)> {
+    let last_written = |event: &Event| {
+        event
+            .series
+            .as_ref()
+            .map(|series| series.last_observed_time.0)
+            .or_else(|| event.event_time.as_ref().map(|time| time.0))
+    };
+    let (written, event) = warnings
+        .iter()
+        .filter_map(|event| Some((last_written(event)?, event)))
+        .max_by_key(|(written, _)| *written)?;
+    let age = now.duration_since(written);
+    let recent = written < started && age.unsigned_abs() < INHERIT_WITHIN && age.is_positive();
+    if !recent {
+        return None;
+    }
+    let count = event.series.as_ref().map_or(1, |series| series.count);
+    Some((event.metadata.name.clone()?, count.saturating_add(1)))
+}
+
 /// The troubles among `conditions`, by reason, with the first message of each.
 fn troubles(conditions: &[DesiredCondition]) -> BTreeMap<String, String> {
     let mut found = BTreeMap::new();
@@ -249,6 +317,8 @@ fn troubles(conditions: &[DesiredCondition]) -> BTreeMap<String, String> {
 
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::{api::events::v1::EventSeries, apimachinery::pkg::apis::meta::v1::MicroTime};
+
     use super::*;
     use crate::controller::status::{PRODUCER_READY, READY, TOPIC_READY};
 
@@ -315,6 +385,48 @@ mod tests {
             troubles.lock().is_empty(),
             "nothing kept for a pipeline without trouble"
         );
+    }
+
+    #[test]
+    fn a_restarted_operator_continues_the_last_recent_warning_of_an_earlier_one() {
+        let now = Timestamp::now();
+        let ago = |secs: i64| MicroTime(now - k8s_openapi::jiff::SignedDuration::from_secs(secs));
+        let warning = |name: &str, created: i64, series: Option<(i32, i64)>| Event {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.to_owned()),
+                ..Default::default()
+            },
+            event_time: Some(ago(created)),
+            series: series.map(|(count, written)| EventSeries {
+                count,
+                last_observed_time: ago(written),
+            }),
+            ..Event::default()
+        };
+        let started = now - k8s_openapi::jiff::SignedDuration::from_secs(30);
+        let within = INHERIT_WITHIN.as_secs().cast_signed();
+        let cases = [
+            (vec![warning("a", 900, Some((4, 200)))], Some(("a", 5))),
+            (vec![warning("a", 60, None)], Some(("a", 2))),
+            (
+                vec![
+                    warning("old", 5000, Some((9, 400))),
+                    warning("new", 300, None),
+                ],
+                Some(("new", 2)),
+            ),
+            (vec![warning("stale", 5000, Some((9, within + 60)))], None),
+            (vec![warning("mine", 10, None)], None),
+            (vec![], None),
+        ];
+        for (warnings, expected) in cases {
+            let names: Vec<_> = warnings.iter().map(|w| w.metadata.name.clone()).collect();
+            assert_eq!(
+                inheritable(&warnings, started, now),
+                expected.map(|(name, count)| (name.to_owned(), count)),
+                "{names:?}"
+            );
+        }
     }
 
     #[test]

@@ -153,6 +153,15 @@ pub fn transactions_tokens(namespace: &str) {
 
 /// (type, note) of the `events.k8s.io` Events of the namespace matching `field_selector`.
 pub fn events(namespace: &str, field_selector: &str) -> Vec<(String, String)> {
+    let text = |event: &Value, field: &str| event[field].as_str().unwrap_or_default().to_owned();
+    event_objects(namespace, field_selector)
+        .iter()
+        .map(|event| (text(event, "type"), text(event, "note")))
+        .collect()
+}
+
+/// The `events.k8s.io` Events in `namespace` matching `field_selector`, as JSON.
+pub fn event_objects(namespace: &str, field_selector: &str) -> Vec<Value> {
     let events: Value = serde_json::from_str(&kubectl_ok(&[
         "-n",
         namespace,
@@ -164,13 +173,7 @@ pub fn events(namespace: &str, field_selector: &str) -> Vec<(String, String)> {
         "json",
     ]))
     .unwrap();
-    let text = |event: &Value, field: &str| event[field].as_str().unwrap_or_default().to_owned();
-    events["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|event| (text(event, "type"), text(event, "note")))
-        .collect()
+    events["items"].as_array().unwrap().clone()
 }
 
 /// The notes of the `severity` (`Normal`, `Warning`) Events with `reason` on pipeline `name`.

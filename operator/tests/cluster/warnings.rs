@@ -1,6 +1,7 @@
 //! Trouble a person must act on is a Warning Event, once per reason while it lasts, and a Normal
 //! `Recovered` Event when it is over: an unreachable Kafka, a missing Secret, and a topic deleted
-//! behind the operator's back (created again, empty: a Warning that its events are gone). The
+//! behind the operator's back (created again, empty: a Warning that its events are gone); a
+//! restarted operator continues the Warning of a trouble still there. The
 //! other reasons' Warnings are asserted where their trouble is made: a refused shrink
 //! (`pipelines.rs`), a refused login (`secrets.rs`), an incompatible schema (`schemas.rs`), a
 //! stuck rollout (`rollout.rs`).
@@ -10,8 +11,8 @@ use serde_json::{Value, json};
 use crate::{
     kafka,
     support::{
-        CONVERGE, Watched, apply, example, is_ready, kubectl_ok, patch, pipeline_events, topic_of,
-        wait_event, wait_for, wait_pipeline,
+        CONVERGE, Namespace, Watched, apply, event_objects, example, is_ready, kubectl_ok, patch,
+        pipeline_events, start_operator, topic_of, wait_event, wait_for, wait_pipeline,
     },
 };
 
@@ -95,6 +96,32 @@ fn an_unreachable_kafka_and_a_missing_secret_are_one_warning_each_then_recovered
             "{name}"
         );
     }
+}
+
+/// An operator restarted while a trouble lasts continues the Warning the earlier one wrote (its
+/// series counts on) instead of publishing another.
+#[test]
+fn a_restarted_operator_continues_the_warning_of_a_trouble_still_there() {
+    let _cluster = crate::support::shared();
+    let ns = Namespace::new("inherit");
+    let namespace = ns.0.as_str();
+    let mut unsecret = quickstart(namespace, "unsecret");
+    unsecret["spec"]["sink"]["mongodb"]["uriSecretRef"]["name"] = "absent".into();
+    apply(&[unsecret]);
+    let first = start_operator(namespace, namespace, &[]);
+    wait_event(namespace, "unsecret", "Warning", "SecretMissing");
+    drop(first);
+
+    let _second = start_operator(namespace, namespace, &[]);
+    let selector = "regarding.kind=EventPipeline,regarding.name=unsecret,reason=SecretMissing";
+    let counts = wait_for("the Warning's series to count on", CONVERGE, || {
+        let counts: Vec<i64> = event_objects(namespace, selector)
+            .iter()
+            .map(|event| event["series"]["count"].as_i64().unwrap_or(1))
+            .collect();
+        (counts.iter().any(|count| *count >= 2)).then_some(counts)
+    });
+    assert_eq!(counts.len(), 1, "one Warning, continued: {counts:?}");
 }
 
 #[test]
