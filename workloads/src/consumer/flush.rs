@@ -270,6 +270,12 @@ impl Flusher {
         lock(&self.progress).commit_failed();
     }
 
+    /// The offsets librdkafka last saw committed, per partition: a partition behind what was
+    /// written is committed again at the next interval ([`offsets::Progress::confirm`]).
+    pub fn confirm_commits(&self, committed: impl IntoIterator<Item = (i32, i64)>) {
+        lock(&self.progress).confirm(committed);
+    }
+
     /// Commits what was written since the last commit, asynchronously, once the commit
     /// interval has passed.
     pub fn commit_if_due<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>) {

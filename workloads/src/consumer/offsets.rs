@@ -62,6 +62,23 @@ impl Progress {
         self.uncommitted = !self.written.is_empty();
     }
 
+    /// Compares what was written with the offsets librdkafka last saw committed (its
+    /// statistics): a partition still behind is committed again at the next interval. This is
+    /// how a failed asynchronous commit is noticed: librdkafka reports its result to no
+    /// callback (only to its log, as `COMMITFAIL`), and an idle consumer would otherwise never
+    /// commit its last batches.
+    pub fn confirm(&mut self, committed: impl IntoIterator<Item = (i32, i64)>) {
+        for (partition, committed) in committed {
+            if self
+                .written
+                .get(&partition)
+                .is_some_and(|written| *written > committed)
+            {
+                self.uncommitted = true;
+            }
+        }
+    }
+
     /// Forgets partitions this consumer no longer owns, so it never commits them again.
     pub fn forget(&mut self, partitions: &[i32]) {
         self.written.retain(|p, _| !partitions.contains(p));
@@ -132,6 +149,27 @@ mod tests {
             progress.take_due(start + second, second),
             Some(BTreeMap::from([(0, 5)])),
             "the failed commit again"
+        );
+    }
+
+    #[test]
+    fn a_partition_committed_behind_what_was_written_is_committed_again() {
+        let start = Instant::now();
+        let second = Duration::from_secs(1);
+        let mut progress = Progress::default();
+        progress.record(&BTreeMap::from([(0, 5), (1, 9)]));
+        assert!(progress.take_due(start, second).is_some());
+        progress.confirm([(0, 5), (1, 9), (2, 3)]);
+        assert_eq!(
+            progress.take_due(start + second, second),
+            None,
+            "all confirmed"
+        );
+        progress.confirm([(0, 5), (1, -1001)]);
+        assert_eq!(
+            progress.take_due(start + second, second),
+            Some(BTreeMap::from([(0, 5), (1, 9)])),
+            "the lost commit again"
         );
     }
 

@@ -1,6 +1,7 @@
 //! The consumer's librdkafka context: flush before partitions are revoked, pause partitions
 //! assigned while writes fail, track the assignment, committed offsets and lag (from commit
-//! results and librdkafka statistics), and route librdkafka's errors and logs to tracing.
+//! results and librdkafka statistics, which also confirm the commits), and route librdkafka's
+//! errors and logs to tracing.
 
 use std::sync::Arc;
 
@@ -50,10 +51,14 @@ impl ClientContext for FlowContext {
             return;
         };
         let metrics = &self.flusher.metrics;
-        for partition in topic.partitions.values() {
-            if partition.partition < 0 || !partition.desired {
-                continue;
-            }
+        let owned = || {
+            (topic.partitions.values())
+                .filter(|partition| partition.partition >= 0 && partition.desired)
+        };
+        self.flusher.confirm_commits(
+            owned().map(|partition| (partition.partition, partition.committed_offset)),
+        );
+        for partition in owned() {
             let label = partition.partition.to_string();
             if partition.consumer_lag >= 0 {
                 metrics
