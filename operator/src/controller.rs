@@ -156,7 +156,8 @@ async fn reconcile_spec(
     let applied = apply::apply_all(&ctx.client, pipeline, &desired, ctx.children.as_ref()).await?;
     ctx.scaler.applied(pipeline, consumers);
     let missing = references::missing_secrets(&ctx.client, pipeline, &ctx.secrets).await?;
-    let mut desired_conditions = conditions_of(pipeline, &topic, &applied, &missing);
+    let sink = sink_condition(pipeline, ctx, &missing).await;
+    let mut desired_conditions = conditions_of(pipeline, &topic, sink, &applied, &missing);
     let ready = desired_conditions.iter().all(|v| v.ok);
     desired_conditions.extend(scaling.condition.clone());
     write_status(
@@ -284,9 +285,40 @@ async fn ensure_topic(
     Ok(Ok(report))
 }
 
+/// `SinkReady`: whether the sink's MongoDB answers a ping ([`crate::sink`]); none while the
+/// pipeline is suspended (no pod writes to it).
+async fn sink_condition(
+    pipeline: &EventPipeline,
+    ctx: &Context,
+    missing_secrets: &[references::MissingSecret],
+) -> Option<DesiredCondition> {
+    if pipeline.spec.suspend {
+        return None;
+    }
+    let missing = missing_secrets
+        .iter()
+        .find(|m| m.field == references::SINK_FIELD);
+    Some(match missing {
+        Some(missing) => {
+            DesiredCondition::not_ok(status::SINK_READY, "SecretMissing", missing.message.clone())
+        }
+        None => match ctx.sinks.check(&ctx.client, pipeline).await {
+            Ok(()) => DesiredCondition::ok(status::SINK_READY, "Reachable", "MongoDB answers ping"),
+            Err(unavailable) => DesiredCondition::not_ok(
+                status::SINK_READY,
+                "MongoDBUnavailable",
+                unavailable.to_string(),
+            ),
+        },
+    })
+}
+
+/// The conditions of a reconcile that applied the workloads; `Ready` first, the sink's right
+/// after the topic's (a failing MongoDB is the cause of consumers that are not ready).
 fn conditions_of(
     pipeline: &EventPipeline,
     topic: &Result<TopicReport>,
+    sink: Option<DesiredCondition>,
     applied: &apply::Applied,
     missing_secrets: &[references::MissingSecret],
 ) -> Vec<DesiredCondition> {
@@ -302,11 +334,12 @@ fn conditions_of(
             DesiredCondition::not_ok(type_, "SecretMissing", missing.join("; "))
         }
     };
-    let mut desired_conditions = vec![
-        status::topic_condition(topic),
+    let mut desired_conditions = vec![status::topic_condition(topic)];
+    desired_conditions.extend(sink);
+    desired_conditions.extend([
         workload(status::PRODUCER_READY, &applied.producer, true),
         workload(status::CONSUMER_READY, &applied.consumer, false),
-    ];
+    ]);
     let ready = if pipeline.spec.suspend {
         DesiredCondition::not_ok(
             status::READY,

@@ -14,5 +14,7 @@ pub mod resync_cache;
 pub mod scaling;
 pub mod schema_check;
 pub mod schema_evolution;
+pub mod secret;
+pub mod sink;
 
 pub use error::{Error, Result};

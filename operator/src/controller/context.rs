@@ -20,6 +20,7 @@ use crate::{
     kafka::{KafkaAdmins, lag, topic::TopicReportCache},
     metrics::Metrics,
     resources::{self, BuildContext, validate::SpecChecks},
+    sink::SinkChecks,
 };
 
 /// Tunables of the reconciler.
@@ -83,6 +84,8 @@ pub struct Context {
     pub topics: TopicReportCache,
     /// Pipelines whose Secrets were all found, not read again until the resync.
     pub secrets: FoundSecrets,
+    /// The MongoDB clients of the sink check, and the pings that succeeded.
+    pub sinks: SinkChecks,
     /// The topic owner records.
     pub claims: Claims,
     /// The generation whose Events were published, per pipeline.
@@ -122,6 +125,7 @@ impl Context {
             spec_checks: SpecChecks::default(),
             topics,
             secrets,
+            sinks: SinkChecks::default(),
             generations: Generations::default(),
             troubles: Troubles::default(),
             failures: Mutex::new(HashMap::new()),
@@ -153,6 +157,7 @@ impl Context {
         self.spec_checks.forget(pipeline);
         self.topics.forget(pipeline);
         self.secrets.forget(pipeline);
+        self.sinks.forget(pipeline);
         self.generations.forget(pipeline);
         self.troubles.forget(pipeline);
         self.metrics.forget(pipeline);

@@ -26,11 +26,16 @@ pub enum Reader {
     Producer,
 }
 
+/// The spec field of the sink's Secret.
+pub const SINK_FIELD: &str = "sink.mongodb.uriSecretRef";
+
 /// A Secret (or key) a workload needs but the namespace lacks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MissingSecret {
     /// Who needs it.
     pub reader: Reader,
+    /// The spec field naming it.
+    pub field: &'static str,
     /// What is missing, naming the spec field.
     pub message: String,
 }
@@ -38,7 +43,7 @@ pub struct MissingSecret {
 /// Every Secret key the pipeline's pods read, with the spec field naming it.
 fn referenced(pipeline: &EventPipeline) -> Vec<(Reader, &'static str, &SecretKeySelector)> {
     let mongodb = &pipeline.spec.sink.mongodb.uri_secret_ref;
-    let mut keys = vec![(Reader::Both, "sink.mongodb.uriSecretRef", mongodb)];
+    let mut keys = vec![(Reader::Both, SINK_FIELD, mongodb)];
     if let Some(auth) = &pipeline.spec.producer.auth {
         if let Some(tokens) = &auth.secret_ref {
             keys.push((Reader::Producer, "producer.auth.secretRef", tokens));
@@ -78,7 +83,11 @@ pub async fn missing_secrets(
             }
             Some(_) => continue,
         };
-        missing.push(MissingSecret { reader, message });
+        missing.push(MissingSecret {
+            reader,
+            field,
+            message,
+        });
     }
     if missing.is_empty() {
         found.keep(pipeline, ());

@@ -33,6 +33,8 @@ pub const TOPIC_READY: &str = "TopicReady";
 pub const PRODUCER_READY: &str = "ProducerReady";
 /// The consumer Deployment is available.
 pub const CONSUMER_READY: &str = "ConsumerReady";
+/// The sink's MongoDB answers (not checked while the pipeline is suspended).
+pub const SINK_READY: &str = "SinkReady";
 /// The scaling phase measured the lag and decided (autoscaled pipelines only).
 pub const SCALING: &str = "Scaling";
 

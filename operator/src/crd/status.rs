@@ -11,7 +11,7 @@ pub struct EventPipelineStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Ready`, `TopicReady`, `ProducerReady`, `ConsumerReady` and `Scaling`.
+    /// `Ready`, `TopicReady`, `SinkReady`, `ProducerReady`, `ConsumerReady` and `Scaling`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,

@@ -2,12 +2,10 @@
 
 use std::{collections::BTreeMap, fmt};
 
-use eventflow_contract::properties;
-use k8s_openapi::api::core::v1::Secret;
-use kube::{Api, Client, ResourceExt};
+use kube::{Client, ResourceExt};
 use rdkafka::ClientConfig;
 
-use crate::{Error, Result, crd::EventPipeline};
+use crate::{Result, crd::EventPipeline};
 
 /// Where a Kafka cluster is and how to talk to it: the identity of a cached client
 /// ([`super::KafkaAdmins`]), which serves the topic calls and the lag measurements of every
@@ -59,7 +57,7 @@ impl KafkaConnection {
             return Ok(Self::plain(bootstrap));
         };
         let namespace = pipeline.namespace().unwrap_or_default();
-        let properties = read_secret(client, &namespace, &secret_ref.name).await?;
+        let properties = crate::secret::read(client, &namespace, &secret_ref.name).await?;
         Ok(Self {
             bootstrap,
             properties,
@@ -75,33 +73,6 @@ impl KafkaConnection {
         }
         config
     }
-}
-
-/// Every key of a Secret as a UTF-8 string, trimmed as the workloads trim the mounted files
-/// ([`eventflow_contract::properties::value`]).
-async fn read_secret(
-    client: &Client,
-    namespace: &str,
-    name: &str,
-) -> Result<BTreeMap<String, String>> {
-    let secret_error = |reason: String| Error::Secret {
-        name: format!("{namespace}/{name}"),
-        reason,
-    };
-    let secret = Api::<Secret>::namespaced(client.clone(), namespace)
-        .get_opt(name)
-        .await?
-        .ok_or_else(|| secret_error("not found".to_owned()))?;
-    let mut values: BTreeMap<String, String> = secret.string_data.unwrap_or_default();
-    for (key, bytes) in secret.data.unwrap_or_default() {
-        let value = String::from_utf8(bytes.0)
-            .map_err(|_| secret_error(format!("key {key} is not UTF-8")))?;
-        values.insert(key, value);
-    }
-    for value in values.values_mut() {
-        *value = properties::value(value).to_owned();
-    }
-    Ok(values)
 }
 
 #[cfg(test)]

@@ -157,12 +157,17 @@ impl Drop for Stopped {
 }
 
 /// `resourceVersion` of an object.
+/// What a write by the operator changes: a pipeline's `resourceVersion` (its status), a
+/// Deployment's `generation` (its spec; the Deployment controller's status updates, which go on
+/// while the rollout finishes, leave it).
 fn version(kind: &str, namespace: &str, name: &str) -> String {
     let object = get(kind, namespace, name).unwrap();
-    object["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    let field = if kind == "deployment" {
+        "generation"
+    } else {
+        "resourceVersion"
+    };
+    object["metadata"][field].to_string()
 }
 
 /// The Events of `namespace` reported by the operator replica `identity`.

@@ -11,8 +11,7 @@ use eventflow_workloads::testkit::{CaForm, SecuredKafka};
 use serde_json::json;
 
 use crate::support::{
-    CONVERGE, Watched, apply, condition, is_ready, kubectl_ok, operator_log, wait_event,
-    wait_pipeline,
+    CONVERGE, Watched, apply, condition, kubectl_ok, operator_log, wait_event, wait_pipeline,
 };
 
 const BEARER_TOKEN: &str = "b34r3r-s3cr3t-cluster-XYZ";
@@ -69,7 +68,22 @@ fn sasl_ssl_through_the_secret_and_no_credential_reaches_the_operator_log_status
         pipeline(ns, "secrets", "kafka", &secured.bootstrap),
         pipeline(ns, "wrong", "kafka-wrong", &secured.bootstrap),
     ]);
-    wait_pipeline(ns, "secrets", "Ready", CONVERGE, is_ready);
+    // Kafka through the Secret works; the MongoDB behind a password does not exist, and the
+    // sink check's message and Warning say so without the password.
+    let secured_topic = wait_pipeline(
+        ns,
+        "secrets",
+        "TopicReady, SinkReady=False",
+        CONVERGE,
+        |p| {
+            condition(p, "TopicReady").is_some_and(|(status, _, _, _)| status == "True")
+                && condition(p, "SinkReady").is_some_and(|(status, _, _, _)| status == "False")
+        },
+    );
+    let (_, reason, message, _) = condition(&secured_topic, "SinkReady").unwrap();
+    assert_eq!(reason, "MongoDBUnavailable", "{message}");
+    assert!(message.contains("mongo.example"), "{message}");
+    wait_event(ns, "secrets", "Warning", "MongoDBUnavailable");
     let refused = wait_pipeline(ns, "wrong", "TopicReady=False", CONVERGE, |p| {
         condition(p, "TopicReady").is_some_and(|(status, _, _, _)| status == "False")
     });

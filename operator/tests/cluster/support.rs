@@ -31,6 +31,8 @@ pub struct Env {
     pub admin_kubeconfig: PathBuf,
     /// The dev Kafka's bootstrap servers.
     pub kafka: String,
+    /// The dev MongoDB's URI (the operator pings it as the pipelines' sink).
+    pub mongodb: String,
     /// Scratch directory of this test process (kubeconfigs, operator logs).
     pub scratch: PathBuf,
 }
@@ -46,6 +48,8 @@ pub fn env() -> &'static Env {
             std::env::var("KUBECONFIG").unwrap_or_else(|_| panic!("KUBECONFIG is not set; {hint}"));
         let kafka = std::env::var("EVENTFLOW_KAFKA_BOOTSTRAP")
             .unwrap_or_else(|_| panic!("EVENTFLOW_KAFKA_BOOTSTRAP is not set; {hint}"));
+        let mongodb = std::env::var("EVENTFLOW_MONGODB_URI")
+            .unwrap_or_else(|_| panic!("EVENTFLOW_MONGODB_URI is not set; {hint}"));
         for tool in ["kubectl", "helm"] {
             let found = Command::new(tool).arg("version").output();
             assert!(
@@ -58,6 +62,7 @@ pub fn env() -> &'static Env {
         Env {
             admin_kubeconfig: PathBuf::from(kubeconfig),
             kafka,
+            mongodb,
             scratch,
         }
     })
@@ -350,7 +355,7 @@ pub fn start_operator(namespace: &str, identity: &str, extra: &[&str]) -> Operat
 }
 
 impl Namespace {
-    /// A fresh namespace with the `mongodb` Secret the examples refer to.
+    /// A fresh namespace with the `mongodb` Secret the examples refer to (the dev MongoDB).
     pub fn new(prefix: &str) -> Self {
         let name = unique_name(prefix).to_lowercase();
         kubectl_ok(&["create", "namespace", &name]);
@@ -361,7 +366,7 @@ impl Namespace {
             "secret",
             "generic",
             "mongodb",
-            "--from-literal=uri=mongodb://127.0.0.1:1",
+            &format!("--from-literal=uri={}", env().mongodb),
         ]);
         Self(name)
     }

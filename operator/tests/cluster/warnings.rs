@@ -1,8 +1,8 @@
 //! Trouble a person must act on is a Warning Event, once per reason while it lasts, and a Normal
-//! `Recovered` Event when it is over: an unreachable Kafka, a missing Secret, and a topic deleted
-//! behind the operator's back (created again, empty: a Warning that its events are gone); a
-//! restarted operator continues the Warning of a trouble still there. The
-//! other reasons' Warnings are asserted where their trouble is made: a refused shrink
+//! `Recovered` Event when it is over: an unreachable Kafka, a missing Secret, an unreachable
+//! MongoDB, and a topic deleted behind the operator's back (created again, empty: a Warning that
+//! its events are gone); a restarted operator continues the Warning of a trouble still there.
+//! The other reasons' Warnings are asserted where their trouble is made: a refused shrink
 //! (`pipelines.rs`), a refused login (`secrets.rs`), an incompatible schema (`schemas.rs`), a
 //! stuck rollout (`rollout.rs`).
 
@@ -25,7 +25,7 @@ fn quickstart(ns: &str, name: &str) -> Value {
 }
 
 #[test]
-fn an_unreachable_kafka_and_a_missing_secret_are_one_warning_each_then_recovered() {
+fn kafka_secret_and_mongodb_troubles_are_one_warning_each_then_recovered() {
     let _cluster = crate::support::shared();
     let watched = Watched::new("warnings");
     let ns = &watched.ns.0;
@@ -57,20 +57,35 @@ fn an_unreachable_kafka_and_a_missing_secret_are_one_warning_each_then_recovered
         1
     );
 
-    kubectl_ok(&[
-        "-n",
-        ns,
-        "create",
-        "secret",
-        "generic",
-        "absent",
-        "--from-literal=uri=x",
-    ]);
+    // The Secret arrives with a MongoDB nobody answers at: the sink check names it.
+    let secret = |action: &str, uri: &str| {
+        let uri = format!("--from-literal=uri={uri}");
+        let args = ["-n", ns, "create", "secret", "generic", "absent", &uri];
+        if action == "create" {
+            kubectl_ok(&args);
+        } else {
+            let manifest = kubectl_ok(&[&args[..], &["--dry-run=client", "-o", "yaml"]].concat());
+            crate::support::kubectl_stdin(&["apply", "-f", "-"], &manifest);
+        }
+    };
+    secret("create", "mongodb://127.0.0.1:1");
     let over = wait_event(ns, "unsecret", "Normal", "Recovered");
     assert!(
         over[0].starts_with("SecretMissing resolved after"),
         "{over:?}"
     );
+    let mongodb_notes = wait_event(ns, "unsecret", "Warning", "MongoDBUnavailable");
+    assert!(
+        mongodb_notes[0].starts_with("MongoDB ping failed"),
+        "{mongodb_notes:?}"
+    );
+    secret("replace", &crate::support::env().mongodb);
+    wait_for("MongoDBUnavailable to be over", CONVERGE, || {
+        let over = pipeline_events(ns, "unsecret", "Normal", "Recovered");
+        over.iter()
+            .any(|note| note.starts_with("MongoDBUnavailable resolved after"))
+            .then_some(())
+    });
     let kafka = json!({"spec": {"kafka": {"bootstrapServers": crate::support::env().kafka}}});
     assert!(patch(ns, "dead", &kafka).status.success());
     let over = wait_event(ns, "dead", "Normal", "Recovered");
@@ -79,15 +94,20 @@ fn an_unreachable_kafka_and_a_missing_secret_are_one_warning_each_then_recovered
         "{over:?}"
     );
     wait_pipeline(ns, "dead", "Ready", CONVERGE, is_ready);
-    for (name, reason) in [("dead", "KafkaUnavailable"), ("unsecret", "SecretMissing")] {
-        assert_eq!(
-            pipeline_events(ns, name, "Warning", reason).len(),
-            1,
-            "{name}"
-        );
+    for (name, reasons) in [
+        ("dead", &["KafkaUnavailable"][..]),
+        ("unsecret", &["SecretMissing", "MongoDBUnavailable"]),
+    ] {
+        for reason in reasons {
+            assert_eq!(
+                pipeline_events(ns, name, "Warning", reason).len(),
+                1,
+                "{name} {reason}"
+            );
+        }
         assert_eq!(
             pipeline_events(ns, name, "Normal", "Recovered").len(),
-            1,
+            reasons.len(),
             "{name}"
         );
         assert_eq!(
