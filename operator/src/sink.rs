@@ -5,9 +5,14 @@
 //!
 //! One client per URI, shared by the pipelines that write to the same MongoDB (a client keeps a
 //! connection pool and monitors its servers); a URI no pipeline uses any more is dropped with
-//! its last pipeline. A successful ping is reused under [`crate::resync_cache`]'s rule, bounded
-//! by [`CHECK_EVERY`]; a failed one is not, so every reconcile of a pipeline whose MongoDB fails
-//! asks again.
+//! its last pipeline. A ping's outcome is reused under [`crate::resync_cache`]'s rule, bounded
+//! by [`CHECK_EVERY`]: a lag poll of an unchanged pipeline neither reads its Secret nor pings.
+//!
+//! The condition's message says what kind of failure it is, in words that stay the same while
+//! the failure lasts (a message that changed with every ping would write the status, and so
+//! reconcile, again and again); the driver's own error goes to the log, through one outage log
+//! per URI (`eventflow_contract::outage`: a line when it starts failing, a summary at most
+//! every 2 minutes, a line when it answers again).
 
 use std::{
     collections::{HashMap, hash_map::DefaultHasher},
@@ -16,8 +21,15 @@ use std::{
     time::Duration,
 };
 
+use std::sync::Arc;
+
+use eventflow_contract::outage::Outage;
 use kube::{Client, ResourceExt};
-use mongodb::{bson::doc, options::ClientOptions};
+use mongodb::{
+    bson::doc,
+    error::{Error as MongoError, ErrorKind},
+    options::ClientOptions,
+};
 
 use crate::{crd::EventPipeline, resync_cache::ResyncCache};
 
@@ -32,17 +44,25 @@ const PING_TIMEOUT: Duration = Duration::from_secs(5);
 #[error("{0}")]
 pub struct SinkUnavailable(pub String);
 
-/// The clients by URI and the pings that succeeded, per pipeline.
+/// The clients by URI and the last outcome per pipeline.
 #[derive(Debug)]
 pub struct SinkChecks {
     clients: Mutex<Clients>,
-    answered: ResyncCache<()>,
+    outcomes: ResyncCache<Result<(), SinkUnavailable>>,
+}
+
+/// One MongoDB: its client, its servers (for messages: never the credentials) and its outage log.
+#[derive(Debug, Clone)]
+struct Sink {
+    client: mongodb::Client,
+    hosts: String,
+    outage: Arc<Outage>,
 }
 
 #[derive(Debug, Default)]
 struct Clients {
     /// By the digest of the URI (the URI itself, a secret, is not kept as a key).
-    by_uri: HashMap<u64, mongodb::Client>,
+    by_uri: HashMap<u64, Sink>,
     /// The URI digest each pipeline uses.
     used_by: HashMap<String, u64>,
 }
@@ -51,21 +71,27 @@ impl Default for SinkChecks {
     fn default() -> Self {
         Self {
             clients: Mutex::default(),
-            answered: ResyncCache::new(CHECK_EVERY),
+            outcomes: ResyncCache::new(CHECK_EVERY),
         }
     }
 }
 
 impl SinkChecks {
-    /// Pings the pipeline's MongoDB, unless it answered recently.
+    /// Pings the pipeline's MongoDB, unless this pipeline object was checked recently.
     pub async fn check(
         &self,
         client: &Client,
         pipeline: &EventPipeline,
     ) -> Result<(), SinkUnavailable> {
-        if self.answered.has(pipeline) {
-            return Ok(());
+        if let Some(outcome) = self.outcomes.find(pipeline, |kept| Some(kept.clone())) {
+            return outcome;
         }
+        let outcome = self.ping(client, pipeline).await;
+        self.outcomes.keep(pipeline, outcome.clone());
+        outcome
+    }
+
+    async fn ping(&self, client: &Client, pipeline: &EventPipeline) -> Result<(), SinkUnavailable> {
         let selector = &pipeline.spec.sink.mongodb.uri_secret_ref;
         let namespace = pipeline.namespace().unwrap_or_default();
         let where_ = format!("secret {namespace}/{} key {}", selector.name, selector.key);
@@ -75,24 +101,29 @@ impl SinkChecks {
         let uri = values
             .get(&selector.key)
             .ok_or_else(|| SinkUnavailable(format!("{where_} not found")))?;
-        let mongodb = self.client(pipeline, uri, &where_).await?;
-        let admin = mongodb.database("admin");
+        let sink = self.client(pipeline, uri, &where_).await?;
+        let admin = sink.client.database("admin");
         let ping = admin.run_command(doc! { "ping": 1 });
-        match tokio::time::timeout(PING_TIMEOUT, ping).await {
+        let failure = match tokio::time::timeout(PING_TIMEOUT, ping).await {
             Ok(Ok(_)) => {
-                self.answered.keep(pipeline, ());
-                Ok(())
+                sink.outage.recovered();
+                return Ok(());
             }
-            Ok(Err(error)) => Err(SinkUnavailable(format!("MongoDB ping failed: {error}"))),
-            Err(_) => Err(SinkUnavailable(format!(
-                "MongoDB did not answer a ping within {PING_TIMEOUT:?}"
-            ))),
-        }
+            Ok(Err(error)) => {
+                sink.outage.failed(&error.to_string());
+                kind_of(&error)
+            }
+            Err(_) => {
+                sink.outage.failed("no answer to ping");
+                Failure::NoAnswer
+            }
+        };
+        Err(failure.message(&sink.hosts))
     }
 
     /// Forgets `pipeline` (deleted), dropping its client when no other pipeline uses it.
     pub fn forget(&self, pipeline: &EventPipeline) {
-        self.answered.forget(pipeline);
+        self.outcomes.forget(pipeline);
         let mut clients = self.lock();
         if let Some(digest) = clients.used_by.remove(&pipeline.object_key()) {
             clients.release(digest);
@@ -105,7 +136,7 @@ impl SinkChecks {
         pipeline: &EventPipeline,
         uri: &str,
         where_: &str,
-    ) -> Result<mongodb::Client, SinkUnavailable> {
+    ) -> Result<Sink, SinkUnavailable> {
         let digest = digest(uri);
         let key = pipeline.object_key();
         let cached = self.lock().by_uri.get(&digest).cloned();
@@ -120,12 +151,20 @@ impl SinkChecks {
         options.server_selection_timeout = Some(PING_TIMEOUT);
         options.connect_timeout = Some(PING_TIMEOUT);
         options.app_name = Some("eventflow-operator".to_owned());
+        let hosts = (options.hosts.iter().map(ToString::to_string))
+            .collect::<Vec<_>>()
+            .join(",");
         let client = mongodb::Client::with_options(options)
-            .map_err(|error| SinkUnavailable(format!("MongoDB client: {error}")))?;
+            .map_err(|error| SinkUnavailable(format!("MongoDB client for {hosts}: {error}")))?;
+        let sink = Sink {
+            client,
+            outage: Arc::new(Outage::new(format!("MongoDB at {hosts}"))),
+            hosts,
+        };
         let mut clients = self.lock();
-        let client = clients.by_uri.entry(digest).or_insert(client).clone();
+        let sink = clients.by_uri.entry(digest).or_insert(sink).clone();
         clients.uses(key, digest);
-        Ok(client)
+        Ok(sink)
     }
 
     fn lock(&self) -> MutexGuard<'_, Clients> {
@@ -149,6 +188,44 @@ impl Clients {
         if !self.used_by.values().any(|used| *used == digest) {
             self.by_uri.remove(&digest);
         }
+    }
+}
+
+/// What kind of failure a ping had, in words that stay the same while it lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// No server answered in time (unreachable, unresolvable, timed out).
+    NoAnswer,
+    /// The login was refused.
+    Login,
+    /// The server answered the ping with an error.
+    Refused,
+    /// Anything else the driver reports.
+    Other,
+}
+
+impl Failure {
+    fn message(self, hosts: &str) -> SinkUnavailable {
+        let what = match self {
+            Self::NoAnswer => format!("no answer from MongoDB at {hosts} within {PING_TIMEOUT:?}"),
+            Self::Login => format!("MongoDB at {hosts} refused the login"),
+            Self::Refused => format!("MongoDB at {hosts} refused the ping"),
+            Self::Other => format!("the ping of MongoDB at {hosts} failed"),
+        };
+        SinkUnavailable(format!(
+            "{what} (the operator's log has the driver's error)"
+        ))
+    }
+}
+
+fn kind_of(error: &MongoError) -> Failure {
+    match error.kind.as_ref() {
+        ErrorKind::ServerSelection { .. } | ErrorKind::DnsResolve { .. } | ErrorKind::Io(_) => {
+            Failure::NoAnswer
+        }
+        ErrorKind::Authentication { .. } => Failure::Login,
+        ErrorKind::Command(_) => Failure::Refused,
+        _ => Failure::Other,
     }
 }
 

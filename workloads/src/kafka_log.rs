@@ -32,8 +32,17 @@ pub fn outage_of(config: &ClientConfig) -> Arc<Outage> {
     outage(config.get("bootstrap.servers").unwrap_or_default())
 }
 
-/// A librdkafka log line: warnings and worse are failures of the connection, the rest debug.
+/// librdkafka's facility for a configuration it ignores or overrides: said once at start, not a
+/// failure of the connection.
+const CONFIGURATION_WARNING: &str = "CONFWARN";
+
+/// A librdkafka log line: warnings and worse are failures of the connection (a configuration
+/// warning is a warning of its own), the rest debug.
 pub fn log(outage: &Outage, level: RDKafkaLogLevel, facility: &str, message: &str) {
+    if facility == CONFIGURATION_WARNING {
+        tracing::warn!(facility, "librdkafka: {message}");
+        return;
+    }
     let failure = matches!(
         level,
         RDKafkaLogLevel::Emerg
@@ -93,3 +102,28 @@ impl ClientContext for QuietContext {
 }
 
 impl ConsumerContext for QuietContext {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configuration_warning_is_no_failure_of_the_connection() {
+        let outage = Outage::new("Kafka at test:9092");
+        let warning = RDKafkaLogLevel::Warning;
+        log(
+            &outage,
+            warning,
+            "CONFWARN",
+            "property x is a consumer property",
+        );
+        assert!(!outage.is_failing());
+        log(
+            &outage,
+            warning,
+            "FAIL",
+            "test:9092/bootstrap: Connect failed",
+        );
+        assert!(outage.is_failing());
+    }
+}

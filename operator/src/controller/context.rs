@@ -43,6 +43,8 @@ pub struct Settings {
     pub topic_policy: TopicPolicy,
     /// Namespace of the topic owner records (the operator's own).
     pub claims_namespace: String,
+    /// Whether reconciles ping the sinks' MongoDB (`SinkReady`, [`crate::sink`]).
+    pub check_sinks: bool,
 }
 
 impl Default for Settings {
@@ -56,6 +58,7 @@ impl Default for Settings {
             lag_timeout: lag::DEFAULT_TIMEOUT,
             topic_policy: TopicPolicy::default(),
             claims_namespace: "default".to_owned(),
+            check_sinks: true,
         }
     }
 }

@@ -76,7 +76,7 @@ fn kafka_secret_and_mongodb_troubles_are_one_warning_each_then_recovered() {
     );
     let mongodb_notes = wait_event(ns, "unsecret", "Warning", "MongoDBUnavailable");
     assert!(
-        mongodb_notes[0].starts_with("MongoDB ping failed"),
+        mongodb_notes[0].starts_with("no answer from MongoDB at 127.0.0.1:1 within 5s"),
         "{mongodb_notes:?}"
     );
     secret("replace", &crate::support::env().mongodb);

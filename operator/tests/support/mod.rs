@@ -257,8 +257,14 @@ pub fn secret_of(name: &str, keys: &[(String, String)]) -> Secret {
     }
 }
 
-/// A controller context over `client`, with Kafka calls bounded to a few seconds.
+/// A controller context over `client`, with Kafka calls bounded to a few seconds and no sink
+/// check: the fixture's MongoDB does not exist, and a ping would move a paused clock by its
+/// timeout (the sink check is tested on the dev cluster, `cluster/warnings.rs`).
 pub fn context(client: Client, settings: Settings) -> Arc<Context> {
+    let settings = Settings {
+        check_sinks: false,
+        ..settings
+    };
     let build = BuildContext {
         workload_image: "ghcr.io/eventflow/eventflow:test".to_owned(),
         workload_log_format: eventflow_contract::logs::LogFormat::Json,

@@ -298,9 +298,11 @@ pub fn free_port() -> u16 {
 
 fn properties_file(extra: &[(String, String)]) -> PathBuf {
     let path = std::env::temp_dir().join(format!("{}.properties", name("consumer_props")));
-    // Short sessions so that a killed member leaves the group quickly.
-    let mut text = "session.timeout.ms=6000\nheartbeat.interval.ms=1000\n".to_owned();
-    text.extend(extra.iter().map(|(key, value)| format!("{key}={value}\n")));
+    let lines: Vec<String> = extra
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect();
+    let text = lines.join("\n") + "\n";
     std::fs::write(&path, text).unwrap();
     path
 }
