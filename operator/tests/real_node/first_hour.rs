@@ -42,6 +42,7 @@ async fn a_users_first_hour_on_a_real_node() {
     apply_every_example();
     let producer = service_url(PIPELINES, &format!("{PIPELINE}-producer"), 8080);
     let mongo = mongo_collection(PIPELINE).await;
+    reachable(&producer).await;
     let first = send(&producer, "first", 1).await;
     wait_stored(&mongo, &first).await;
     println!(
@@ -195,6 +196,20 @@ async fn mongo_collection(name: &str) -> mongodb::Collection<Document> {
             .await
             .expect("MongoDB client");
     client.database("eventflow").collection(name)
+}
+
+/// Waits until the Service accepts connections: kube-proxy writes its rules shortly after the
+/// pods are Ready (until then a connection is refused).
+async fn reachable(url: &str) {
+    let address = url.trim_start_matches("http://").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while let Err(error) = tokio::net::TcpStream::connect(&address).await {
+        assert!(
+            Instant::now() < deadline,
+            "{url} refused connections for 30 s: {error}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Posts `count` events with ids `prefix-N` in one request; the ids the producer accepted (202).
