@@ -1,13 +1,13 @@
 //! Consumer-group lag of a pipeline's topic, measured against the broker (the counting rule
 //! is [`crate::scaling::sample`]'s).
 //!
-//! One measurement is five broker round trips, each bounded by the reader's timeout:
-//! a metadata request for the topic (its partitions), one `OffsetFetch` for all partitions of the
+//! One measurement is these broker round trips, each bounded by the reader's timeout: a
+//! metadata request for the topic (its partitions), one `OffsetFetch` for all partitions of the
 //! group (librdkafka's `ListConsumerGroupOffsets`, after a `FindCoordinator` it caches), one
-//! `ListOffsets` each for the low and the high watermarks of all partitions, and one
-//! `DescribeGroups` for who holds the partitions ([`assignment`]; its failure only leaves that
-//! part out). The librdkafka calls
-//! block, so they run on tokio's blocking pool and never stall a reconcile.
+//! `ListOffsets` each for the low and the high watermarks of all partitions, and, for who holds
+//! the partitions ([`assignment`]; its failure only leaves that part out), librdkafka's group
+//! listing: a `ListGroups` to every broker, then a `DescribeGroups` of the group. The librdkafka
+//! calls block, so they run on tokio's blocking pool and never stall a reconcile.
 //!
 //! The calls go through the connection's one client ([`crate::kafka::KafkaAdmins`]), whose
 //! `group.id` plays no part: the group is named in each request. The client never joins a

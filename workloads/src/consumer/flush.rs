@@ -263,8 +263,9 @@ impl Flusher {
         }
     }
 
-    /// A commit failed (when sent, or asynchronously): its offsets are committed again at the
-    /// next interval.
+    /// A commit failed (a synchronous one, or one whose result librdkafka reports; an
+    /// asynchronous manual commit's is reported to nobody, [`Self::confirm_commits`] catches
+    /// it): its offsets are committed again at the next interval.
     pub fn commit_failed(&self, error: &dyn std::fmt::Display) {
         tracing::warn!(%error, "offset commit failed; committing again at the next interval");
         lock(&self.progress).commit_failed();

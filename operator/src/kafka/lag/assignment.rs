@@ -1,5 +1,5 @@
-//! Who holds the topic's partitions, as the group coordinator describes the group (one
-//! `DescribeGroups` round trip, through librdkafka's group listing).
+//! Who holds the topic's partitions, as the group coordinator describes the group (librdkafka's
+//! group listing: a `ListGroups` to every broker, then a `DescribeGroups` of the group).
 //!
 //! Only a group in a settled state answers: `Stable` (each member's assignment, in the consumer
 //! protocol's encoding) or `Empty`/`Dead` (no member, so no partition held). During a rebalance
