@@ -139,10 +139,12 @@ impl SinkChecks {
     ) -> Result<Sink, SinkUnavailable> {
         let digest = digest(uri);
         let key = pipeline.object_key();
-        let cached = self.lock().by_uri.get(&digest).cloned();
-        if let Some(client) = cached {
-            self.lock().uses(key, digest);
-            return Ok(client);
+        {
+            let mut clients = self.lock();
+            if let Some(sink) = clients.by_uri.get(&digest).cloned() {
+                clients.uses(key, digest);
+                return Ok(sink);
+            }
         }
         // The parser's message may quote the URI: only where it is is said.
         let mut options = ClientOptions::parse(uri)
