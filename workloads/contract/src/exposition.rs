@@ -1,5 +1,9 @@
 //! The Prometheus text exposition format that every eventflow process serves on `/metrics`,
 //! read back into samples (by the local runtime's status and by the tests).
+//!
+//! Not `prometheus-parse` (0.2.5, the maintained fork of `prometheus-scrape`): it splits label
+//! pairs on `,` and `=`, so a label value holding either is cut, leaves escapes undecoded, and
+//! folds a histogram's `_bucket` lines into one sample, while callers read each series by name.
 
 use std::collections::BTreeMap;
 
