@@ -439,3 +439,30 @@ fn history_stays_bounded_by_the_policy_windows() {
     // 300 s window at one poll per 10 s: the recommendations of the last 300 s, both ends.
     assert_eq!(history.recommendations().len(), 31);
 }
+
+#[test]
+fn a_re_created_topic_wakes_a_pipeline_scaled_to_zero() {
+    // The group committed up to 900 on the old topic; the new one holds 40 events.
+    let policy = Policy::new(0, 10, 1000);
+    let sample = LagSample::new(
+        vec![PartitionLag::from_offsets(
+            0,
+            (0, 40),
+            Some(900),
+            crate::scaling::OffsetReset::Earliest,
+        )],
+        at(0),
+    );
+    let input = Input {
+        sample: &sample,
+        partitions: 1,
+        current_replicas: 0,
+        ready_replicas: 0,
+    };
+    let decision = decide(&policy, &input, &mut History::default());
+    assert_eq!(
+        (decision.desired, decision.rule),
+        (1, Rule::LagThreshold),
+        "{decision:?}"
+    );
+}
