@@ -79,6 +79,7 @@ async fn a_users_first_hour_on_a_real_node() {
         &[TOKEN, MONGODB_URI, &sasl_password],
         &[PIPELINES, SYSTEM],
     );
+    a_standby_replica_turns_ready();
     lifecycle::delete_and_uninstall(PIPELINES, [PIPELINE, RETAINED], RELEASE, SYSTEM);
 }
 
@@ -131,6 +132,40 @@ async fn operator_holds_the_lease_and_serves_metrics() {
     assert!(
         text.contains("eventflow_operator_"),
         "operator metrics at {url}:\n{text}"
+    );
+}
+
+/// A second operator replica stands by: its `/readyz` (ready to take over) passes the chart's
+/// readiness probe, so `helm upgrade --wait` returns, while one of the two holds the Lease.
+fn a_standby_replica_turns_ready() {
+    let cluster = cluster();
+    cluster.helm_ok(&[
+        "upgrade",
+        RELEASE,
+        &format!("{REPO}/charts/eventflow"),
+        "--namespace",
+        SYSTEM,
+        "--reuse-values",
+        "--set",
+        "operator.replicas=2",
+        "--wait",
+        "--timeout",
+        "3m",
+    ]);
+    let pods = cluster.pods(SYSTEM, "app.kubernetes.io/name=eventflow");
+    assert_eq!(pods.len(), 2, "two operator pods: {pods:#?}");
+    for pod in &pods {
+        assert!(
+            pod_ready(pod),
+            "each operator pod, leader and standby, is Ready: {:#}",
+            pod["status"]
+        );
+    }
+    let lease = cluster.json(&["lease", "-n", SYSTEM, "eventflow-operator"]);
+    let holder = lease["spec"]["holderIdentity"].as_str().unwrap_or_default();
+    assert!(
+        pods.iter().any(|pod| pod["metadata"]["name"] == holder),
+        "one of the operator pods holds the Lease, not {holder:?}"
     );
 }
 
