@@ -31,7 +31,7 @@ const PARTITIONS: i32 = 4;
 const BOUND_KIB: u64 = 10 * 1024;
 /// How much more a paused consumer may hold after rebalances hand it more partitions: they are
 /// paused on assignment, so at most allocator noise.
-const FLAT_KIB: u64 = 3 * 1024;
+const FLAT_KIB: u64 = 4 * 1024;
 
 /// Events of about `bytes` each (the data padded), for tests of memory.
 fn padded_events(prefix: &str, range: std::ops::Range<usize>, bytes: usize) -> Vec<Outgoing> {
