@@ -26,7 +26,12 @@ step "installing schemathesis (pinned, from PyPI; workloads/tests/producer_contr
 scripts/schemathesis.sh >/dev/null
 
 step "building the test binaries"
-cargo test --workspace --locked --no-run
+binaries=$(mktemp)
+cargo test --workspace --locked --no-run 2>&1 | tee "$binaries"
+# The real-node test's binary, which runs beside the others (below).
+REAL_NODE_TEST=$(sed -n 's|^ *Executable tests/real_node/main.rs (\(.*\))$|\1|p' "$binaries")
+rm -f "$binaries"
+[ -x "$REAL_NODE_TEST" ] || { echo "the real-node test binary was not found in cargo's output"; exit 1; }
 
 step "container images: make images (release build; podman and a Debian base image when Docker is absent)"
 export TAG=${TAG:-dev}
@@ -88,12 +93,22 @@ scripts/dev-cluster.sh host-state >"$HOST_BEFORE"
 real_node start >/dev/null
 real_node stack
 
-step "cargo test --workspace"
+step "cargo test --workspace, the real-node first hour beside it"
 log=$EVENTFLOW_RUN_DIR/cargo-test.log  # stop_all reads it too
+# The first-hour test mostly waits for pods, on a cluster of its own (control plane, Kafka and
+# MongoDB pods) that no other test touches, so it runs beside the rest instead of after it.
+real_node_log=$EVENTFLOW_RUN_DIR/real-node-test.log
+(cd operator && exec "$REAL_NODE_TEST" "$@") >"$real_node_log" 2>&1 &
+real_node_test=$!
 set +e
-cargo test --workspace --locked --no-fail-fast -- "$@" 2>&1 | tee "$log"
+cargo test --workspace --locked --no-fail-fast -- --skip a_users_first_hour_on_a_real_node "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+wait "$real_node_test"
+real_node_status=$?
 set -e
+printf '\n==> the real-node first hour (%s)\n' "$REAL_NODE_TEST" | tee -a "$log"
+tee -a "$log" <"$real_node_log"
+[ "$real_node_status" -eq 0 ] || status=$real_node_status
 # One closing line over every test binary (cargo prints one per binary, the last often doc-tests).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "\ntests: %d passed, %d failed\n", p, f }' "$log"
