@@ -142,8 +142,8 @@ impl Claims {
         }
     }
 
-    /// The topics `pipeline` owns.
-    pub async fn held(&self, pipeline: &EventPipeline) -> Result<Vec<Owner>> {
+    /// The owner records of the topics `pipeline` owns, read from the API server.
+    pub async fn owned_topics(&self, pipeline: &EventPipeline) -> Result<Vec<Owner>> {
         let records = self.api.list(&owned_by(pipeline)).await?;
         Ok(records.items.iter().filter_map(Owner::of).collect())
     }
