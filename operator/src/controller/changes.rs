@@ -3,7 +3,8 @@
 //!
 //! Which generation's `Created`/`Updated` Event was published lives in [`Generations`], not
 //! only in the status: a reconcile may read the pipeline from the watch cache before the cache
-//! has the status the previous reconcile wrote, and would announce the same generation twice.
+//! has the status the previous reconcile wrote, and would publish the same generation's Event
+//! twice.
 
 use std::{
     collections::HashMap,
