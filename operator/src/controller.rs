@@ -171,7 +171,7 @@ async fn reconcile_spec(
     )
     .await?;
     changes::publish_changes(pipeline, ctx, &topic, &scaling).await;
-    ctx.troubles
+    ctx.warnings
         .observe(&ctx.recorder, pipeline, &desired_conditions)
         .await;
     topic?;
@@ -217,7 +217,7 @@ async fn refuse(
         DesiredCondition::not_ok(status::READY, reason.as_str(), message.clone());
     let desired = status::desired_status(pipeline, &[desired_condition], None, None);
     status::write(api, pipeline, &desired).await?;
-    ctx.troubles
+    ctx.warnings
         .raise(&ctx.recorder, pipeline, reason.as_str(), &message)
         .await;
     ctx.metrics.record_conditions(pipeline, &desired.conditions);

@@ -12,8 +12,8 @@ use eventflow_contract::backoff::Backoff;
 use kube::Client;
 
 use super::{
-    apply, changes::Generations, claims::Claims, events, references::FoundSecrets, scale,
-    tenancy::TopicPolicy, trouble::Troubles,
+    apply, changes::PublishedGenerations, claims::Claims, events, references::FoundSecrets, scale,
+    tenancy::TopicPolicy, trouble::WarningEvents,
 };
 use crate::{
     crd::EventPipeline,
@@ -92,9 +92,9 @@ pub struct Context {
     /// The topic owner records.
     pub claims: Claims,
     /// The generation whose Events were published, per pipeline.
-    pub generations: Generations,
-    /// The troubles published as Warning Events, per pipeline.
-    pub troubles: Troubles,
+    pub published_generations: PublishedGenerations,
+    /// The Warning Events published per pipeline for the troubles a person must act on.
+    pub warnings: WarningEvents,
     failures: Mutex<HashMap<String, Backoff>>,
 }
 
@@ -129,8 +129,8 @@ impl Context {
             topics,
             secrets,
             sinks: SinkChecks::default(),
-            generations: Generations::default(),
-            troubles: Troubles::default(),
+            published_generations: PublishedGenerations::default(),
+            warnings: WarningEvents::default(),
             failures: Mutex::new(HashMap::new()),
         }
     }
@@ -161,8 +161,8 @@ impl Context {
         self.topics.forget(pipeline);
         self.secrets.forget(pipeline);
         self.sinks.forget(pipeline);
-        self.generations.forget(pipeline);
-        self.troubles.forget(pipeline);
+        self.published_generations.forget(pipeline);
+        self.warnings.forget(pipeline);
         self.metrics.forget(pipeline);
         self.reset_backoff(pipeline);
     }
