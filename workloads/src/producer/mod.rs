@@ -37,8 +37,8 @@ use clap::Args;
 use prometheus::Registry;
 use tokio::net::TcpListener;
 
-pub use self::{body::Limits, routes::router, state::AppState};
 use self::{
+    body::DEFAULT_MAX_EVENTS_PER_REQUEST,
     in_flight::InFlight,
     kafka::KafkaSink,
     metrics::Metrics,
@@ -46,6 +46,7 @@ use self::{
     store::Store,
     write_path::{Ingest, Validation},
 };
+pub use self::{body::Limits, routes::router, state::AppState};
 use eventflow_contract::{
     self as contract,
     admin::{self, Readiness},
@@ -188,9 +189,6 @@ impl ProducerArgs {
             })
     }
 }
-
-/// Most events in one request unless configured.
-pub const DEFAULT_MAX_EVENTS_PER_REQUEST: usize = 1000;
 
 /// Longest wait for one Kafka answer while reading the dead-letter topic (then 503).
 const DEAD_LETTER_READ_TIMEOUT: Duration = Duration::from_secs(5);
