@@ -93,6 +93,13 @@ impl Claims {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Forgets the claims of `pipeline` (deleted) confirmed so far; its owner records stay
+    /// until [`Claims::release`] deletes them.
+    pub fn forget(&self, pipeline: &EventPipeline) {
+        let uid = pipeline.uid().unwrap_or_default();
+        self.lock().retain(|(owner, _)| *owner != uid);
+    }
+
     /// The owner of `topic` on the cluster `cluster`, if any.
     pub async fn owner(&self, cluster: &str, topic: &str) -> Result<Option<Owner>> {
         let name = record_name(cluster, topic);
@@ -148,10 +155,9 @@ impl Claims {
         Ok(records.items.iter().filter_map(Owner::of).collect())
     }
 
-    /// Releases every topic `pipeline` owns.
+    /// Releases every topic `pipeline` owns by deleting their owner records; what is kept in
+    /// memory about the pipeline's claims goes in [`Claims::forget`].
     pub async fn release(&self, pipeline: &EventPipeline) -> Result<()> {
-        let uid = pipeline.uid().unwrap_or_default();
-        self.lock().retain(|(owner, _)| *owner != uid);
         for record in self.api.list(&owned_by(pipeline)).await?.items {
             match self
                 .api

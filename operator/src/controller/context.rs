@@ -151,9 +151,13 @@ impl Context {
             .next_delay()
     }
 
-    /// Drops everything kept about a deleted `pipeline`: its scaling history, Kafka client,
-    /// spec checks, topic reports, found Secrets, published Events, metric series and retry
-    /// delay.
+    /// Drops everything kept in memory about a deleted `pipeline`; the one place that does.
+    ///
+    /// That is its scaling history, Kafka and MongoDB clients (unless another pipeline uses
+    /// them), spec checks, topic reports, found Secrets, sink check outcomes, published
+    /// generation, Warning Events, confirmed topic claims, metric series and retry delay.
+    /// Called once [`super::finalizer::cleanup`] succeeded, which deletes what the pipeline
+    /// left in Kafka and its topic owner records.
     pub fn forget(&self, pipeline: &EventPipeline) {
         self.scaler.forget(pipeline);
         self.kafka.release(pipeline);
@@ -163,6 +167,7 @@ impl Context {
         self.sinks.forget(pipeline);
         self.published_generations.forget(pipeline);
         self.warnings.forget(pipeline);
+        self.claims.forget(pipeline);
         self.metrics.forget(pipeline);
         self.reset_backoff(pipeline);
     }
