@@ -179,8 +179,9 @@ async fn reconcile_spec(
 }
 
 /// An invalid spec (or one whose schema versions cannot be served): `Ready=False` with the
-/// reason, a Warning Event ([`trouble`]), then [`Error::InvalidSpec`], on which [`error_policy`] waits for the
-/// next change. Nothing is applied, so the workloads keep what they served.
+/// reason, a Warning Event ([`trouble`]), then [`Error::InvalidSpec`], on which
+/// [`error_policy`] waits for the next change. Nothing is applied, so the workloads keep what
+/// they served.
 async fn refuse_invalid(
     api: &Api<EventPipeline>,
     pipeline: &EventPipeline,
