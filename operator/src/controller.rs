@@ -171,7 +171,7 @@ async fn reconcile_spec(
     )
     .await?;
     changes::publish_changes(pipeline, ctx, &topic, &scaling).await;
-    ctx.troubles
+    ctx.warnings
         .observe(&ctx.recorder, pipeline, &desired_conditions)
         .await;
     topic?;
@@ -179,8 +179,9 @@ async fn reconcile_spec(
 }
 
 /// An invalid spec (or one whose schema versions cannot be served): `Ready=False` with the
-/// reason, a Warning Event ([`trouble`]), then [`Error::InvalidSpec`], on which [`error_policy`] waits for the
-/// next change. Nothing is applied, so the workloads keep what they served.
+/// reason, a Warning Event ([`trouble`]), then [`Error::InvalidSpec`], on which
+/// [`error_policy`] waits for the next change. Nothing is applied, so the workloads keep what
+/// they served.
 async fn refuse_invalid(
     api: &Api<EventPipeline>,
     pipeline: &EventPipeline,
@@ -217,7 +218,7 @@ async fn refuse(
         DesiredCondition::not_ok(status::READY, reason.as_str(), message.clone());
     let desired = status::desired_status(pipeline, &[desired_condition], None, None);
     status::write(api, pipeline, &desired).await?;
-    ctx.troubles
+    ctx.warnings
         .raise(&ctx.recorder, pipeline, reason.as_str(), &message)
         .await;
     ctx.metrics.record_conditions(pipeline, &desired.conditions);

@@ -78,8 +78,9 @@ impl Leadership {
         }
     }
 
-    /// Whether the Lease was renewed within the renew deadline and not lost since.
-    pub fn holds(&self) -> bool {
+    /// Whether this replica leads now: the Lease was renewed within the renew deadline and not
+    /// lost since.
+    pub fn is_leader(&self) -> bool {
         !self.lost.is_cancelled() && self.until().is_some_and(|until| Instant::now() < until)
     }
 
@@ -158,7 +159,7 @@ impl LeaderElector {
     }
 
     /// One round: acquire a free or expired Lease, or renew ours; `true` when we hold it now.
-    /// On success, [`Leadership::holds`] until the renew deadline.
+    /// On success, [`Leadership::is_leader`] is true until the renew deadline.
     pub async fn try_acquire_or_renew(&self) -> Result<bool> {
         let sent = Instant::now();
         let held = self.bounded(self.acquire_or_renew()).await?;
@@ -232,14 +233,14 @@ impl LeaderElector {
     /// Renews the Lease every retry period until `stop` is cancelled; steps down (cancels
     /// [`Leadership::lost`] and returns) when another replica holds it or no renewal succeeded
     /// within the renew deadline.
-    pub async fn keep(&self, stop: CancellationToken) {
+    pub async fn keep_renewing(&self, stop: CancellationToken) {
         while let Some(until) = self.leadership.until() {
             let next = (Instant::now() + self.timings.retry_period).min(until);
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep_until(next) => {}
             }
-            if !self.leadership.holds() {
+            if !self.leadership.is_leader() {
                 break;
             }
             let renewal = tokio::time::timeout_at(until, self.try_acquire_or_renew()).await;

@@ -103,13 +103,13 @@ async fn a_holder_expires_after_the_lease_duration_unchanged_as_the_standby_saw_
 async fn the_holder_acts_only_until_the_renew_deadline_after_its_last_renewal() {
     let client = fake(None).await;
     let a = elector(&client, "a");
-    assert!(!a.leadership().holds(), "before the first renewal");
+    assert!(!a.leadership().is_leader(), "before the first renewal");
     assert!(a.try_acquire_or_renew().await.unwrap());
     let deadline = Timings::CLIENT_GO.renew_deadline;
     tokio::time::advance(deadline.checked_sub(Duration::from_millis(1)).unwrap()).await;
-    assert!(a.leadership().holds());
+    assert!(a.leadership().is_leader());
     tokio::time::advance(Duration::from_millis(1)).await;
-    assert!(!a.leadership().holds(), "past the renew deadline");
+    assert!(!a.leadership().is_leader(), "past the renew deadline");
     assert!(deadline < Timings::CLIENT_GO.lease_duration);
     assert!(Timings::CLIENT_GO.call_timeout() < deadline);
 }

@@ -89,9 +89,9 @@ async fn main() {
     );
     println!(
         "goals: batched >= 85% of ceiling: {}; single-event p99 <= 1.2 × raw p99: {}; producer's own share < 0.1 ms: {}",
-        verdict(batched_share >= 0.85),
-        verdict(single.p99_ms <= 1.2 * single.raw_p99_ms),
-        own_ms.map_or("not measured (in-process)", |own| verdict(own < 0.1))
+        met_or_not(batched_share >= 0.85),
+        met_or_not(single.p99_ms <= 1.2 * single.raw_p99_ms),
+        own_ms.map_or("not measured (in-process)", |own| met_or_not(own < 0.1))
     );
     if let Some(local) = whole_pipeline::run(&services, single.raw_p99_ms).await {
         in_cluster::run(&local).await;
@@ -200,7 +200,8 @@ fn inside(before: Option<Timings>, after: Option<Timings>) -> Option<f64> {
     Some(request - kafka)
 }
 
-fn verdict(met: bool) -> &'static str {
+/// How a report line says whether a goal was reached: `met` or `NOT met`.
+fn met_or_not(met: bool) -> &'static str {
     if met { "met" } else { "NOT met" }
 }
 

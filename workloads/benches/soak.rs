@@ -129,7 +129,7 @@ async fn check_exactly_once(services: &DevServices, collection: &str, acknowledg
         times_acknowledged.len(),
         stored.values().sum::<u64>(),
         started.elapsed().as_secs_f64(),
-        verdict(missing == 0 && stored_twice == 0 && acknowledged_twice == 0)
+        met_or_not(missing == 0 && stored_twice == 0 && acknowledged_twice == 0)
     );
     assert!(
         missing == 0 && stored_twice == 0 && acknowledged_twice == 0,
@@ -137,7 +137,8 @@ async fn check_exactly_once(services: &DevServices, collection: &str, acknowledg
     );
 }
 
-fn verdict(met: bool) -> &'static str {
+/// How a report line says whether a goal was reached: `met` or `NOT met`.
+fn met_or_not(met: bool) -> &'static str {
     if met { "met" } else { "NOT met" }
 }
 

@@ -76,13 +76,14 @@ pub trait WithOutage {
     fn outage(&self) -> &Outage;
 }
 
-/// The context of a client that needs nothing but its log and errors kept quiet.
+/// The librdkafka context of a client that needs nothing but its log lines and errors written
+/// through the connection's outage log.
 #[derive(Debug, Clone)]
-pub struct QuietContext {
+pub struct OutageLogContext {
     outage: Arc<Outage>,
 }
 
-impl QuietContext {
+impl OutageLogContext {
     /// The context of a client over `config`.
     pub fn of(config: &ClientConfig) -> Self {
         Self {
@@ -91,7 +92,7 @@ impl QuietContext {
     }
 }
 
-impl ClientContext for QuietContext {
+impl ClientContext for OutageLogContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
         log(&self.outage, level, facility, message);
     }
@@ -101,7 +102,7 @@ impl ClientContext for QuietContext {
     }
 }
 
-impl ConsumerContext for QuietContext {}
+impl ConsumerContext for OutageLogContext {}
 
 #[cfg(test)]
 mod tests {

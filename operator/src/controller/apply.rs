@@ -150,14 +150,15 @@ pub fn with_applied_hash<K: Child>(object: &K) -> Result<K> {
     Ok(object)
 }
 
-/// Whether `stored` has every field of `desired` with the same value, so applying `desired`
-/// would leave it as it is. `desired` carries its [`APPLIED_HASH_ANNOTATION`], so a `stored`
-/// applied from another desired object (a field removed since, say) differs in that annotation.
-/// Fields the server added
-/// (defaults, status) do not matter; an empty string, list or map (or null) in `desired`
-/// matches a missing one, as the API server's `omitempty` drops them (`false` and 0 do not: the
-/// operator sets them only in pointer fields, which the server keeps); lists match element by
-/// element; quantities by value.
+/// Whether applying `desired` would leave `stored` as it is.
+///
+/// That is when `stored` has every field of `desired` with the same value. `desired` carries
+/// its [`APPLIED_HASH_ANNOTATION`], so a `stored` applied from another desired object (a field
+/// removed since, say) differs in that annotation. Fields the server added (defaults, status)
+/// do not matter; an empty string, list or map (or null) in `desired` matches a missing one, as
+/// the API server's `omitempty` drops them (`false` and 0 do not: the operator sets them only
+/// in pointer fields, which the server keeps); lists match element by element; quantities by
+/// value.
 pub fn already_applied(stored: &Value, desired: &Value) -> bool {
     difference(stored, desired).is_none()
 }

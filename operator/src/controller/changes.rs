@@ -1,9 +1,10 @@
 //! The Events of a reconcile: what it created, changed or scaled. A topic that the pipeline
 //! had and that was created again is a Warning: the events it held are gone.
 //!
-//! Which generation's `Created`/`Updated` Event was published lives in [`Generations`], not
-//! only in the status: a reconcile may read the pipeline from the watch cache before the cache
-//! has the status the previous reconcile wrote, and would announce the same generation twice.
+//! Which generation's `Created`/`Updated` Event was published lives in
+//! [`PublishedGenerations`], not only in the status: a reconcile may read the pipeline from the
+//! watch cache before the cache has the status the previous reconcile wrote, and would publish
+//! the same generation's Event twice.
 
 use std::{
     collections::HashMap,
@@ -23,11 +24,12 @@ use crate::{
     kafka::topic::{TopicChange, TopicReport},
 };
 
-/// The generation of each pipeline (`namespace/name`) whose Events were published.
+/// The generation of each pipeline (`namespace/name`) whose `Created`/`Updated` Event was
+/// published.
 #[derive(Debug, Default)]
-pub struct Generations(Mutex<HashMap<String, i64>>);
+pub struct PublishedGenerations(Mutex<HashMap<String, i64>>);
 
-impl Generations {
+impl PublishedGenerations {
     /// The generation published last for `pipeline`, and records its current one.
     fn published(&self, pipeline: &EventPipeline) -> Option<i64> {
         let mut published = self.0.lock().unwrap_or_else(PoisonError::into_inner);
@@ -56,7 +58,7 @@ pub(super) async fn publish_changes(
         events::normal(&ctx.recorder, pipeline, Reason::Scaled, note).await;
     }
     let observed = pipeline.status.as_ref().and_then(|s| s.observed_generation);
-    let remembered = ctx.generations.published(pipeline);
+    let remembered = ctx.published_generations.published(pipeline);
     let published = remembered.or(observed);
     let spec_changed = published != pipeline.meta().generation;
     if let Ok(report) = topic {

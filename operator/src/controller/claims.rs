@@ -93,6 +93,13 @@ impl Claims {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Forgets the claims of `pipeline` (deleted) confirmed so far; its owner records stay
+    /// until [`Claims::release`] deletes them.
+    pub fn forget(&self, pipeline: &EventPipeline) {
+        let uid = pipeline.uid().unwrap_or_default();
+        self.lock().retain(|(owner, _)| *owner != uid);
+    }
+
     /// The owner of `topic` on the cluster `cluster`, if any.
     pub async fn owner(&self, cluster: &str, topic: &str) -> Result<Option<Owner>> {
         let name = record_name(cluster, topic);
@@ -142,16 +149,15 @@ impl Claims {
         }
     }
 
-    /// The topics `pipeline` owns.
-    pub async fn held(&self, pipeline: &EventPipeline) -> Result<Vec<Owner>> {
+    /// The owner records of the topics `pipeline` owns, read from the API server.
+    pub async fn owned_topics(&self, pipeline: &EventPipeline) -> Result<Vec<Owner>> {
         let records = self.api.list(&owned_by(pipeline)).await?;
         Ok(records.items.iter().filter_map(Owner::of).collect())
     }
 
-    /// Releases every topic `pipeline` owns.
+    /// Releases every topic `pipeline` owns by deleting their owner records; what is kept in
+    /// memory about the pipeline's claims goes in [`Claims::forget`].
     pub async fn release(&self, pipeline: &EventPipeline) -> Result<()> {
-        let uid = pipeline.uid().unwrap_or_default();
-        self.lock().retain(|(owner, _)| *owner != uid);
         for record in self.api.list(&owned_by(pipeline)).await?.items {
             match self
                 .api

@@ -12,8 +12,8 @@ use eventflow_contract::backoff::Backoff;
 use kube::Client;
 
 use super::{
-    apply, changes::Generations, claims::Claims, events, references::FoundSecrets, scale,
-    tenancy::TopicPolicy, trouble::Troubles,
+    apply, changes::PublishedGenerations, claims::Claims, events, references::FoundSecrets, scale,
+    tenancy::TopicPolicy, trouble::WarningEvents,
 };
 use crate::{
     crd::EventPipeline,
@@ -92,9 +92,9 @@ pub struct Context {
     /// The topic owner records.
     pub claims: Claims,
     /// The generation whose Events were published, per pipeline.
-    pub generations: Generations,
-    /// The troubles published as Warning Events, per pipeline.
-    pub troubles: Troubles,
+    pub published_generations: PublishedGenerations,
+    /// The Warning Events published per pipeline for the troubles a person must act on.
+    pub warnings: WarningEvents,
     failures: Mutex<HashMap<String, Backoff>>,
 }
 
@@ -129,8 +129,8 @@ impl Context {
             topics,
             secrets,
             sinks: SinkChecks::default(),
-            generations: Generations::default(),
-            troubles: Troubles::default(),
+            published_generations: PublishedGenerations::default(),
+            warnings: WarningEvents::default(),
             failures: Mutex::new(HashMap::new()),
         }
     }
@@ -151,9 +151,13 @@ impl Context {
             .next_delay()
     }
 
-    /// Drops everything kept about a deleted `pipeline`: its scaling history, Kafka client,
-    /// spec checks, topic reports, found Secrets, published Events, metric series and retry
-    /// delay.
+    /// Drops everything kept in memory about a deleted `pipeline`; the one place that does.
+    ///
+    /// That is its scaling history, Kafka and MongoDB clients (unless another pipeline uses
+    /// them), spec checks, topic reports, found Secrets, sink check outcomes, published
+    /// generation, Warning Events, confirmed topic claims, metric series and retry delay.
+    /// Called once [`super::finalizer::cleanup`] succeeded, which deletes what the pipeline
+    /// left in Kafka and its topic owner records.
     pub fn forget(&self, pipeline: &EventPipeline) {
         self.scaler.forget(pipeline);
         self.kafka.release(pipeline);
@@ -161,8 +165,9 @@ impl Context {
         self.topics.forget(pipeline);
         self.secrets.forget(pipeline);
         self.sinks.forget(pipeline);
-        self.generations.forget(pipeline);
-        self.troubles.forget(pipeline);
+        self.published_generations.forget(pipeline);
+        self.warnings.forget(pipeline);
+        self.claims.forget(pipeline);
         self.metrics.forget(pipeline);
         self.reset_backoff(pipeline);
     }

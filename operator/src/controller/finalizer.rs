@@ -47,7 +47,7 @@ pub async fn cleanup(
 ) -> Result<Action> {
     let owned: Vec<String> = ctx
         .claims
-        .held(pipeline)
+        .owned_topics(pipeline)
         .await?
         .into_iter()
         .map(|owner| owner.topic)

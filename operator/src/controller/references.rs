@@ -10,11 +10,11 @@ use crate::{
     resync_cache::ResyncCache,
 };
 
-/// Pipelines whose every referenced Secret key was found, reused under [`crate::resync_cache`]'s rule:
-/// a lag poll of an unchanged pipeline does not read its Secrets again (a thousand pipelines
-/// polled every 10 s read 100 Secrets a second, all of the operator's steady API load). A
-/// missing Secret is looked for on every reconcile, so creating it is seen at once; one deleted
-/// after it was found is reported within the resync.
+/// Pipelines whose every referenced Secret key was found, reused under
+/// [`crate::resync_cache`]'s rule: a lag poll of an unchanged pipeline does not read its
+/// Secrets again (a thousand pipelines polled every 10 s read 100 Secrets a second, all of the
+/// operator's steady API load). A missing Secret is looked for on every reconcile, so creating
+/// it is seen at once; one deleted after it was found is reported within the resync.
 pub type FoundSecrets = ResyncCache<()>;
 
 /// Who reads a Secret key.

@@ -68,7 +68,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         }
         tracing::info!("became the leader");
         let (elector, stop) = (elector.clone(), shutdown.clone());
-        tokio::spawn(async move { elector.keep(stop).await });
+        tokio::spawn(async move { elector.keep_renewing(stop).await });
     }
     let lost = leadership
         .as_ref()
@@ -254,7 +254,7 @@ async fn while_leading(
             "not the leader: reconcile cancelled".to_owned(),
         ))
     };
-    if !leadership.holds() {
+    if !leadership.is_leader() {
         return not_leading();
     }
     tokio::select! {

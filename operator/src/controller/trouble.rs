@@ -40,15 +40,16 @@ const INHERIT_WITHIN: Duration = Duration::from_secs(2 * REPEAT_EVERY.as_secs())
 /// and a lag measurement that failed once (its cause, if lasting, has a reason of its own).
 const PASSING: [&str; 3] = ["Progressing", "Suspended", "MeasurementFailed"];
 
-/// The troubles published per pipeline (`namespace/name`), by reason.
+/// The Warning Events published for troubles, per pipeline (`namespace/name`) and condition
+/// reason, with each one's series; Normal `Recovered` Events when a trouble is gone.
 #[derive(Debug)]
-pub struct Troubles {
+pub struct WarningEvents {
     open: Mutex<HashMap<String, BTreeMap<String, Series>>>,
     /// When this memory began: Warnings written before were an earlier operator's.
     started: Timestamp,
 }
 
-impl Default for Troubles {
+impl Default for WarningEvents {
     fn default() -> Self {
         Self {
             open: Mutex::default(),
@@ -95,7 +96,7 @@ enum Step {
     Recover { reason: String, lasted: Duration },
 }
 
-impl Troubles {
+impl WarningEvents {
     /// Publishes what a reconcile's `conditions` (every condition it decided) say: a Warning per
     /// new trouble, a repeat of continuing ones, `Recovered` for the ones gone.
     pub async fn observe(
@@ -352,37 +353,37 @@ mod tests {
 
     #[test]
     fn a_trouble_starts_once_repeats_at_most_every_interval_and_recovers_once() {
-        let troubles = Troubles::default();
+        let warnings = WarningEvents::default();
         let t0 = Instant::now();
         let every = REPEAT_EVERY.as_secs();
         let kafka = seen(&["KafkaUnavailable"]);
-        let first = troubles.plan(&at(t0, 0), &kafka, true);
+        let first = warnings.plan(&at(t0, 0), &kafka, true);
         assert_eq!(kinds(&first), [("start", "KafkaUnavailable".into(), 1)]);
-        let mut open = troubles.lock();
+        let mut open = warnings.lock();
         open.get_mut("ns/p")
             .unwrap()
             .get_mut("KafkaUnavailable")
             .unwrap()
             .event = Some("p.1".to_owned());
         drop(open);
-        let soon = troubles.plan(&at(t0, 15), &kafka, true);
+        let soon = warnings.plan(&at(t0, 15), &kafka, true);
         assert!(
             soon.is_empty(),
             "a sighting within the interval is counted: {soon:?}"
         );
-        let later = troubles.plan(&at(t0, every), &kafka, true);
+        let later = warnings.plan(&at(t0, every), &kafka, true);
         assert_eq!(kinds(&later), [("repeat", "p.1".into(), 3)]);
-        let again = troubles.plan(&at(t0, every * 3 / 2), &kafka, true);
+        let again = warnings.plan(&at(t0, every * 3 / 2), &kafka, true);
         assert!(again.is_empty(), "{again:?}");
-        let over = troubles.plan(&at(t0, every * 2), &seen(&[]), true);
+        let over = warnings.plan(&at(t0, every * 2), &seen(&[]), true);
         assert_eq!(kinds(&over), [("recover", "KafkaUnavailable".into(), 0)]);
         assert!(
-            troubles
+            warnings
                 .plan(&at(t0, every * 3), &seen(&[]), true)
                 .is_empty()
         );
         assert!(
-            troubles.lock().is_empty(),
+            warnings.lock().is_empty(),
             "nothing kept for a pipeline without trouble"
         );
     }
@@ -431,18 +432,18 @@ mod tests {
 
     #[test]
     fn a_partial_sighting_starts_its_reason_and_ends_no_other() {
-        let troubles = Troubles::default();
+        let warnings = WarningEvents::default();
         let t0 = Instant::now();
-        troubles.plan(&at(t0, 0), &seen(&["SecretMissing"]), true);
-        let partial = troubles.plan(&at(t0, 1), &seen(&["InvalidSpec"]), false);
+        warnings.plan(&at(t0, 0), &seen(&["SecretMissing"]), true);
+        let partial = warnings.plan(&at(t0, 1), &seen(&["InvalidSpec"]), false);
         assert_eq!(kinds(&partial), [("start", "InvalidSpec".into(), 1)]);
-        let complete = troubles.plan(&at(t0, 2), &seen(&["SecretMissing"]), true);
+        let complete = warnings.plan(&at(t0, 2), &seen(&["SecretMissing"]), true);
         assert_eq!(kinds(&complete), [("recover", "InvalidSpec".into(), 0)]);
         let other = Sighting {
             key: "ns/q".to_owned(),
             ..at(t0, 3)
         };
-        let other = troubles.plan(&other, &seen(&["SecretMissing"]), true);
+        let other = warnings.plan(&other, &seen(&["SecretMissing"]), true);
         assert_eq!(
             kinds(&other),
             [("start", "SecretMissing".into(), 1)],
@@ -452,23 +453,23 @@ mod tests {
 
     #[test]
     fn another_refusal_of_a_new_generation_is_a_new_warning() {
-        let troubles = Troubles::default();
+        let warnings = WarningEvents::default();
         let t0 = Instant::now();
         let refused = |note: &str| BTreeMap::from([("InvalidSpec".to_owned(), note.to_owned())]);
-        troubles.plan(&at(t0, 0), &refused("maxReplicas 0"), false);
-        let same = troubles.plan(&at(t0, 1), &refused("maxReplicas 0 (again)"), false);
+        warnings.plan(&at(t0, 0), &refused("maxReplicas 0"), false);
+        let same = warnings.plan(&at(t0, 1), &refused("maxReplicas 0 (again)"), false);
         assert!(same.is_empty(), "same generation: {same:?}");
         let next = Sighting {
             generation: Some(2),
             ..at(t0, 2)
         };
         assert!(
-            troubles
+            warnings
                 .plan(&next, &refused("maxReplicas 0"), false)
                 .is_empty(),
             "same note"
         );
-        let other = troubles.plan(&next, &refused("batchSize 0"), false);
+        let other = warnings.plan(&next, &refused("batchSize 0"), false);
         assert_eq!(kinds(&other), [("start", "InvalidSpec".into(), 1)]);
     }
 

@@ -1,5 +1,6 @@
 //! The `EventPipeline` custom resource: the only place its schema lives, one file per part of
-//! the spec (`kafka`, `topic`, `producer` with its `schemas`, `consumer`, `sink`, `autoscaling`) and the `status`.
+//! the spec (`kafka`, `topic`, `producer` with its `schemas`, `consumer`, `sink`,
+//! `autoscaling`) and the `status`.
 //!
 //! Every doc comment below becomes the description `kubectl explain eventpipeline.spec...` shows;
 //! defaults and validation (ranges, patterns, CEL rules) are part of the generated schema, so the

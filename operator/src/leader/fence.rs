@@ -48,7 +48,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if request.method() != http::Method::GET && !self.leadership.holds() {
+        if request.method() != http::Method::GET && !self.leadership.is_leader() {
             let refused = format!(
                 "{} {} refused: this replica does not hold the leader lease",
                 request.method(),

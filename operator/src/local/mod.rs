@@ -18,16 +18,14 @@ pub mod status;
 pub mod supervisor;
 pub mod workload_env;
 
-use std::path::PathBuf;
-
 use eventflow_contract::{admin::shutdown_on_signal, logs::LogFormat};
 use kube::ResourceExt;
 
 pub use args::LocalArgs;
 use dev_services::DevServices;
-pub use setup::Endpoints;
+pub use setup::{Endpoints, build_context};
 
-use crate::{Error, Result, resources::BuildContext};
+use crate::Result;
 
 /// Runs the pipeline of `args.file` until SIGTERM/SIGINT; leaves no process behind.
 pub async fn run(args: LocalArgs) -> Result<()> {
@@ -67,36 +65,4 @@ pub async fn run(args: LocalArgs) -> Result<()> {
         services.stop().await;
     }
     result
-}
-
-/// The build settings of local workloads (no image; plain logs into their log files).
-pub fn build_context() -> BuildContext {
-    BuildContext {
-        workload_image: "local".to_owned(),
-        workload_log_format: eventflow_contract::logs::LogFormat::Plain,
-        image_pull_secrets: Vec::new(),
-    }
-}
-
-/// The `eventflow` binary: `--workload-bin`, else next to this executable, else on `PATH`.
-fn workload_bin(args: &LocalArgs) -> Result<PathBuf> {
-    if let Some(path) = &args.workload_bin {
-        return Ok(path.clone());
-    }
-    let sibling = std::env::current_exe()?.with_file_name("eventflow");
-    if sibling.is_file() {
-        return Ok(sibling);
-    }
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("eventflow"))
-        .find(|path| path.is_file())
-        .ok_or_else(|| {
-            Error::Local(
-                "the eventflow workload binary was not found next to eventflow-operator nor on \
-                 PATH; build it (cargo build --bins) or pass --workload-bin"
-                    .to_owned(),
-            )
-        })
 }

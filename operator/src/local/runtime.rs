@@ -109,9 +109,9 @@ impl Runtime {
         partitions: u32,
         metrics: ScalingMetrics,
     ) -> Result<Self> {
-        let ctx = super::build_context();
+        let ctx = setup::build_context();
         let factory = Arc::new(setup::ChildFactory {
-            program: super::workload_bin(args)?,
+            program: setup::workload_bin(args)?,
             run_dir: run_dir.to_owned(),
         });
         let producer_admin = setup::free_port()?;

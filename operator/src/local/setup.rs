@@ -1,6 +1,7 @@
-//! What a local run sets up before its processes start: the Kafka connection (with the
-//! `kafka.secretRef` stand-in), the topic and its dead-letter topic (retried with backoff), the
-//! local stand-ins for what the cluster would mount, and the child specs.
+//! What a local run sets up before its processes start: the build settings of its workloads,
+//! the Kafka connection (with the `kafka.secretRef` stand-in), the topic and its dead-letter
+//! topic (retried with backoff), the local stand-ins for what the cluster would mount, and the
+//! child specs with the workload binary they run.
 
 use std::{
     collections::BTreeMap,
@@ -10,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use eventflow_contract::{backoff::Backoff, secret::ConnectionString};
+use eventflow_contract::{backoff::Backoff, logs::LogFormat, secret::ConnectionString};
 use tokio_util::sync::CancellationToken;
 
 use super::{args::LocalArgs, supervisor::ChildSpec, workload_env::LocalResources};
@@ -21,7 +22,7 @@ use crate::{
         KafkaAdmin, KafkaConnection,
         topic::{self, DesiredTopic},
     },
-    resources::meta::Component,
+    resources::{BuildContext, meta::Component},
 };
 
 /// Where the run's processes reach Kafka and MongoDB.
@@ -131,4 +132,36 @@ impl ChildFactory {
             env,
         }
     }
+}
+
+/// The build settings of local workloads (no image; plain logs into their log files).
+pub fn build_context() -> BuildContext {
+    BuildContext {
+        workload_image: "local".to_owned(),
+        workload_log_format: LogFormat::Plain,
+        image_pull_secrets: Vec::new(),
+    }
+}
+
+/// The `eventflow` binary: `--workload-bin`, else next to this executable, else on `PATH`.
+pub(super) fn workload_bin(args: &LocalArgs) -> Result<PathBuf> {
+    if let Some(path) = &args.workload_bin {
+        return Ok(path.clone());
+    }
+    let sibling = std::env::current_exe()?.with_file_name("eventflow");
+    if sibling.is_file() {
+        return Ok(sibling);
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join("eventflow"))
+        .find(|path| path.is_file())
+        .ok_or_else(|| {
+            Error::Local(
+                "the eventflow workload binary was not found next to eventflow-operator nor on \
+                 PATH; build it (cargo build --bins) or pass --workload-bin"
+                    .to_owned(),
+            )
+        })
 }

@@ -31,8 +31,9 @@ impl Rates {
 /// The per-replica rate is consumed records over consumer-seconds, each interval weighted by the
 /// consumers *ready* (in the group, assigned) at its start: pods still starting consume nothing,
 /// and counting them right after a scale-up would read a lower rate and ask for more. It is only
-/// taken as the replicas' capacity when the consumers had a backlog (lag above `activation_lag`) in every sample: a consumer that keeps up with the
-/// producers shows the production rate, not what it could do.
+/// taken as the replicas' capacity when the consumers had a backlog (lag above
+/// `activation_lag`) in every sample: a consumer that keeps up with the producers shows the
+/// production rate, not what it could do.
 pub(super) fn rates(policy: &Policy, history: &History, excluded: &[i32]) -> Option<Rates> {
     let window: Vec<&Observation> = history.last_observations(RATE_WINDOW_SAMPLES).collect();
     let (first, last) = (window.first()?, window.last()?);

@@ -5,85 +5,83 @@
 
 use serde_json::{Map, Value};
 
-use super::{change::Change, diff::Diff};
+use super::{change::Change, comparison::Comparison};
 
-impl Diff<'_> {
-    /// `anyOf`/`oneOf`/`allOf`; `true` when that settled the comparison.
-    pub(super) fn combined(
-        &mut self,
-        original: &Map<String, Value>,
-        update: &Map<String, Value>,
-    ) -> bool {
-        let (o_sum, u_sum) = (sum(original), sum(update));
-        let (o_all, u_all) = (branches(original, "allOf"), branches(update, "allOf"));
-        match (&o_sum, &u_sum) {
-            (Some((o_key, o)), Some((u_key, u))) => {
-                let matched = o
-                    .iter()
-                    .all(|ob| u.iter().any(|ub| self.compatible(ob, ub)));
-                let change = if o_key != u_key || !matched {
-                    Some(Change::CombinedTypeChanged)
-                } else {
-                    sized(
-                        o.len(),
-                        u.len(),
-                        Change::SumTypeExtended,
-                        Change::SumTypeNarrowed,
-                    )
-                };
-                self.at(u_key, |d| change.into_iter().for_each(|c| d.add(c)));
-            }
-            (None, Some((key, u))) if o_all.is_none() => {
-                let whole = Value::Object(original.clone());
-                if u.iter().any(|ub| self.compatible(&whole, ub)) {
-                    self.at(key, |d| d.add(Change::SumTypeExtended));
-                    return true;
-                }
-                self.at(key, |d| d.add(Change::CombinedTypeChanged));
-            }
-            (Some((key, o)), None) if u_all.is_none() => {
-                let whole = Value::Object(update.clone());
-                if !o.iter().all(|ob| self.compatible(ob, &whole)) {
-                    self.at(key, |d| d.add(Change::CombinedTypeChanged));
-                }
+/// `anyOf`/`oneOf`/`allOf`; `true` when that settled the comparison.
+pub(super) fn combined(
+    diff: &mut impl Comparison,
+    original: &Map<String, Value>,
+    update: &Map<String, Value>,
+) -> bool {
+    let (o_sum, u_sum) = (sum(original), sum(update));
+    let (o_all, u_all) = (branches(original, "allOf"), branches(update, "allOf"));
+    match (&o_sum, &u_sum) {
+        (Some((o_key, o)), Some((u_key, u))) => {
+            let matched = o
+                .iter()
+                .all(|ob| u.iter().any(|ub| diff.compatible(ob, ub)));
+            let change = if o_key != u_key || !matched {
+                Some(Change::CombinedTypeChanged)
+            } else {
+                sized(
+                    o.len(),
+                    u.len(),
+                    Change::SumTypeExtended,
+                    Change::SumTypeNarrowed,
+                )
+            };
+            diff.at(u_key, |d| change.into_iter().for_each(|c| d.add(c)));
+        }
+        (None, Some((key, u))) if o_all.is_none() => {
+            let whole = Value::Object(original.clone());
+            if u.iter().any(|ub| diff.compatible(&whole, ub)) {
+                diff.at(key, |d| d.add(Change::SumTypeExtended));
                 return true;
             }
-            _ => {}
+            diff.at(key, |d| d.add(Change::CombinedTypeChanged));
         }
-        match (o_all, u_all) {
-            (Some(o), Some(u)) => {
-                let matched = u
-                    .iter()
-                    .all(|ub| o.iter().any(|ob| self.compatible(ob, ub)));
-                let change = if matched {
-                    sized(
-                        o.len(),
-                        u.len(),
-                        Change::ProductTypeExtended,
-                        Change::ProductTypeNarrowed,
-                    )
-                } else {
-                    Some(Change::CombinedTypeChanged)
-                };
-                self.at("allOf", |d| change.into_iter().for_each(|c| d.add(c)));
+        (Some((key, o)), None) if u_all.is_none() => {
+            let whole = Value::Object(update.clone());
+            if !o.iter().all(|ob| diff.compatible(ob, &whole)) {
+                diff.at(key, |d| d.add(Change::CombinedTypeChanged));
             }
-            (Some(o), None) if u_sum.is_none() => {
-                let whole = Value::Object(update.clone());
-                if o.iter().any(|ob| self.compatible(ob, &whole)) {
-                    self.at("allOf", |d| d.add(Change::ProductTypeNarrowed));
-                    return true;
-                }
-            }
-            (None, Some(u)) => {
-                let whole = Value::Object(original.clone());
-                if !u.iter().all(|ub| self.compatible(&whole, ub)) {
-                    self.at("allOf", |d| d.add(Change::ProductTypeExtended));
-                }
-            }
-            _ => {}
+            return true;
         }
-        false
+        _ => {}
     }
+    match (o_all, u_all) {
+        (Some(o), Some(u)) => {
+            let matched = u
+                .iter()
+                .all(|ub| o.iter().any(|ob| diff.compatible(ob, ub)));
+            let change = if matched {
+                sized(
+                    o.len(),
+                    u.len(),
+                    Change::ProductTypeExtended,
+                    Change::ProductTypeNarrowed,
+                )
+            } else {
+                Some(Change::CombinedTypeChanged)
+            };
+            diff.at("allOf", |d| change.into_iter().for_each(|c| d.add(c)));
+        }
+        (Some(o), None) if u_sum.is_none() => {
+            let whole = Value::Object(update.clone());
+            if o.iter().any(|ob| diff.compatible(ob, &whole)) {
+                diff.at("allOf", |d| d.add(Change::ProductTypeNarrowed));
+                return true;
+            }
+        }
+        (None, Some(u)) => {
+            let whole = Value::Object(original.clone());
+            if !u.iter().all(|ub| diff.compatible(&whole, ub)) {
+                diff.at("allOf", |d| d.add(Change::ProductTypeExtended));
+            }
+        }
+        _ => {}
+    }
+    false
 }
 
 /// `anyOf` or `oneOf`, with its alternatives.

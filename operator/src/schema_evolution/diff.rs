@@ -17,7 +17,12 @@ use std::{
 
 use serde_json::{Map, Value};
 
-use super::change::{BoundChange, Change};
+use super::{
+    change::{BoundChange, Change},
+    combined::combined,
+    comparison::{Comparison, is_empty},
+    members::{array_members, object_members},
+};
 
 /// One difference: where (a pointer into the schemas, `#/properties/age`) and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,23 +40,6 @@ pub fn differences(original: &Value, update: &Value) -> Vec<Difference> {
     diff.found
 }
 
-/// Annotation keywords: they never change what a schema accepts.
-const ANNOTATIONS: [&str; 13] = [
-    "title",
-    "description",
-    "default",
-    "examples",
-    "$schema",
-    "$id",
-    "id",
-    "$comment",
-    "deprecated",
-    "readOnly",
-    "writeOnly",
-    "definitions",
-    "$defs",
-];
-
 /// Bounds: the keyword and whether a larger value allows more.
 const BOUNDS: [(&str, bool); 10] = [
     ("maxLength", true),
@@ -68,17 +56,8 @@ const BOUNDS: [(&str, bool); 10] = [
 
 static EMPTY: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
 
-/// Whether a schema accepts everything (`true`, `{}`, or annotations only).
-pub fn is_empty(schema: &Value) -> bool {
-    match schema {
-        Value::Bool(accepts) => *accepts,
-        Value::Object(map) => map.keys().all(|key| ANNOTATIONS.contains(&key.as_str())),
-        _ => false,
-    }
-}
-
 /// A comparison under way: the two root schemas (for `$ref`s), what was found, where it is.
-pub(super) struct Diff<'a> {
+struct Diff<'a> {
     roots: [&'a Value; 2],
     found: Vec<Difference>,
     path: Vec<String>,
@@ -93,73 +72,6 @@ impl<'a> Diff<'a> {
             path: Vec::new(),
             refs: HashSet::new(),
         }
-    }
-
-    /// Records a difference at the current path.
-    pub(super) fn add(&mut self, change: Change) {
-        let path = format!("#/{}", self.path.join("/"));
-        self.found.push(Difference { path, change });
-    }
-
-    /// Runs `step` one path segment deeper.
-    pub(super) fn at(&mut self, segment: &str, step: impl FnOnce(&mut Self)) {
-        self.path
-            .push(segment.replace('~', "~0").replace('/', "~1"));
-        step(self);
-        self.path.pop();
-    }
-
-    /// Whether `update` accepts what `original` accepts, found by a comparison of its own.
-    pub(super) fn compatible(&self, original: &Value, update: &Value) -> bool {
-        let mut sub = Diff::new(self.roots);
-        sub.refs.clone_from(&self.refs);
-        sub.compare(original, update);
-        sub.found.iter().all(|d| d.change.is_compatible())
-    }
-
-    /// Compares two (sub)schemas.
-    pub(super) fn compare(&mut self, original: &Value, update: &Value) {
-        let refs = (ref_of(original), ref_of(update));
-        if (refs.0.is_some() || refs.1.is_some())
-            && !self
-                .refs
-                .insert((refs.0.unwrap_or_default(), refs.1.unwrap_or_default()))
-        {
-            return; // a recursive schema: this pair is being compared further up
-        }
-        let (original, update) = (self.resolve(original, 0), self.resolve(update, 1));
-        if is_empty(update) || *original == Value::Bool(false) {
-            return;
-        }
-        if *update == Value::Bool(false) {
-            return self.add(Change::TypeChanged);
-        }
-        let (original, update) = (as_map(original), as_map(update));
-        if self.combined(original, update) {
-            return;
-        }
-        self.types(original, update);
-        self.enums(original, update);
-        for (keyword, upper) in BOUNDS {
-            self.bound(original, update, keyword, upper);
-        }
-        for keyword in ["pattern", "format"] {
-            self.constraint(original.get(keyword), update.get(keyword), keyword);
-        }
-        self.multiple_of(original, update);
-        let unique = |map: &Map<String, Value>| map.get("uniqueItems") == Some(&Value::Bool(true));
-        let (was_unique, is_unique) = (unique(original), unique(update));
-        if was_unique != is_unique {
-            let change = if is_unique {
-                Change::ConstraintAdded
-            } else {
-                Change::ConstraintRemoved
-            };
-            self.at("uniqueItems", |d| d.add(change("uniqueItems")));
-        }
-        self.not(original, update);
-        self.object_members(original, update);
-        self.array_members(original, update);
     }
 
     /// The schema a local `$ref` points at (followed through chains), else `schema`.
@@ -238,22 +150,6 @@ impl<'a> Diff<'a> {
         });
     }
 
-    /// A keyword whose presence constrains: removing it is compatible, adding or changing not.
-    pub(super) fn constraint(
-        &mut self,
-        original: Option<&Value>,
-        update: Option<&Value>,
-        keyword: &'static str,
-    ) {
-        let change = match (original, update) {
-            (None, Some(_)) => Change::ConstraintAdded(keyword),
-            (Some(_), None) => Change::ConstraintRemoved(keyword),
-            (Some(o), Some(u)) if o != u => Change::ConstraintChanged(keyword),
-            _ => return,
-        };
-        self.at(keyword, |d| d.add(change));
-    }
-
     fn multiple_of(&mut self, original: &Map<String, Value>, update: &Map<String, Value>) {
         let number = |map: &Map<String, Value>| map.get("multipleOf").and_then(Value::as_f64);
         if let (Some(o), Some(u)) = (number(original), number(update))
@@ -280,6 +176,72 @@ impl<'a> Diff<'a> {
             }
             (o, u) => self.constraint(o, u, "not"),
         }
+    }
+}
+
+/// The walk: each keyword in turn, recursing through subschemas and `$ref`s.
+impl Comparison for Diff<'_> {
+    fn add(&mut self, change: Change) {
+        let path = format!("#/{}", self.path.join("/"));
+        self.found.push(Difference { path, change });
+    }
+
+    fn at(&mut self, segment: &str, step: impl FnOnce(&mut Self)) {
+        self.path
+            .push(segment.replace('~', "~0").replace('/', "~1"));
+        step(self);
+        self.path.pop();
+    }
+
+    fn compatible(&self, original: &Value, update: &Value) -> bool {
+        let mut sub = Diff::new(self.roots);
+        sub.refs.clone_from(&self.refs);
+        sub.compare(original, update);
+        sub.found.iter().all(|d| d.change.is_compatible())
+    }
+
+    fn compare(&mut self, original: &Value, update: &Value) {
+        let refs = (ref_of(original), ref_of(update));
+        if (refs.0.is_some() || refs.1.is_some())
+            && !self
+                .refs
+                .insert((refs.0.unwrap_or_default(), refs.1.unwrap_or_default()))
+        {
+            return; // a recursive schema: this pair is being compared further up
+        }
+        let (original, update) = (self.resolve(original, 0), self.resolve(update, 1));
+        if is_empty(update) || *original == Value::Bool(false) {
+            return;
+        }
+        if *update == Value::Bool(false) {
+            return self.add(Change::TypeChanged);
+        }
+        let (original, update) = (as_map(original), as_map(update));
+        if combined(self, original, update) {
+            return;
+        }
+        self.types(original, update);
+        self.enums(original, update);
+        for (keyword, upper) in BOUNDS {
+            self.bound(original, update, keyword, upper);
+        }
+        for keyword in ["pattern", "format"] {
+            self.constraint(original.get(keyword), update.get(keyword), keyword);
+        }
+        self.multiple_of(original, update);
+        let unique = |map: &Map<String, Value>| map.get("uniqueItems") == Some(&Value::Bool(true));
+        let (was_unique, is_unique) = (unique(original), unique(update));
+        if was_unique != is_unique {
+            let change = if is_unique {
+                Change::ConstraintAdded
+            } else {
+                Change::ConstraintRemoved
+            };
+            self.at("uniqueItems", |d| d.add(change("uniqueItems")));
+        }
+        self.not(original, update);
+        object_members(self, original, update);
+        array_members(self, original, update);
     }
 }
 

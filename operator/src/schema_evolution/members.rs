@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     change::{Change, Member, MemberChange},
-    diff::{Diff, is_empty},
+    comparison::{Comparison, is_empty},
 };
 
 /// What one side says about members it does not list.
@@ -42,89 +42,86 @@ impl Model<'_> {
     }
 }
 
-/// The member keywords of [`Diff::compare`], here beside the content models they judge by.
-impl Diff<'_> {
-    /// The object keywords: `required`, `properties` and the content model.
-    pub(super) fn object_members(
-        &mut self,
-        original: &Map<String, Value>,
-        update: &Map<String, Value>,
-    ) {
-        let properties = |map: &Map<String, Value>| {
-            map.get("properties")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default()
-        };
-        let (o_props, u_props) = (properties(original), properties(update));
-        let (o_required, u_required) = (required(original), required(update));
-        self.at("required", |d| {
-            for name in o_props.keys().filter(|name| u_props.contains_key(*name)) {
-                let change = match (o_required.contains(name), u_required.contains(name)) {
-                    (true, false) => Change::RequiredAttributeRemoved,
-                    (false, true) if has_default(&u_props[name]) => {
-                        Change::RequiredAttributeWithDefaultAdded
-                    }
-                    (false, true) => Change::RequiredAttributeAdded,
-                    _ => continue,
-                };
-                d.at(name, |d| d.add(change));
-            }
-        });
-        let (o_model, u_model) = (object_model(original), object_model(update));
-        self.at("properties", |d| {
-            members(
-                d,
-                Member::Property,
-                &o_props,
-                &u_props,
-                [&o_model, &u_model],
-                &u_required,
-            );
-        });
-        additional(
-            self,
-            Member::Property,
-            o_model.additional,
-            u_model.additional,
-        );
-    }
-
-    /// The array keywords: `items` as one schema, or a tuple (`prefixItems`, or `items` as a list)
-    /// closed by `additionalItems` (`items` after `prefixItems`).
-    pub(super) fn array_members(
-        &mut self,
-        original: &Map<String, Value>,
-        update: &Map<String, Value>,
-    ) {
-        match (tuple(original), tuple(update)) {
-            (None, None) => {
-                if let (Some(o), Some(u)) = (original.get("items"), update.get("items")) {
-                    self.at("items", |d| d.compare(o, u));
-                } else {
-                    self.constraint(original.get("items"), update.get("items"), "items");
+/// The object keywords: `required`, `properties` and the content model.
+pub(super) fn object_members(
+    diff: &mut impl Comparison,
+    original: &Map<String, Value>,
+    update: &Map<String, Value>,
+) {
+    let properties = |map: &Map<String, Value>| {
+        map.get("properties")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (o_props, u_props) = (properties(original), properties(update));
+    let (o_required, u_required) = (required(original), required(update));
+    diff.at("required", |d| {
+        for name in o_props.keys().filter(|name| u_props.contains_key(*name)) {
+            let change = match (o_required.contains(name), u_required.contains(name)) {
+                (true, false) => Change::RequiredAttributeRemoved,
+                (false, true) if has_default(&u_props[name]) => {
+                    Change::RequiredAttributeWithDefaultAdded
                 }
-            }
-            (Some((o_items, o_model)), Some((u_items, u_model))) => {
-                self.at("items", |d| {
-                    members(
-                        d,
-                        Member::Item,
-                        &o_items,
-                        &u_items,
-                        [&o_model, &u_model],
-                        &BTreeSet::new(),
-                    );
-                });
-                additional(self, Member::Item, o_model.additional, u_model.additional);
-            }
-            _ => self.at("items", |d| d.add(Change::TypeChanged)),
+                (false, true) => Change::RequiredAttributeAdded,
+                _ => continue,
+            };
+            d.at(name, |d| d.add(change));
         }
+    });
+    let (o_model, u_model) = (object_model(original), object_model(update));
+    diff.at("properties", |d| {
+        members(
+            d,
+            Member::Property,
+            &o_props,
+            &u_props,
+            [&o_model, &u_model],
+            &u_required,
+        );
+    });
+    additional(
+        diff,
+        Member::Property,
+        o_model.additional,
+        u_model.additional,
+    );
+}
+
+/// The array keywords: `items` as one schema, or a tuple (`prefixItems`, or `items` as a list)
+/// closed by `additionalItems` (`items` after `prefixItems`).
+pub(super) fn array_members(
+    diff: &mut impl Comparison,
+    original: &Map<String, Value>,
+    update: &Map<String, Value>,
+) {
+    match (tuple(original), tuple(update)) {
+        (None, None) => {
+            if let (Some(o), Some(u)) = (original.get("items"), update.get("items")) {
+                diff.at("items", |d| d.compare(o, u));
+            } else {
+                diff.constraint(original.get("items"), update.get("items"), "items");
+            }
+        }
+        (Some((o_items, o_model)), Some((u_items, u_model))) => {
+            diff.at("items", |d| {
+                members(
+                    d,
+                    Member::Item,
+                    &o_items,
+                    &u_items,
+                    [&o_model, &u_model],
+                    &BTreeSet::new(),
+                );
+            });
+            additional(diff, Member::Item, o_model.additional, u_model.additional);
+        }
+        _ => diff.at("items", |d| d.add(Change::TypeChanged)),
     }
 }
 
 fn members(
-    diff: &mut Diff,
+    diff: &mut impl Comparison,
     member: Member,
     original: &Map<String, Value>,
     update: &Map<String, Value>,
@@ -163,7 +160,7 @@ fn members(
 
 /// How a member the original did not list was added.
 fn added(
-    diff: &Diff,
+    diff: &impl Comparison,
     o_model: &Model,
     name: &str,
     schema: &Value,
@@ -193,7 +190,12 @@ fn added(
 }
 
 /// Extra members: allowed or not, and the schema they must match.
-fn additional(diff: &mut Diff, member: Member, original: Option<&Value>, update: Option<&Value>) {
+fn additional(
+    diff: &mut impl Comparison,
+    member: Member,
+    original: Option<&Value>,
+    update: Option<&Value>,
+) {
     let keyword = match member {
         Member::Property => "additionalProperties",
         Member::Item => "additionalItems",

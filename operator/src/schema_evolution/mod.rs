@@ -18,6 +18,7 @@
 
 mod change;
 mod combined;
+mod comparison;
 mod diff;
 mod members;
 #[cfg(test)]

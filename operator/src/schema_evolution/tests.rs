@@ -21,7 +21,7 @@ fn versions(schemas: &[&Value]) -> Vec<SchemaVersion> {
 }
 
 /// Whether `next` may follow `previous` under each mode: BACKWARD, FORWARD, FULL, NONE.
-fn verdicts(previous: &Value, next: &Value) -> [bool; 4] {
+fn allowed_per_mode(previous: &Value, next: &Value) -> [bool; 4] {
     let pair = versions(&[previous, next]);
     [
         Compatibility::Backward,
@@ -132,7 +132,7 @@ fn each_change_is_judged_per_mode_as_confluent_judges_it() {
         ),
     ];
     for (change, previous, next, expected) in cases {
-        assert_eq!(verdicts(&previous, &next), expected, "{change}");
+        assert_eq!(allowed_per_mode(&previous, &next), expected, "{change}");
     }
 }
 
@@ -244,33 +244,33 @@ fn references_alternatives_and_content_models_are_followed() {
         })
     };
     assert_eq!(
-        verdicts(&referenced("integer"), &referenced("number")),
+        allowed_per_mode(&referenced("integer"), &referenced("number")),
         [true, false, false, true]
     );
     let nullable = json!({"anyOf": [{"type": "string"}, {"type": "null"}]});
     assert_eq!(
-        verdicts(&json!({"type": "string"}), &nullable),
+        allowed_per_mode(&json!({"type": "string"}), &nullable),
         [true, false, false, true]
     );
     let recursive = json!({
         "type": "object",
         "properties": {"child": {"$ref": "#"}, "name": {"type": "string"}}
     });
-    assert_eq!(verdicts(&recursive, &recursive), [true; 4]);
+    assert_eq!(allowed_per_mode(&recursive, &recursive), [true; 4]);
     let partly_open = json!({"type": "object", "additionalProperties": {"type": "string"}});
     let covered = json!({
         "type": "object",
         "additionalProperties": {"type": "string"},
         "properties": {"tag": {"type": "string"}}
     });
-    assert_eq!(verdicts(&partly_open, &covered), [true; 4]);
+    assert_eq!(allowed_per_mode(&partly_open, &covered), [true; 4]);
     let tuple = |items: Value| json!({"type": "array", "items": items, "additionalItems": false});
     let (one, two) = (
         json!([{"type": "string"}]),
         json!([{"type": "string"}, {"type": "integer"}]),
     );
     assert_eq!(
-        verdicts(&tuple(one), &tuple(two)),
+        allowed_per_mode(&tuple(one), &tuple(two)),
         [true, false, false, true]
     );
 }

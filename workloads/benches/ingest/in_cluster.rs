@@ -17,7 +17,7 @@ use eventflow_workloads::{
 use serde_json::Value;
 
 use super::{
-    load_plan, verdict,
+    load_plan, met_or_not,
     whole_pipeline::{CONNECTIONS, RUN, drained, posts_pipeline},
 };
 
@@ -125,7 +125,7 @@ pub async fn run(local: &Summary) {
     println!(
         "  against the local runtime: {ratio:.2} × its {:.0} requests/s (goal ≥ 0.8: {}), p99 {:.2} ms against {:.2} ms",
         local.requests_per_s,
-        verdict(ratio >= 0.8),
+        met_or_not(ratio >= 0.8),
         steady.latency.p99_ms,
         local.latency.p99_ms
     );

@@ -17,7 +17,7 @@ use eventflow_workloads::{
 };
 use mongodb::bson::doc;
 
-use super::{free_port, load_plan, verdict};
+use super::{free_port, load_plan, met_or_not};
 
 pub const RUN: Duration = Duration::from_secs(20);
 /// Connections of the load, and so requests of the first round (one each).
@@ -145,8 +145,8 @@ pub async fn run(services: &DevServices, raw_p99_ms: f64) -> Option<Summary> {
     );
     println!(
         "  goals: p99 ≤ 50 ms {}, no request over 1 s {}; all {stored} posts in MongoDB {:.1} s after the load ended",
-        verdict(steady.latency.p99_ms <= 50.0),
-        verdict(steady.latency.max_ms <= 1000.0 && first.latency.max_ms <= 1000.0),
+        met_or_not(steady.latency.p99_ms <= 50.0),
+        met_or_not(steady.latency.max_ms <= 1000.0 && first.latency.max_ms <= 1000.0),
         drain.as_secs_f64()
     );
     Some(steady)
@@ -158,6 +158,6 @@ fn report_first(first: &Summary, steady: &Summary) {
         first.latency.max_ms,
         first.latency.p50_ms,
         steady.latency.p99_ms,
-        verdict(first.latency.max_ms <= steady.latency.max_ms.max(50.0)),
+        met_or_not(first.latency.max_ms <= steady.latency.max_ms.max(50.0)),
     );
 }

@@ -84,7 +84,7 @@ impl Outcome {
             100.0 * (end as f64 / start.max(1) as f64 - 1.0),
             mib(peak),
             self.rss.len(),
-            super::verdict(end * 4 <= start * 5)
+            super::met_or_not(end * 4 <= start * 5)
         );
     }
 }

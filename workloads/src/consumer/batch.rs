@@ -147,9 +147,9 @@ impl Batch {
         offsets
     }
 
-    /// Puts a batch whose write failed back in front of this one: both are written (and
+    /// Puts a batch whose write failed back in front of this one, so both are written (and
     /// committed) together on the next attempt.
-    pub fn absorb_failed(&mut self, mut failed: Batch) {
+    pub fn prepend_failed(&mut self, mut failed: Batch) {
         failed.records.append(&mut self.records);
         failed.poison.append(&mut self.poison);
         for (partition, offset) in &self.highest {
@@ -273,7 +273,7 @@ mod tests {
         failed.push_poison(poison(1, 2), start);
         let mut pending = Batch::default();
         pending.push_record(record(0, 9), start + Duration::from_secs(1));
-        pending.absorb_failed(failed);
+        pending.prepend_failed(failed);
         assert_eq!(
             pending.records.iter().map(|r| r.offset).collect::<Vec<_>>(),
             [4, 9]

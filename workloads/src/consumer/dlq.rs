@@ -11,7 +11,7 @@ use rdkafka::{
 };
 
 use super::{batch::Poison, sink::WriteError};
-use crate::{Result, kafka_log::QuietContext};
+use crate::{Result, kafka_log::OutageLogContext};
 
 /// Header with the machine-readable reason (`not_json`, `not_an_event`, `schema_violation`).
 pub const ERROR_CODE_HEADER: &str = "eventflow-error-code";
@@ -26,7 +26,7 @@ pub const SOURCE_OFFSET_HEADER: &str = "eventflow-source-offset";
 
 /// Writes poison messages to the dead-letter topic and waits for Kafka's acknowledgement.
 pub struct DeadLetters {
-    producer: FutureProducer<QuietContext>,
+    producer: FutureProducer<OutageLogContext>,
     topic: String,
     source_topic: String,
     timeout: Duration,
@@ -49,7 +49,7 @@ impl DeadLetters {
         source_topic: String,
         timeout: Duration,
     ) -> Result<Self> {
-        let context = QuietContext::of(&config);
+        let context = OutageLogContext::of(&config);
         let producer = crate::config::idempotent_producer(&mut config, timeout)
             .create_with_context(context)?;
         Ok(Self {

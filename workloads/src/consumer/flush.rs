@@ -207,7 +207,7 @@ impl Flusher {
             returned.extend(behind.into_iter().map(|later| self.join(later.task).0));
             let mut pending = lock(&self.batch);
             for batch in returned.into_iter().rev() {
-                pending.absorb_failed(batch);
+                pending.prepend_failed(batch);
             }
             return Some((Err(error), trigger));
         }

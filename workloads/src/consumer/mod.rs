@@ -53,7 +53,7 @@ use self::{
     membership::Membership,
     metrics::ConsumerMetrics,
     prefetch::Prefetch,
-    rebalance::FlowContext,
+    rebalance::RebalanceContext,
     sink::Sink,
     writer::Writer,
 };
@@ -234,9 +234,9 @@ pub async fn run_until(args: ConsumerArgs, shutdown: CancellationToken) -> Resul
     ensure_indexes(&sink, &health, &args, &shutdown).await;
 
     let flusher = Arc::new(build_flusher(&args, sink, metrics, health)?);
-    let consumer: BaseConsumer<FlowContext> =
+    let consumer: BaseConsumer<RebalanceContext> =
         args.consumer_config()?
-            .create_with_context(FlowContext::new(
+            .create_with_context(RebalanceContext::new(
                 Arc::clone(&flusher),
                 crate::kafka_log::outage(&args.kafka.bootstrap),
             ))?;

@@ -15,28 +15,29 @@ use rdkafka::{
 
 use super::{flush::Flusher, health::Check, offsets::partitions_of};
 
-/// Callbacks of the consumer, run on the consumer thread during `poll`.
+/// The consumer's librdkafka context: its rebalance, statistics, log and error callbacks, run
+/// on the consumer thread during `poll`.
 #[derive(Debug, Clone)]
-pub struct FlowContext {
+pub struct RebalanceContext {
     flusher: Arc<Flusher>,
     /// The log of the connection's failures.
     pub outage: Arc<Outage>,
 }
 
-impl FlowContext {
+impl RebalanceContext {
     /// A context over the shared flusher, logging the connection's failures to `outage`.
     pub fn new(flusher: Arc<Flusher>, outage: Arc<Outage>) -> Self {
         Self { flusher, outage }
     }
 }
 
-impl crate::kafka_log::WithOutage for FlowContext {
+impl crate::kafka_log::WithOutage for RebalanceContext {
     fn outage(&self) -> &Outage {
         &self.outage
     }
 }
 
-impl ClientContext for FlowContext {
+impl ClientContext for RebalanceContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
         crate::kafka_log::log(&self.outage, level, facility, message);
     }
@@ -74,7 +75,7 @@ impl ClientContext for FlowContext {
     }
 }
 
-impl ConsumerContext for FlowContext {
+impl ConsumerContext for RebalanceContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
             let partitions = partitions_of(list, &self.flusher.topic);

@@ -22,7 +22,7 @@ pub use self::{
 };
 use crate::{
     event::{EventRules, PartitionKey},
-    producer::ingest::Validation,
+    producer::write_path::Validation,
 };
 
 /// The option byte and the rest of an input.

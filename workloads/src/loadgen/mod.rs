@@ -1,6 +1,7 @@
 //! `eventflow loadgen`: drives the ingest API and reports throughput and latency.
 //!
-//! A live progress line goes to stderr; the summary (text, or JSON with `--json`) to stdout.
+//! Progress goes to stderr (a live line on a terminal, a line every 10 s otherwise); the
+//! summary (text, or JSON with `--json`) to stdout.
 
 pub mod events;
 pub mod runner;

@@ -2,6 +2,7 @@
 //! sent or the duration is over.
 
 use std::{
+    io::IsTerminal,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -40,7 +41,8 @@ pub struct Plan {
     pub token: Option<eventflow_contract::secret::Secret>,
     /// Keep the ids of accepted events.
     pub keep_ids: bool,
-    /// Print a progress line on stderr every second.
+    /// Print progress on stderr: on a terminal one line rewritten every second, else (a log
+    /// file) a line every [`LOGGED_PROGRESS_EVERY`].
     pub progress: bool,
     /// Bodies sent in turn instead of one generated per request (each of `batch` events, or
     /// one event when `batch` is 1): a load generator that spends less CPU than the server it
@@ -218,8 +220,20 @@ fn accepted_ids(body: &[u8]) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// How often a progress line goes to stderr when it is not a terminal (a log file, a pipe).
+pub const LOGGED_PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// Prints progress until `stop`: on a terminal one line rewritten in place every second (`\r`),
+/// otherwise a newline-terminated line every [`LOGGED_PROGRESS_EVERY`], so a log file gets no
+/// carriage returns.
 async fn progress(shared: Arc<Shared>, started: Instant, stop: CancellationToken) {
-    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    let terminal = std::io::stderr().is_terminal();
+    let every = if terminal {
+        Duration::from_secs(1)
+    } else {
+        LOGGED_PROGRESS_EVERY
+    };
+    let mut ticks = tokio::time::interval(every);
     ticks.tick().await;
     loop {
         tokio::select! {
@@ -230,13 +244,20 @@ async fn progress(shared: Arc<Shared>, started: Instant, stop: CancellationToken
         let done = shared.done.load(Ordering::Relaxed);
         let accepted = shared.accepted.load(Ordering::Relaxed);
         let failed = shared.failed.load(Ordering::Relaxed);
-        eprint!(
-            "\r[{seconds:6.1}s] requests {done} ({:.0}/s)  events accepted {accepted} ({:.0}/s)  failed {failed}   ",
+        let line = format!(
+            "[{seconds:6.1}s] requests {done} ({:.0}/s)  events accepted {accepted} ({:.0}/s)  failed {failed}",
             done as f64 / seconds,
             accepted as f64 / seconds
         );
+        if terminal {
+            eprint!("\r{line}   ");
+        } else {
+            eprintln!("{line}");
+        }
     }
-    eprintln!();
+    if terminal {
+        eprintln!();
+    }
 }
 
 #[cfg(test)]

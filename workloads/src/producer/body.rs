@@ -17,6 +17,9 @@ use axum::{
 
 use super::{error::ApiError, metrics::Metrics};
 
+/// Most events in one request unless configured (`--max-events-per-request`; more: 413).
+pub const DEFAULT_MAX_EVENTS_PER_REQUEST: usize = 1000;
+
 /// Request limits.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {

@@ -23,9 +23,9 @@ pub use self::model::{
 use self::reader::{DeadLetter, DeadLetterReader, Position};
 use super::{
     error::ApiError,
-    ingest::Ingest,
     metrics::Metrics,
     page::{DEFAULT_LIMIT, MAX_LIMIT},
+    write_path::Ingest,
 };
 
 /// The pipeline's dead letters: what the consumer sent to the dead-letter topic, paged.

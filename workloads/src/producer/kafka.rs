@@ -4,21 +4,18 @@
 mod delivery;
 
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use rdkafka::{
-    ClientConfig, Statistics,
-    error::{KafkaError, RDKafkaErrorCode},
+    ClientConfig,
     message::{Header, OwnedHeaders},
     producer::{BaseRecord, Producer, ThreadedProducer},
     util::Timeout,
 };
 
+pub use self::delivery::{Ack, ProducerIdState, PublishError};
 use self::delivery::{Pending, SinkContext, Slot, acks};
 use super::metrics::Metrics;
 use crate::Result;
@@ -53,48 +50,6 @@ pub struct Record {
     pub payload: Vec<u8>,
 }
 
-/// Where Kafka stored an acknowledged event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ack {
-    /// Partition of the topic.
-    pub partition: i32,
-    /// Offset in that partition.
-    pub offset: i64,
-}
-
-/// Why events were not acknowledged.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PublishError {
-    /// The local queue has no room: back off.
-    #[error("the local producer queue is full")]
-    QueueFull,
-    /// No acknowledgement within the delivery timeout (Kafka unreachable or slow).
-    #[error("kafka did not acknowledge within the delivery timeout")]
-    TimedOut,
-    /// Kafka refused the events.
-    #[error("kafka refused the events: {0}")]
-    Failed(String),
-}
-
-impl PublishError {
-    /// Label for metrics.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Self::QueueFull => "queue_full",
-            Self::TimedOut => "timed_out",
-            Self::Failed(_) => "failed",
-        }
-    }
-
-    fn from_kafka(error: &KafkaError) -> Self {
-        match error.rdkafka_error_code() {
-            Some(RDKafkaErrorCode::QueueFull) => Self::QueueFull,
-            Some(RDKafkaErrorCode::MessageTimedOut) => Self::TimedOut,
-            _ => Self::Failed(error.to_string()),
-        }
-    }
-}
-
 /// Producer tuning, from the command line.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
@@ -108,30 +63,6 @@ pub struct Settings {
 
 /// How often librdkafka reports its statistics, among them the idempotent producer's state.
 const STATISTICS_INTERVAL: Duration = Duration::from_millis(500);
-
-/// Whether the idempotent producer holds a producer id (its state is `Assigned`), from
-/// librdkafka's statistics. Until then, and while it re-acquires one after a broker failure, an
-/// event would wait for the id before it could be sent.
-#[derive(Debug, Default)]
-pub struct ProducerIdState {
-    assigned: AtomicBool,
-}
-
-impl ProducerIdState {
-    /// Whether the last statistics showed a producer id.
-    pub fn assigned(&self) -> bool {
-        self.assigned.load(Ordering::Relaxed)
-    }
-
-    /// Takes the state from a statistics report.
-    fn observe(&self, statistics: &Statistics) {
-        let assigned = statistics
-            .eos
-            .as_ref()
-            .is_some_and(|eos| eos.idemp_state == "Assigned");
-        self.assigned.store(assigned, Ordering::Relaxed);
-    }
-}
 
 /// The idempotent producer of one topic.
 #[derive(Clone)]

@@ -1,7 +1,8 @@
 //! `eventflow producer`: HTTP ingest into Kafka and the query API over MongoDB.
 //!
-//! `routes` is the HTTP surface, `ingest` the write path (validation, then `kafka`), `query`
-//! and `store` the read path, `auth`, `error` and `metrics` the cross-cutting parts;
+//! `routes` is the HTTP surface, `ingest` the write path's handler over `write_path`
+//! (validation, then `kafka`, shared with the dead-letter replay), `query` and `store` the read
+//! path, `auth`, `error` and `metrics` the cross-cutting parts;
 //! `rate_limit`, `in_flight`, `body` and `server` keep overload and slow clients out; this
 //! module wires them from the command line and runs the servers until SIGTERM/SIGINT.
 
@@ -22,6 +23,7 @@ pub mod routes;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod write_path;
 
 use std::{
     net::SocketAddr,
@@ -35,15 +37,16 @@ use clap::Args;
 use prometheus::Registry;
 use tokio::net::TcpListener;
 
-pub use self::{body::Limits, routes::router, state::AppState};
 use self::{
+    body::DEFAULT_MAX_EVENTS_PER_REQUEST,
     in_flight::InFlight,
-    ingest::{Ingest, Validation},
     kafka::KafkaSink,
     metrics::Metrics,
     rate_limit::{Rate, RateLimiter},
     store::Store,
+    write_path::{Ingest, Validation},
 };
+pub use self::{body::Limits, routes::router, state::AppState};
 use eventflow_contract::{
     self as contract,
     admin::{self, Readiness},
@@ -186,9 +189,6 @@ impl ProducerArgs {
             })
     }
 }
-
-/// Most events in one request unless configured.
-pub const DEFAULT_MAX_EVENTS_PER_REQUEST: usize = 1000;
 
 /// Longest wait for one Kafka answer while reading the dead-letter topic (then 503).
 const DEAD_LETTER_READ_TIMEOUT: Duration = Duration::from_secs(5);

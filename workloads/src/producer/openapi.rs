@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
 use super::{
-    DEFAULT_MAX_EVENTS_PER_REQUEST,
+    body::DEFAULT_MAX_EVENTS_PER_REQUEST,
     dead_letters::{
         self, DeadLetterPage, DeadLetterView, Reason, Refused, ReplayOutcome, ReplayRequest,
         Replayed, SourcePosition,

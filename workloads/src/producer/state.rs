@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::{
     auth, body::Limits, dead_letters::reader::DeadLetterReader, in_flight::InFlight,
-    ingest::Ingest, metrics::Metrics, store::Store,
+    metrics::Metrics, store::Store, write_path::Ingest,
 };
 
 /// Shared state of the producer; cloning is cheap.

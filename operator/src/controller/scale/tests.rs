@@ -1,4 +1,4 @@
-//! The outcome of a decision: what it writes to status and when it announces a scale.
+//! The outcome of a decision: what it writes to status and when it publishes a `Scaled` Event.
 
 use super::*;
 use crate::scaling::{OffsetReset, PartitionLag, assignment::Assignment};

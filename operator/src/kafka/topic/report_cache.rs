@@ -6,11 +6,11 @@ use std::time::Duration;
 use super::{DesiredTopic, TopicReport};
 use crate::{crd::EventPipeline, kafka::KafkaConnection, resync_cache::ResyncCache};
 
-/// Reports of [`super::ensure`] per pipeline, each reused under [`crate::resync_cache`]'s rule (same
-/// pipeline object, younger than the freshness) while the connection and the desired topics are
-/// the same too: a spec change, another cluster, an annotation or a status write ensures at
-/// once; a change made on the broker behind the operator's back (a deleted topic, altered
-/// configs) is seen within the freshness (the controller's resync).
+/// Reports of [`super::ensure`] per pipeline, each reused under [`crate::resync_cache`]'s rule
+/// (same pipeline object, younger than the freshness) while the connection and the desired
+/// topics are the same too: a spec change, another cluster, an annotation or a status write
+/// ensures at once; a change made on the broker behind the operator's back (a deleted topic,
+/// altered configs) is seen within the freshness (the controller's resync).
 #[derive(Debug)]
 pub struct TopicReportCache {
     reports: ResyncCache<Kept>,

@@ -13,7 +13,7 @@ use rdkafka::{
     message::BorrowedMessage,
 };
 
-use crate::{consumer::dlq::owned_headers, kafka_log::QuietContext};
+use crate::{consumer::dlq::owned_headers, kafka_log::OutageLogContext};
 
 /// One message of the dead-letter topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,14 +172,14 @@ impl DeadLetterReader {
         Ok(found)
     }
 
-    fn consumer(&self) -> Result<BaseConsumer<QuietContext>, String> {
+    fn consumer(&self) -> Result<BaseConsumer<OutageLogContext>, String> {
         self.config
-            .create_with_context(QuietContext::of(&self.config))
+            .create_with_context(OutageLogContext::of(&self.config))
             .map_err(|e| format!("dead-letter reader: {e}"))
     }
 
     /// The topic's partitions, sorted; none when the topic does not exist (yet).
-    fn partitions(&self, consumer: &BaseConsumer<QuietContext>) -> Result<Vec<i32>, String> {
+    fn partitions(&self, consumer: &BaseConsumer<OutageLogContext>) -> Result<Vec<i32>, String> {
         let metadata = consumer
             .fetch_metadata(Some(&self.topic), self.timeout)
             .map_err(|e| format!("metadata of {}: {e}", self.topic))?;
@@ -202,7 +202,7 @@ impl DeadLetterReader {
     /// high watermark as of now, while `visit` returns true.
     fn read_partition(
         &self,
-        consumer: &BaseConsumer<QuietContext>,
+        consumer: &BaseConsumer<OutageLogContext>,
         partition: i32,
         start: i64,
         visit: &mut dyn FnMut(DeadLetter) -> bool,

@@ -1,21 +1,91 @@
 //! One acknowledgement wait per request. librdkafka reports each record's delivery on its
 //! polling thread, handing back the record's [`Slot`]; the slots of one request share one
 //! [`Pending`], whose last reference, dropped with the last slot, sends the request every
-//! outcome at once. A future, a channel and a task wake-up per event (rdkafka's
-//! `FutureProducer`) cost the producer more CPU than the broker spends on the event.
+//! outcome ([`Ack`] or [`PublishError`]) at once. A future, a channel and a task wake-up per
+//! event (rdkafka's `FutureProducer`) cost the producer more CPU than the broker spends on the
+//! event. The client's context ([`SinkContext`]) also keeps the producer id's state
+//! ([`ProducerIdState`]) from librdkafka's statistics.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{
+    Arc, Mutex, PoisonError,
+    atomic::{AtomicBool, Ordering},
+};
 
 use eventflow_contract::outage::Outage;
 use rdkafka::{
     ClientContext, Message, Statistics,
     config::RDKafkaLogLevel,
-    error::KafkaError,
+    error::{KafkaError, RDKafkaErrorCode},
     producer::{DeliveryResult, ProducerContext},
 };
 use tokio::sync::oneshot;
 
-use super::{Ack, ProducerIdState, PublishError};
+/// Where Kafka stored an acknowledged event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ack {
+    /// Partition of the topic.
+    pub partition: i32,
+    /// Offset in that partition.
+    pub offset: i64,
+}
+
+/// Why events were not acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// The local queue has no room: back off.
+    #[error("the local producer queue is full")]
+    QueueFull,
+    /// No acknowledgement within the delivery timeout (Kafka unreachable or slow).
+    #[error("kafka did not acknowledge within the delivery timeout")]
+    TimedOut,
+    /// Kafka refused the events.
+    #[error("kafka refused the events: {0}")]
+    Failed(String),
+}
+
+impl PublishError {
+    /// Label for metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::QueueFull => "queue_full",
+            Self::TimedOut => "timed_out",
+            Self::Failed(_) => "failed",
+        }
+    }
+
+    /// The outcome a librdkafka error stands for.
+    pub(super) fn from_kafka(error: &KafkaError) -> Self {
+        match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::QueueFull) => Self::QueueFull,
+            Some(RDKafkaErrorCode::MessageTimedOut) => Self::TimedOut,
+            _ => Self::Failed(error.to_string()),
+        }
+    }
+}
+
+/// Whether the idempotent producer holds a producer id (its state is `Assigned`), from
+/// librdkafka's statistics. Until then, and while it re-acquires one after a broker failure, an
+/// event would wait for the id before it could be sent.
+#[derive(Debug, Default)]
+pub struct ProducerIdState {
+    assigned: AtomicBool,
+}
+
+impl ProducerIdState {
+    /// Whether the last statistics showed a producer id.
+    pub fn assigned(&self) -> bool {
+        self.assigned.load(Ordering::Relaxed)
+    }
+
+    /// Takes the state from a statistics report.
+    fn observe(&self, statistics: &Statistics) {
+        let assigned = statistics
+            .eos
+            .as_ref()
+            .is_some_and(|eos| eos.idemp_state == "Assigned");
+        self.assigned.store(assigned, Ordering::Relaxed);
+    }
+}
 
 /// The producer client's context: the producer id from the statistics, each delivery report
 /// handed to the request that sent the record, and librdkafka's log and errors written through
