@@ -52,8 +52,8 @@ build_with_podman() {
   ensure_container_packages
   ensure_base_image
   say "cargo build --release --bins (the images' binaries, built on Debian $DEBIAN_RELEASE)"
-  # zlib linked statically, as in deploy/Dockerfile: the runtime image has no libz.so.
-  LIBZ_SYS_STATIC=1 cargo build --release --locked --bins
+  # zlib linked statically (scripts/env.sh), as in deploy/Dockerfile.
+  cargo build --release --locked --bins
   rm -rf "$context" && mkdir -p "$context"
   cp "$CARGO_TARGET_DIR/release/eventflow-operator" "$CARGO_TARGET_DIR/release/eventflow" "$context/"
   containerfile >"$context/Containerfile"
