@@ -32,7 +32,10 @@ export EVENTFLOW_OPERATOR_RUST_LOG=${EVENTFLOW_OPERATOR_RUST_LOG:-info}
 start_real_node() {
   export TAG=${TAG:-bench} EVENTFLOW_IMAGE_TAG=${TAG:-bench}
   scripts/images.sh
-  real_node start >/dev/null
+  local cluster_env
+  cluster_env=$(real_node start)
+  # Only its PATH (the pinned kubectl and helm): KUBECONFIG stays the scale benchmark's cluster.
+  eval "$(grep '^export PATH=' <<<"$cluster_env")"
   real_node stack
 }
 
