@@ -30,7 +30,8 @@ export EVENTFLOW_OPERATOR_RUST_LOG=${EVENTFLOW_OPERATOR_RUST_LOG:-info}
 # The ingest benchmark runs its whole pipeline twice: with the local runtime and in a real-node
 # cluster (one per host: not while a `make test` runs), on images of this release build.
 start_real_node() {
-  export TAG=${TAG:-bench} EVENTFLOW_IMAGE_TAG=${TAG:-bench}
+  export TAG=${TAG:-bench}
+  export EVENTFLOW_IMAGE_TAG=$TAG
   scripts/images.sh
   local cluster_env
   cluster_env=$(real_node start)
